@@ -1,0 +1,1 @@
+"""Shift-GCN: the network, its input conventions and checkpoints."""
