@@ -1,0 +1,96 @@
+"""Model configuration: the one place where the network's defaults live; YAML files override them."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+PLACEMENTS = ("none", "series", "parallel")
+
+
+@dataclass
+class ExcitationConfig:
+    """Where an excitation block sits in every unit: not at all, after the unit, or beside its temporal branch."""
+
+    placement: str = "none"
+    reduction: int = 16
+    temporal_conv: bool = True  # channel excitation only: the kernel-3 conv over the squeezed channels
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise UserError(
+                f"excitation placement {self.placement!r} is not one of {', '.join(PLACEMENTS)}"
+            )
+
+
+@dataclass
+class ModelConfig:
+    """Shift-GCN hyper-parameters; the defaults are the released network."""
+
+    num_class: int = 60
+    num_point: int = 25
+    num_person: int = 2
+    in_channels: int = 3
+    channels: tuple[int, ...] = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
+    strides: tuple[int, ...] = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
+    motion_excitation: ExcitationConfig = field(default_factory=ExcitationConfig)
+    channel_excitation: ExcitationConfig = field(default_factory=ExcitationConfig)
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(self.channels)
+        self.strides = tuple(self.strides)
+        if len(self.channels) != len(self.strides):
+            raise UserError("model config: 'channels' and 'strides' must have the same length")
+        for name in ("motion_excitation", "channel_excitation"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, ExcitationConfig(**value))
+
+    @property
+    def temporal_reduction(self) -> int:
+        """How many input frames make one frame at the network's end (4 for the released model)."""
+        product = 1
+        for stride in self.strides:
+            product *= stride
+        return product
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, for YAML files and checkpoints."""
+        data = dataclasses.asdict(self)
+        data["channels"] = list(self.channels)
+        data["strides"] = list(self.strides)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
+        """Build from a mapping (a YAML `model:` section); unknown keys are an error."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(
+                f"model config: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise UserError(f"model config: {err}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ModelConfig:
+        """Read a YAML file; its `model:` section (or the whole file) overrides the defaults."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"model config {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise UserError(f"model config {path} is not valid YAML: {err}".splitlines()[0]) from None
+        if not isinstance(data, dict):
+            raise UserError(f"model config {path} must be a mapping")
+        return cls.from_dict(data.get("model", data))

@@ -1,0 +1,198 @@
+"""Shift-GCN (Cheng et al., CVPR 2020), laid out so the released state_dicts load as they are."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import ExcitationConfig, ModelConfig
+from .excitation import ChannelExcitation, MotionExcitation
+from .temporal_shift import TemporalShift
+
+
+def shift_indices(joints: int, channels: int, direction: int) -> torch.Tensor:
+    """Index of the non-local spatial shift over a frame flattened in (v, c) order.
+
+    direction=+1 is the shift in (channel j of joint i comes from joint i + j), -1 the shift out.
+    """
+    i = torch.arange(joints).repeat_interleave(channels)
+    j = torch.arange(channels).repeat(joints)
+    return (i * channels + j + direction * j * channels) % (joints * channels)
+
+
+class ConvBN(nn.Sequential):
+    """1x1 convolution (with a temporal stride) followed by BatchNorm2d."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+class Residual(nn.Module):
+    """The unit's 1x1 residual projection; keys `conv.*` and `bn.*` as in the checkpoints."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1))
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+class ShiftGraphConv(nn.Module):
+    """Spatial shift graph convolution: shift in, feature mask, per-joint linear, shift out."""
+
+    def __init__(self, in_channels: int, out_channels: int, joints: int = 25) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.joints = in_channels, out_channels, joints
+        self.down = ConvBN(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
+        self.Linear_weight = nn.Parameter(
+            torch.empty(in_channels, out_channels).normal_(0, math.sqrt(1.0 / out_channels))
+        )
+        self.Linear_bias = nn.Parameter(torch.zeros(1, 1, out_channels))
+        self.Feature_Mask = nn.Parameter(torch.zeros(1, joints, in_channels))
+        self.bn = nn.BatchNorm1d(joints * out_channels)
+        self.register_buffer("shift_in", shift_indices(joints, in_channels, +1))
+        self.register_buffer("shift_out", shift_indices(joints, out_channels, -1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v = x.shape
+        y = x.permute(0, 2, 3, 1).reshape(n * t, v * c)
+        y = y.index_select(1, self.shift_in).view(n * t, v, c)
+        y = y * (torch.tanh(self.Feature_Mask) + 1)
+        y = torch.matmul(y, self.Linear_weight) + self.Linear_bias
+        y = y.view(n * t, v * self.out_channels).index_select(1, self.shift_out)
+        y = self.bn(y).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)
+        return torch.relu(y + self.down(x))
+
+
+class ShiftTemporalConv(nn.Module):
+    """Adaptive temporal shift convolution: BN, shift, 1x1 conv, ReLU, strided shift, BN."""
+
+    def __init__(self, channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels)
+        self.shift_in = TemporalShift(channels, stride=1)
+        self.temporal_linear = nn.Conv2d(channels, channels, 1)
+        nn.init.kaiming_normal_(self.temporal_linear.weight, mode="fan_out")
+        self.shift_out = TemporalShift(channels, stride=stride)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.shift_in(self.bn(x))
+        x = torch.relu(self.temporal_linear(x))
+        return self.bn2(self.shift_out(x))
+
+
+def _excitation(kind: type[nn.Module], config: ExcitationConfig, channels: int) -> nn.Module | None:
+    if config.placement == "none":
+        return None
+    if kind is ChannelExcitation:
+        return ChannelExcitation(channels, config.reduction, config.temporal_conv)
+    return MotionExcitation(channels, config.reduction)
+
+
+class ShiftGCNUnit(nn.Module):
+    """relu(tcn1(gcn1(x)) + residual(x)), with optional excitation blocks in series or in parallel."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        residual: bool = True,
+        joints: int = 25,
+        motion_excitation: ExcitationConfig | None = None,
+        channel_excitation: ExcitationConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.stride = stride
+        self.gcn1 = ShiftGraphConv(in_channels, out_channels, joints)
+        self.tcn1 = ShiftTemporalConv(out_channels, stride)
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = Residual(in_channels, out_channels, stride)
+        self.series = nn.ModuleList()
+        self.parallel = nn.ModuleList()
+        for kind, config in ((MotionExcitation, motion_excitation), (ChannelExcitation, channel_excitation)):
+            config = config or ExcitationConfig()
+            block = _excitation(kind, config, out_channels)
+            if block is not None:
+                (self.series if config.placement == "series" else self.parallel).append(block)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.gcn1(x)
+        y = self.tcn1(g)
+        for block in self.parallel:  # beside the temporal branch, at the unit's temporal stride
+            y = y + block.excitation(g)[:, :, :: self.stride][:, :, : y.shape[2]]
+        if self.residual is not None:
+            y = y + self.residual(x)
+        y = torch.relu(y)
+        for block in self.series:  # after the unit
+            y = y + block.excitation(y)
+        return y
+
+
+class ShiftGCN(nn.Module):
+    """The Shift-GCN classifier: input (N, 3, T, 25, M=2) in metres, output (N, num_class) logits.
+
+    T need not be a multiple of the network's temporal reduction (4): shorter-by-a-few windows are
+    padded by looping the window from its start, the way the training samples were padded.
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        self.num_class = config.num_class
+        self.class_names: list[str] | None = None
+        self.stream = "joint"
+        joints, people = config.num_point, config.num_person
+        self.data_bn = nn.BatchNorm1d(people * config.in_channels * joints)
+        in_channels = config.in_channels
+        for index, (channels, stride) in enumerate(zip(config.channels, config.strides), start=1):
+            unit = ShiftGCNUnit(
+                in_channels, channels, stride, residual=index > 1, joints=joints,
+                motion_excitation=config.motion_excitation,
+                channel_excitation=config.channel_excitation,
+            )
+            self.add_module(f"l{index}", unit)
+            in_channels = channels
+        self.fc = nn.Linear(in_channels, config.num_class)
+        nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / config.num_class))
+        nn.init.constant_(self.data_bn.weight, 1)
+        nn.init.constant_(self.data_bn.bias, 0)
+
+    @property
+    def units(self) -> list[ShiftGCNUnit]:
+        return [getattr(self, f"l{i}") for i in range(1, len(self.config.channels) + 1)]
+
+    def pad_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """Loop-pad T up to a multiple of the temporal reduction so strided branches agree."""
+        frames = x.shape[2]
+        multiple = self.config.temporal_reduction
+        missing = -frames % multiple
+        if missing == 0:
+            return x
+        repeats = -(-missing // frames)
+        loop = torch.cat([x] * (repeats + 1), dim=2)
+        return loop[:, :, : frames + missing]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5:
+            raise ValueError(f"expected input (N, C, T, V, M), got shape {tuple(x.shape)}")
+        x = self.pad_frames(x)
+        n, c, t, v, m = x.shape
+        x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)
+        x = self.data_bn(x)
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        for unit in self.units:
+            x = unit(x)
+        x = x.view(n, m, x.shape[1], -1).mean(3).mean(1)
+        return self.fc(x)
