@@ -1,0 +1,149 @@
+"""Loading the released Shift-GCN state_dicts and the project's own checkpoints, and saving the latter."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .errors import UserError
+from .fileio import atomic_write
+from .graph import STREAMS
+from .shift_gcn import ShiftGCN
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "shiftgcn-live/1"
+LABEL_SETS = {60: "ntu60", 120: "ntu120"}
+
+
+@dataclass
+class LoadReport:
+    """What a variant's state_dict lacked (new blocks) or had in excess, after a non-strict load."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+
+def _resolve(path_or_name: str | os.PathLike) -> Path:
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    if path.suffix or os.sep in str(path_or_name):
+        raise UserError(f"checkpoint {path} does not exist: check the path, or give a registered name")
+    from weights.registry import resolve  # names live in the registry; imported only when needed
+
+    return Path(resolve(str(path_or_name)))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many types for a truncated or foreign file
+        raise UserError(
+            f"{path} is not a readable PyTorch checkpoint (truncated, or another kind of file); "
+            "download or train it again"
+        ) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} holds a {type(data).__name__}, not a Shift-GCN checkpoint")
+    return data
+
+
+def _default_class_names(num_class: int) -> list[str] | None:
+    label_set = LABEL_SETS.get(num_class)
+    if label_set is None:
+        return None
+    try:
+        from weights.registry import class_names
+    except ImportError:
+        return None
+    return class_names(label_set)
+
+
+def load_model(
+    path_or_name: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    config: ModelConfig | None = None,
+) -> nn.Module:
+    """Load a checkpoint into a ShiftGCN in eval mode on `device`.
+
+    Released files are plain state_dicts: the class count comes from `fc.weight`. Project files
+    carry their config, class names and stream. A `config` with excitation blocks loads the shared
+    part of a plain checkpoint; the new keys are listed in `model.load_report`.
+    """
+    path = _resolve(path_or_name)
+    data = _read(path)
+    if data.get("format") == CHECKPOINT_FORMAT:
+        state = data.get("state_dict")
+        saved_config = ModelConfig.from_dict(data.get("model_config"))
+        class_names, stream = data.get("class_names"), data.get("stream", "joint")
+    else:
+        state, saved_config, class_names, stream = data, None, None, "joint"
+    if not isinstance(state, dict) or "fc.weight" not in state:
+        raise UserError(f"{path} is not a Shift-GCN checkpoint: it has no 'fc.weight' entry")
+    num_class = int(state["fc.weight"].shape[0])
+    strict = config is None  # a caller's config may add blocks the file lacks
+    config = config or saved_config or ModelConfig(num_class=num_class)
+    if config.num_class != num_class:
+        raise UserError(
+            f"{path} has {num_class} classes but the model config asks for {config.num_class}; "
+            "use a checkpoint for that class count or change num_class"
+        )
+    model = ShiftGCN(config)
+    report = _load_state(model, state, path, strict)
+    model.load_report = report
+    model.class_names = list(class_names) if class_names else _default_class_names(num_class)
+    model.stream = stream if stream in STREAMS else "joint"
+    return model.to(device).eval()
+
+
+def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: bool) -> LoadReport:
+    expected = model.state_dict()
+    for key, value in state.items():
+        if key in expected and tuple(expected[key].shape) != tuple(value.shape):
+            raise UserError(
+                f"{path} does not fit this Shift-GCN: {key} has shape {tuple(value.shape)}, "
+                f"expected {tuple(expected[key].shape)}"
+            )
+    result = model.load_state_dict(state, strict=False)
+    report = LoadReport(list(result.missing_keys), list(result.unexpected_keys))
+    if strict and (report.missing or report.unexpected):
+        keys = report.missing or report.unexpected
+        what = "lacks" if report.missing else "has unknown"
+        raise UserError(
+            f"{path} does not fit Shift-GCN: it {what} {len(keys)} keys (e.g. {keys[0]}); "
+            "is it a checkpoint of another network?"
+        )
+    if report.unexpected:
+        raise UserError(f"{path} has keys this model does not know, e.g. {report.unexpected[0]}")
+    if report.missing:
+        log.info("%s: %d new parameters start from initial values (%s ...)",
+                 path, len(report.missing), report.missing[0])
+    return report
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    class_names: list[str] | None = None,
+    stream: str = "joint",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a project checkpoint atomically: weights, config, class names, stream and `extra`."""
+    module = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    data = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": module.config.to_dict(),
+        "state_dict": module.state_dict(),
+        "class_names": list(class_names) if class_names else None,
+        "stream": stream,
+        **(extra or {}),
+    }
+    with atomic_write(path) as tmp:
+        torch.save(data, tmp)
