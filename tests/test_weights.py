@@ -1,0 +1,245 @@
+"""The weights registry: names, class lists, resolve, and downloads from a local HTTP server."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+import weights
+from model.errors import UserError
+from weights import registry
+from weights.__main__ import main as weights_main
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+OFFICIAL = SHARED / "weights" / "official"
+PAYLOAD = b"shift-gcn test checkpoint " * 4000  # ~100 kB: several download chunks
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves files from a folder; /truncated/<file> promises more bytes than it sends."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.startswith("/truncated/"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[: len(PAYLOAD) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/served; yields (base URL, folder)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(_Handler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", folder
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def fake_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Swap the built-in registry for one entry whose digest is that of PAYLOAD."""
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(yaml.safe_dump({"default": "tiny", "checkpoints": {"tiny": {
+        "file": "tiny.pt", "url": "https://example.invalid/save_models/tiny.pt",
+        "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "dataset": "ntu60", "num_class": 60,
+        "labels": "ntu60", "stream": "joint", "benchmark": "xsub", "accuracy": 1.0,
+        "licence": "test"}}}))
+    monkeypatch.setattr(registry, "REGISTRY_FILE", reg)
+    monkeypatch.delenv(registry.DIR_ENV, raising=False)
+    return reg
+
+
+def _dir_is_clean(folder: Path) -> bool:
+    """True when no file (final or partial) was left in folder."""
+    return not folder.exists() or not any(folder.iterdir())
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 with nothing listening."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_released_checkpoints_are_registered_with_their_facts() -> None:
+    by_name = {e.name: e for e in weights.entries()}
+    assert {"ntu60-xsub-joint", "ntu60-xview-joint", "ntu120-xsub-joint",
+            "ntu120-xset-joint"} <= set(by_name)
+    xsub = by_name["ntu60-xsub-joint"]
+    assert xsub.file == "ntu_ShiftGCN_joint_xsub.pt"
+    assert xsub.url == "https://github.com/kchengiva/Shift-GCN/raw/master/save_models/" + xsub.file
+    assert xsub.sha256.startswith("7b73c469") and xsub.num_class == 60 and xsub.accuracy == 87.8
+    assert by_name["ntu120-xset-joint"].num_class == 120
+    assert all(e.licence == "CC BY-NC 4.0" and e.stream == "joint" for e in by_name.values())
+    assert weights.default_name() in by_name
+
+
+def test_class_names_match_class_counts() -> None:
+    for entry in weights.entries():
+        assert len(entry.class_names()) == entry.num_class
+    assert weights.class_names("ntu60")[0] == "drink water"
+    ntu120_first60 = [name.rstrip(".") for name in weights.class_names("ntu120")[:60]]
+    assert ntu120_first60 == weights.class_names("ntu60")
+    with pytest.raises(UserError, match="no class names"):
+        weights.class_names("kinetics")
+
+
+def test_class_names_equal_the_shared_label_maps() -> None:
+    if not (SHARED / "fixtures").is_dir():
+        pytest.skip(f"shared fixtures not found at {SHARED}")
+    for dataset in ("ntu60", "ntu120"):
+        ref = (SHARED / "fixtures" / f"label_map_{dataset}.txt").read_text().splitlines()
+        assert weights.class_names(dataset) == [line.strip() for line in ref if line.strip()]
+
+
+def test_weights_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(registry.DIR_ENV, raising=False)
+    assert weights.weights_dir() == registry.PACKAGE_DIR
+    monkeypatch.setenv(registry.DIR_ENV, str(tmp_path / "env"))
+    assert weights.weights_dir() == tmp_path / "env"
+    assert weights.weights_dir(tmp_path / "flag") == tmp_path / "flag"
+
+
+def test_resolve_paths_names_and_errors(tmp_path: Path, fake_registry: Path) -> None:
+    file = tmp_path / "mine.pt"
+    file.write_bytes(b"x")
+    assert weights.resolve(str(file)) == file
+    with pytest.raises(UserError, match="not found"):
+        weights.resolve(str(tmp_path / "absent.pt"))
+    with pytest.raises(UserError, match="unknown checkpoint 'nope'; known names: tiny"):
+        weights.resolve("nope")
+    with pytest.raises(UserError, match=r"not in .*python -m weights fetch tiny.*by hand"):
+        weights.resolve("tiny", fetch=False, directory=tmp_path / "w")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "tiny.pt").write_bytes(PAYLOAD)
+    assert weights.resolve("tiny", fetch=False, directory=tmp_path / "w") == tmp_path / "w/tiny.pt"
+
+
+def test_fetch_downloads_and_checks_digest(tmp_path: Path, server, fake_registry: Path,
+                                           monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    base, served = server
+    (served / "tiny.pt").write_bytes(PAYLOAD)
+    monkeypatch.setenv(registry.URL_ENV, base)
+    dest = tmp_path / "w"
+    assert weights_main(["fetch", "tiny", "--dir", str(dest)]) == 0
+    assert (dest / "tiny.pt").read_bytes() == PAYLOAD
+    assert [p.name for p in dest.iterdir()] == ["tiny.pt"]
+    assert "tiny: " in capsys.readouterr().out
+    assert weights_main(["verify", "--dir", str(dest)]) == 0
+
+
+def test_resolve_fetches_missing_file_with_progress(tmp_path: Path, server, fake_registry: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    base, served = server
+    (served / "tiny.pt").write_bytes(PAYLOAD)
+    monkeypatch.setenv(registry.URL_ENV, base)
+    seen: list[tuple[int, int | None]] = []
+    path = weights.resolve("tiny", directory=tmp_path / "w",
+                           progress=lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == PAYLOAD
+    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD)) and len(seen) > 1
+
+
+def test_digest_mismatch_leaves_nothing(tmp_path: Path, server, fake_registry: Path,
+                                        monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    base, served = server
+    (served / "tiny.pt").write_bytes(PAYLOAD[:-1] + b"!")
+    monkeypatch.setenv(registry.URL_ENV, base)
+    dest = tmp_path / "w"
+    assert weights_main(["fetch", "tiny", "--dir", str(dest)]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(err) == 1 and "expected" in err[0] and "nothing was saved" in err[0]
+    assert _dir_is_clean(dest)
+
+
+def test_interrupted_download_leaves_nothing(tmp_path: Path, server, fake_registry: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    base, served = server
+    (served / "tiny.pt").write_bytes(PAYLOAD)
+    monkeypatch.setenv(registry.URL_ENV, base)
+
+    def interrupt(done: int, total: int | None) -> None:
+        if done > len(PAYLOAD) // 2:
+            raise KeyboardInterrupt
+
+    dest = tmp_path / "w"
+    with pytest.raises(KeyboardInterrupt):
+        weights.fetch_checkpoint("tiny", dest, progress=interrupt)
+    assert _dir_is_clean(dest)
+
+
+def test_connection_cut_midway_leaves_nothing(tmp_path: Path, server, fake_registry: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    base, _ = server
+    monkeypatch.setenv(registry.URL_ENV, base + "/truncated")
+    dest = tmp_path / "w"
+    with pytest.raises(UserError, match="could not download tiny.pt"):
+        weights.fetch_checkpoint("tiny", dest)
+    assert _dir_is_clean(dest)
+
+
+def test_offline_message_is_one_line_with_manual_instructions(
+        tmp_path: Path, fake_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    url_base = f"http://127.0.0.1:{_free_port()}/models"
+    monkeypatch.setenv(registry.URL_ENV, url_base)
+    dest = tmp_path / "w"
+    assert weights_main(["fetch", "tiny", "--dir", str(dest)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    hint = f"download it by hand from {url_base}/tiny.pt and save it as {dest / 'tiny.pt'}"
+    assert hint in err[0]
+    assert _dir_is_clean(dest)
+
+
+def test_verify_flags_a_damaged_file(tmp_path: Path, fake_registry: Path, capsys) -> None:
+    (tmp_path / "tiny.pt").write_bytes(b"damaged")
+    assert weights_main(["verify", "--dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "MISMATCH" in captured.out and "sha256 mismatch for tiny" in captured.err
+
+
+def test_verify_the_released_checkpoints(capsys) -> None:
+    if not OFFICIAL.is_dir():
+        pytest.skip(f"released checkpoints not found at {OFFICIAL}")
+    assert weights_main(["verify", "--dir", str(OFFICIAL)]) == 0
+    statuses = {e.name: s for e, s in weights.verify(OFFICIAL)}
+    assert all(statuses[n] == "ok" for n in ("ntu60-xsub-joint", "ntu60-xview-joint",
+                                             "ntu120-xsub-joint", "ntu120-xset-joint"))
+
+
+def test_register_own_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv(registry.DIR_ENV, raising=False)
+    trained = tmp_path / "runs" / "best.pt"
+    trained.parent.mkdir()
+    trained.write_bytes(b"my weights")
+    wdir = tmp_path / "w"
+    assert weights_main(["register", "my-xsub", str(trained), "--dataset", "ntu60",
+                         "--accuracy", "88.2", "--dir", str(wdir)]) == 0
+    entry = weights.get("my-xsub", wdir)
+    assert entry.num_class == 60 and entry.accuracy == 88.2 and entry.url is None
+    assert weights.resolve("my-xsub", directory=wdir) == trained
+    assert weights_main(["list", "--dir", str(wdir)]) == 0
+    assert "my-xsub" in capsys.readouterr().out
+    with pytest.raises(UserError, match="released checkpoint's name"):
+        weights.register("ntu60-xsub-joint", trained, "ntu60", directory=wdir)
+    trained.unlink()
+    with pytest.raises(UserError, match="is missing; put it back"):
+        weights.resolve("my-xsub", directory=wdir)
