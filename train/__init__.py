@@ -1,0 +1,1 @@
+"""NTU RGB+D training: skeleton parsing, dataset generation, synthetic data, trainer and evaluation."""

@@ -1,0 +1,131 @@
+"""Read NTU RGB+D ``.skeleton`` files into raw ``(3, 300, 25, 2)`` arrays as the released models saw them.
+
+File layout: the number of frames; per frame the number of bodies; per body a line of 10 body
+values, the number of joints and one line of 12 values per joint (x, y, z first, in metres;
+only those three are read).
+A body's slot is its position in each frame's body list (up to 4 slots); the 2 slots with the
+largest energy (sum over x, y, z of the standard deviation over the slot's non-empty frames)
+are kept, as the published ``ntu_gendata.py`` does.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import UserError
+from model.graph import NUM_BODIES, NUM_JOINTS
+
+MAX_FRAMES = 300  # NTU samples are at most 300 frames; arrays are zero-padded to this length
+MAX_SLOTS = 4  # body slots read per frame before choosing the NUM_BODIES most energetic
+
+
+class SkeletonFileError(UserError):
+    """A .skeleton file that cannot be read: the message names the file and the line."""
+
+
+def read_skeleton(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """Parse one file into a raw float32 (3, max_frames, 25, 2) array (longer files are cut)."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SkeletonFileError(f"{path}: cannot read it ({err})") from None
+    slots = _parse_slots(lines, path)  # (MAX_SLOTS, frames, 25, 3), float64
+    chosen = np.argsort(_energy(slots))[::-1][:NUM_BODIES]
+    data = slots[chosen].transpose(3, 1, 2, 0)[:, :max_frames]  # (3, T, 25, M)
+    raw = np.zeros((3, max_frames, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
+    raw[:, : data.shape[1]] = data
+    return raw
+
+
+def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
+    """x, y, z of every body slot in every frame: (MAX_SLOTS, frames, 25, 3), zeros where absent."""
+    num_frames = _count(lines, 0, path, "number of frames")
+    frame_idx, slot_idx, starts, counts = [], [], [], []
+    line = 1
+    for frame in range(num_frames):
+        num_bodies = _count(lines, line, path, "number of bodies")
+        line += 1
+        for slot in range(num_bodies):
+            num_joints = _count(lines, line + 1, path, "number of joints")  # after the body line
+            line += 2
+            if slot < MAX_SLOTS:
+                frame_idx.append(frame)
+                slot_idx.append(slot)
+                starts.append(line)
+                counts.append(min(num_joints, NUM_JOINTS))
+            line += num_joints
+    if line > len(lines):
+        raise SkeletonFileError(f"{path}: line {len(lines) + 1}: file ends early (truncated?)")
+    slots = np.zeros((MAX_SLOTS, num_frames, NUM_JOINTS, 3))
+    if starts:
+        joints = _parse_joint_lines(lines, starts, counts, path)
+        per_body = np.asarray(counts)
+        slots[
+            np.repeat(slot_idx, per_body),
+            np.repeat(frame_idx, per_body),
+            np.concatenate([np.arange(n) for n in counts]),
+        ] = joints
+    return slots
+
+
+def _parse_joint_lines(lines: list[str], starts: list[int], counts: list[int], path: Path) -> np.ndarray:
+    """x, y, z of all joint lines of the kept bodies as one (n, 3) array, parsed in one go."""
+    block = [lines[i] for start, n in zip(starts, counts) for i in range(start, start + n)]
+    try:
+        xyz = np.loadtxt(block, usecols=(0, 1, 2), ndmin=2)
+        if len(xyz) == len(block):
+            return xyz
+    except ValueError:
+        pass
+    bad = _first_bad_joint_line(lines, starts, counts)
+    raise SkeletonFileError(
+        f"{path}: line {bad + 1}: expected a joint line of numbers (x y z ...), "
+        f"got {lines[bad].strip()[:60]!r}"
+    )
+
+
+def _first_bad_joint_line(lines: list[str], starts: list[int], counts: list[int]) -> int:
+    """Index of the first joint line without x, y, z numbers (the slow path, only on errors)."""
+    for start, n in zip(starts, counts):
+        for i in range(start, start + n):
+            if not _starts_with_xyz(lines[i]):
+                return i
+    raise AssertionError("no bad joint line found")  # unreachable when called on a parse failure
+
+
+def _starts_with_xyz(line: str) -> bool:
+    """True when the line's first three fields are numbers."""
+    values = line.split()[:3]
+    try:
+        [float(v) for v in values]
+    except ValueError:
+        return False
+    return len(values) == 3
+
+
+def _count(lines: list[str], index: int, path: Path, what: str) -> int:
+    """The non-negative integer on line `index`, or a SkeletonFileError naming the line."""
+    if index >= len(lines):
+        raise SkeletonFileError(f"{path}: line {index + 1}: file ends early, expected the {what}")
+    try:
+        value = int(lines[index])
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SkeletonFileError(
+            f"{path}: line {index + 1}: expected the {what}, got {lines[index].strip()[:60]!r}"
+        )
+    return value
+
+
+def _energy(slots: np.ndarray) -> np.ndarray:
+    """Per slot: sum over x, y, z of the std over its non-empty frames (0 for an empty slot)."""
+    energy = np.zeros(len(slots))
+    for k, slot in enumerate(slots):
+        filled = slot[slot.sum(axis=(1, 2)) != 0]
+        if len(filled):
+            energy[k] = sum(filled[..., c].std() for c in range(3))
+    return energy
