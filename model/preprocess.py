@@ -54,7 +54,7 @@ def _loop_pad(body: np.ndarray) -> None:
 
 
 def _centre_on_spine(s: np.ndarray) -> None:
-    """Step 2, in place on (M, T, V, C): subtract body 0's spine-mid per frame; empty joints stay 0."""
+    """Step 2, in place on subtract body 0's spine-mid per frame; empty joints stay 0."""
     centre = s[0, :, SPINE_MID : SPINE_MID + 1, :].copy()  # (T, 1, C)
     present = s.sum(axis=-1, keepdims=True) != 0  # (M, T, V, 1)
     s[:] = (s - centre) * present
@@ -78,7 +78,7 @@ def _angle_between(v1: np.ndarray, v2: np.ndarray) -> float:
 
 
 def _rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
-    """Counter-clockwise rotation by `theta` about `axis` (Euler-Rodrigues); identity if degenerate."""
+    """Counter-clockwise rotation by `theta` about `axis`; the identity when degenerate."""
     if np.abs(axis).sum() < 1e-6 or abs(theta) < 1e-6:
         return np.eye(3)
     axis = axis / np.sqrt(np.dot(axis, axis))

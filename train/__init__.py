@@ -1,1 +1,1 @@
-"""NTU RGB+D training: skeleton parsing, dataset generation, synthetic data, trainer and evaluation."""
+"""NTU RGB+D training: skeleton parsing, dataset generation, synthetic data, trainer, evaluation."""

@@ -1,4 +1,4 @@
-"""Read NTU RGB+D ``.skeleton`` files into raw ``(3, 300, 25, 2)`` arrays as the released models saw them.
+"""Read NTU RGB+D ``.skeleton`` files into raw ``(3, 300, 25, 2)`` arrays, as published.
 
 File layout: the number of frames; per frame the number of bodies; per body a line of 10 body
 values, the number of joints and one line of 12 values per joint (x, y, z first, in metres;
@@ -71,7 +71,9 @@ def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
     return slots
 
 
-def _parse_joint_lines(lines: list[str], starts: list[int], counts: list[int], path: Path) -> np.ndarray:
+def _parse_joint_lines(
+    lines: list[str], starts: list[int], counts: list[int], path: Path
+) -> np.ndarray:
     """x, y, z of all joint lines of the kept bodies as one (n, 3) array, parsed in one go."""
     block = [lines[i] for start, n in zip(starts, counts) for i in range(start, start + n)]
     try:
