@@ -54,7 +54,7 @@ def _loop_pad(body: np.ndarray) -> None:
 
 
 def _centre_on_spine(s: np.ndarray) -> None:
-    """Step 2, in place on subtract body 0's spine-mid per frame; empty joints stay 0."""
+    """Step 2, in place: subtract body 0's spine-mid per frame; empty joints stay 0."""
     centre = s[0, :, SPINE_MID : SPINE_MID + 1, :].copy()  # (T, 1, C)
     present = s.sum(axis=-1, keepdims=True) != 0  # (M, T, V, 1)
     s[:] = (s - centre) * present
