@@ -1,0 +1,215 @@
+"""Pose estimators: MediaPipe's bundled offline model, and its Tasks PoseLandmarker with a .task file."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from model.errors import UserError
+
+from .landmarks import Person
+
+MEDIAPIPE_PIN = "mediapipe==0.10.21"
+TASK_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/pose_landmarker/"
+                  "pose_landmarker_full/float16/latest/pose_landmarker_full.task")
+BACKENDS = ("mediapipe", "tasks")
+# Pixels of margin grown around the first person's segmentation before looking for a second one.
+MASK_DILATE_PX = 15
+# Two detections whose torso centres are closer than this fraction of the frame are one person.
+SAME_PERSON_DISTANCE = 0.08
+
+
+class PoseEstimator(Protocol):
+    """What the pipeline needs from a pose backend."""
+
+    def estimate(self, frame_bgr: np.ndarray) -> list[Person]:
+        """People found in one BGR frame, most prominent first."""
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+
+
+def _import_mediapipe():
+    """Import mediapipe quietly, or say in one line what to install."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    try:
+        import mediapipe as mp
+    except ImportError as err:
+        raise UserError(f"MediaPipe is not installed ({err}): pip install '{MEDIAPIPE_PIN}'") from None
+    return mp
+
+
+def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> contiguous RGB, checking it is an image."""
+    if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
+        shape = None if frame_bgr is None else frame_bgr.shape
+        raise UserError(f"expected a BGR image of shape (H, W, 3), got {shape}")
+    return np.ascontiguousarray(frame_bgr[:, :, ::-1])
+
+
+def _person(image_lms, world_lms, size: tuple[int, int]) -> Person:
+    """Build a Person from MediaPipe landmark lists (image and world)."""
+    image = np.array([[p.x, p.y, p.z] for p in image_lms], dtype=np.float32)
+    world = np.array([[p.x, p.y, p.z] for p in world_lms], dtype=np.float32)
+    vis = np.array([p.visibility or 0.0 for p in image_lms], dtype=np.float32)
+    return Person(image=image, world=world, visibility=vis, image_size=size)
+
+
+def _torso_centre(person: Person) -> np.ndarray:
+    """Normalised image position of the mean of shoulders and hips."""
+    return person.image[[11, 12, 23, 24], :2].mean(axis=0)
+
+
+def is_same_person(a: Person, b: Person) -> bool:
+    """True when two detections are one person seen twice (torso centres nearly coincide)."""
+    return float(np.abs(_torso_centre(a) - _torso_centre(b)).max()) < SAME_PERSON_DISTANCE
+
+
+class MediaPipePose:
+    """The pose model bundled in mediapipe 0.10.21 (`solutions.pose`), offline, in tracking mode.
+
+    It finds one person per call; a second person is looked for by running a second instance
+    on the frame with the first person's segmentation masked out. While no second person is
+    tracked, that search runs only every `second_person_every` frames to bound the cost.
+    """
+
+    def __init__(self, max_people: int = 2, model_complexity: int = 1,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 second_person_every: int = 1) -> None:
+        mp = _import_mediapipe()
+        self._check_bundled(mp, model_complexity)
+        if max_people not in (1, 2):
+            raise UserError(f"max_people must be 1 or 2, got {max_people}")
+        self.max_people = max_people
+        self.second_person_every = max(1, int(second_person_every))
+        kwargs = dict(static_image_mode=False, model_complexity=model_complexity,
+                      min_detection_confidence=min_detection_confidence,
+                      min_tracking_confidence=min_tracking_confidence)
+        self._first = mp.solutions.pose.Pose(enable_segmentation=max_people > 1, **kwargs)
+        self._second = mp.solutions.pose.Pose(**kwargs) if max_people > 1 else None
+        self._frame = 0
+        self._second_tracked = False
+
+    @staticmethod
+    def _check_bundled(mp, model_complexity: int) -> None:
+        """Refuse a model variant that the wheel does not carry (it would try to download it)."""
+        names = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite",
+                 2: "pose_landmark_heavy.tflite"}
+        if model_complexity not in names:
+            raise UserError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
+        path = Path(mp.__file__).parent / "modules" / "pose_landmark" / names[model_complexity]
+        if not path.is_file():
+            raise UserError(f"the MediaPipe pose model {path.name} is not installed (only "
+                            f"model_complexity=1 is bundled with {MEDIAPIPE_PIN}); use 1, or the "
+                            f"tasks backend with a .task file")
+
+    def estimate(self, frame_bgr: np.ndarray) -> list[Person]:
+        """Up to two people in the frame, the one the first instance tracks first."""
+        rgb = _rgb(frame_bgr)
+        h, w = rgb.shape[:2]
+        self._frame += 1
+        first = self._first.process(rgb)
+        if first.pose_landmarks is None:
+            return []
+        people = [_person(first.pose_landmarks.landmark, first.pose_world_landmarks.landmark,
+                          (w, h))]
+        if self._second is not None and self._should_search():
+            second = self._find_second(rgb, first.segmentation_mask, people[0])
+            self._second_tracked = second is not None
+            if second is not None:
+                people.append(second)
+        return people
+
+    def _should_search(self) -> bool:
+        """Look for a second person every frame while one is tracked, else every n frames."""
+        return self._second_tracked or self._frame % self.second_person_every == 0
+
+    def _find_second(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person) -> Person | None:
+        """Run the second instance with the first person painted grey; drop a duplicate."""
+        import cv2
+
+        h, w = rgb.shape[:2]
+        masked = rgb.copy()
+        if mask is not None:
+            grown = cv2.dilate((mask > 0.5).astype(np.uint8),
+                               np.ones((MASK_DILATE_PX, MASK_DILATE_PX), np.uint8))
+            masked[grown > 0] = 127
+        else:
+            x0, y0, x1, y1 = first.bbox()
+            masked[y0:y1, x0:x1] = 127
+        result = self._second.process(masked)
+        if result.pose_landmarks is None:
+            return None
+        second = _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
+                         (w, h))
+        return None if is_same_person(first, second) else second
+
+    def close(self) -> None:
+        """Release both MediaPipe graphs."""
+        for graph in (self._first, self._second):
+            if graph is not None:
+                graph.close()
+
+
+class TasksPose:
+    """MediaPipe Tasks `PoseLandmarker` in video mode with a user-supplied `.task` model file."""
+
+    def __init__(self, model_path: str | os.PathLike, max_people: int = 2,
+                 min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5) -> None:
+        mp = _import_mediapipe()
+        path = Path(model_path)
+        if path.suffix != ".task" or not path.is_file():
+            raise UserError(f"pose model {path} not found or not a .task file: download "
+                            f"{TASK_MODEL_URL} and pass its path")
+        try:
+            from mediapipe.tasks.python import BaseOptions, vision
+        except ImportError as err:
+            raise UserError(f"this MediaPipe has no Tasks API ({err}): pip install "
+                            f"'{MEDIAPIPE_PIN}'") from None
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=max_people,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence)
+        try:
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as err:
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(f"cannot load pose model {path}: {first_line}") from None
+        self._mp = mp
+        self._last_ms = -1
+
+    def estimate(self, frame_bgr: np.ndarray, timestamp_ms: int | None = None) -> list[Person]:
+        """People found in the frame; timestamps must increase (one is made up when absent)."""
+        rgb = _rgb(frame_bgr)
+        h, w = rgb.shape[:2]
+        ms = self._last_ms + 33 if timestamp_ms is None else max(int(timestamp_ms), self._last_ms + 1)
+        self._last_ms = ms
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        result = self._landmarker.detect_for_video(image, ms)
+        return [_person(img, world, (w, h))
+                for img, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
+
+    def close(self) -> None:
+        """Release the landmarker."""
+        self._landmarker.close()
+
+
+def make_estimator(backend: str = "mediapipe", model_path: str | os.PathLike | None = None,
+                   max_people: int = 2, **options) -> PoseEstimator:
+    """Build the named backend; a `.task` model path selects the Tasks backend by itself."""
+    if model_path is not None and backend == "mediapipe":
+        backend = "tasks"
+    if backend == "mediapipe":
+        return MediaPipePose(max_people=max_people, **options)
+    if backend == "tasks":
+        if model_path is None:
+            raise UserError(f"the tasks pose backend needs a .task model file: download "
+                            f"{TASK_MODEL_URL} and pass its path")
+        options.pop("model_complexity", None)
+        options.pop("second_person_every", None)
+        return TasksPose(model_path, max_people=max_people, **options)
+    raise UserError(f"unknown pose backend {backend!r}: choose one of {', '.join(BACKENDS)}")

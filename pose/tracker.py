@@ -1,0 +1,146 @@
+"""Two NTU body slots with stable identities across frames; the main person stays in slot 0."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations
+
+import numpy as np
+
+from model.graph import NUM_BODIES, NUM_JOINTS
+
+from .landmarks import Person
+from .ntu import DEFAULT_FOV_DEG, to_ntu
+
+# A person whose torso moved more than this fraction of the frame since the slot's last
+# sighting is someone else.
+MAX_JUMP = 0.35
+
+
+@dataclass
+class _Slot:
+    """One body slot: who is in it, where they were last seen, and for how many frames not."""
+
+    person: Person | None = None
+    skeleton: np.ndarray | None = None  # (3, 25), smoothed
+    centre: np.ndarray | None = None  # normalised image position of the torso
+    missed: int = 0
+    identity: int = -1
+    held: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether the slot holds someone."""
+        return self.skeleton is not None
+
+
+def _centre(person: Person) -> np.ndarray:
+    """Normalised image position of the torso (shoulders and hips)."""
+    return person.image[[11, 12, 23, 24], :2].mean(axis=0)
+
+
+def _prominence(person: Person) -> float:
+    """Box area times torso visibility: who is the main person among several."""
+    x0, y0, x1, y1 = person.bbox(pad=0.0)
+    return float((x1 - x0) * (y1 - y0)) * person.score
+
+
+class BodyTracker:
+    """Keeps two body slots with stable identities and turns people into a (3, 25, 2) skeleton.
+
+    A slot whose person is not seen keeps their last pose for `hold_frames` frames (bridging
+    missed detections), then is emptied to zeros, as NTU samples have zeros where no body is.
+    When slot 0 empties while slot 1 is tracked, slot 1 moves to slot 0: the model centres
+    every frame on body 0. `smoothing` in [0, 1) is the weight of the past in an exponential
+    moving average of the joints (0: none).
+    """
+
+    def __init__(self, hold_frames: int = 5, smoothing: float = 0.0,
+                 fov_deg: float = DEFAULT_FOV_DEG) -> None:
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        self.hold_frames = int(hold_frames)
+        self.smoothing = float(smoothing)
+        self.fov_deg = fov_deg
+        self.slots = [_Slot() for _ in range(NUM_BODIES)]
+        self._next_identity = 0
+
+    def reset(self) -> None:
+        """Forget everyone (a new video or camera)."""
+        self.slots = [_Slot() for _ in range(NUM_BODIES)]
+
+    @property
+    def people(self) -> list[Person | None]:
+        """The person seen in each slot this frame (None when not seen), for drawing."""
+        return [s.person if s.active and not s.held else None for s in self.slots]
+
+    @property
+    def identities(self) -> list[int]:
+        """A stable number per slot's occupant (-1 for an empty slot)."""
+        return [s.identity if s.active else -1 for s in self.slots]
+
+    def update(self, people: list[Person]) -> np.ndarray:
+        """Assign this frame's people to slots; return the (3, 25, 2) NTU skeleton (zeros if none)."""
+        people = sorted(people, key=_prominence, reverse=True)[:NUM_BODIES]
+        matched = self._match(people)
+        for index, slot in enumerate(self.slots):
+            if index in matched:
+                self._see(slot, *matched[index])
+            else:
+                self._miss(slot)
+        if not self.slots[0].active and self.slots[1].active:
+            self.slots.reverse()
+        return self.skeleton()
+
+    def skeleton(self) -> np.ndarray:
+        """The current (3, 25, 2) skeleton: each slot's pose, zeros for an empty slot."""
+        out = np.zeros((3, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
+        for index, slot in enumerate(self.slots):
+            if slot.active:
+                out[:, :, index] = slot.skeleton
+        return out
+
+    def _match(self, people: list[Person]) -> dict[int, tuple[Person, bool]]:
+        """Slot index -> (person, newcomer?) at the least cost over all assignments.
+
+        Continuing a tracked slot costs the distance moved (allowed up to MAX_JUMP); a newcomer
+        costs MAX_JUMP in an empty slot, more when it displaces someone (most when that someone
+        was seen this frame), and slot 0 wins ties, so the first person seen is the main one.
+        """
+        best: dict[int, tuple[Person, bool]] = {}
+        best_cost = np.inf
+        for order in permutations(range(NUM_BODIES), len(people)):
+            assignment, cost = {}, 1e-6 * sum(order)
+            for person, index in zip(people, order):
+                slot = self.slots[index]
+                dist = (float(np.linalg.norm(_centre(person) - slot.centre))
+                        if slot.active else np.inf)
+                if dist <= MAX_JUMP:
+                    cost += dist
+                    assignment[index] = (person, False)
+                else:
+                    cost += MAX_JUMP * (1 if not slot.active else 3 if slot.held else 5)
+                    assignment[index] = (person, True)
+            if cost < best_cost:
+                best, best_cost = assignment, cost
+        return best
+
+    def _see(self, slot: _Slot, person: Person, newcomer: bool) -> None:
+        """Update a slot with a sighting, smoothing the joints of a continuing person."""
+        skeleton = to_ntu(person, self.fov_deg)
+        if not newcomer and self.smoothing > 0:
+            skeleton = self.smoothing * slot.skeleton + (1.0 - self.smoothing) * skeleton
+        if newcomer:
+            slot.identity = self._next_identity
+            self._next_identity += 1
+        slot.person, slot.skeleton, slot.centre = person, skeleton, _centre(person)
+        slot.missed, slot.held = 0, False
+
+    def _miss(self, slot: _Slot) -> None:
+        """A slot not seen this frame keeps its last pose for a while, then empties."""
+        if not slot.active:
+            return
+        slot.missed += 1
+        slot.held = True
+        if slot.missed > self.hold_frames:
+            slot.person = slot.skeleton = slot.centre = None
+            slot.held = False
