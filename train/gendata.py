@@ -1,0 +1,293 @@
+"""Turn a folder of NTU RGB+D ``.skeleton`` files into the training arrays of each benchmark.
+
+Writes ``OUT/<benchmark>/{train,val}_data_<stream>.npy`` (N, 3, 300, 25, 2) float32 for the four
+streams and ``{train,val}_label.pkl`` (a pickled ``(sample_names, labels)`` pair). Files are
+parsed and normalised in worker processes; arrays are streamed into memory-mapped files under
+temporary names and renamed when complete, and each label pickle is written last, so a killed
+run leaves no output that looks complete. Empty samples are dropped by looking at the data;
+unreadable files are reported with their line and skipped.
+
+    python -m train.gendata --dataset ntu60 --data-path RAW_DIR --out data/ntu60
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import pickle
+import shutil
+import struct
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from model.errors import UserError, cli_entry
+from model.fileio import atomic_write
+from model.graph import NUM_BODIES, NUM_JOINTS, STREAMS
+from model.preprocess import is_empty, make_stream, normalize_sample
+from train.skeleton import MAX_FRAMES, SkeletonFileError, read_skeleton
+from train.splits import DATASETS, SampleName, in_dataset, is_training, parse_sample_name
+
+SPLITS = ("train", "val")
+SAMPLE_SHAPE = (3, MAX_FRAMES, NUM_JOINTS, NUM_BODIES)
+SAMPLE_BYTES = int(np.prod(SAMPLE_SHAPE)) * 4
+CHUNKSIZE = 4  # files handed to a worker at a time
+
+
+def data_file(folder: Path, split: str, stream: str) -> Path:
+    """Where one split's array of one stream goes."""
+    return Path(folder) / f"{split}_data_{stream}.npy"
+
+
+def label_file(folder: Path, split: str) -> Path:
+    """Where one split's (sample_names, labels) pickle goes; written last, it marks completion."""
+    return Path(folder) / f"{split}_label.pkl"
+
+
+@dataclass
+class Summary:
+    """What a run did: samples written per benchmark and split, and what it skipped and why."""
+
+    written: dict[str, dict[str, int]] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+    ignored: int = 0
+    outside: int = 0
+
+    def lines(self) -> list[str]:
+        """A human-readable report, one fact per line."""
+        out = [
+            f"{bench}: " + ", ".join(f"{split} {n} samples" for split, n in counts.items())
+            for bench, counts in self.written.items()
+        ]
+        if self.empty:
+            out.append(f"dropped {len(self.empty)} samples with no skeleton: "
+                       + " ".join(self.empty[:5]) + (" ..." if len(self.empty) > 5 else ""))
+        if self.corrupt:
+            out.append(f"skipped {len(self.corrupt)} unreadable files (listed above)")
+        if self.ignored:
+            out.append(f"left out {self.ignored} samples named in the ignore list")
+        if self.outside:
+            out.append(f"left out {self.outside} files outside the dataset or with other names")
+        return out
+
+
+def generate(
+    dataset: str,
+    data_path: str | os.PathLike,
+    out: str | os.PathLike,
+    benchmarks: Iterable[str] | None = None,
+    ignored_samples: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Summary:
+    """Parse, normalise and write every benchmark's arrays; returns what was written and skipped."""
+    spec = DATASETS.get(dataset)
+    if spec is None:
+        raise UserError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}")
+    benchmarks = tuple(benchmarks or spec.benchmarks)
+    unknown = [b for b in benchmarks if b not in spec.benchmarks]
+    if unknown:
+        raise UserError(f"{dataset} has no benchmark {unknown[0]!r}; "
+                        f"use {' or '.join(spec.benchmarks)}")
+    summary = Summary()
+    samples = _list_samples(Path(data_path), dataset, _read_ignore_list(ignored_samples), summary)
+    _check_disk_space(Path(out), len(samples) * len(benchmarks))
+    writers = {
+        (bench, split): _SplitWriter(Path(out) / bench, split, capacity=sum(
+            is_training(s, dataset, bench) == (split == "train") for s in samples.values()))
+        for bench in benchmarks for split in SPLITS
+    }
+    try:
+        for name, result in _load_all(Path(data_path), list(samples), workers, progress):
+            if isinstance(result, str):
+                tqdm.write(f"skipped: {result}", file=sys.stderr)
+                summary.corrupt.append(result)
+            elif result is None:
+                summary.empty.append(name)
+            else:
+                streams = {stream: make_stream(result, stream) for stream in STREAMS}
+                for bench in benchmarks:
+                    split = "train" if is_training(samples[name], dataset, bench) else "val"
+                    writers[bench, split].add(name, samples[name].label, streams)
+        for (bench, split), writer in writers.items():
+            summary.written.setdefault(bench, {})[split] = writer.finish()
+    finally:
+        for writer in writers.values():
+            writer.discard()
+    return summary
+
+
+def _read_ignore_list(path: str | os.PathLike | None) -> set[str]:
+    """Sample names (with or without .skeleton) to leave out, one a line."""
+    if path is None:
+        return set()
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read the ignore list {path}: {err}") from None
+    return {line.strip().removesuffix(".skeleton") for line in text.splitlines() if line.strip()}
+
+
+def _list_samples(
+    data_path: Path, dataset: str, ignored: set[str], summary: Summary
+) -> dict[str, SampleName]:
+    """The dataset's .skeleton files in data_path, by file name, in name order."""
+    if not data_path.is_dir():
+        raise UserError(f"data path {data_path} is not a folder of .skeleton files")
+    samples = {}
+    for name in sorted(p.name for p in data_path.glob("*.skeleton")):
+        sample = parse_sample_name(name)
+        if sample is None or not in_dataset(sample, dataset):
+            summary.outside += 1
+        elif name.removesuffix(".skeleton") in ignored:
+            summary.ignored += 1
+        else:
+            samples[name] = sample
+    if not samples:
+        raise UserError(f"no {dataset} .skeleton files (named like S001C001P001R001A001.skeleton) "
+                        f"in {data_path}")
+    return samples
+
+
+def _check_disk_space(out: Path, sample_slots: int) -> None:
+    """Refuse to start when the arrays cannot fit: a full disk under a memory map is a crash."""
+    out.mkdir(parents=True, exist_ok=True)
+    needed = sample_slots * len(STREAMS) * SAMPLE_BYTES
+    free = shutil.disk_usage(out).free
+    if needed > free:
+        raise UserError(f"the arrays need up to {needed / 1e9:.1f} GB but {out} has "
+                        f"{free / 1e9:.1f} GB free; free space or choose fewer --benchmarks")
+
+
+def load_sample(path: Path) -> np.ndarray | str | None:
+    """Normalised joints of one file; None if it holds no skeleton; a message if unreadable."""
+    try:
+        raw = read_skeleton(path)
+    except SkeletonFileError as err:
+        return str(err)
+    return None if is_empty(raw) else normalize_sample(raw)
+
+
+def _load_all(
+    data_path: Path, names: list[str], workers: int | None, progress: bool
+) -> Iterator[tuple[str, np.ndarray | str | None]]:
+    """(name, load_sample result) for every name, in order, parsed by `workers` processes."""
+    workers = workers or os.cpu_count() or 1
+    paths = [data_path / name for name in names]
+    bar = tqdm(total=len(paths), unit="file", desc="gendata", disable=not progress, smoothing=0.1)
+    with bar:
+        if workers == 1:
+            results = map(load_sample, paths)
+            yield from _counted(zip(names, results), bar)
+        else:
+            with multiprocessing.Pool(workers) as pool:
+                results = pool.imap(load_sample, paths, chunksize=CHUNKSIZE)
+                yield from _counted(zip(names, results), bar)
+
+
+def _counted(items: Iterable, bar: tqdm) -> Iterator:
+    """Pass items through, advancing the progress bar."""
+    for item in items:
+        yield item
+        bar.update()
+
+
+class _SplitWriter:
+    """The four stream arrays and the labels of one split, written under temporary names."""
+
+    def __init__(self, folder: Path, split: str, capacity: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.split = folder, split
+        self.names: list[str] = []
+        self.labels: list[int] = []
+        self.arrays = {
+            stream: np.lib.format.open_memmap(
+                self._part(stream), mode="w+", dtype=np.float32, shape=(capacity, *SAMPLE_SHAPE)
+            )
+            for stream in STREAMS
+        }
+
+    def _part(self, stream: str) -> Path:
+        final = data_file(self.folder, self.split, stream)
+        return final.with_name(f".{final.name}.part")
+
+    def add(self, name: str, label: int, streams: dict[str, np.ndarray]) -> None:
+        """Append one sample of every stream."""
+        row = len(self.names)
+        for stream, array in self.arrays.items():
+            array[row] = streams[stream]
+        self.names.append(name)
+        self.labels.append(label)
+
+    def finish(self) -> int:
+        """Trim the arrays to the samples written, move them into place, then write the labels."""
+        label_file(self.folder, self.split).unlink(missing_ok=True)  # incomplete until rewritten
+        for stream in STREAMS:
+            self.arrays[stream].flush()
+        self.arrays.clear()  # closes the memory maps
+        for stream in STREAMS:
+            _trim_npy(self._part(stream), len(self.names))
+            os.replace(self._part(stream), data_file(self.folder, self.split, stream))
+        with atomic_write(label_file(self.folder, self.split)) as tmp, tmp.open("wb") as f:
+            pickle.dump((self.names, self.labels), f)
+        return len(self.names)
+
+    def discard(self) -> None:
+        """Remove what finish() did not move into place (after an error or an interrupt)."""
+        self.arrays.clear()
+        for stream in STREAMS:
+            self._part(stream).unlink(missing_ok=True)
+
+
+def _trim_npy(path: Path, rows: int) -> None:
+    """Shrink a C-ordered .npy file to its first `rows` rows: rewrite the header, cut the file."""
+    with path.open("r+b") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
+        shape, _, dtype = read_header(f)
+        offset = f.tell()
+        header = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                       "shape": (rows, *shape[1:])})
+        size_format = "<H" if version == (1, 0) else "<I"
+        prefix = np.lib.format.magic(*version)
+        body = header.ljust(offset - len(prefix) - struct.calcsize(size_format) - 1) + "\n"
+        f.seek(0)
+        f.write(prefix + struct.pack(size_format, len(body)) + body.encode("latin1"))
+        f.truncate(offset + rows * int(np.prod(shape[1:])) * dtype.itemsize)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags of train.gendata."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.gendata", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    parser.add_argument("--data-path", required=True, help="folder of .skeleton files")
+    parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")
+    parser.add_argument("--benchmarks", nargs="+",
+                        help="default: xsub xview (ntu60), xsub xset (ntu120)")
+    parser.add_argument("--ignored-samples", help="optional file of sample names to leave out")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parsing processes (default: one per CPU core)")
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Run gendata from the command line and print the summary."""
+    args = build_parser().parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    summary = generate(args.dataset, args.data_path, args.out, args.benchmarks,
+                       args.ignored_samples, args.workers)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
