@@ -1,0 +1,168 @@
+"""Training configuration: defaults in one dataclass; YAML files (with `_base_`) and flags override them."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model.config import ModelConfig
+from model.errors import UserError
+from model.graph import STREAMS
+
+DATASET_CLASSES = {"ntu60": 60, "ntu120": 120}
+BASE_KEY = "_base_"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; the defaults are the released Shift-GCN recipe."""
+
+    name: str = "shiftgcn"  # the run's name: the config file's stem unless set
+    dataset: str = "ntu60"  # ntu60, ntu120 or any other name (then give num_class)
+    benchmark: str = "xsub"
+    stream: str = "joint"
+    data_dir: str | None = None  # default: data/<dataset>/<benchmark> (what train.gendata writes)
+    work_dir: str | None = None  # default: work_dir/<name>
+    num_class: int | None = None  # default: from the dataset (60 or 120)
+    class_names: list[str] | None = None  # default: the dataset's label list, where known
+    epochs: int = 140
+    batch_size: int = 64  # global: divided among DDP processes
+    test_batch_size: int = 64
+    base_lr: float = 0.1
+    lr_steps: list[int] = field(default_factory=lambda: [60, 80, 100])
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    # parameters whose name contains a key get that weight decay instead
+    weight_decay_by_name: dict[str, float] = field(
+        default_factory=lambda: {"Linear_weight": 1e-3, "Feature_Mask": 0.0}
+    )
+    seed: int = 1
+    num_workers: int = 4
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    amp: bool = False  # mixed precision (CUDA only)
+    model: dict[str, Any] = field(default_factory=dict)  # overrides of model.ModelConfig
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    def _validate(self) -> None:
+        """Refuse values that would only fail later, deep inside a run."""
+        if self.stream not in STREAMS:
+            raise UserError(f"config: stream {self.stream!r} is not one of {', '.join(STREAMS)}")
+        if self.num_class is None and self.dataset not in DATASET_CLASSES:
+            raise UserError(f"config: dataset {self.dataset!r} is not NTU; give num_class (--num-class K)")
+        for key in ("epochs", "batch_size", "test_batch_size"):
+            if int(getattr(self, key)) < 1:
+                raise UserError(f"config: {key} must be at least 1")
+        if self.num_class is not None and int(self.num_class) < 2:
+            raise UserError("config: num_class must be at least 2")
+        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
+            raise UserError(f"config: device {self.device!r} is not auto, cpu or cuda[:N]")
+
+    @property
+    def classes(self) -> int:
+        """The number of classes the network predicts."""
+        return int(self.num_class or DATASET_CLASSES[self.dataset])
+
+    @property
+    def data_path(self) -> Path:
+        """The folder with {train,val}_data_<stream>.npy and {train,val}_label.pkl."""
+        return Path(self.data_dir) if self.data_dir else Path("data") / self.dataset / self.benchmark
+
+    @property
+    def work_path(self) -> Path:
+        """The folder this run writes to."""
+        return Path(self.work_dir) if self.work_dir else Path("work_dir") / self.name
+
+    def model_config(self) -> ModelConfig:
+        """The network's configuration: the `model:` section with this run's class count."""
+        return ModelConfig.from_dict({**self.model, "num_class": self.classes})
+
+    def resolved_class_names(self) -> list[str] | None:
+        """Class names to store in checkpoints: the config's list, else the dataset's, else None."""
+        names = self.class_names
+        if names is None and self.dataset in DATASET_CLASSES:
+            from weights.registry import class_names
+
+            names = class_names(self.dataset)
+        if names is not None and len(names) != self.classes:
+            return None
+        return list(names) if names is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, for the work dir's config.yaml and for checkpoints."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a mapping; unknown keys are an error naming the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"config: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise UserError(f"config: {err}") from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping, following `_base_` (a path or list of paths, relative to the file)."""
+    if not path.is_file():
+        raise UserError(f"config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config {path} must be a mapping of keys to values")
+    bases = data.pop(BASE_KEY, [])
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merged = deep_merge(merged, read_yaml(path.parent / base))
+    return deep_merge(merged, data)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `override` on top, merging nested mappings key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = deep_merge(out[key], value)
+        out[key] = value
+    return out
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """Turn `a.b=value` strings (value in YAML syntax) into a nested mapping."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set base_lr=0.05")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise UserError(f"--set {item!r}: the value is not valid YAML") from None
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The defaults, then the YAML file (and its bases), then `overrides` (flags)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        data = {"name": path.stem, **read_yaml(path)}
+    config = TrainConfig.from_dict(deep_merge(data, overrides or {}))
+    config.model_config()  # refuse a bad `model:` section now, with its own message
+    return config

@@ -1,0 +1,84 @@
+"""The training dataset: memory-mapped `<split>_data_<stream>.npy` arrays and `<split>_label.pkl` labels."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from model.errors import UserError
+from model.graph import NUM_BODIES, NUM_JOINTS
+
+
+def data_file(data_dir: Path, split: str, stream: str) -> Path:
+    """Where train.gendata puts one split's array of one stream."""
+    return Path(data_dir) / f"{split}_data_{stream}.npy"
+
+
+def label_file(data_dir: Path, split: str) -> Path:
+    """Where train.gendata puts one split's (sample_names, labels) pickle."""
+    return Path(data_dir) / f"{split}_label.pkl"
+
+
+def read_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Read a pickled (sample_names, labels) pair; labels come back as an int64 array."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"label file {path} does not exist (run python -m train.gendata first)")
+    try:
+        with path.open("rb") as f:
+            names, labels = pickle.load(f)
+        names = [str(n) for n in names]
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    except Exception as err:  # a pickle can fail in many ways; all mean "not a label file"
+        raise UserError(f"label file {path} is not a pickled (names, labels) pair: {err}") from None
+    if len(names) != len(labels):
+        raise UserError(f"label file {path} has {len(names)} names but {len(labels)} labels")
+    if len(labels) and labels.min() < 0:
+        raise UserError(f"label file {path} has negative labels")
+    return names, labels
+
+
+def open_array(path: Path) -> np.ndarray:
+    """Memory-map a (N, 3, T, 25, 2) float array, checking its shape without reading it."""
+    if not path.is_file():
+        raise UserError(f"data file {path} does not exist (run python -m train.gendata first)")
+    try:
+        data = np.load(path, mmap_mode="r")
+    except Exception as err:  # numpy raises ValueError, OSError, EOFError... for a bad file
+        raise UserError(f"data file {path} is not a readable .npy array: {err}") from None
+    if data.ndim != 5 or data.shape[1] != 3 or data.shape[3:] != (NUM_JOINTS, NUM_BODIES):
+        raise UserError(
+            f"data file {path} has shape {tuple(data.shape)}; expected (N, 3, T, {NUM_JOINTS}, {NUM_BODIES})"
+        )
+    return data
+
+
+class SkeletonFeeder(Dataset):
+    """One split of one stream; items are (sample (3, T, 25, 2) float32 tensor, label, index)."""
+
+    def __init__(self, data_dir: str | Path, split: str, stream: str) -> None:
+        data_dir = Path(data_dir)
+        if not data_dir.is_dir():
+            raise UserError(f"data dir {data_dir} does not exist (run python -m train.gendata, or give --data-dir)")
+        self.data = open_array(data_file(data_dir, split, stream))
+        self.names, self.labels = read_labels(label_file(data_dir, split))
+        if len(self.names) != len(self.data):
+            raise UserError(
+                f"{data_file(data_dir, split, stream)} has {len(self.data)} samples "
+                f"but {label_file(data_dir, split)} has {len(self.names)} labels"
+            )
+
+    @property
+    def num_frames(self) -> int:
+        """Frames per sample (300 for NTU)."""
+        return int(self.data.shape[2])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        sample = np.array(self.data[index], dtype=np.float32)  # copy out of the memory map
+        return torch.from_numpy(sample), int(self.labels[index]), index

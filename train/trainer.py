@@ -1,0 +1,424 @@
+"""The training loop: SGD epochs, validation, checkpoints, resume and DistributedDataParallel."""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+import yaml
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
+
+from model import build_model, save_checkpoint, select_device
+from model.errors import UserError
+from model.fileio import atomic_write
+
+from .config import TrainConfig
+from .feeder import SkeletonFeeder
+from .metrics import confusion_matrix, save_scores, topk_accuracy, write_metrics_csv
+from .optim import build_optimizer, build_scheduler, load_scheduler_state, scheduler_state
+from .plots import plot_confusion, plot_curves
+
+LAST, BEST = "last.pt", "best.pt"
+SCORES, METRICS, LOG = "scores.pkl", "metrics.csv", "log.txt"
+CURVES_PNG, CONFUSION_PNG = "curves.png", "confusion.png"
+
+
+# ---------------------------------------------------------------- processes and devices
+@dataclass
+class Cluster:
+    """This process's place among the DDP processes (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main process writes files and shows progress."""
+        return self.rank == 0
+
+
+def join_cluster(device_name: str) -> tuple[Cluster, torch.device]:
+    """Join the torchrun process group (NCCL on CUDA, gloo on CPU) and pick this process's device."""
+    device = select_device(device_name)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Cluster(), device
+    cluster = Cluster(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if device.type == "cuda":
+        device = torch.device("cuda", cluster.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return cluster, device
+
+
+def leave_cluster(cluster: Cluster) -> None:
+    """Tear the process group down at the end of a distributed run."""
+    if cluster.world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------- random state
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a run is repeatable."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG's state in checkpoint-safe types (tensors, lists, numbers)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": list(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Put back what `rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------- one pass over the data
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """float16 autocast on CUDA when mixed precision is on; a no-op otherwise."""
+    return torch.autocast("cuda", dtype=torch.float16) if enabled else contextlib.nullcontext()
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    amp: bool,
+    show: bool,
+) -> tuple[float, int]:
+    """One epoch of SGD; returns (sum of per-sample losses, number of samples) of this process."""
+    model.train()
+    loss_sum, count = 0.0, 0
+    for x, y, _ in tqdm(loader, desc="train", leave=False, disable=not show, dynamic_ncols=True):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp):
+            loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += float(loss.detach()) * len(y)
+        count += len(y)
+    return loss_sum, count
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, loader: DataLoader, device: torch.device, amp: bool, show: bool
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Scores of every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum)."""
+    model.eval()
+    scores, indices, loss_sum = [], [], 0.0
+    for x, y, index in tqdm(loader, desc="eval", leave=False, disable=not show, dynamic_ncols=True):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp):
+            out = model(x).float()
+        loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
+        scores.append(out.cpu().numpy())
+        indices.append(index.numpy())
+    classes = getattr(model, "num_class", 0)
+    if not scores:
+        return np.zeros((0, classes), np.float32), np.zeros(0, np.int64), 0.0
+    return np.concatenate(scores), np.concatenate(indices), loss_sum
+
+
+def gather_predictions(
+    cluster: Cluster, scores: np.ndarray, indices: np.ndarray, loss_sum: float
+) -> tuple[np.ndarray, float]:
+    """Every process's share of the validation set, put back in dataset order (on every process)."""
+    if cluster.world > 1:
+        parts: list[Any] = [None] * cluster.world
+        dist.all_gather_object(parts, (scores, indices, loss_sum))
+        scores = np.concatenate([p[0] for p in parts])
+        indices = np.concatenate([p[1] for p in parts])
+        loss_sum = sum(p[2] for p in parts)
+    ordered = np.empty_like(scores)
+    ordered[indices] = scores
+    return ordered, loss_sum
+
+
+def all_sum(cluster: Cluster, *values: float) -> list[float]:
+    """Sum numbers over the processes (identity for one process)."""
+    if cluster.world == 1:
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+# ---------------------------------------------------------------- the run
+@dataclass
+class RunState:
+    """What changes from epoch to epoch and is saved in every checkpoint."""
+
+    epoch: int = 0  # epochs finished
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_top1: float = -1.0
+
+
+class Trainer:
+    """Trains one configuration in its work dir; `run()` does the epochs, resuming if asked."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False) -> None:
+        self.config = config
+        self.cluster, self.device = join_cluster(config.device)
+        self.amp = config.amp and self.device.type == "cuda"
+        self.work_dir = config.work_path
+        self.show = self.cluster.is_main
+        self._check_work_dir(resume)
+        seed_everything(config.seed)
+        self.train_set = SkeletonFeeder(config.data_path, "train", config.stream)
+        self.val_set = SkeletonFeeder(config.data_path, "val", config.stream)
+        self._check_labels()
+        self.class_names = config.resolved_class_names()
+        self.model = build_model(config.model_config()).to(self.device)
+        self.net = self._wrap(self.model)
+        self.optimizer = build_optimizer(self.model, config)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.train_loader, self.sampler = self._train_loader()
+        self.val_loader = self._val_loader()
+        self.state = RunState()
+        if resume:
+            self._resume()
+
+    # ------------------------------------------------------------ setup
+    def _check_work_dir(self, resume: bool) -> None:
+        """Refuse to overwrite a run, or to resume one that is not there."""
+        last = self.work_dir / LAST
+        if resume and not last.is_file():
+            raise UserError(f"--resume: {last} does not exist; start without --resume")
+        if not resume and last.is_file():
+            raise UserError(
+                f"{self.work_dir} already holds a run ({LAST}); add --resume to continue it "
+                "or give another --work-dir"
+            )
+
+    def _check_labels(self) -> None:
+        """Labels must fit the network's classes and the batch must fit the data."""
+        top = int(max(self.train_set.labels.max(initial=0), self.val_set.labels.max(initial=0)))
+        if top >= self.config.classes:
+            raise UserError(
+                f"{self.config.data_path} has labels up to {top} but the model has {self.config.classes} "
+                "classes; set --num-class or use the config of that dataset"
+            )
+        if len(self.train_set) < self.config.batch_size:
+            raise UserError(
+                f"the training split has {len(self.train_set)} samples, fewer than one batch "
+                f"({self.config.batch_size}); lower --batch-size"
+            )
+        if self.config.batch_size % self.cluster.world:
+            raise UserError(
+                f"batch size {self.config.batch_size} does not divide among {self.cluster.world} processes"
+            )
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        """DistributedDataParallel around the model when there are several processes."""
+        if self.cluster.world == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def _loader_options(self) -> dict[str, Any]:
+        workers = min(self.config.num_workers, os.cpu_count() or 1)
+        return {
+            "num_workers": workers,
+            "pin_memory": self.device.type == "cuda",
+            "persistent_workers": workers > 0,
+        }
+
+    def _train_loader(self) -> tuple[DataLoader, DistributedSampler]:
+        """Shuffled by epoch and seed only (so a resumed run sees the same order), split among processes."""
+        sampler = DistributedSampler(
+            self.train_set, num_replicas=self.cluster.world, rank=self.cluster.rank,
+            shuffle=True, seed=self.config.seed, drop_last=True,
+        )
+        loader = DataLoader(
+            self.train_set, batch_size=self.config.batch_size // self.cluster.world,
+            sampler=sampler, drop_last=True, **self._loader_options(),
+        )
+        return loader, sampler
+
+    def _val_loader(self) -> DataLoader:
+        """Every process scores every world-th validation sample; nothing is padded or repeated."""
+        share = Subset(self.val_set, range(self.cluster.rank, len(self.val_set), self.cluster.world))
+        return DataLoader(share, batch_size=self.config.test_batch_size, shuffle=False, **self._loader_options())
+
+    # ------------------------------------------------------------ checkpoints
+    def _checkpoint_extra(self) -> dict[str, Any]:
+        return {
+            "train": {
+                "epoch": self.state.epoch,
+                "history": self.state.history,
+                "best_epoch": self.state.best_epoch,
+                "best_top1": self.state.best_top1,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": scheduler_state(self.scheduler),
+                "scaler": self.scaler.state_dict(),
+                "rng": rng_state(),
+                "config": self.config.to_dict(),
+            }
+        }
+
+    def _save(self, name: str) -> None:
+        save_checkpoint(
+            self.work_dir / name, self.model, class_names=self.class_names,
+            stream=self.config.stream, extra=self._checkpoint_extra(),
+        )
+
+    def _resume(self) -> None:
+        """Continue from last.pt: weights, optimiser, schedule, scaler, RNG and metrics history."""
+        path = self.work_dir / LAST
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            saved = data["train"]
+        except Exception:  # torch and a missing key both mean this is not our last.pt
+            raise UserError(f"{path} is not a training checkpoint of train.run; start without --resume") from None
+        saved_classes = int(data["state_dict"]["fc.weight"].shape[0])
+        if saved_classes != self.config.classes:
+            raise UserError(
+                f"{path} has {saved_classes} classes but this run has {self.config.classes}; "
+                "resume with the same config"
+            )
+        try:
+            self.model.load_state_dict(data["state_dict"])
+        except RuntimeError:
+            raise UserError(f"{path} was trained with another model config; resume with the same config") from None
+        self.optimizer.load_state_dict(saved["optimizer"])
+        load_scheduler_state(self.scheduler, saved["scheduler"])
+        self.scaler.load_state_dict(saved["scaler"])
+        restore_rng_state(saved["rng"])
+        self.state = RunState(saved["epoch"], list(saved["history"]), saved["best_epoch"], saved["best_top1"])
+        self.log(f"resumed from {path} after epoch {self.state.epoch}")
+
+    # ------------------------------------------------------------ output
+    def log(self, message: str) -> None:
+        """A line on the console (above the progress bars) and in the work dir's log.txt."""
+        if not self.cluster.is_main:
+            return
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        tqdm.write(line)
+        with (self.work_dir / LOG).open("a") as f:
+            f.write(line + "\n")
+
+    def _write_start(self) -> None:
+        """Create the work dir and record the exact config this run uses."""
+        if not self.cluster.is_main:
+            return
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.work_dir / "config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+
+    def _write_epoch(self, row: dict[str, float], scores: np.ndarray) -> None:
+        """Checkpoints, best-epoch scores and confusion matrix, metrics table and curves."""
+        improved = row["top1"] > self.state.best_top1
+        if improved:
+            self.state.best_top1, self.state.best_epoch = row["top1"], int(row["epoch"])
+        self.state.history.append(row)
+        if not self.cluster.is_main:
+            return
+        if improved:
+            self._save(BEST)
+            save_scores(self.work_dir / SCORES, self.val_set.names, scores)
+            matrix = confusion_matrix(scores.argmax(1), self.val_set.labels, self.config.classes)
+            title = f"{self.config.name}: epoch {row['epoch']}, top-1 {row['top1']:.2f}%"
+            plot_confusion(matrix, self.class_names, self.work_dir / CONFUSION_PNG, title)
+        self._save(LAST)
+        self._write_tables()
+
+    def _write_tables(self) -> None:
+        write_metrics_csv(self.work_dir / METRICS, self.state.history)
+        plot_curves(self.state.history, self.work_dir / CURVES_PNG)
+
+    # ------------------------------------------------------------ epochs
+    def _epoch(self, epoch: int) -> tuple[dict[str, float], np.ndarray]:
+        """Train one epoch, then validate; returns the metrics row and the validation scores."""
+        start = time.perf_counter()
+        self.sampler.set_epoch(epoch)
+        lr = self.optimizer.param_groups[0]["lr"]
+        loss_sum, count = train_epoch(
+            self.net, self.train_loader, self.optimizer, self.scaler, self.device, self.amp, self.show
+        )
+        self.scheduler.step()
+        loss_sum, count = all_sum(self.cluster, loss_sum, count)
+        scores, indices, val_loss = predict(self.model, self.val_loader, self.device, self.amp, self.show)
+        scores, val_loss = gather_predictions(self.cluster, scores, indices, val_loss)
+        labels = self.val_set.labels
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / count,
+            "val_loss": val_loss / max(len(labels), 1),
+            "top1": topk_accuracy(scores, labels, 1),
+            "top5": topk_accuracy(scores, labels, 5),
+            "lr": lr,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        return row, scores
+
+    def run(self) -> RunState:
+        """Train the remaining epochs; every epoch writes the work dir's files (main process only)."""
+        self._write_start()
+        config = self.config
+        self.log(
+            f"{config.name}: {len(self.train_set)} train / {len(self.val_set)} val samples, "
+            f"stream {config.stream}, {config.classes} classes, device {self.device}"
+            + (f", {self.cluster.world} processes" if self.cluster.world > 1 else "")
+            + (", mixed precision" if self.amp else "")
+        )
+        if config.amp and not self.amp:
+            self.log("--amp needs CUDA; training in float32")
+        if self.cluster.is_main and self.state.history:
+            self._write_tables()
+        epochs = range(self.state.epoch, config.epochs)
+        for epoch in tqdm(epochs, desc="epochs", disable=not self.show, dynamic_ncols=True):
+            row, scores = self._epoch(epoch)
+            self.state.epoch = epoch + 1
+            self._write_epoch(row, scores)
+            self.log(
+                f"epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss']:.4f}, "
+                f"val loss {row['val_loss']:.4f}, top-1 {row['top1']:.2f}%, top-5 {row['top5']:.2f}%, "
+                f"lr {row['lr']:.4g}, {row['seconds']:.1f}s"
+            )
+        self.log(f"best top-1 {self.state.best_top1:.2f}% at epoch {self.state.best_epoch}; files in {self.work_dir}")
+        return self.state
+
+
+def train(config: TrainConfig, resume: bool = False) -> RunState:
+    """Train `config` (inside torchrun: as one of its processes) and return the final run state."""
+    trainer = Trainer(config, resume=resume)
+    try:
+        return trainer.run()
+    finally:
+        leave_cluster(trainer.cluster)
+
