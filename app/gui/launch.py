@@ -1,0 +1,92 @@
+"""Start the desktop demo: parse the flags, prepare Qt, open the window and start the first run."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from app.gui.qtenv import prepare_qt_environment
+from model.device import DEVICE_CHOICES
+from model.errors import UserError, cli_entry
+from model.fileio import atomic_write
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The run_demo.py command line; omitted flags take app/configs/pipeline.yaml's defaults."""
+    parser = argparse.ArgumentParser(
+        prog="run_demo.py",
+        description="Live skeleton action recognition from a camera or a video file.")
+    parser.add_argument("--source", help="camera index (0, 1, ...) or a video file (default: 0)")
+    parser.add_argument("--weights", help="registered checkpoint name (python -m weights list) "
+                                          "or a .pt file; a missing released one is downloaded")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where the model runs")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="save a picture of the window here before exiting")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
+                        help="run this long, save --screenshot, print a summary and exit 0")
+    return parser
+
+
+def check_display() -> None:
+    """Refuse early, in one line, where Qt would abort for want of a display."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not platform and not has_display:
+        raise UserError("no display found (DISPLAY is not set): run it on a desktop, or set "
+                        "QT_QPA_PLATFORM=offscreen for a headless smoke run")
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Open the window, start capturing at once, and run the Qt event loop."""
+    args = build_parser().parse_args(argv)
+    if args.quit_after is not None and args.quit_after <= 0:
+        raise UserError(f"--quit-after {args.quit_after}: give a positive number of seconds")
+    if args.screenshot is not None and args.quit_after is None:
+        raise UserError("--screenshot is taken when --quit-after ends the run: give both")
+    check_display()
+    prepare_qt_environment()
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from app.gui.engine import RunSettings
+    from app.gui.window import MainWindow
+
+    settings = RunSettings.defaults()
+    for name in ("source", "weights", "device"):
+        if getattr(args, name) is not None:
+            setattr(settings, name, str(getattr(args, name)))
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Shift-GCN live")
+    window = MainWindow(settings)
+    sys.excepthook = _show_instead_of_abort(window)
+    window.show()
+    QTimer.singleShot(0, window.start_run)
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), lambda: _finish(window, args.screenshot))
+    return app.exec_()
+
+
+def _show_instead_of_abort(window):
+    """An excepthook for errors raised in Qt slots: PyQt5 would abort; show them instead."""
+
+    def hook(kind, error, tb) -> None:
+        traceback.print_exception(kind, error, tb)
+        window.show_error(f"internal error: {kind.__name__}: {error} (details on the terminal)")
+
+    return hook
+
+
+def _finish(window, screenshot: Path | None) -> None:
+    """End a timed run: save the screenshot, print a one-line summary, close the window."""
+    if screenshot is not None:
+        try:
+            with atomic_write(screenshot) as tmp:
+                if not window.grab().save(str(tmp), "PNG"):
+                    raise OSError("Qt could not encode the PNG")
+        except OSError as err:
+            print(f"error: could not save the screenshot to {screenshot}: {err}", file=sys.stderr)
+    print(window.summary(), flush=True)
+    window.close()

@@ -1,0 +1,337 @@
+"""The main window: video and results on the left and right, controls below them, faults on top."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtGui import QCloseEvent, QImage
+from PyQt5.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+import weights
+from app.gui.engine import RunSettings
+from app.gui.run import PipelineRun
+from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
+from model.device import DEVICE_CHOICES
+from model.fileio import atomic_write
+
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """Shift-GCN live: shows what the pipeline run reports and turns the controls into settings."""
+
+    run_stopped = pyqtSignal()
+
+    def __init__(self, settings: RunSettings, output_dir: Path | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Shift-GCN live — skeleton action recognition")
+        self._settings = settings
+        self._output_dir = output_dir or Path.cwd()
+        self._run: PipelineRun | None = None
+        self._frames_shown = 0
+        self._predictions = 0
+        self._build_widgets()
+        self._build_layout()
+        self._load_settings(settings)
+        self.resize(1200, 760)
+
+    # ---- construction -------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        """Create the display widgets and the controls."""
+        self.banner = Banner()
+        self.video = VideoView()
+        self.action = ActionLabel()
+        self.chart = TopKChart(k=5)
+        self.stats = StatsPanel()
+        self.source_edit = QLineEdit()
+        self.source_edit.setPlaceholderText("camera index (0, 1, …) or a video file")
+        self.source_browse = QPushButton("File…")
+        self.weights_combo = QComboBox()
+        self.weights_combo.setEditable(True)
+        self.weights_combo.setToolTip("a registered checkpoint name, or a .pt file")
+        for entry in weights.entries():
+            self.weights_combo.addItem(entry.name)
+        self.weights_browse = QPushButton("File…")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICE_CHOICES)
+        self.window_spin = QSpinBox()
+        self.window_spin.setRange(8, 300)
+        self.window_spin.setSingleStep(4)
+        self.window_spin.setSuffix(" frames")
+        self.threshold_spin = QSpinBox()
+        self.threshold_spin.setRange(0, 100)
+        self.threshold_spin.setSuffix(" %")
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.snapshot_button = QPushButton("Snapshot")
+        self.record_button = QPushButton("Record")
+        self.record_button.setCheckable(True)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("downloading checkpoint %p%")
+        self.progress.hide()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.source_browse.clicked.connect(self._browse_source)
+        self.weights_browse.clicked.connect(self._browse_weights)
+        self.threshold_spin.valueChanged.connect(lambda v: self.chart.set_threshold(v / 100))
+        self.start_button.clicked.connect(self.toggle_run)
+        self.snapshot_button.clicked.connect(self.save_snapshot)
+        self.record_button.toggled.connect(self._toggle_recording)
+
+    def _build_layout(self) -> None:
+        """Video on the left; action, chart, timings and controls in a column on the right."""
+        side = QVBoxLayout()
+        side.addWidget(self._group("Action", self.action))
+        side.addWidget(self._group("Top 5", self.chart), stretch=1)
+        side.addWidget(self._group("Performance", self.stats))
+        side.addWidget(self._group("Settings", self._settings_form()))
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.snapshot_button, self.record_button):
+            buttons.addWidget(button)
+        side.addLayout(buttons)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(380)
+        left = QVBoxLayout()
+        left.addWidget(self.banner)
+        left.addWidget(self.video, stretch=1)
+        body = QHBoxLayout()
+        body.addLayout(left, stretch=1)
+        body.addWidget(side_widget)
+        central = QWidget()
+        central.setLayout(body)
+        self.setCentralWidget(central)
+
+    def _settings_form(self) -> QWidget:
+        """Source, checkpoint, device, window length and threshold, one row each."""
+        form = QFormLayout()
+        form.addRow("Source", self._with_button(self.source_edit, self.source_browse))
+        form.addRow("Checkpoint", self._with_button(self.weights_combo, self.weights_browse))
+        form.addRow("Device", self.device_combo)
+        form.addRow("Window", self.window_spin)
+        form.addRow("Threshold", self.threshold_spin)
+        widget = QWidget()
+        widget.setLayout(form)
+        return widget
+
+    @staticmethod
+    def _with_button(field: QWidget, button: QPushButton) -> QWidget:
+        """A field and its browse button on one row."""
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(field, stretch=1)
+        row.addWidget(button)
+        widget = QWidget()
+        widget.setLayout(row)
+        return widget
+
+    @staticmethod
+    def _group(title: str, content: QWidget) -> QGroupBox:
+        """A titled box around one widget."""
+        box = QGroupBox(title)
+        layout = QVBoxLayout(box)
+        layout.addWidget(content)
+        return box
+
+    def _load_settings(self, settings: RunSettings) -> None:
+        """Put a RunSettings into the controls."""
+        self.source_edit.setText(settings.source)
+        self.weights_combo.setEditText(settings.weights)
+        self.device_combo.setCurrentText(settings.device)
+        self.window_spin.setValue(settings.window)
+        self.threshold_spin.setValue(round(settings.threshold * 100))
+        self.chart.set_threshold(settings.threshold)
+
+    def current_settings(self) -> RunSettings:
+        """The controls read back as RunSettings."""
+        return RunSettings(
+            source=self.source_edit.text().strip() or "0",
+            weights=self.weights_combo.currentText().strip() or weights.default_name(),
+            device=self.device_combo.currentText(),
+            window=self.window_spin.value(),
+            threshold=self.threshold_spin.value() / 100,
+        )
+
+    # ---- browsing -----------------------------------------------------------------------------
+
+    def _browse_source(self) -> None:
+        """Pick a video file as the source."""
+        path, _ = QFileDialog.getOpenFileName(self, "Video file", str(Path.cwd()), VIDEO_FILTER)
+        if path:
+            self.source_edit.setText(path)
+
+    def _browse_weights(self) -> None:
+        """Pick a checkpoint file."""
+        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", str(Path.cwd()),
+                                              CHECKPOINT_FILTER)
+        if path:
+            self.weights_combo.setEditText(path)
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        """True while a pipeline run is active."""
+        return self._run is not None
+
+    def toggle_run(self) -> None:
+        """Start a run with the current settings, or stop the one in progress."""
+        if self._run is None:
+            self.start_run()
+        else:
+            self.stop_run()
+
+    def start_run(self) -> None:
+        """Start capture, pose and inference workers for the current settings."""
+        if self._run is not None:
+            return
+        self.banner.clear_message()
+        self.action.clear("starting…")
+        self.chart.set_items([])
+        self._run = PipelineRun(self.current_settings(), parent=self)
+        self._run.frame_ready.connect(self._show_frame)
+        self._run.prediction_ready.connect(self._show_prediction)
+        self._run.stats_ready.connect(self._show_stats)
+        self._run.message.connect(self._show_message)
+        self._run.download_progress.connect(self._show_download)
+        self._run.finished.connect(self._run_finished)
+        self._set_running_controls(True)
+        self._run.start()
+
+    def stop_run(self) -> None:
+        """Ask the run to stop; the controls come back when it has."""
+        if self._run is not None:
+            self.statusBar().showMessage("stopping…")
+            self._run.stop()
+
+    def _set_running_controls(self, running: bool) -> None:
+        """While running, settings that need a restart are locked and Start reads Stop."""
+        for widget in (self.source_edit, self.source_browse, self.weights_combo,
+                       self.weights_browse, self.device_combo, self.window_spin):
+            widget.setEnabled(not running)
+        self.start_button.setText("Stop" if running else "Start")
+        self.record_button.setEnabled(running)
+        if not running and self.record_button.isChecked():
+            self.record_button.setChecked(False)
+
+    def _run_finished(self, reason: str) -> None:
+        """Clean up after a run; the last frame and the reason stay visible."""
+        self._run = None
+        self._set_running_controls(False)
+        self.progress.hide()
+        self.statusBar().showMessage(reason or "stopped")
+        self.video.set_notice(self.video_notice_when_stopped())
+        self.run_stopped.emit()
+
+    def video_notice_when_stopped(self) -> str:
+        """What the video area says once a run is over."""
+        if self.video.has_image():
+            return "Stopped — press Start"
+        return "Choose a source and press Start"
+
+    # ---- showing what the run reports ---------------------------------------------------------
+
+    def _show_frame(self, image: QImage, people: int) -> None:
+        """A processed, annotated frame and how many people were found in it."""
+        self._frames_shown += 1
+        self.video.set_image(image)
+        self.video.set_notice("" if people else "No person in view")
+        self.stats.set_value("people", people, digits=0)
+
+    def _show_prediction(self, top: list) -> None:
+        """The latest (class name, probability) pairs, best first."""
+        self._predictions += 1
+        threshold = self.threshold_spin.value() / 100
+        self.chart.set_items(top)
+        if top:
+            self.action.show_prediction(top[0][0], top[0][1], threshold)
+        else:
+            self.action.clear("waiting for a full window of frames")
+
+    def _show_stats(self, stats: dict) -> None:
+        """Rates and latency, refreshed about twice a second."""
+        for key in ("capture", "pose", "inference"):
+            self.stats.set_value(key, stats.get(key))
+        self.stats.set_value("latency", stats.get("latency"), digits=0)
+
+    def _show_message(self, text: str, kind: str) -> None:
+        """Faults go to the banner; progress notes to the status bar."""
+        if kind in ("error", "info"):
+            self.banner.show_message(text, kind)
+        self.statusBar().showMessage(text)
+
+    def _show_download(self, done: int, total: int) -> None:
+        """The first-use checkpoint download, as a progress bar in the status bar."""
+        self.progress.setVisible(done < total or total == 0)
+        self.progress.setMaximum(max(total, 1) if total else 0)
+        self.progress.setValue(done)
+
+    # ---- snapshot and recording ---------------------------------------------------------------
+
+    def _timestamped(self, kind: str, suffix: str) -> Path:
+        """A new file name in the output folder, e.g. shiftgcn-snapshot-20240101-120000.png."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return self._output_dir / f"shiftgcn-{kind}-{stamp}{suffix}"
+
+    def save_snapshot(self) -> Path | None:
+        """Save the annotated frame on screen as a PNG and say where."""
+        image = self.video.current_image()
+        if image is None:
+            self.statusBar().showMessage("no frame to save yet")
+            return None
+        path = self._timestamped("snapshot", ".png")
+        try:
+            with atomic_write(path) as tmp:
+                if not image.save(str(tmp), "PNG"):
+                    raise OSError("Qt could not encode the PNG")
+        except OSError as err:
+            self.show_error(f"could not save the snapshot to {path} ({err}); check the folder")
+            return None
+        self.statusBar().showMessage(f"snapshot saved: {path}")
+        return path
+
+    def _toggle_recording(self, on: bool) -> None:
+        """Start or stop writing the annotated video."""
+        if self._run is None:
+            return
+        if on:
+            path = self._timestamped("recording", ".mp4")
+            self._run.start_recording(path)
+            self.record_button.setText("Stop recording")
+        else:
+            self._run.stop_recording()
+            self.record_button.setText("Record")
+
+    # ---- closing ------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's naming)
+        """Stop the workers and wait for them before the window goes."""
+        if self._run is not None:
+            self._run.shutdown()
+        event.accept()
+
+    def show_error(self, text: str) -> None:
+        """Show a fault in the banner and the status bar."""
+        self._show_message(text, "error")
+
+    def summary(self) -> str:
+        """One line on what the window showed: for --quit-after smoke runs and tests."""
+        banner = self.banner.text() if self.banner.isVisible() else ""
+        return (f"frames shown: {self._frames_shown}; predictions: {self._predictions}; "
+                f"action: {self.action.text()}; banner: {banner}; "
+                f"status: {self.statusBar().currentMessage()}")
