@@ -58,7 +58,7 @@ def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
                 counts.append(min(num_joints, NUM_JOINTS))
             line += num_joints
     if line > len(lines):
-        raise SkeletonFileError(f"{path}: line {len(lines) + 1}: file ends early (truncated?)")
+        raise _truncated(lines, path)
     slots = np.zeros((MAX_SLOTS, num_frames, NUM_JOINTS, 3))
     if starts:
         joints = _parse_joint_lines(lines, starts, counts, path)
@@ -111,7 +111,7 @@ def _starts_with_xyz(line: str) -> bool:
 def _count(lines: list[str], index: int, path: Path, what: str) -> int:
     """The non-negative integer on line `index`, or a SkeletonFileError naming the line."""
     if index >= len(lines):
-        raise SkeletonFileError(f"{path}: line {index + 1}: file ends early, expected the {what}")
+        raise _truncated(lines, path)
     try:
         value = int(lines[index])
     except ValueError:
@@ -121,6 +121,13 @@ def _count(lines: list[str], index: int, path: Path, what: str) -> int:
             f"{path}: line {index + 1}: expected the {what}, got {lines[index].strip()[:60]!r}"
         )
     return value
+
+
+def _truncated(lines: list[str], path: Path) -> SkeletonFileError:
+    """The error for a file whose structure runs past its last line."""
+    return SkeletonFileError(
+        f"{path}: line {len(lines) + 1}: file ends after {len(lines)} lines (truncated?)"
+    )
 
 
 def _energy(slots: np.ndarray) -> np.ndarray:

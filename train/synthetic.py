@@ -285,12 +285,15 @@ def sample_names(label: int, count: int) -> list[SampleName]:
     return names
 
 
-def format_skeleton(xyz: np.ndarray) -> str:
-    """NTU .skeleton text for one body tracked in every frame of (T, 25, 3) camera-space joints."""
-    frames = len(xyz)
-    x, y, z = xyz[..., 0], xyz[..., 1], np.maximum(xyz[..., 2], 0.5)
+def format_skeleton(bodies: np.ndarray, present: np.ndarray | None = None) -> str:
+    """NTU .skeleton text of (M, T, 25, 3) camera-space joints; body m is listed in frame t
+    where present[m, t] (default: every body in every frame), in body order."""
+    num_bodies, frames = bodies.shape[:2]
+    present = np.ones((num_bodies, frames), bool) if present is None else present
+    x, y = bodies[..., 0], bodies[..., 1]
+    z = np.maximum(bodies[..., 2], 0.5)
     columns = [
-        x, y, z,
+        x, y, bodies[..., 2],
         256 - 365 * x / z, 212 - 365 * y / z,  # depth image (512 x 424) projection
         960 - 1081 * x / z, 540 - 1081 * y / z,  # colour image (1920 x 1080) projection
         np.ones_like(x), np.zeros_like(x), np.zeros_like(x), np.zeros_like(x),  # orientation
@@ -298,11 +301,15 @@ def format_skeleton(xyz: np.ndarray) -> str:
     ]
     table = io.StringIO()
     np.savetxt(table, np.stack(columns, axis=-1).reshape(-1, 12), fmt="%.7g")
-    joint_lines = table.getvalue().splitlines()
-    body = "72057594037931101 0 1 1 1 1 0 0.01 -0.2 2"
+    joint_lines = table.getvalue().splitlines()  # body-major: (m * frames + t) * 25 + joint
     out = [str(frames)]
     for t in range(frames):
-        out += ["1", body, str(NUM_JOINTS), *joint_lines[t * NUM_JOINTS:(t + 1) * NUM_JOINTS]]
+        listed = np.flatnonzero(present[:, t])
+        out.append(str(len(listed)))
+        for m in listed:
+            first = (m * frames + t) * NUM_JOINTS
+            out += [f"{72057594037931101 + m} 0 1 1 1 1 0 0.01 -0.2 2", str(NUM_JOINTS)]
+            out += joint_lines[first:first + NUM_JOINTS]
     return "\n".join(out) + "\n"
 
 
@@ -326,7 +333,7 @@ def generate(
         body = pose_sequence(label, frames, rng)
         xyz = place_in_camera(body, name, rng) + rng.normal(0, 0.006, body.shape)
         path = out / f"{name}.skeleton"
-        path.write_text(format_skeleton(xyz))
+        path.write_text(format_skeleton(xyz[None]))
         paths.append(path)
     return paths
 
