@@ -27,6 +27,9 @@ class PoseEstimator(Protocol):
     def estimate(self, frame_bgr: np.ndarray) -> list[Person]:
         """People found in one BGR frame, most prominent first."""
 
+    def reset(self) -> None:
+        """Forget tracked people (a new video)."""
+
     def close(self) -> None:
         """Release the backend's resources."""
 
@@ -71,8 +74,9 @@ class MediaPipePose:
     """The pose model bundled in mediapipe 0.10.21 (`solutions.pose`), offline, in tracking mode.
 
     It finds one person per call; a second person is looked for by running a second instance
-    on the frame with the first person's segmentation masked out. While no second person is
-    tracked, that search runs only every `second_person_every` frames to bound the cost.
+    on the frame with the first person's segmentation masked out. That costs a second model
+    run, so it runs every `second_person_every` frames; in between, the last second person
+    found is reported again (a pose at most n-1 frames old).
     """
 
     def __init__(self, max_people: int = 2, model_complexity: int = 1,
@@ -90,7 +94,7 @@ class MediaPipePose:
         self._first = mp.solutions.pose.Pose(enable_segmentation=max_people > 1, **kwargs)
         self._second = mp.solutions.pose.Pose(**kwargs) if max_people > 1 else None
         self._frame = 0
-        self._second_tracked = False
+        self._last_second: Person | None = None
 
     @staticmethod
     def _check_bundled(mp, model_complexity: int) -> None:
@@ -112,19 +116,16 @@ class MediaPipePose:
         self._frame += 1
         first = self._first.process(rgb)
         if first.pose_landmarks is None:
+            self._last_second = None
             return []
         people = [_person(first.pose_landmarks.landmark, first.pose_world_landmarks.landmark,
                           (w, h))]
-        if self._second is not None and self._should_search():
-            second = self._find_second(rgb, first.segmentation_mask, people[0])
-            self._second_tracked = second is not None
-            if second is not None:
-                people.append(second)
+        if self._second is not None:
+            if self._frame % self.second_person_every == 0:
+                self._last_second = self._find_second(rgb, first.segmentation_mask, people[0])
+            if self._last_second is not None:
+                people.append(self._last_second)
         return people
-
-    def _should_search(self) -> bool:
-        """Look for a second person every frame while one is tracked, else every n frames."""
-        return self._second_tracked or self._frame % self.second_person_every == 0
 
     def _find_second(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person) -> Person | None:
         """Run the second instance with the first person painted grey; drop a duplicate."""
@@ -145,6 +146,13 @@ class MediaPipePose:
         second = _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
                          (w, h))
         return None if is_same_person(first, second) else second
+
+    def reset(self) -> None:
+        """Forget tracked people (a new video)."""
+        for graph in (self._first, self._second):
+            if graph is not None:
+                graph.reset()
+        self._frame, self._last_second = 0, None
 
     def close(self) -> None:
         """Release both MediaPipe graphs."""
@@ -192,6 +200,9 @@ class TasksPose:
         result = self._landmarker.detect_for_video(image, ms)
         return [_person(img, world, (w, h))
                 for img, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
+
+    def reset(self) -> None:
+        """Nothing to forget: video-mode timestamps only keep increasing."""
 
     def close(self) -> None:
         """Release the landmarker."""

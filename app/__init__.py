@@ -1,0 +1,1 @@
+"""The applications: the frames -> actions pipeline, video classification and the live GUI."""

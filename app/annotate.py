@@ -1,0 +1,87 @@
+"""Drawing on frames with OpenCV: skeletons per body slot, the current top-3 and a confidence bar,
+and writing an annotated video."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+from model.errors import UserError
+from model.fileio import atomic_write
+from pose import POSE_EDGES, Person
+
+# BGR colours of body slot 0 (the main person) and slot 1; others found but not tracked are grey.
+SLOT_COLOURS = ((0, 165, 255), (255, 170, 0))
+OTHER_COLOUR = (160, 160, 160)
+MIN_VISIBILITY = 0.3  # landmarks less visible than this are not drawn
+PANEL_ALPHA = 0.55
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def draw_person(image: np.ndarray, person: Person, colour: tuple[int, int, int]) -> None:
+    """Draw one person's BlazePose skeleton in place, leaving out barely visible landmarks."""
+    scale = max(1, round(min(image.shape[:2]) / 240))
+    points = np.round(person.pixels).astype(int)
+    visible = person.visibility >= MIN_VISIBILITY
+    for a, b in POSE_EDGES:
+        if visible[a] and visible[b]:
+            cv2.line(image, tuple(points[a]), tuple(points[b]), colour, scale, cv2.LINE_AA)
+    for point in points[visible]:
+        cv2.circle(image, tuple(point), scale + 1, colour, -1, cv2.LINE_AA)
+
+
+def draw_top(image: np.ndarray, top: list[dict[str, Any]]) -> None:
+    """Draw the top classes with a confidence bar each, on a dark panel at the top left."""
+    h, w = image.shape[:2]
+    scale = max(0.35, min(w, h) / 640)
+    line = int(28 * scale) + 6
+    panel_w, panel_h = min(w, int(360 * scale) + 10), line * len(top) + 8
+    overlay = image.copy()
+    cv2.rectangle(overlay, (0, 0), (panel_w, panel_h), (0, 0, 0), -1)
+    cv2.addWeighted(overlay, PANEL_ALPHA, image, 1 - PANEL_ALPHA, 0, dst=image)
+    for rank, entry in enumerate(top):
+        y = 4 + rank * line
+        bar = int((panel_w - 10) * float(entry["score"]))
+        colour = (80, 200, 80) if rank == 0 else (120, 120, 120)
+        cv2.rectangle(image, (5, y + line - 6), (5 + bar, y + line - 3), colour, -1)
+        text = f"{entry['score'] * 100:4.1f}% {entry['label']}"
+        cv2.putText(image, text, (5, y + line - 10), FONT, 0.5 * scale, (255, 255, 255),
+                    1, cv2.LINE_AA)
+
+
+def annotate_frame(image: np.ndarray, people: list[Person], slots: list[Person | None],
+                   top: list[dict[str, Any]] | None) -> np.ndarray:
+    """A copy of the frame with everyone's skeleton (slot colours) and the top classes."""
+    out = image.copy()
+    for person in people:
+        if all(person is not s for s in slots):
+            draw_person(out, person, OTHER_COLOUR)
+    for slot, person in enumerate(slots):
+        if person is not None:
+            draw_person(out, person, SLOT_COLOURS[slot])
+    if top:
+        draw_top(out, top)
+    return out
+
+
+@contextlib.contextmanager
+def video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
+                 ) -> Iterator[cv2.VideoWriter]:
+    """An MP4 writer whose file appears at `path` only when writing finished without error."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        staging = tmp.with_name(tmp.name + ".mp4")  # OpenCV picks the container by the suffix
+        writer = cv2.VideoWriter(str(staging), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not writer.isOpened():
+            raise UserError(f"cannot write video {path}: OpenCV has no MP4 encoder here")
+        try:
+            yield writer
+            writer.release()
+            os.replace(staging, tmp)
+        finally:
+            writer.release()
+            staging.unlink(missing_ok=True)

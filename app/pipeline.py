@@ -1,0 +1,305 @@
+"""Frames -> people -> NTU skeletons -> action probabilities: the one pipeline behind the GUI and
+classify_video. Thread-agnostic and free of Qt: callers drive it one frame at a time."""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from model.errors import UserError
+from model.graph import NUM_BODIES, NUM_JOINTS
+from model.preprocess import make_stream, normalize_sample
+from pose import BodyTracker, Person, PoseEstimator, make_estimator
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "pipeline.yaml"
+
+
+# ----------------------------------------------------------------------------- configuration
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursively overlay `override` on `base`, refusing keys the defaults do not have."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in base:
+            raise UserError(f"unknown configuration key {key!r}; known: {', '.join(base)}")
+        out[key] = _merge(base[key], value) if isinstance(base[key], dict) else value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
+    """Pipeline settings: app/configs/pipeline.yaml, overlaid by a user YAML file and overrides."""
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    if path is not None:
+        path = Path(path)
+        try:
+            user = yaml.safe_load(path.read_text()) or {}
+        except OSError as err:
+            raise UserError(f"cannot read config {path}: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            raise UserError(f"config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+        if not isinstance(user, dict):
+            raise UserError(f"config {path} must be a mapping of settings")
+        config = _merge(config, user)
+    return _merge(config, overrides or {})
+
+
+# ----------------------------------------------------------------------------- classifier
+@dataclass
+class Prediction:
+    """Class probabilities for the window that ends at `timestamp`."""
+
+    probs: np.ndarray  # (num_class,), smoothed when smoothing is on
+    raw_probs: np.ndarray  # (num_class,), this window alone
+    start: float  # timestamp of the window's first frame (seconds)
+    timestamp: float  # timestamp of its last frame
+    frames: int  # frames with a person in the window
+    inference_ms: float  # normalisation + network
+    latency_ms: float  # from the last frame's arrival to these probabilities
+    class_names: list[str] | None = None
+
+    def top(self, k: int = 5, smoothed: bool = True) -> list[dict[str, Any]]:
+        """The k best classes as [{"index", "label", "score"}], best first."""
+        return top_k(self.probs if smoothed else self.raw_probs, k, self.class_names)
+
+
+def top_k(probs: np.ndarray, k: int, class_names: list[str] | None) -> list[dict[str, Any]]:
+    """The k largest probabilities as [{"index", "label", "score"}], best first."""
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [{"index": int(i),
+             "label": class_names[i] if class_names else f"class {int(i)}",
+             "score": float(probs[i])} for i in order]
+
+
+def prepare_window(frames: np.ndarray, pad_to: int, stream: str) -> np.ndarray:
+    """(T, 3, 25, 2) skeletons -> the network's (3, T', 25, 2) input, normalised as in training.
+
+    With pad_to > 0 the window is placed at the start of `pad_to` empty frames, so the published
+    normalisation loops it to that length, as the released models saw their samples.
+    """
+    window = np.ascontiguousarray(np.transpose(frames, (1, 0, 2, 3)), dtype=np.float32)
+    length = window.shape[1]
+    if pad_to and pad_to > length:
+        padded = np.zeros((3, pad_to, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
+        padded[:, :length] = window
+        window = padded
+    return make_stream(normalize_sample(window), stream)
+
+
+class StreamingClassifier:
+    """Takes one skeleton per frame and every `stride` frames classifies the last `window`.
+
+    The window is resampled to `fps` by timestamps (the nearest earlier frame), so the model
+    sees NTU's frame rate whatever the source's. `background=True` runs the model in its own
+    thread: push() never waits for it and returns each new prediction once, when ready.
+    """
+
+    def __init__(self, model: torch.nn.Module, window: int = 64, stride: int = 8,
+                 device: str | torch.device = "cpu", smoothing: float = 0.0,
+                 fps: float = 30.0, pad_to: int = 300, min_frames: int = 16,
+                 background: bool = False) -> None:
+        if window < 4 or stride < 1 or fps <= 0 or not 0.0 <= smoothing < 1.0:
+            raise UserError(f"bad classifier settings: window={window} (>= 4), stride={stride} "
+                            f"(>= 1), fps={fps} (> 0), smoothing={smoothing} (in [0, 1))")
+        self.model = model
+        self.device = torch.device(device)
+        self.window, self.stride, self.fps = int(window), int(stride), float(fps)
+        self.smoothing, self.pad_to, self.min_frames = float(smoothing), int(pad_to), int(min_frames)
+        self.class_names: list[str] | None = getattr(model, "class_names", None)
+        self.stream: str = getattr(model, "stream", "joint")
+        self.latest: Prediction | None = None
+        self._buffer: deque[tuple[float, np.ndarray | None]] = deque()
+        self._since = 0
+        self._smoothed: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(1, "inference") if background else None
+        self._running: Future | None = None
+        self._fresh: Prediction | None = None
+
+    def reset(self) -> None:
+        """Forget the buffer and the smoothing (a new video, or the person left)."""
+        self._buffer.clear()
+        self._since = 0
+        with self._lock:
+            self._smoothed, self.latest, self._fresh = None, None, None
+
+    def push(self, skeleton: np.ndarray | None, timestamp: float) -> Prediction | None:
+        """Add one frame's (3, 25, 2) skeleton (None: nobody); return a new prediction or None."""
+        arrival = time.perf_counter()
+        if skeleton is not None and not np.any(skeleton):
+            skeleton = None
+        self._buffer.append((float(timestamp), skeleton))
+        horizon = timestamp - (self.window + 1) / self.fps
+        while self._buffer and self._buffer[0][0] < horizon:
+            self._buffer.popleft()
+        self._since += 1
+        if self._since >= self.stride:
+            job = self._due_window()
+            if job is not None and self._submit(job, arrival):
+                self._since = 0
+        return self._take_fresh()
+
+    def finish(self) -> Prediction | None:
+        """At the end of a video: classify the frames pushed since the last window, if any."""
+        self.flush()
+        if self._since == 0 or not self._buffer:
+            return None
+        job = self._due_window(min_frames=1)
+        if job is None:
+            return None
+        self._classify(*job, time.perf_counter())
+        self._since = 0
+        return self._take_fresh()
+
+    def _due_window(self, min_frames: int | None = None) -> tuple[np.ndarray, float, float] | None:
+        """The window to classify now, resampled to `fps`: (frames, start, end) or None if empty."""
+        times = np.array([t for t, _ in self._buffer])
+        end = times[-1]
+        wanted = end - np.arange(self.window - 1, -1, -1) / self.fps
+        index = np.searchsorted(times, wanted + 1e-6, side="right") - 1
+        index = index[index >= 0]
+        skeletons = [self._buffer[i][1] for i in index]
+        seen = [s for s in skeletons if s is not None]
+        needed = self.min_frames if min_frames is None else min_frames
+        if len(seen) < min(needed, self.window):
+            return None
+        empty = np.zeros((3, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
+        frames = np.stack([empty if s is None else s for s in skeletons])
+        return frames, float(times[index[0]]), float(end)
+
+    def _submit(self, job: tuple[np.ndarray, float, float], arrival: float) -> bool:
+        """Classify now (foreground) or hand to the worker if it is idle; False when busy."""
+        if self._executor is None:
+            self._classify(*job, arrival)
+            return True
+        if self._running is not None and not self._running.done():
+            return False
+        self._running = self._executor.submit(self._classify, *job, arrival)
+        return True
+
+    @torch.no_grad()
+    def _classify(self, frames: np.ndarray, start: float, end: float, arrival: float) -> None:
+        """Normalise, run the network, smooth, and publish the prediction."""
+        began = time.perf_counter()
+        x = prepare_window(frames, self.pad_to, self.stream)
+        logits = self.model(torch.from_numpy(x)[None].to(self.device))
+        raw = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        done = time.perf_counter()
+        with self._lock:
+            if self._smoothed is None or self.smoothing == 0:
+                self._smoothed = raw
+            else:
+                self._smoothed = self.smoothing * self._smoothed + (1 - self.smoothing) * raw
+            seen = int(np.count_nonzero(frames.reshape(len(frames), -1).any(axis=1)))
+            self.latest = self._fresh = Prediction(
+                probs=self._smoothed.copy(), raw_probs=raw, start=start, timestamp=end,
+                frames=seen, inference_ms=1000 * (done - began),
+                latency_ms=1000 * (done - arrival), class_names=self.class_names)
+
+    def _take_fresh(self) -> Prediction | None:
+        """The prediction finished since the last call, once."""
+        with self._lock:
+            fresh, self._fresh = self._fresh, None
+        return fresh
+
+    def flush(self) -> Prediction | None:
+        """Wait for a running background inference and return what it produced."""
+        if self._running is not None:
+            self._running.result()
+        return self._take_fresh()
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+
+# ----------------------------------------------------------------------------- frame pipeline
+@dataclass
+class FrameResult:
+    """What one frame produced: people to draw, the NTU skeleton, the latest prediction, timings."""
+
+    index: int
+    timestamp: float
+    people: list[Person]  # everyone the pose estimator found
+    slots: list[Person | None]  # who is in body slot 0 and 1 (None: empty or held)
+    identities: list[int]  # a stable number per slot occupant (-1: empty)
+    skeleton: np.ndarray  # (3, 25, 2) as fed to the classifier
+    prediction: Prediction | None  # the latest prediction (from this frame or earlier)
+    new_prediction: bool  # whether `prediction` was produced by this frame
+    timings: dict[str, float] = field(default_factory=dict)  # capture/pose/track/inference/latency ms
+
+    @property
+    def has_person(self) -> bool:
+        """Whether anyone was seen in this frame."""
+        return bool(self.people)
+
+
+class FramePipeline:
+    """Pose estimator -> body tracker -> streaming classifier, one frame at a time."""
+
+    def __init__(self, estimator: PoseEstimator, tracker: BodyTracker,
+                 classifier: StreamingClassifier) -> None:
+        self.estimator, self.tracker, self.classifier = estimator, tracker, classifier
+        self._index = 0
+
+    def process(self, frame_bgr: np.ndarray, timestamp: float, capture_ms: float = 0.0
+                ) -> FrameResult:
+        """Run every stage on one frame (timestamp in seconds) and report what each took."""
+        t0 = time.perf_counter()
+        people = self.estimator.estimate(frame_bgr)
+        t1 = time.perf_counter()
+        skeleton = self.tracker.update(people)
+        t2 = time.perf_counter()
+        fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp)
+        t3 = time.perf_counter()
+        latest = self.classifier.latest
+        timings = {"capture_ms": capture_ms, "pose_ms": 1000 * (t1 - t0),
+                   "track_ms": 1000 * (t2 - t1), "classify_ms": 1000 * (t3 - t2),
+                   "inference_ms": latest.inference_ms if latest else float("nan"),
+                   "latency_ms": latest.latency_ms if latest else float("nan")}
+        result = FrameResult(index=self._index, timestamp=timestamp, people=people,
+                             slots=self.tracker.people, identities=self.tracker.identities,
+                             skeleton=skeleton, prediction=latest, new_prediction=fresh is not None,
+                             timings=timings)
+        self._index += 1
+        return result
+
+    def reset(self) -> None:
+        """Start over (a new video): forget tracked people and the window."""
+        self.estimator.reset()
+        self.tracker.reset()
+        self.classifier.reset()
+        self._index = 0
+
+    def close(self) -> None:
+        """Release the pose backend and the inference thread."""
+        self.estimator.close()
+        self.classifier.close()
+
+
+def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
+                   background: bool = False) -> FramePipeline:
+    """A FramePipeline from settings (see load_config); loads the weights unless `model` is given."""
+    from model import load_model, select_device
+
+    device = select_device(str(config["device"]))
+    if model is None:
+        model = load_model(config["weights"], device=device)
+    if background and config["live"]["torch_threads"]:
+        torch.set_num_threads(int(config["live"]["torch_threads"]))
+    pose_cfg = dict(config["pose"])
+    estimator = make_estimator(pose_cfg.pop("backend"), pose_cfg.pop("model_path"),
+                               pose_cfg.pop("max_people"), **pose_cfg)
+    tracker = BodyTracker(**config["tracker"])
+    classifier = StreamingClassifier(model, device=device, background=background,
+                                     **config["classifier"])
+    return FramePipeline(estimator, tracker, classifier)

@@ -1,0 +1,119 @@
+"""Frame sources with timestamps: a video file, or a camera (a video file stands in for one)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from model.errors import UserError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+@dataclass
+class Frame:
+    """One captured frame: BGR pixels, its time in seconds, its index and what reading it took."""
+
+    image: np.ndarray
+    timestamp: float
+    index: int
+    capture_ms: float
+
+
+class VideoSource:
+    """Frames of a video file, timestamped by their position (index / fps), read in order."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"video {self.path} does not exist")
+        self._capture = cv2.VideoCapture(str(self.path))
+        ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
+        if not ok or first is None:
+            self._capture.release()
+            raise UserError(f"cannot read video {self.path}: not a video, or a codec OpenCV lacks")
+        self._first: np.ndarray | None = first
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 30.0
+        self.frame_count = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self.size = (first.shape[1], first.shape[0])
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Every frame once, from the first."""
+        index = 0
+        while True:
+            began = time.perf_counter()
+            if self._first is not None:
+                image, self._first = self._first, None
+            else:
+                ok, image = self._capture.read()
+                if not ok:
+                    return
+            yield Frame(image, index / self.fps, index, 1000 * (time.perf_counter() - began))
+            index += 1
+
+    def close(self) -> None:
+        """Release the file."""
+        self._capture.release()
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class CameraSource:
+    """Frames of a camera, timestamped by the monotonic clock at capture."""
+
+    def __init__(self, index: int = 0, width: int | None = None, height: int | None = None) -> None:
+        self._capture = cv2.VideoCapture(index)
+        if not self._capture.isOpened():
+            raise UserError(f"cannot open camera {index}: is one connected and free? "
+                            f"(a video file can stand in for it)")
+        if width and height:
+            self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 0 < fps < 1000 else 30.0
+        self.index = index
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Frames until the camera stops delivering them."""
+        count = 0
+        while True:
+            began = time.perf_counter()
+            ok, image = self._capture.read()
+            if not ok:
+                return
+            done = time.perf_counter()
+            yield Frame(image, time.monotonic(), count, 1000 * (done - began))
+            count += 1
+
+    def close(self) -> None:
+        """Release the camera."""
+        self._capture.release()
+
+    def __enter__(self) -> CameraSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_source(spec: str | int | os.PathLike) -> VideoSource | CameraSource:
+    """A camera for an integer (or a string of digits), else a video file."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return CameraSource(int(spec))
+    return VideoSource(spec)
+
+
+def list_videos(folder: str | os.PathLike) -> list[Path]:
+    """Video files directly in a folder, by name."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)

@@ -1,0 +1,271 @@
+"""Benchmark of the frames -> actions pipeline on this machine, and the window study.
+
+    python -m bench.pipeline                 # pose fps, model inferences/s, classify_video fps,
+                                             # a simulated live 30 fps camera, the bottleneck
+    python -m bench.pipeline --window-study  # what window length, padding and frame rate do to
+                                             # predictions on the NTU fixtures
+
+Needs ../shared (the fixture video, NTU skeletons and released checkpoints).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.errors import UserError, cli_entry
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+VIDEO = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"
+PREPROCESSING = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"
+OFFICIAL = SHARED / "weights" / "official"
+CAMERA_FPS = 30.0
+
+
+def _require_shared() -> None:
+    """Point the weights registry at the released files, or say what is missing."""
+    for path in (VIDEO, PREPROCESSING, OFFICIAL):
+        if not path.exists():
+            raise UserError(f"{path} is absent: the benchmark needs ../shared beside the checkout")
+    os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
+
+
+def _frames(limit: int | None = None) -> list[np.ndarray]:
+    """The fixture video's frames, decoded once."""
+    from app.sources import VideoSource
+
+    with VideoSource(VIDEO) as source:
+        return [f.image for f, _ in zip(source, range(limit or 10**9))]
+
+
+def _rate(fn, count: int) -> float:
+    """Calls per second of fn over `count` calls (after one warm-up call)."""
+    fn()
+    began = time.perf_counter()
+    for _ in range(count):
+        fn()
+    return count / (time.perf_counter() - began)
+
+
+# ----------------------------------------------------------------------------- benchmark
+def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
+    """Frames per second of the offline MediaPipe backend with one and two people sought."""
+    from pose import MediaPipePose
+
+    out = {}
+    for label, kwargs in (("1 person", dict(max_people=1)),
+                          ("2 people, second every frame", dict(second_person_every=1)),
+                          ("2 people, second every 3rd frame", dict(second_person_every=3))):
+        estimator = MediaPipePose(**kwargs)
+        began = time.perf_counter()
+        found = sum(len(estimator.estimate(f)) for f in frames)
+        out[label] = len(frames) / (time.perf_counter() - began)
+        estimator.close()
+        print(f"pose  {label:34s} {out[label]:6.1f} frames/s  ({found} people in "
+              f"{len(frames)} frames)")
+    return out
+
+
+def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, float]:
+    """Inferences per second of one window, looped to 300 frames and unpadded, per thread count."""
+    from app.pipeline import prepare_window
+    from model import load_model
+
+    model = load_model(weights)
+    frames = np.random.default_rng(0).normal(size=(64, 3, 25, 2)).astype(np.float32)
+    out = {}
+    for count in threads:
+        torch.set_num_threads(count)
+        for pad in (300, 0):
+            x = torch.from_numpy(prepare_window(frames, pad, "joint"))[None]
+            with torch.no_grad():
+                rate = _rate(lambda: model(x), 3 if pad else 10)
+            label = f"window 64 {'looped to 300' if pad else 'unpadded'}, {count} thread(s)"
+            out[label] = rate
+            print(f"model {label:34s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms)")
+    torch.set_num_threads(os.cpu_count() or 1)
+    return out
+
+
+def bench_classify_video() -> float:
+    """End-to-end frames per second of app.classify_video on the fixture video (default config)."""
+    from app.classify_video import classify_video
+    from app.pipeline import build_pipeline, load_config
+
+    pipeline = build_pipeline(load_config())
+    began = time.perf_counter()
+    result = classify_video(VIDEO, pipeline, progress=False)
+    fps = result.frames / (time.perf_counter() - began)
+    pipeline.close()
+    print(f"classify_video end to end               {fps:6.1f} frames/s  ({result.frames} frames,"
+          f" {len(result.segments)} windows; top-1 {result.top5[0]['label']!r})")
+    return fps
+
+
+def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, float]:
+    """A simulated 30 fps camera: the newest frame wins, pose on every frame processed,
+    inference in its own thread. Reports processed fps, dropped frames and latency."""
+    from app.pipeline import build_pipeline, load_config
+
+    pipeline = build_pipeline(load_config(), background=True)
+    latest: dict[str, object] = {"frame": None}
+    stop = threading.Event()
+
+    def camera() -> None:
+        index, began = 0, time.perf_counter()
+        while not stop.is_set():
+            latest["frame"] = (frames[index % len(frames)], index / CAMERA_FPS, index)
+            index += 1
+            time.sleep(max(0.0, began + index / CAMERA_FPS - time.perf_counter()))
+        latest["delivered"] = index
+
+    thread = threading.Thread(target=camera, daemon=True)
+    thread.start()
+    processed, last_index, pose_ms, latencies, predictions = 0, -1, [], [], 0
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        item = latest["frame"]
+        if item is None or item[2] == last_index:
+            time.sleep(0.001)
+            continue
+        image, stamp, last_index = item
+        result = pipeline.process(image, stamp)
+        processed += 1
+        pose_ms.append(result.timings["pose_ms"])
+        if result.new_prediction:
+            predictions += 1
+            latencies.append(result.prediction.latency_ms)
+    stop.set()
+    thread.join()
+    pipeline.classifier.flush()
+    pipeline.close()
+    elapsed = time.perf_counter() - began
+    delivered = int(latest.get("delivered", processed))
+    out = {"processed fps": processed / elapsed, "dropped": 1 - processed / max(delivered, 1),
+           "pose ms": float(np.mean(pose_ms)), "predictions/s": predictions / elapsed,
+           "latency ms": float(np.mean(latencies)) if latencies else float("nan")}
+    print(f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s processed,"
+          f" {100 * out['dropped']:.0f}% of frames dropped, pose {out['pose ms']:.1f} ms, "
+          f"{out['predictions/s']:.2f} predictions/s, latency {out['latency ms']:.0f} ms")
+    return out
+
+
+def run_benchmark(weights: str) -> None:
+    """All measurements, then which stage limits the end-to-end rate."""
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
+          f"torch threads; video {VIDEO.name}")
+    frames = _frames()
+    pose = bench_pose(frames)
+    model = bench_model(weights)
+    classify_fps = bench_classify_video()
+    live = bench_live(frames)
+    from app.pipeline import load_config
+
+    classifier = load_config()["classifier"]
+    pose_fps = pose["2 people, second every 3rd frame"]
+    model_rate = model["window 64 looped to 300, 2 thread(s)"]
+    model_fps = model_rate * classifier["stride"]  # frames per second the model alone can follow
+    stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
+    print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
+          f"one window every {classifier['stride']} frames, {model_fps:.1f} frames/s); "
+          f"end to end {classify_fps:.1f} frames/s")
+    keeps_up = live["processed fps"] >= 0.95 * CAMERA_FPS
+    print(f"live path {'keeps up with' if keeps_up else 'falls behind'} a 30 fps camera: "
+          f"{live['processed fps']:.1f} frames/s with inference in its own thread")
+
+
+# ----------------------------------------------------------------------------- window study
+def _sample_length(sample: np.ndarray) -> int:
+    """Frames up to the last non-empty one of a (3, 300, 25, 2) sample."""
+    filled = np.flatnonzero(np.abs(sample).sum(axis=(0, 2, 3)) > 0)
+    return int(filled[-1]) + 1 if len(filled) else 0
+
+
+def _windows(sample: np.ndarray, window: int, step: int, rate: int) -> list[np.ndarray]:
+    """(T, 3, 25, 2) windows of `window` frames sliding by `step` over the sample; `rate` > 1
+    keeps every rate-th frame and repeats it (a slower camera resampled to 30 fps)."""
+    frames = np.transpose(sample[:, : _sample_length(sample)], (1, 0, 2, 3))
+    if rate > 1:
+        frames = np.repeat(frames[::rate], rate, axis=0)[: len(frames)]
+    if len(frames) <= window:
+        return [frames]
+    ends = range(window, len(frames) + 1, step)
+    return [frames[e - window: e] for e in ends]
+
+
+def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
+    """The non-empty NTU fixture samples (synthetic Kinect skeletons) and the skeleton the
+    pipeline extracts from the fixture video (real motion, two people), as (3, 300, 25, 2)."""
+    from app.classify_video import classify_video
+    from app.pipeline import build_pipeline, load_config
+
+    data = np.load(PREPROCESSING)
+    samples = [s for s in data["raw"] if _sample_length(s) > 0]
+    names = [str(n).split(".")[0] for n, s in zip(data["names"], data["raw"]) if _sample_length(s)]
+    pipeline = build_pipeline(load_config(overrides={"weights": weights}))
+    video = classify_video(VIDEO, pipeline, progress=False).skeleton[:, :300]
+    pipeline.close()
+    padded = np.zeros((3, 300, 25, 2), dtype=np.float32)
+    padded[:, : video.shape[1]] = video
+    return samples + [padded], names + [VIDEO.stem]
+
+
+def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
+                 step: int = 16) -> None:
+    """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
+    from app.pipeline import prepare_window
+    from model import load_model
+    from model.preprocess import normalize_sample
+
+    model = load_model(weights)
+    samples, names = _study_samples(weights)
+    with torch.no_grad():
+        full = np.stack([normalize_sample(s) for s in samples])
+        reference = model(torch.from_numpy(full)).argmax(1).numpy()
+    print(f"{len(samples)} samples: " + ", ".join(
+        f"{n} ({_sample_length(s)} frames)" for n, s in zip(names, samples)))
+    settings = [(w, 300, 1) for w in windows] + [(w, 0, 1) for w in windows] + [(64, 300, 2)]
+    print(f"{'window':>6} {'padding':>13} {'camera':>7} {'windows':>7} {'agree':>6} "
+          f"{'video agree':>11} {'ms/window':>9}")
+    for window, pad, rate in settings:
+        agree = total = videos = 0
+        spent = 0.0
+        for sample, ref in zip(samples, reference):
+            batch = np.stack([prepare_window(w, pad, "joint")
+                              for w in _windows(sample, window, step, rate)])
+            began = time.perf_counter()
+            with torch.no_grad():
+                probs = torch.softmax(model(torch.from_numpy(batch)), 1).numpy()
+            spent += time.perf_counter() - began
+            agree += int((probs.argmax(1) == ref).sum())
+            total += len(probs)
+            videos += int(probs.mean(0).argmax() == ref)
+        print(f"{window:6d} {('loop to ' + str(pad)) if pad else 'none':>13} "
+              f"{CAMERA_FPS / rate:5.0f}fps {total:7d} {agree / total:6.2f} "
+              f"{videos:>5d}/{len(samples):<5d} {1000 * spent / total:9.0f}")
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark or the window study."""
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--window-study", action="store_true",
+                        help="measure window length, padding and camera rate on NTU fixtures")
+    parser.add_argument("--weights", default="ntu60-xsub-joint")
+    args = parser.parse_args(argv)
+    _require_shared()
+    if args.window_study:
+        window_study(args.weights)
+    else:
+        run_benchmark(args.weights)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""The BlazePose -> NTU mapping: joint order, Kinect axes, left stays left, placement of people."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pose_helpers import (PREPROCESSING, person_from_world, raise_right_hand, require,
+                          standing_world)
+
+from pose import Person, camera_offset, ntu_visibility, to_ntu
+from pose.ntu import NTU_FROM_BLAZEPOSE
+
+RIGHT_HAND, LEFT_HAND = 11, 7  # NTU joints 12 and 8, 0-based
+LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8
+SPINE_BASE, HEAD = 0, 3
+
+
+def test_mapping_is_an_average_of_landmarks():
+    """Every NTU joint is an affine combination: moving all landmarks moves every joint alike."""
+    assert NTU_FROM_BLAZEPOSE.shape == (25, 33)
+    np.testing.assert_allclose(NTU_FROM_BLAZEPOSE.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_raised_right_hand_moves_ntu_joint_12_not_8():
+    """The person's right hand raised in the image lifts NTU joint 12 (index 11) only."""
+    down = to_ntu(person_from_world(standing_world()))
+    up = to_ntu(person_from_world(raise_right_hand(standing_world())))
+    down, up = down - down[:, [SPINE_BASE]], up - up[:, [SPINE_BASE]]  # the body frame
+    assert up[1, RIGHT_HAND] - down[1, RIGHT_HAND] > 0.5  # Kinect y is up
+    np.testing.assert_allclose(up[:, LEFT_HAND], down[:, LEFT_HAND], atol=1e-5)
+    assert up[1, RIGHT_HAND] > up[1, HEAD]
+
+
+def test_kinect_axes_for_a_person_facing_the_camera():
+    """y up, z away from the camera, and left shoulder -> right shoulder along +x, as in NTU."""
+    joints = to_ntu(person_from_world(standing_world()))
+    assert joints.shape == (3, 25) and joints.dtype == np.float32
+    assert joints[1, HEAD] > joints[1, SPINE_BASE] + 0.4
+    assert joints[0, RIGHT_SHOULDER] - joints[0, LEFT_SHOULDER] > 0.3
+    assert joints[2, SPINE_BASE] > 1.0  # in front of the camera
+
+
+def test_left_right_convention_matches_ntu_data():
+    """In the NTU skeletons (people facing the sensor) the shoulders point the same way."""
+    raw = np.load(require(PREPROCESSING))["raw"]  # (N, 3, T, 25, 2)
+    body = raw[..., 0]
+    present = np.abs(body).sum(axis=(1, 3)) > 0  # (N, T)
+    dx = (body[:, 0, :, RIGHT_SHOULDER] - body[:, 0, :, LEFT_SHOULDER])[present]
+    ours = to_ntu(person_from_world(standing_world()))
+    assert np.sign(np.median(dx)) == np.sign(ours[0, RIGHT_SHOULDER] - ours[0, LEFT_SHOULDER])
+
+
+def test_people_side_by_side_are_placed_apart():
+    """Two people left and right in the image end up about their distance apart, mirrored in x."""
+    left = to_ntu(person_from_world(standing_world(), centre_x=0.25))
+    right = to_ntu(person_from_world(standing_world(), centre_x=0.75))
+    # the person on the image's right is at the sensor's right: smaller Kinect x
+    assert right[0, SPINE_BASE] < left[0, SPINE_BASE] - 0.5
+    assert abs(right[2, SPINE_BASE] - left[2, SPINE_BASE]) < 0.2
+
+
+def test_camera_offset_recovers_the_depth_scale():
+    """The fitted hip-centre position is in front of the camera and centred for a centred person."""
+    offset = camera_offset(person_from_world(standing_world(), centre_x=0.5))
+    assert abs(offset[0]) < 0.05 and offset[2] > 0.5
+
+
+def test_visibility_is_carried_per_joint():
+    """An NTU joint is as visible as the least visible landmark it is built from."""
+    person = person_from_world(standing_world())
+    person.visibility[16] = 0.1  # right wrist
+    vis = ntu_visibility(person)
+    assert vis.shape == (25,)
+    assert vis[10] == pytest.approx(0.1)  # NTU right wrist
+    assert vis[LEFT_HAND] == pytest.approx(0.99)
+
+
+def test_person_rejects_wrong_shapes():
+    """A Person needs 33 landmarks."""
+    with pytest.raises(ValueError):
+        Person(image=np.zeros((25, 3)), world=np.zeros((33, 3)), visibility=np.zeros(33),
+               image_size=(10, 10))
