@@ -2,61 +2,85 @@
 
 For channel c with offsets (x, y) and stride s, output frame t at joint v is the input sampled at
 the real position (t*s + y, v + x), with y + 0.5 in place of y when s > 1 and zero outside the
-input. Bilinear sampling is separable, so it is done as one linear interpolation along T followed
-by one along V, each a pair of gathers; both are differentiable in the input and the offsets.
+input. Bilinear sampling is separable, and sampling every frame at the same fractional offset is a
+convolution: each channel's shift is a depthwise convolution along T whose kernel holds the two
+interpolation weights `1 - frac(y)` and `frac(y)` at taps `floor(y)` and `floor(y) + 1`, followed by
+the same along V. Zero padding gives the zero outside, the stride is the convolution's stride, and
+the kernels are differentiable in the offsets. This was measured against gather-and-lerp and
+`grid_sample` (`python -m bench.temporal_shift`) and is several times faster than either.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-
-def _interpolate_along(x: torch.Tensor, dim: int, positions: torch.Tensor) -> torch.Tensor:
-    """Sample `x` (N, C, T, V) along `dim` at real `positions` (C, L) per channel, zero outside."""
-    length = x.shape[dim]
-    lower = torch.floor(positions)
-    frac = positions - lower  # carries the gradient with respect to the offsets
-    lower = lower.long()
-    out = None
-    for index, weight in ((lower, 1 - frac), (lower + 1, frac)):
-        inside = (index >= 0) & (index < length)
-        weight = weight * inside
-        index = index.clamp(0, length - 1)
-        if dim == 2:
-            shape = (x.shape[0], x.shape[1], index.shape[1], x.shape[3])
-            gathered = x.gather(2, index[None, :, :, None].expand(shape))
-            term = gathered * weight[None, :, :, None]
-        else:
-            shape = (x.shape[0], x.shape[1], x.shape[2], index.shape[1])
-            gathered = x.gather(3, index[None, :, None, :].expand(shape))
-            term = gathered * weight[None, :, None, :]
-        out = term if out is None else out + term
-    return out
+NEGLIGIBLE_WEIGHT = 1e-7
+"""Eval-time kernels drop taps lighter than this (the released V offsets are about 1e-10)."""
 
 
-def sample_positions(
-    xpos: torch.Tensor, ypos: torch.Tensor, stride: int, frames: int, joints: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real sampling positions along T (C, T_out) and V (C, V) for each channel."""
-    if stride > 1:
-        ypos = ypos + 0.5
-    out_frames = frames // stride
-    t = torch.arange(out_frames, device=ypos.device, dtype=ypos.dtype) * stride
-    v = torch.arange(joints, device=xpos.device, dtype=xpos.dtype)
-    return t[None, :] + ypos[:, None], v[None, :] + xpos[:, None]
+def shift_kernel(offset: torch.Tensor, prune: bool = False) -> tuple[torch.Tensor, int]:
+    """Per-channel interpolation kernel (C, 2R+1) centred on tap R, and R, for real `offset` (C,)."""
+    lower = torch.floor(offset)
+    frac = offset - lower  # carries the gradient with respect to the offsets
+    taps = lower.long()
+    if prune:
+        weights = torch.stack([1 - frac, frac], 1)
+        keep = weights.abs() >= NEGLIGIBLE_WEIGHT
+        taps_used = torch.stack([taps, taps + 1], 1)[keep]
+    else:
+        taps_used = torch.cat([taps, taps + 1])
+    radius = int(taps_used.abs().max()) if taps_used.numel() else 0
+    kernel = offset.new_zeros(offset.shape[0], 2 * radius + 1)
+    lower_weight, upper_weight = 1 - frac, frac
+    if prune:
+        lower_weight = lower_weight * keep[:, 0]
+        upper_weight = upper_weight * keep[:, 1]
+    for tap, weight in ((taps, lower_weight), (taps + 1, upper_weight)):
+        inside = tap.abs() <= radius  # pruned taps may fall outside the kernel
+        index = (tap + radius).clamp(0, 2 * radius)[:, None]
+        kernel = kernel.scatter_add(1, index, (weight * inside)[:, None])
+    return kernel, radius
+
+
+def _depthwise(x: torch.Tensor, kernel: torch.Tensor, radius: int, dim: int, stride: int) -> torch.Tensor:
+    channels = x.shape[1]
+    if dim == 2:
+        weight = kernel.view(channels, 1, -1, 1)
+        return F.conv2d(x, weight, stride=(stride, 1), padding=(radius, 0), groups=channels)
+    weight = kernel.view(channels, 1, 1, -1)
+    return F.conv2d(x, weight, padding=(0, radius), groups=channels)
+
+
+def _is_identity(kernel: torch.Tensor, radius: int) -> bool:
+    return radius == 0 and bool((kernel == 1).all())
 
 
 def temporal_shift(
-    x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, stride: int = 1
+    x: torch.Tensor,
+    xpos: torch.Tensor,
+    ypos: torch.Tensor,
+    stride: int = 1,
+    prune: bool = False,
 ) -> torch.Tensor:
-    """Shift `x` (N, C, T, V) by per-channel offsets; returns (N, C, T // stride, V)."""
-    frames, joints = x.shape[2], x.shape[3]
-    t_pos, v_pos = sample_positions(xpos, ypos, stride, frames, joints)
-    return _interpolate_along(_interpolate_along(x, 2, t_pos), 3, v_pos)
+    """Shift `x` (N, C, T, V) by per-channel offsets; returns (N, C, T // stride, V).
+
+    `prune` drops interpolation weights below NEGLIGIBLE_WEIGHT (for inference with fixed offsets).
+    """
+    out_frames = x.shape[2] // stride
+    t_kernel, t_radius = shift_kernel(ypos + 0.5 if stride > 1 else ypos, prune)
+    v_kernel, v_radius = shift_kernel(xpos, prune)
+    x = _depthwise(x, t_kernel.to(x.dtype), t_radius, 2, stride)[:, :, :out_frames]
+    if prune and _is_identity(v_kernel, v_radius):
+        return x
+    return _depthwise(x, v_kernel.to(x.dtype), v_radius, 3, 1)
 
 
 class TemporalShift(nn.Module):
-    """Learnable per-channel shift along T (`ypos`) and V (`xpos`), as in the released models."""
+    """Learnable per-channel shift along T (`ypos`) and V (`xpos`), as in the released models.
+
+    In eval mode the offsets are fixed: the shift drops negligible interpolation weights.
+    """
 
     def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0) -> None:
         super().__init__()
@@ -65,7 +89,7 @@ class TemporalShift(nn.Module):
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return temporal_shift(x, self.xpos, self.ypos, self.stride)
+        return temporal_shift(x, self.xpos, self.ypos, self.stride, prune=not self.training)
 
     def extra_repr(self) -> str:
         return f"channels={self.xpos.numel()}, stride={self.stride}"

@@ -1,0 +1,19 @@
+"""Where the shared fixtures live (../shared beside the checkout), and a skip when they are absent."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+OFFICIAL_WEIGHTS = SHARED / "weights" / "official"
+
+
+def require_shared(*relative: str) -> Path:
+    """Path under ../shared, or skip the test with the reason when it is missing (a user's clone)."""
+    path = SHARED.joinpath(*relative)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: shared fixtures exist only beside the team's checkout")
+    return path

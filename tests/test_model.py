@@ -1,0 +1,143 @@
+"""The network against the published implementation: logits, shapes, size, loading errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import model
+from model import ExcitationConfig, ModelConfig, ShiftGCN
+from model.summary import measure_cost
+from shared_paths import REPO_ROOT, require_shared
+
+RELEASED = {
+    "ntu_ShiftGCN_joint_xsub": 60,
+    "ntu_ShiftGCN_joint_xview": 60,
+    "ntu120_ShiftGCN_joint_xsub": 120,
+    "ntu120_ShiftGCN_joint_xsetup": 120,
+}
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, np.ndarray]:
+    data = np.load(require_shared("fixtures", "shiftgcn_reference_logits.npz"))
+    return {key: data[key] for key in data.files}
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_released_checkpoint_matches_reference_logits(name, reference):
+    net = model.load_model(require_shared("weights", "official", f"{name}.pt"))
+    assert net.num_class == RELEASED[name] and not net.training
+    assert len(net.class_names) == RELEASED[name]
+    for inputs in ("T300", "T64"):
+        with torch.no_grad():
+            logits = net(torch.from_numpy(reference[inputs])).numpy()
+        np.testing.assert_allclose(logits, reference[f"{name}__{inputs}"], rtol=0, atol=1e-4)
+
+
+def test_weight_count_and_flops_match_the_paper():
+    cost = measure_cost(ShiftGCN(ModelConfig(num_class=60)))
+    assert cost.parameters == 693_107
+    assert abs(cost.paper_gflops - 2.5) / 2.5 < 0.10
+    assert cost.gmacs > cost.paper_gflops  # the full count includes the shift graph linear map
+
+
+@pytest.mark.parametrize("frames", [64, 70, 75, 5])
+def test_any_window_length_is_loop_padded_to_a_multiple_of_four(frames):
+    net = ShiftGCN().eval()
+    x = torch.randn(1, 3, frames, 25, 2)
+    padded_length = -(-frames // 4) * 4
+    looped = torch.cat([x] * (padded_length // frames + 1), dim=2)[:, :, :padded_length]
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(looped))
+
+
+def test_training_step_runs_and_changes_offsets():
+    net = ShiftGCN(ModelConfig(num_class=5)).train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    before = net.l1.tcn1.shift_in.ypos.detach().clone()
+    loss = torch.nn.functional.cross_entropy(net(torch.randn(2, 3, 16, 25, 2)), torch.tensor([0, 3]))
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, net.l1.tcn1.shift_in.ypos.detach())
+
+
+@pytest.mark.parametrize("placement", ["series", "parallel"])
+def test_excitation_variants_load_the_released_weights_they_share(placement):
+    path = require_shared("weights", "official", "ntu_ShiftGCN_joint_xsub.pt")
+    config = ModelConfig(
+        motion_excitation=ExcitationConfig(placement),
+        channel_excitation=ExcitationConfig(placement, temporal_conv=False),
+    )
+    net = model.load_model(path, config=config)
+    plain = torch.load(path, weights_only=True)
+    assert net.load_report.missing and all(key not in plain for key in net.load_report.missing)
+    assert all(".series." in k or ".parallel." in k for k in net.load_report.missing)
+    torch.testing.assert_close(net.state_dict()["l3.gcn1.Linear_weight"], plain["l3.gcn1.Linear_weight"])
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, 32, 25, 2)).shape == (1, 60)
+
+
+def test_project_checkpoint_round_trip(tmp_path):
+    config = ModelConfig(num_class=4, channel_excitation=ExcitationConfig("parallel"))
+    net = ShiftGCN(config).eval()
+    path = tmp_path / "best.pt"
+    model.save_checkpoint(path, net, class_names=list("abcd"), stream="bone", extra={"epoch": 3})
+    loaded = model.load_model(path)
+    assert loaded.class_names == list("abcd") and loaded.stream == "bone"
+    assert loaded.config == config
+    x = torch.randn(1, 3, 8, 25, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x))
+    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]  # no temporary file left
+
+
+def test_load_errors_are_one_clear_line(tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00not a checkpoint")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"conv.weight": torch.zeros(2)}, foreign)
+    small = tmp_path / "small.pt"
+    torch.save(ShiftGCN(ModelConfig(num_class=7)).state_dict(), small)
+    cases = [
+        (tmp_path / "missing.pt", "does not exist"),
+        (corrupt, "not a readable PyTorch checkpoint"),
+        (foreign, "not a Shift-GCN checkpoint"),
+    ]
+    for path, expected in cases:
+        with pytest.raises(model.UserError, match=expected) as err:
+            model.load_model(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(model.UserError, match="has 7 classes but the model config asks for 60"):
+        model.load_model(small, config=ModelConfig(num_class=60))
+    state = ShiftGCN(ModelConfig(num_class=7)).state_dict()
+    state.pop("l4.tcn1.bn2.weight")
+    torch.save(state, small)
+    with pytest.raises(model.UserError, match="lacks 1 keys"):
+        model.load_model(small)
+
+
+def test_importing_model_pulls_in_no_gui_or_vision_library():
+    code = "import sys, model; print(sorted({'cv2', 'mediapipe', 'PyQt5'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_summary_command_prints_the_counts():
+    out = subprocess.run(
+        [sys.executable, "-m", "model.summary"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert "693,107" in out.stdout and "GFLOPs" in out.stdout
+
+
+def test_summary_command_reports_a_bad_config_in_one_line(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  num_classes: 60\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "model.summary", "--config", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "unknown keys num_classes" in out.stderr
