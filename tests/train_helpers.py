@@ -1,7 +1,10 @@
 """Helpers for the trainer's tests: tiny learnable datasets and a small, fast model config."""
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +13,8 @@ import yaml
 from model.graph import STREAMS
 
 # A narrow network so CPU epochs take a second or two; the recipe otherwise stays the released one.
-TINY_MODEL = {"channels": [8, 16, 16], "strides": [1, 2, 2]}
+TINY_MODEL = {"channels": [8, 16], "strides": [2, 2]}
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_tiny_dataset(
@@ -42,3 +46,19 @@ def write_tiny_config(path: Path, **overrides) -> Path:
     }
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def python_command(*args: str) -> list[str]:
+    """`python -m ...` with this interpreter."""
+    return [sys.executable, *args]
+
+
+def cli_env() -> dict[str, str]:
+    """The environment for a command run from the repository root."""
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python <args>` in the repository root and capture its output."""
+    return subprocess.run(python_command(*args), cwd=REPO_ROOT, env=cli_env(), capture_output=True,
+                          text=True, timeout=timeout)
