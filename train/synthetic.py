@@ -14,7 +14,6 @@ Beyond the number of distinct motions, classes repeat a motion in another held p
 from __future__ import annotations
 
 import argparse
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -299,9 +298,11 @@ def format_skeleton(bodies: np.ndarray, present: np.ndarray | None = None) -> st
         np.ones_like(x), np.zeros_like(x), np.zeros_like(x), np.zeros_like(x),  # orientation
         np.full_like(x, 2),  # tracking state: tracked
     ]
-    table = io.StringIO()
-    np.savetxt(table, np.stack(columns, axis=-1).reshape(-1, 12), fmt="%.7g")
-    joint_lines = table.getvalue().splitlines()  # body-major: (m * frames + t) * 25 + joint
+    values = np.stack(columns, axis=-1).reshape(-1, len(columns))
+    line_format = " ".join(["%.7g"] * len(columns))
+    # body-major: line (m * frames + t) * 25 + joint; one % call formats every line at once
+    table = "\n".join([line_format] * len(values)) % tuple(values.ravel().tolist())
+    joint_lines = table.split("\n")
     out = [str(frames)]
     for t in range(frames):
         listed = np.flatnonzero(present[:, t])
