@@ -66,6 +66,7 @@ def test_parser_names_file_and_line_of_corrupt_and_truncated_files(tmp_path):
         "truncated": (text[:40], "line 41"),  # frame 2's joints cut off
         "bad_number": (text[:10] + ["0.1 oops 0.3 0 0 0 0 0 0 0 0 2"] + text[11:], "line 11"),
         "bad_count": (text[:1] + ["two"] + text[2:], "line 2"),
+        "not_finite": (text[:12] + ["nan 0.2 3 0 0 0 0 0 0 0 0 2"] + text[13:], "line 13"),
         "empty_file": ([], "line 1"),
     }
     for name, (lines, where) in cases.items():

@@ -12,12 +12,15 @@ unreadable files are reported with their line and skipped.
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
 import shutil
 import struct
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +38,7 @@ from train.splits import DATASETS, SampleName, in_dataset, is_training, parse_sa
 SPLITS = ("train", "val")
 SAMPLE_SHAPE = (3, MAX_FRAMES, NUM_JOINTS, NUM_BODIES)
 SAMPLE_BYTES = int(np.prod(SAMPLE_SHAPE)) * 4
-CHUNKSIZE = 4  # files handed to a worker at a time
+IN_FLIGHT_PER_WORKER = 8  # files queued per worker: keeps workers busy, memory bounded
 
 
 def data_file(folder: Path, split: str, stream: str) -> Path:
@@ -186,8 +189,22 @@ def _load_all(
             yield from _counted(zip(names, results), bar)
         else:
             with multiprocessing.Pool(workers) as pool:
-                results = pool.imap(load_sample, paths, chunksize=CHUNKSIZE)
+                results = _bounded_map(pool, paths, window=workers * IN_FLIGHT_PER_WORKER)
                 yield from _counted(zip(names, results), bar)
+
+
+def _bounded_map(pool: multiprocessing.pool.Pool, paths: list[Path], window: int) -> Iterator:
+    """load_sample over paths in order, with at most `window` results waiting in memory
+    (Pool.imap queues every result when the writer is slower than the workers)."""
+    pending: deque = deque()
+    upcoming = iter(paths)
+    for path in itertools.islice(upcoming, window):
+        pending.append(pool.apply_async(load_sample, (path,)))
+    while pending:
+        result = pending.popleft().get()
+        for path in itertools.islice(upcoming, 1):
+            pending.append(pool.apply_async(load_sample, (path,)))
+        yield result
 
 
 def _counted(items: Iterable, bar: tqdm) -> Iterator:

@@ -75,31 +75,24 @@ def _parse_joint_lines(
     lines: list[str], starts: list[int], counts: list[int], path: Path
 ) -> np.ndarray:
     """x, y, z of all joint lines of the kept bodies as one (n, 3) array, parsed in one go."""
-    block = [lines[i] for start, n in zip(starts, counts) for i in range(start, start + n)]
+    numbers = [i for start, n in zip(starts, counts) for i in range(start, start + n)]
     try:
-        xyz = np.loadtxt(block, usecols=(0, 1, 2), ndmin=2)
-        if len(xyz) == len(block):
-            return xyz
+        xyz = np.loadtxt([lines[i] for i in numbers], usecols=(0, 1, 2), ndmin=2)
     except ValueError:
-        pass
-    bad = _first_bad_joint_line(lines, starts, counts)
-    raise SkeletonFileError(
-        f"{path}: line {bad + 1}: expected a joint line of numbers (x y z ...), "
-        f"got {lines[bad].strip()[:60]!r}"
-    )
-
-
-def _first_bad_joint_line(lines: list[str], starts: list[int], counts: list[int]) -> int:
-    """Index of the first joint line without x, y, z numbers (the slow path, only on errors)."""
-    for start, n in zip(starts, counts):
-        for i in range(start, start + n):
-            if not _starts_with_xyz(lines[i]):
-                return i
-    raise AssertionError("no bad joint line found")  # unreachable when called on a parse failure
+        xyz = np.empty((0, 3))
+    if len(xyz) != len(numbers):
+        bad = next(i for i in numbers if not _starts_with_xyz(lines[i]))
+        raise SkeletonFileError(f"{path}: line {bad + 1}: expected a joint line of numbers "
+                                f"(x y z ...), got {lines[bad].strip()[:60]!r}")
+    finite = np.isfinite(xyz).all(axis=1)
+    if not finite.all():
+        bad = numbers[int(np.argmin(finite))]
+        raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite")
+    return xyz
 
 
 def _starts_with_xyz(line: str) -> bool:
-    """True when the line's first three fields are numbers."""
+    """True when the line's first three fields are numbers (the slow path, only on errors)."""
     values = line.split()[:3]
     try:
         [float(v) for v in values]
