@@ -182,7 +182,7 @@ def test_gendata_cli_reports_summary(raw_dir, tmp_path, capsys):
     assert gendata.main(argv) == 0
     out = capsys.readouterr().out
     assert "xview: train 6 samples, val 7 samples" in out  # ignore list not given this time
-    assert "unreadable" in out
+    assert "skipped 1 unreadable files:" in out and "S001C001P001R001A004.skeleton: line" in out
 
 
 def test_gendata_matches_reference_arrays(tmp_path):

@@ -71,7 +71,8 @@ class Summary:
             out.append(f"dropped {len(self.empty)} samples with no skeleton: "
                        + " ".join(self.empty[:5]) + (" ..." if len(self.empty) > 5 else ""))
         if self.corrupt:
-            out.append(f"skipped {len(self.corrupt)} unreadable files (listed above)")
+            out.append(f"skipped {len(self.corrupt)} unreadable files:")
+            out += [f"  {message}" for message in self.corrupt]
         if self.ignored:
             out.append(f"left out {self.ignored} samples named in the ignore list")
         if self.outside:
