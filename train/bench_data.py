@@ -20,16 +20,20 @@ from train.skeleton import read_skeleton
 SHARED_SKELETONS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "skeletons"
 
 
-def stage_times(folder: Path, limit: int = 100) -> tuple[float, float]:
-    """Mean milliseconds per file to parse and to normalise, over up to `limit` files."""
+def stage_times(folder: Path, limit: int = 100, repeats: int = 3) -> tuple[float, float]:
+    """Milliseconds per file to parse and to normalise (up to `limit` files, best of `repeats`:
+    the least disturbed by other processes)."""
     paths = sorted(folder.glob("*.skeleton"))[:limit]
-    start = time.perf_counter()
-    raws = [read_skeleton(p) for p in paths]
-    parsed = time.perf_counter()
-    for raw in raws:
-        normalize_sample(raw)
-    done = time.perf_counter()
-    return 1e3 * (parsed - start) / len(paths), 1e3 * (done - parsed) / len(paths)
+    parse, norm = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        raws = [read_skeleton(p) for p in paths]
+        parsed = time.perf_counter()
+        for raw in raws:
+            normalize_sample(raw)
+        parse.append(parsed - start)
+        norm.append(time.perf_counter() - parsed)
+    return 1e3 * min(parse) / len(paths), 1e3 * min(norm) / len(paths)
 
 
 def gendata_rate(folder: Path, workers: int, out: Path) -> float:
