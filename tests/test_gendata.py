@@ -10,7 +10,7 @@ import pytest
 from model.errors import UserError
 from model.graph import STREAMS
 from model.preprocess import make_stream
-from train import gendata
+from train import bench_data, gendata
 from train.skeleton import SkeletonFileError, read_skeleton
 from train.synthetic import format_skeleton
 from train.synthetic import generate as make_synthetic
@@ -211,3 +211,9 @@ def test_trim_keeps_a_valid_npy(tmp_path):
     del array
     gendata._trim_npy(path, 998)
     np.testing.assert_array_equal(np.load(path), np.arange(2994).reshape(998, 3))
+
+
+def test_bench_data_prints_figures(capsys):
+    assert bench_data.main(["--files", "10", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic (10 files): parse" in out and "files/s" in out
