@@ -104,12 +104,14 @@ class BodyTracker:
 
         Continuing a tracked slot costs the distance moved (allowed up to MAX_JUMP); a newcomer
         costs MAX_JUMP in an empty slot, more when it displaces someone (most when that someone
-        was seen this frame), and slot 0 wins ties, so the first person seen is the main one.
+        was seen last frame); the first person seen, or the most prominent of several, is main.
         """
         best: dict[int, tuple[Person, bool]] = {}
         best_cost = np.inf
         for order in permutations(range(NUM_BODIES), len(people)):
-            assignment, cost = {}, 1e-6 * sum(order)
+            # ties go to the more prominent person in the lower slot
+            assignment = {}
+            cost = 1e-6 * sum(index * (len(order) - rank) for rank, index in enumerate(order))
             for person, index in zip(people, order):
                 slot = self.slots[index]
                 dist = (float(np.linalg.norm(_centre(person) - slot.centre))

@@ -1,0 +1,110 @@
+"""Pose backends on real pixels: a photograph, two people apart, the shared two-person video,
+and one clear line for every backend or model that is not available."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pose_helpers import VIDEO, astronaut_bgr, read_frames, require
+
+from model.errors import UserError
+from pose import MediaPipePose, make_estimator, to_ntu
+from pose.estimators import is_same_person
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    """One offline MediaPipe estimator for the module (graph start-up costs ~0.3 s)."""
+    est = MediaPipePose(second_person_every=1)
+    yield est
+    est.close()
+
+
+def test_finds_the_astronaut(estimator):
+    """A real photograph of one person: one person, landmarks inside the frame, shoulders seen."""
+    estimator.reset()
+    people = estimator.estimate(astronaut_bgr())
+    assert len(people) == 1
+    person = people[0]
+    assert person.image_size == (512, 512)
+    upper = person.image[:13, :2]  # face and shoulders are in the picture, her legs are not
+    assert np.all((upper > 0) & (upper < 1))
+    assert person.visibility[[11, 12]].min() > 0.9
+    assert person.visibility[25:].max() < 0.2  # knees and feet out of frame: not visible
+    joints = to_ntu(person)
+    assert joints[1, 3] > joints[1, 1]  # head above spine middle
+    assert joints[0, 8] > joints[0, 4]  # she faces the camera: left -> right shoulder is +x
+
+
+def test_two_people_apart_are_both_found(estimator):
+    """Two copies of the photograph side by side: the masked second run finds the other one."""
+    estimator.reset()
+    image = astronaut_bgr()
+    frame = np.hstack([image, image])
+    for _ in range(2):  # the first call detects, the second tracks
+        people = estimator.estimate(frame)
+    assert len(people) == 2
+    centres = sorted(p.image[[11, 12, 23, 24], 0].mean() for p in people)
+    assert centres[0] < 0.5 < centres[1]
+    assert not is_same_person(*people)
+
+
+def test_nobody_in_a_blank_frame(estimator):
+    """A grey frame has no people."""
+    estimator.reset()
+    assert estimator.estimate(np.full((120, 160, 3), 128, np.uint8)) == []
+
+
+def test_two_people_touching_in_the_shared_video(estimator):
+    """Arm wrestling (two people touching, half out of frame): both seen in part of the frames."""
+    frames = read_frames(require(VIDEO), 40)
+    estimator.reset()
+    counts = np.array([len(estimator.estimate(f)) for f in frames])
+    assert (counts >= 1).sum() >= 25
+    assert (counts == 2).sum() >= 5
+
+
+def test_second_person_search_can_be_sparse():
+    """With a search every 3rd frame the second person is still reported on the frames between."""
+    est = MediaPipePose(second_person_every=3)
+    image = astronaut_bgr()
+    frame = np.hstack([image, image])
+    counts = [len(est.estimate(frame)) for _ in range(6)]
+    est.close()
+    assert counts[3:] == [2, 2, 2]
+
+
+def test_one_person_mode_reports_one():
+    """max_people=1 runs the model once per frame."""
+    est = make_estimator("mediapipe", max_people=1)
+    image = astronaut_bgr()
+    assert len(est.estimate(np.hstack([image, image]))) == 1
+    est.close()
+
+
+def test_not_an_image_is_one_line(estimator):
+    """A grey-level array is refused with a clear message."""
+    with pytest.raises(UserError, match="BGR image"):
+        estimator.estimate(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(backend="tasks"), r"needs a \.task model file"),
+    (dict(backend="tasks", model_path="missing.task"), "not found"),
+    (dict(backend="openpose"), "unknown pose backend"),
+    (dict(backend="mediapipe", model_complexity=2), "not installed"),
+    (dict(backend="mediapipe", max_people=3), "max_people"),
+])
+def test_unavailable_backends_say_what_to_do(kwargs, message):
+    """Each unavailable choice raises one UserError line naming what to install or download."""
+    with pytest.raises(UserError, match=message) as info:
+        make_estimator(**kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_corrupt_task_file_is_one_line(tmp_path):
+    """A .task file that is not a model gives one line, not a MediaPipe traceback."""
+    bogus = tmp_path / "pose_landmarker.task"
+    bogus.write_bytes(b"not a model" * 100)
+    with pytest.raises(UserError, match="cannot load pose model") as info:
+        make_estimator(model_path=bogus)
+    assert "\n" not in str(info.value)

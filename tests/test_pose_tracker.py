@@ -1,0 +1,95 @@
+"""The body tracker: two slots with stable identities, the main person in slot 0, gaps, smoothing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pose_helpers import person_from_world, standing_world
+
+from pose import BodyTracker, to_ntu
+
+
+def at(x: float, seed: int = 0, noise: float = 0.0):
+    """A standing person centred at image x, with optional jitter on the world landmarks."""
+    world = standing_world()
+    if noise:
+        world = world + np.random.default_rng(seed).normal(0, noise, world.shape).astype(np.float32)
+    return person_from_world(world, centre_x=x)
+
+
+def test_empty_frames_give_zeros():
+    """Nobody seen: the (3, 25, 2) skeleton is all zeros, as NTU samples have where no body is."""
+    out = BodyTracker().update([])
+    assert out.shape == (3, 25, 2) and out.dtype == np.float32 and not out.any()
+
+
+def test_first_person_is_slot_0_and_newcomer_slot_1():
+    """The first person seen is the main one; someone joining takes slot 1."""
+    tracker = BodyTracker()
+    alice = at(0.3)
+    out = tracker.update([alice])
+    np.testing.assert_allclose(out[:, :, 0], to_ntu(alice), atol=1e-6)
+    assert not out[:, :, 1].any()
+    bob = at(0.7)
+    out = tracker.update([bob, alice])  # order of detection does not matter
+    np.testing.assert_allclose(out[:, :, 0], to_ntu(alice), atol=1e-6)
+    np.testing.assert_allclose(out[:, :, 1], to_ntu(bob), atol=1e-6)
+
+
+def test_identities_follow_positions_when_detection_order_swaps():
+    """People walking slowly keep their slots whatever order the estimator reports them in."""
+    tracker = BodyTracker()
+    tracker.update([at(0.3), at(0.7)])
+    left_slot = 0 if tracker.slots[0].centre[0] < 0.5 else 1
+    for step in range(1, 10):
+        left, right = at(0.3 + 0.01 * step), at(0.7 - 0.01 * step)
+        tracker.update([left, right] if step % 2 else [right, left])
+        assert tracker.people[left_slot] is left and tracker.people[1 - left_slot] is right
+    assert sorted(tracker.identities) == [0, 1]
+
+
+def test_short_gap_is_bridged_then_emptied():
+    """A person missed for up to hold_frames frames keeps their pose; then the slot is zeros."""
+    tracker = BodyTracker(hold_frames=2)
+    seen = tracker.update([at(0.5)])
+    for _ in range(2):
+        np.testing.assert_array_equal(tracker.update([]), seen)
+    assert tracker.people == [None, None]  # held poses are not drawn as seen
+    assert not tracker.update([]).any()
+
+
+def test_main_slot_is_refilled_by_the_remaining_person():
+    """When the main person leaves for good, the other one moves to slot 0 (the model centres
+    every frame on body 0)."""
+    tracker = BodyTracker(hold_frames=1)
+    alice, bob = at(0.3), at(0.7)
+    tracker.update([alice])
+    tracker.update([alice, bob])
+    for _ in range(3):
+        out = tracker.update([bob])
+    np.testing.assert_allclose(out[:, :, 0], to_ntu(bob), atol=1e-6)
+    assert not out[:, :, 1].any()
+    assert tracker.identities == [1, -1]
+
+
+def test_a_person_far_away_is_someone_new():
+    """A detection far from the tracked person is a new identity, not a jump."""
+    tracker = BodyTracker(hold_frames=0)
+    tracker.update([at(0.1)])
+    tracker.update([at(0.9)])
+    assert tracker.identities[0] == 1
+
+
+def test_smoothing_reduces_jitter():
+    """The moving average makes frame-to-frame joint changes smaller."""
+    def jitter(smoothing: float) -> float:
+        tracker = BodyTracker(smoothing=smoothing)
+        frames = [tracker.update([at(0.5, seed=i, noise=0.01)]) for i in range(20)]
+        return float(np.abs(np.diff(np.stack(frames), axis=0)).mean())
+
+    assert jitter(0.6) < 0.6 * jitter(0.0)
+
+
+def test_bad_smoothing_is_refused():
+    """Smoothing must be a weight in [0, 1)."""
+    with pytest.raises(ValueError):
+        BodyTracker(smoothing=1.0)
