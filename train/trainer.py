@@ -248,7 +248,7 @@ class Trainer:
         if self.cluster.world == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
 
     def _loader_options(self) -> dict[str, Any]:
         workers = min(self.config.num_workers, os.cpu_count() or 1)
