@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import traceback
 from pathlib import Path
 
 from app.gui.qtenv import prepare_qt_environment
-from model.device import DEVICE_CHOICES
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 
@@ -21,11 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", help="camera index (0, 1, ...) or a video file (default: 0)")
     parser.add_argument("--weights", help="registered checkpoint name (python -m weights list) "
                                           "or a .pt file; a missing released one is downloaded")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where the model runs")
+    parser.add_argument("--device", metavar="auto|cpu|cuda", help="where the model runs")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="save a picture of the window here before exiting")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
-                        help="run this long, save --screenshot, print a summary and exit 0")
+                        help="smoke run: after SECONDS, or as soon as the run ends (video over, "
+                             "fault), save --screenshot, print a one-line summary and exit 0")
     return parser
 
 
@@ -38,6 +39,9 @@ def check_display() -> None:
                         "QT_QPA_PLATFORM=offscreen for a headless smoke run")
 
 
+FINAL_PAINT_MS = 300  # after a run ends, let the window paint its final state before the screenshot
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Open the window, start capturing at once, and run the Qt event loop."""
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None and args.quit_after is None:
         raise UserError("--screenshot is taken when --quit-after ends the run: give both")
     check_display()
+    from model.device import select_device
+
+    if args.device is not None:
+        select_device(args.device)  # a bad or unavailable device is a one-line error, here
     prepare_qt_environment()
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
@@ -54,19 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     from app.gui.engine import RunSettings
     from app.gui.window import MainWindow
 
-    settings = RunSettings.defaults()
-    for name in ("source", "weights", "device"):
-        if getattr(args, name) is not None:
-            setattr(settings, name, str(getattr(args, name)))
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Shift-GCN live")
-    window = MainWindow(settings)
+    window = MainWindow(_settings(args, RunSettings.defaults()))
     sys.excepthook = _show_instead_of_abort(window)
     window.show()
     QTimer.singleShot(0, window.start_run)
     if args.quit_after is not None:
-        QTimer.singleShot(int(args.quit_after * 1000), lambda: _finish(window, args.screenshot))
+        _schedule_finish(window, args.quit_after, args.screenshot)
     return app.exec_()
+
+
+def _settings(args: argparse.Namespace, settings):
+    """The defaults with the flags given on the command line applied."""
+    for name in ("source", "weights", "device"):
+        if getattr(args, name) is not None:
+            setattr(settings, name, str(getattr(args, name)))
+    return settings
+
+
+def _schedule_finish(window, seconds: float, screenshot: Path | None) -> None:
+    """Finish the smoke run after `seconds`, or shortly after the run ends if that is sooner."""
+    from PyQt5.QtCore import QTimer
+
+    finish = functools.partial(_finish, window, screenshot)
+    QTimer.singleShot(int(seconds * 1000), finish)
+    window.run_stopped.connect(lambda: QTimer.singleShot(FINAL_PAINT_MS, finish))
 
 
 def _show_instead_of_abort(window):
@@ -81,6 +102,8 @@ def _show_instead_of_abort(window):
 
 def _finish(window, screenshot: Path | None) -> None:
     """End a timed run: save the screenshot, print a one-line summary, close the window."""
+    if window.isHidden():  # already finished (the run ended before the time was up)
+        return
     if screenshot is not None:
         try:
             with atomic_write(screenshot) as tmp:

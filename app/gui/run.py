@@ -34,13 +34,14 @@ class PipelineRun(QObject):
         self._latency: deque[float] = deque(maxlen=20)
         self._reason = "stopped"
         self._alive = 0
+        self._stopping = False
         realtime = bool(defaults["realtime_video"])
         self._capture = CaptureWorker(lambda: LiveSource(settings.source, realtime),
                                       self._slot, self._meters["capture"])
         self._pipeline = PipelineWorker(lambda progress: Engine(settings, progress),
                                         self._slot, self._meters, self._latency)
-        self._threads = [self._in_thread(self._capture, "capture"),
-                         self._in_thread(self._pipeline, "pose+inference")]
+        self._capture_thread = self._in_thread(self._capture, "capture")
+        self._pipeline_thread = self._in_thread(self._pipeline, "pose+inference")
         self._connect()
         self._stats_timer = QTimer(self)
         self._stats_timer.setInterval(int(defaults["stats_interval_ms"]))
@@ -66,9 +67,8 @@ class PipelineRun(QObject):
         self._pipeline.frame_ready.connect(self.frame_ready)
         self._pipeline.prediction_ready.connect(self.prediction_ready)
         self._pipeline.download_progress.connect(self.download_progress)
-        # Capture ending (video over, camera lost, no camera) ends the run; so does a model failure.
-        # Direct: stop() only sets an event, so it may run in the emitting worker's thread.
-        self._capture.finished.connect(self._pipeline.stop, type=Qt.DirectConnection)
+        # The processing worker ends once capture is over and the last frame is processed; a
+        # model failure ends capture. Direct: stop() only sets an event, safe from any thread.
         self._pipeline.finished.connect(self._capture.stop, type=Qt.DirectConnection)
 
     def _on_opened(self, text: str) -> None:
@@ -76,8 +76,11 @@ class PipelineRun(QObject):
         self.message.emit(f"playing {text}", "status")
 
     def _on_loaded(self, text: str) -> None:
-        """The checkpoint is loaded and the pipeline built."""
+        """The checkpoint is loaded and the pipeline built: now open the source, so a video
+        plays from its first frame instead of running on while the model loads."""
         self.message.emit(f"model {text}", "status")
+        if not self._stopping:
+            self._start_thread(self._capture_thread)
 
     def _on_message(self, kind: str, text: str) -> None:
         """Pass a worker's message on; errors and end-of-video become the run's end reason."""
@@ -86,23 +89,27 @@ class PipelineRun(QObject):
         self.message.emit(text, kind)
 
     def start(self) -> None:
-        """Start both workers and the figures' refresh."""
+        """Start the processing worker (it loads the model) and the figures' refresh."""
         self.message.emit(f"starting {self.settings.source} with {self.settings.weights}",
                           "status")
-        for thread in self._threads:
-            thread.start()
-            self._alive += 1
+        self._start_thread(self._pipeline_thread)
         self._stats_timer.start()
 
+    def _start_thread(self, thread: QThread) -> None:
+        """Start one worker thread, counted so `finished` comes after the last one ends."""
+        self._alive += 1
+        thread.start()
+
     def stop(self) -> None:
-        """Ask both workers to finish; `finished` follows once both threads have ended."""
+        """Ask both workers to finish; `finished` follows once the started threads have ended."""
+        self._stopping = True
         self._capture.stop()
         self._pipeline.stop()
 
     def shutdown(self) -> None:
         """Stop and wait for the threads (each blocking step in them is bounded): window closing."""
         self.stop()
-        for thread in self._threads:
+        for thread in (self._capture_thread, self._pipeline_thread):
             thread.wait()
 
     def start_recording(self, path: Path) -> None:
@@ -124,7 +131,7 @@ class PipelineRun(QObject):
         self.stats_ready.emit(stats)
 
     def _thread_done(self) -> None:
-        """When both threads are over, the run is: say why."""
+        """When the started threads are over, the run is: say why."""
         self._alive -= 1
         if self._alive == 0:
             self._stats_timer.stop()

@@ -41,6 +41,10 @@ class VideoView(QWidget):
             self._notice = text
             self.update()
 
+    def notice(self) -> str:
+        """The line shown over the video, '' when none."""
+        return self._notice
+
     def has_image(self) -> bool:
         """True once a frame has been shown."""
         return self._image is not None

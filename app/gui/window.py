@@ -7,6 +7,7 @@ from pathlib import Path
 from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QImage
 from PyQt5.QtWidgets import (
+    QApplication,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
         if self._run is not None:
             return
         self.banner.clear_message()
+        self._frames_shown = self._predictions = 0
         self.action.clear("starting…")
         self.chart.set_items([])
         self._run = PipelineRun(self.current_settings(), parent=self)
@@ -235,14 +237,9 @@ class MainWindow(QMainWindow):
         self._set_running_controls(False)
         self.progress.hide()
         self.statusBar().showMessage(reason or "stopped")
-        self.video.set_notice(self.video_notice_when_stopped())
+        if not self.video.has_image():  # otherwise the last frame and its notice stay
+            self.video.set_notice("Choose a source and press Start")
         self.run_stopped.emit()
-
-    def video_notice_when_stopped(self) -> str:
-        """What the video area says once a run is over."""
-        if self.video.has_image():
-            return "Stopped — press Start"
-        return "Choose a source and press Start"
 
     # ---- showing what the run reports ---------------------------------------------------------
 
@@ -330,8 +327,9 @@ class MainWindow(QMainWindow):
         self._show_message(text, "error")
 
     def summary(self) -> str:
-        """One line on what the window showed: for --quit-after smoke runs and tests."""
+        """One line on what the last run showed: for --quit-after smoke runs and tests."""
         banner = self.banner.text() if self.banner.isVisible() else ""
-        return (f"frames shown: {self._frames_shown}; predictions: {self._predictions}; "
-                f"action: {self.action.text()}; banner: {banner}; "
+        return (f"platform: {QApplication.platformName()} | frames shown: {self._frames_shown} | "
+                f"predictions: {self._predictions} | action: {self.action.text()} | "
+                f"notice: {self.video.notice()} | banner: {banner} | "
                 f"status: {self.statusBar().currentMessage()}")

@@ -1,0 +1,220 @@
+"""Helpers for the GUI tests: generated videos, a stand-in checkpoint, and run_demo.py runs.
+
+Run as a script it is a harness for what the command line cannot stage (a camera that vanishes,
+clicks on Record and Snapshot), running several runs in one real window to save start-up time:
+`python tests/gui_helpers.py tour -- PLAN.json`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.sources import CameraSource, Frame
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+RUN_TIMEOUT_S = 90
+
+
+def person_frames(count: int, size: int = 320) -> list[np.ndarray]:
+    """Frames of a real photograph of a person (skimage's astronaut), swaying a little."""
+    import cv2
+    from skimage import data
+
+    photo = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (size, size))
+    frames = []
+    for i in range(count):
+        shift = np.float32([[1, 0, 6 * np.sin(i / 5)], [0, 1, 3 * np.cos(i / 7)]])
+        frames.append(cv2.warpAffine(photo, shift, (size, size), borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
+def empty_frames(count: int, size: int = 320) -> list[np.ndarray]:
+    """Frames with nobody in them: a moving grey gradient."""
+    ramp = np.linspace(40, 200, size, dtype=np.float32)
+    return [np.repeat(((ramp + 3 * i) % 255).astype(np.uint8)[None, :, None], size, axis=0)
+            .repeat(3, axis=2) for i in range(count)]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path:
+    """Write frames as an MP4 with OpenCV, as a user's video file would be."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    assert writer.isOpened(), "OpenCV cannot write MP4 here"
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame))
+    writer.release()
+    return path
+
+
+def random_checkpoint(path: Path, num_class: int = 60) -> Path:
+    """A project checkpoint of an untrained Shift-GCN: loads like a real one, predicts noise."""
+    import torch
+
+    from model import ModelConfig, ShiftGCN, save_checkpoint
+    from weights import class_names
+
+    torch.manual_seed(0)
+    model = ShiftGCN(ModelConfig(num_class=num_class))
+    save_checkpoint(path, model, class_names=class_names(f"ntu{num_class}"), stream="joint")
+    return path
+
+
+@dataclass
+class DemoRun:
+    """What a run_demo.py process did: exit status, output, and its summary line parsed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    summary: dict[str, str]
+
+    def number(self, key: str) -> int:
+        """An integer field of the summary (frames shown, predictions)."""
+        return int(self.summary[key])
+
+
+def parse_summary(stdout: str) -> dict[str, str]:
+    """The window's 'key: value | key: value' summary line as a dict (empty when absent)."""
+    lines = [line for line in stdout.splitlines() if line.startswith("platform: ")]
+    if not lines:
+        return {}
+    fields = (part.partition(": ") for part in lines[-1].split(" | "))
+    return {key: value for key, _, value in fields}
+
+
+def start_demo(args: list[str], display: dict[str, str], cwd: Path,
+               env: dict[str, str] | None = None, harness: str | None = None) -> subprocess.Popen:
+    """Start run_demo.py (or this harness with a scenario) in a subprocess on the test display."""
+    full_env = {**os.environ, **display, **(env or {})}
+    full_env = {k: v for k, v in full_env.items() if v != ""}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                           full_env.get("PYTHONPATH")]))
+    if harness is None:
+        command = [sys.executable, str(REPO_ROOT / "run_demo.py"), *args]
+    else:
+        command = [sys.executable, str(Path(__file__).resolve()), harness, "--", *args]
+    return subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish_demo(process: subprocess.Popen) -> DemoRun:
+    """Wait for a started run (killing it past RUN_TIMEOUT_S) and collect what it did."""
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    return DemoRun(process.returncode, stdout, stderr, parse_summary(stdout))
+
+
+def run_demo(args: list[str], display: dict[str, str], cwd: Path,
+             env: dict[str, str] | None = None, harness: str | None = None) -> DemoRun:
+    """Run run_demo.py (or a harness scenario) to the end."""
+    return finish_demo(start_demo(args, display, cwd, env, harness))
+
+
+# ---- the tour: several runs in one window, one process (run as a script) ------------------------
+
+def start_tour(plan: list[dict], display: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """Start the harness on a plan: [{"name", "source", "weights", "env"?, "record"?}, ...]."""
+    plan_file = cwd / "tour.json"
+    plan_file.write_text(json.dumps(plan))
+    return start_demo([str(plan_file)], display, cwd, harness="tour")
+
+
+def finish_tour(process: subprocess.Popen) -> tuple[DemoRun, dict[str, dict[str, str]]]:
+    """Wait for the tour; return the process's outcome and each run's summary by name."""
+    outcome = finish_demo(process)
+    summaries = {}
+    for line in outcome.stdout.splitlines():
+        name, sep, summary = line.partition(": platform: ")
+        if sep and name.startswith("run "):
+            summaries[name[4:]] = parse_summary("platform: " + summary)
+    return outcome, summaries
+
+
+class VanishingCamera(CameraSource):
+    """Stands in for camera 0: delivers 40 frames, then its reads fail, as if unplugged."""
+
+    def __init__(self, index: int = 0) -> None:  # no cv2.VideoCapture: there is no camera here
+        self.index, self.fps = index, 15.0
+        self._frames = person_frames(40)
+
+    def __iter__(self):
+        for i, image in enumerate(self._frames):
+            time.sleep(1 / self.fps)
+            yield Frame(image, i / self.fps, i, 1.0)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _tour(plan_file: str) -> int:
+    """Run each planned run in turn in one real window; print 'run NAME: <summary>' after each."""
+    import app.gui.engine as engine
+    from app.gui.qtenv import prepare_qt_environment
+
+    real_open = engine.open_source
+    engine.open_source = lambda spec: VanishingCamera(0) if spec == "0" else real_open(spec)
+    prepare_qt_environment()
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from app.gui.window import MainWindow
+
+    plan = json.loads(Path(plan_file).read_text())
+    app = QApplication([sys.argv[0]])
+
+    class TourWindow(MainWindow):
+        """The real window, driven through the plan; Record and Snapshot clicked at set frames."""
+
+        step: dict = {}
+
+        def _show_frame(self, image, people: int) -> None:
+            super()._show_frame(image, people)
+            if self.step.get("record") and self._frames_shown == 5:
+                self.record_button.setChecked(True)
+            elif self.step.get("record") and self._frames_shown == 25:
+                self.record_button.setChecked(False)
+                self.snapshot_button.click()
+
+    from app.gui.engine import RunSettings
+
+    window = TourWindow(RunSettings.defaults())
+    window.show()
+    saved_env = dict(os.environ)
+
+    def next_run() -> None:
+        if window.step:
+            print(f"run {window.step['name']}: {window.summary()}", flush=True)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        if not plan:
+            window.close()
+            return
+        window.step = plan.pop(0)
+        os.environ.update(window.step.get("env", {}))
+        window.source_edit.setText(window.step["source"])
+        window.weights_combo.setEditText(window.step["weights"])
+        window.start_run()
+
+    window.run_stopped.connect(lambda: QTimer.singleShot(300, next_run))
+    QTimer.singleShot(0, next_run)
+    return app.exec_()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO_ROOT))
+    if sys.argv[1:3] != ["tour", "--"] or len(sys.argv) != 4:
+        sys.exit("usage: python tests/gui_helpers.py tour -- PLAN.json")
+    sys.exit(_tour(sys.argv[3]))

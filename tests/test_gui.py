@@ -1,0 +1,220 @@
+"""The desktop GUI under a real X11 server (Xvfb): runs on video files, and the faults it survives.
+
+Each test runs run_demo.py (or the gui_helpers harness) in a subprocess with --quit-after, so a
+crash shows as a non-zero exit and the window's state comes back as its one-line summary.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from gui_helpers import (
+    REPO_ROOT,
+    SHARED,
+    DemoRun,
+    empty_frames,
+    finish_tour,
+    person_frames,
+    random_checkpoint,
+    run_demo,
+    start_tour,
+    write_video,
+)
+
+pytestmark = pytest.mark.gui
+ARMWRESTLING = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"
+OFFICIAL = SHARED / "weights" / "official"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained 60-class checkpoint: the GUI tests need one that always exists."""
+    return random_checkpoint(tmp_path_factory.mktemp("ckpt") / "untrained.pt")
+
+
+@pytest.fixture(scope="module")
+def person_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An 8 s video of a person: long enough for a few predictions."""
+    return write_video(tmp_path_factory.mktemp("video") / "person.mp4", person_frames(120))
+
+
+def _assert_png(path: Path) -> None:
+    """The file is a non-trivial PNG image."""
+    assert path.is_file(), f"no screenshot at {path}"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def _assert_survived(run: DemoRun) -> None:
+    """Exit 0 and no Python traceback: whatever happened, the window coped."""
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+
+
+def test_video_run_shows_frames_and_predictions(qt_display, tmp_path, checkpoint, person_video):
+    shot = tmp_path / "shots" / "window.png"
+    run = run_demo(["--source", str(person_video), "--weights", str(checkpoint), "--device", "cpu",
+                    "--screenshot", str(shot), "--quit-after", "60"], qt_display, tmp_path)
+    _assert_survived(run)
+    assert run.summary, f"no summary line in: {run.stdout!r}"
+    if qt_display.get("DISPLAY"):
+        assert run.summary["platform"] == "xcb"  # a real X11 window, not offscreen
+    assert run.number("frames shown") > 10
+    assert run.number("predictions") >= 1
+    assert run.summary["action"] != "—"
+    assert run.summary["banner"].startswith("video ended after 120 frames")
+    _assert_png(shot)
+
+
+def test_released_checkpoint_downloaded_on_first_use_then_armwrestling(qt_display, tmp_path):
+    if not (ARMWRESTLING.is_file() and OFFICIAL.is_dir()):
+        pytest.skip(f"shared video or released checkpoints absent under {SHARED}")
+    weights_dir = tmp_path / "weights"
+    with _serve(OFFICIAL) as base_url:
+        run = run_demo(["--source", str(ARMWRESTLING), "--weights", "ntu60-xsub-joint",
+                        "--screenshot", str(tmp_path / "arm.png"), "--quit-after", "10"],
+                       qt_display, tmp_path, env={"SHIFTGCN_WEIGHTS_DIR": str(weights_dir),
+                                                  "SHIFTGCN_WEIGHTS_URL": base_url})
+    _assert_survived(run)
+    assert (weights_dir / "ntu_ShiftGCN_joint_xsub.pt").is_file()
+    assert [p.name for p in weights_dir.iterdir()] == ["ntu_ShiftGCN_joint_xsub.pt"]
+    assert run.number("frames shown") > 10 and run.number("predictions") >= 1
+    _assert_png(tmp_path / "arm.png")
+
+
+@pytest.fixture(scope="module")
+def tour(qt_display, tmp_path_factory, checkpoint, person_video
+         ) -> tuple[Path, dict[str, dict[str, str]]]:
+    """The faults and the Record/Snapshot buttons, one run each, in one window and one process.
+
+    Each run ends by itself (fault, end of video), then the next starts; returns the folder the
+    runs wrote to and each run's summary by name.
+    """
+    root = tmp_path_factory.mktemp("tour")
+    short = write_video(root / "short.mp4", person_frames(15))
+    empty = write_video(root / "empty.mp4", empty_frames(45))
+    (root / "broken.pt").write_bytes(b"this is not a checkpoint")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    offline = {"SHIFTGCN_WEIGHTS_DIR": str(root / "weights"), "SHIFTGCN_WEIGHTS_URL": dead_url}
+    ckpt, video = str(checkpoint), str(person_video)
+    plan = [
+        {"name": "broken-checkpoint", "source": video, "weights": "broken.pt"},
+        {"name": "unknown-checkpoint", "source": video, "weights": "nope"},
+        {"name": "offline", "source": video, "weights": "ntu60-xsub-joint", "env": offline},
+        {"name": "no-camera", "source": "7", "weights": ckpt},
+        {"name": "camera-lost", "source": "0", "weights": ckpt},
+        {"name": "video-ends", "source": str(short), "weights": ckpt},
+        {"name": "no-person", "source": str(empty), "weights": ckpt},
+        {"name": "record", "source": video, "weights": ckpt, "record": True},
+    ]
+    outcome, summaries = finish_tour(start_tour(plan, qt_display, root))
+    _assert_survived(outcome)
+    assert set(summaries) == {step["name"] for step in plan}, outcome.stdout
+    return root, summaries
+
+
+def test_video_that_ends(tour):
+    run = tour[1]["video-ends"]
+    assert run["banner"].startswith("video ended after 15 frames")
+    assert int(run["frames shown"]) >= 1
+
+
+def test_no_person_in_view(tour):
+    run = tour[1]["no-person"]
+    assert run["banner"].startswith("video ended after 45 frames")
+    assert run["notice"] == "No person in view"
+    assert int(run["frames shown"]) >= 1 and int(run["predictions"]) == 0
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("broken-checkpoint", "not a readable PyTorch checkpoint"),
+    ("unknown-checkpoint", "unknown checkpoint 'nope'; known names: ntu60-xsub-joint"),
+])
+def test_checkpoint_that_does_not_load(tour, name, expected):
+    assert expected in tour[1][name]["banner"]
+
+
+def test_no_camera(tour):
+    assert "cannot open camera 7" in tour[1]["no-camera"]["banner"]
+
+
+def test_camera_lost_mid_stream(tour):
+    run = tour[1]["camera-lost"]
+    assert "camera 0 stopped delivering frames after 40" in run["banner"]
+    assert int(run["frames shown"]) >= 1
+
+
+def test_no_network_for_first_download(tour):
+    root, runs = tour
+    banner, weights_dir = runs["offline"]["banner"], root / "weights"
+    assert banner.startswith("could not download ntu_ShiftGCN_joint_xsub.pt")
+    assert f"save it as {weights_dir / 'ntu_ShiftGCN_joint_xsub.pt'}" in banner
+    assert not weights_dir.exists() or not any(weights_dir.iterdir())
+
+
+def test_record_and_snapshot(tour):
+    import cv2
+
+    root, runs = tour
+    assert runs["record"]["banner"].startswith("video ended after 120 frames")
+    videos = list(root.glob("shiftgcn-recording-*.mp4"))
+    snaps = list(root.glob("shiftgcn-snapshot-*.png"))
+    assert len(videos) == 1 and len(snaps) == 1
+    capture = cv2.VideoCapture(str(videos[0]))
+    assert capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 5
+    ok, frame = capture.read()
+    assert ok and frame.shape[:2] == (320, 320)
+    capture.release()
+    _assert_png(snaps[0])
+
+
+def test_without_display_one_line_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY",
+                                                            "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "run_demo.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: no display found (DISPLAY is not set): run it on a desktop, or set "
+        "QT_QPA_PLATFORM=offscreen for a headless smoke run"]
+
+
+def test_qt_plugin_path_repaired_after_cv2_import():
+    code = ("import cv2, os; from app.gui.qtenv import prepare_qt_environment; "
+            "from PyQt5.QtCore import QLibraryInfo as L; prepare_qt_environment(); "
+            "print(os.environ.get('QT_QPA_PLATFORM_PLUGIN_PATH') == L.location(L.PluginsPath), "
+            "'cv2' in os.environ.get('QT_QPA_FONTDIR', ''))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+class _serve:
+    """A local HTTP server on 127.0.0.1 for a folder, as a context manager yielding its URL."""
+
+    def __init__(self, folder: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without logging each request."""
+
+    def log_message(self, *args) -> None:
+        """Keep the test output clean."""
