@@ -1,0 +1,194 @@
+"""The streaming classifier and the frame pipeline: training-identical normalisation, window
+cadence and resampling, smoothing, the inference thread, configuration, stage timings."""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+import torch
+from pose_helpers import OFFICIAL_WEIGHTS, PREPROCESSING, VIDEO, read_frames, require
+
+from app.pipeline import (FramePipeline, StreamingClassifier, build_pipeline, load_config,
+                          prepare_window)
+from model.errors import UserError
+from model.preprocess import normalize_sample
+from pose import BodyTracker, MediaPipePose
+
+
+class FakeModel(torch.nn.Module):
+    """A stand-in network: 4 classes scored from the mean coordinates; records its inputs."""
+
+    num_class, class_names, stream = 4, ["a", "b", "c", "d"], "joint"
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        super().__init__()
+        self.inputs: list[torch.Tensor] = []
+        self.gate = gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate is not None:
+            self.gate.wait(timeout=30)
+        self.inputs.append(x.clone())
+        m = x.mean(dim=(2, 3, 4))  # (N, 3)
+        return torch.stack([m[:, 0], m[:, 1], m[:, 2], -m.sum(1)], dim=1) * 10
+
+
+def skeleton(seed: int) -> np.ndarray:
+    """A random but person-like (3, 25, 2) frame: body 0 filled, body 1 empty."""
+    out = np.zeros((3, 25, 2), np.float32)
+    out[:, :, 0] = np.random.default_rng(seed).normal(0, 0.3, (3, 25)) + [[0], [0], [3]]
+    return out
+
+
+def reference_samples() -> tuple[np.ndarray, np.ndarray]:
+    """The fixtures' raw and published-normalised joint arrays, (N, 3, 300, 25, 2) each."""
+    data = np.load(require(PREPROCESSING))
+    return data["raw"], data["joint"]
+
+
+def test_prepare_window_normalises_exactly_as_training():
+    """A sample's frames, looped to 300 by prepare_window, equal the published joint arrays."""
+    raw, joint = reference_samples()
+    for sample, expected in zip(raw, joint):
+        length = int(np.flatnonzero(np.abs(sample).sum(axis=(0, 2, 3)) > 0).max(initial=-1)) + 1
+        if length == 0:
+            continue
+        frames = np.transpose(sample[:, :length], (1, 0, 2, 3))
+        np.testing.assert_allclose(prepare_window(frames, 300, "joint"), expected, atol=1e-4)
+
+
+def test_prepare_window_without_padding_keeps_the_window_length():
+    """pad_to=0 gives the network the window itself, normalised."""
+    frames = np.stack([skeleton(i) for i in range(20)])
+    x = prepare_window(frames, 0, "joint")
+    assert x.shape == (3, 20, 25, 2)
+    np.testing.assert_allclose(x, normalize_sample(np.transpose(frames, (1, 0, 2, 3))), atol=1e-6)
+
+
+def test_streaming_prediction_equals_the_model_on_the_training_input():
+    """Pushing a sample frame by frame at 30 fps gives what the model says of the NTU sample."""
+    weights = require(OFFICIAL_WEIGHTS / "ntu_ShiftGCN_joint_xsub.pt")
+    from model import load_model
+
+    model = load_model(weights)
+    raw, joint = reference_samples()
+    sample, expected = raw[3], joint[3]  # 40 frames
+    classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300)
+    predictions = [classifier.push(f, i / 30) for i, f in enumerate(np.moveaxis(sample[:, :40], 1, 0))]
+    assert all(p is None for p in predictions[:-1]) and predictions[-1] is not None
+    with torch.no_grad():
+        probs = torch.softmax(model(torch.from_numpy(expected)[None]), 1)[0].numpy()
+    np.testing.assert_allclose(predictions[-1].probs, probs, atol=1e-5)
+    assert predictions[-1].top(5)[0]["label"] == model.class_names[int(probs.argmax())]
+
+
+def test_predictions_come_every_stride_frames_once_enough_are_seen():
+    """No prediction before min_frames frames with a person; then one every `stride` frames."""
+    classifier = StreamingClassifier(FakeModel(), window=16, stride=4, min_frames=8, pad_to=0)
+    got = [classifier.push(skeleton(i), i / 30) is not None for i in range(24)]
+    assert [i for i, g in enumerate(got) if g] == [7, 11, 15, 19, 23]
+    assert classifier.latest.top(2)[0]["index"] in range(4)
+    assert len(classifier.latest.top(10)) == 4
+
+
+def test_nobody_gives_no_prediction():
+    """Frames without a person are buffered as empty and never classified on their own."""
+    model = FakeModel()
+    classifier = StreamingClassifier(model, window=16, stride=2, min_frames=4, pad_to=0)
+    assert all(classifier.push(None, i / 30) is None for i in range(20))
+    assert classifier.push(np.zeros((3, 25, 2), np.float32), 1.0) is None
+    assert model.inputs == []
+
+
+def test_window_is_resampled_to_the_model_rate():
+    """A 15 fps source is resampled to 30 fps: each frame appears twice in the window."""
+    model = FakeModel()
+    classifier = StreamingClassifier(model, window=8, stride=4, min_frames=1, pad_to=0, fps=30)
+    for i in range(8):
+        classifier.push(skeleton(i), i / 15)
+    window = model.inputs[-1][0]  # (3, 8, 25, 2): 0.23 s to 0.47 s = source frames 3 4 4 5 5 6 6 7
+    assert window.shape[1] == 8
+    for t in (1, 3, 5):
+        torch.testing.assert_close(window[:, t], window[:, t + 1])
+    assert not torch.equal(window[:, 0], window[:, 1])
+
+
+def test_probability_smoothing_is_an_exponential_average():
+    """With smoothing s, probs = s * previous + (1 - s) * this window's."""
+    classifier = StreamingClassifier(FakeModel(), window=8, stride=4, min_frames=1, pad_to=0,
+                                     smoothing=0.5)
+    predictions = [p for i in range(12) if (p := classifier.push(skeleton(i), i / 30))]
+    first, second = predictions[-2], predictions[-1]
+    np.testing.assert_allclose(second.probs, 0.5 * first.probs + 0.5 * second.raw_probs, atol=1e-6)
+    assert not np.allclose(second.probs, second.raw_probs)
+
+
+def test_background_inference_never_blocks_push():
+    """With the model busy in its thread, frames keep flowing; its result arrives later, once."""
+    gate = threading.Event()
+    classifier = StreamingClassifier(FakeModel(gate), window=8, stride=2, min_frames=1,
+                                     pad_to=0, background=True)
+    results = [classifier.push(skeleton(i), i / 30) for i in range(10)]  # would hang if blocking
+    assert results == [None] * 10
+    gate.set()
+    fresh = classifier.flush()
+    assert fresh is not None and fresh.timestamp == pytest.approx(1 / 30)
+    assert classifier.flush() is None
+    classifier.close()
+
+
+def test_bad_settings_are_one_line():
+    """Impossible classifier settings raise a UserError."""
+    with pytest.raises(UserError, match="window"):
+        StreamingClassifier(FakeModel(), window=2)
+
+
+def test_config_defaults_and_overrides(tmp_path):
+    """Defaults come from app/configs/pipeline.yaml; a file and overrides replace single keys."""
+    config = load_config()
+    assert config["weights"] == "ntu60-xsub-joint" and config["classifier"]["pad_to"] == 300
+    user = tmp_path / "mine.yaml"
+    user.write_text("classifier:\n  window: 32\n")
+    merged = load_config(user, {"device": "cpu"})
+    assert merged["classifier"]["window"] == 32 and merged["classifier"]["stride"] == 8
+    assert merged["device"] == "cpu"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("classifier:\n  windw: 3\n", "unknown configuration key 'windw'"),
+    ("a: [1, 2\n", "not valid YAML"),
+    ("- 1\n", "must be a mapping"),
+])
+def test_bad_config_is_one_line(tmp_path, text, message):
+    """A misspelt key, broken YAML or a list raise one UserError line."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message):
+        load_config(path)
+
+
+def test_frame_pipeline_on_the_shared_video():
+    """Real frames: people found, a (3, 25, 2) skeleton, predictions and every stage timed."""
+    frames = read_frames(require(VIDEO), 24)
+    pipeline = FramePipeline(MediaPipePose(), BodyTracker(),
+                             StreamingClassifier(FakeModel(), window=16, stride=8, min_frames=4))
+    results = [pipeline.process(f, i / 28) for i, f in enumerate(frames)]
+    pipeline.close()
+    assert sum(r.has_person for r in results) >= 12
+    assert all(r.skeleton.shape == (3, 25, 2) for r in results)
+    assert any(r.new_prediction for r in results)
+    last = results[-1]
+    assert set(last.timings) == {"capture_ms", "pose_ms", "track_ms", "classify_ms",
+                                 "inference_ms", "latency_ms"}
+    assert last.timings["pose_ms"] > 0 and last.prediction.inference_ms > 0
+    assert [r.index for r in results] == list(range(24))
+
+
+def test_build_pipeline_resolves_registry_names(monkeypatch):
+    """The default weights name resolves in SHIFTGCN_WEIGHTS_DIR; the model's classes are named."""
+    monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", os.fspath(require(OFFICIAL_WEIGHTS)))
+    pipeline = build_pipeline(load_config(overrides={"device": "cpu"}))
+    assert pipeline.classifier.class_names[0] == "drink water"
+    pipeline.close()
