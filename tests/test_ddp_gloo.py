@@ -1,4 +1,5 @@
-"""DistributedDataParallel on CPU: two gloo processes under torchrun, one set of files, all samples scored."""
+"""DistributedDataParallel on CPU: two gloo processes under torchrun, one set of files."""
+
 from __future__ import annotations
 
 import sys
@@ -6,22 +7,38 @@ import sys
 import numpy as np
 import pytest
 import torch
+from train_helpers import run_cli, write_tiny_config, write_tiny_dataset
 
 from train.feeder import read_labels
 from train.metrics import load_scores, read_metrics_csv, topk_accuracy
-from train_helpers import run_cli, write_tiny_config, write_tiny_dataset
 
 pytestmark = pytest.mark.skipif(
-    not torch.distributed.is_available() or sys.platform == "win32", reason="torch.distributed (gloo) is not available"
+    not torch.distributed.is_available() or sys.platform == "win32",
+    reason="torch.distributed (gloo) is not available",
 )
 
 
 def test_two_gloo_processes_train_together(tmp_path):
-    data = write_tiny_dataset(tmp_path / "data", classes=3, per_class=(4, 1), frames=16)  # 3 val: uneven shares
+    data = write_tiny_dataset(
+        tmp_path / "data", classes=3, per_class=(4, 1), frames=16
+    )  # 3 val: uneven shares
     config = write_tiny_config(tmp_path / "tiny.yaml", epochs=2, batch_size=4)
     work = tmp_path / "work"
-    done = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                   "-m", "train.run", "--config", str(config), "--data-dir", str(data), "--work-dir", str(work))
+    done = run_cli(
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "train.run",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(data),
+        "--work-dir",
+        str(work),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     log = (work / "log.txt").read_text()
     assert "2 processes" in log and log.count("epoch 2/2") == 1  # only rank 0 writes
@@ -36,4 +53,6 @@ def test_two_gloo_processes_train_together(tmp_path):
     matrix = np.stack([scores[n] for n in names])
     assert topk_accuracy(matrix, labels, 1) == pytest.approx(float(best["top1"]))
     saved = torch.load(work / "last.pt", weights_only=True)
-    assert not any(key.startswith("module.") for key in saved["state_dict"])  # the bare network is saved
+    assert not any(
+        key.startswith("module.") for key in saved["state_dict"]
+    )  # the bare network is saved

@@ -1,4 +1,5 @@
 """Accuracy helpers, score files and the weighted ensemble of streams."""
+
 from __future__ import annotations
 
 import pickle
@@ -40,13 +41,25 @@ def test_summed_streams_beat_each_stream(two_streams):
     result = ensemble([two_streams / "a.pkl", two_streams / "b"], two_streams / "val_label.pkl")
     assert result.single_top1 == [50.0, 50.0]
     assert (result.top1, result.samples) == (100.0, 4)
-    weighted = ensemble([two_streams / "a.pkl", two_streams / "b"], two_streams / "val_label.pkl", [1, 0])
+    weighted = ensemble(
+        [two_streams / "a.pkl", two_streams / "b"], two_streams / "val_label.pkl", [1, 0]
+    )
     assert weighted.top1 == 50.0
 
 
 def test_cli_prints_the_ensemble(two_streams, capsys):
-    status = ensemble_cli.main(["--scores", str(two_streams / "a.pkl"), str(two_streams / "b"),
-                                "--labels", str(two_streams / "val_label.pkl"), "--weights", "1", "1"])
+    status = ensemble_cli.main(
+        [
+            "--scores",
+            str(two_streams / "a.pkl"),
+            str(two_streams / "b"),
+            "--labels",
+            str(two_streams / "val_label.pkl"),
+            "--weights",
+            "1",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0 and "top-1 100.00%  top-5 100.00%" in out
 
@@ -70,5 +83,7 @@ def test_mismatches_are_one_clear_error(two_streams, capsys):
     with pytest.raises(UserError, match="different numbers of classes"):
         ensemble([two_streams / "a.pkl", two_streams / "wide.pkl"], labels)
     (two_streams / "junk.pkl").write_bytes(b"junk")
-    assert ensemble_cli.main(["--scores", str(two_streams / "junk.pkl"), "--labels", str(labels)]) == 1
+    assert (
+        ensemble_cli.main(["--scores", str(two_streams / "junk.pkl"), "--labels", str(labels)]) == 1
+    )
     assert "error: scores file" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """train.evaluate on project checkpoints and on the released ones, and its one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from shared_paths import require_shared
+from train_helpers import TINY_MODEL, one_torch_thread, write_tiny_dataset
 
 from model import ModelConfig, build_model, save_checkpoint
 from model.errors import UserError
@@ -14,13 +17,13 @@ from train import evaluate as evaluate_cli
 from train.evaluate import evaluate
 from train.feeder import read_labels
 from train.metrics import load_scores, topk_accuracy
-from train_helpers import TINY_MODEL, one_torch_thread, write_tiny_dataset
-from shared_paths import require_shared
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("eval") / "data", classes=3, per_class=(1, 3), frames=16)
+    return write_tiny_dataset(
+        tmp_path_factory.mktemp("eval") / "data", classes=3, per_class=(1, 3), frames=16
+    )
 
 
 def tiny_checkpoint(path, num_class: int = 3, stream: str = "bone"):
@@ -34,12 +37,26 @@ def test_evaluate_writes_scores_confusion_and_result(data, tmp_path, capsys):
     weights = tiny_checkpoint(tmp_path / "tiny.pt")
     out = tmp_path / "out"
     with one_torch_thread():
-        status = evaluate_cli.main(["--weights", str(weights), "--data-dir", str(data), "--out", str(out),
-                                    "--device", "cpu", "--workers", "0"])
+        status = evaluate_cli.main(
+            [
+                "--weights",
+                str(weights),
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--workers",
+                "0",
+            ]
+        )
     assert status == 0
     printed = capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
-    assert result["stream"] == "bone" and result["samples"] == 9  # the checkpoint's stream by default
+    assert (
+        result["stream"] == "bone" and result["samples"] == 9
+    )  # the checkpoint's stream by default
     names, labels = read_labels(data / "val_label.pkl")
     scores = load_scores(out / "scores.pkl")
     assert list(scores) == names and scores[names[0]].shape == (3,)
@@ -50,7 +67,12 @@ def test_evaluate_writes_scores_confusion_and_result(data, tmp_path, capsys):
 
 def test_checkpoint_of_another_class_count_is_refused(data, tmp_path, capsys):
     weights = tiny_checkpoint(tmp_path / "two.pt", num_class=2)
-    assert evaluate_cli.main(["--weights", str(weights), "--data-dir", str(data), "--out", str(tmp_path)]) == 1
+    assert (
+        evaluate_cli.main(
+            ["--weights", str(weights), "--data-dir", str(data), "--out", str(tmp_path)]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "has 2 classes but" in err and err.count("\n") == 1
 
@@ -58,11 +80,34 @@ def test_checkpoint_of_another_class_count_is_refused(data, tmp_path, capsys):
 def test_missing_inputs_are_one_clear_error(data, tmp_path, capsys):
     weights = tiny_checkpoint(tmp_path / "t.pt")
     assert evaluate_cli.main(["--weights", str(tmp_path / "none.pt"), "--data-dir", str(data)]) == 1
-    assert evaluate_cli.main(["--weights", str(weights), "--data-dir", str(tmp_path / "nodata")]) == 1
-    assert evaluate_cli.main(["--weights", str(weights), "--data-dir", str(data), "--stream", "joint_motion",
-                              "--split", "train", "--out", str(tmp_path / "o"), "--workers", "0"]) == 0
+    assert (
+        evaluate_cli.main(["--weights", str(weights), "--data-dir", str(tmp_path / "nodata")]) == 1
+    )
+    assert (
+        evaluate_cli.main(
+            [
+                "--weights",
+                str(weights),
+                "--data-dir",
+                str(data),
+                "--stream",
+                "joint_motion",
+                "--split",
+                "train",
+                "--out",
+                str(tmp_path / "o"),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
-    assert len(errors) == 2 and "none.pt does not exist" in errors[0] and "nodata does not exist" in errors[1]
+    assert (
+        len(errors) == 2
+        and "none.pt does not exist" in errors[0]
+        and "nodata does not exist" in errors[1]
+    )
 
 
 def test_released_checkpoint_evaluates(data, tmp_path):

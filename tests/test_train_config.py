@@ -1,9 +1,11 @@
-"""Training configs: the recipe's defaults, the shipped YAML files, inheritance, flags, optimiser groups."""
+"""Training configs: the recipe's defaults, the YAML files, inheritance, flags, optimiser groups."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from train_helpers import REPO_ROOT
 
 from model import ModelConfig, build_model
 from model.errors import UserError
@@ -11,7 +13,6 @@ from model.graph import STREAMS
 from train.config import TrainConfig, load_config, parse_assignments
 from train.optim import build_optimizer, build_scheduler, load_scheduler_state, scheduler_state
 from train.run import overrides_from, parse_args
-from train_helpers import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "train" / "configs"
 BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
@@ -49,7 +50,12 @@ def test_every_benchmark_and_stream_has_a_config(dataset):
 )
 def test_variant_configs_inherit_and_set_the_blocks(name, motion, channel):
     config = load_config(CONFIGS / f"{name}.yaml")
-    assert (config.dataset, config.benchmark, config.stream, config.name) == ("ntu60", "xsub", "joint", name)
+    assert (config.dataset, config.benchmark, config.stream, config.name) == (
+        "ntu60",
+        "xsub",
+        "joint",
+        name,
+    )
     model_config = config.model_config()
     assert model_config.motion_excitation.placement == motion
     assert model_config.channel_excitation.placement == channel
@@ -63,22 +69,58 @@ def test_ce_parallel_leaves_out_the_temporal_conv():
 
 def test_base_files_merge_nested_keys(tmp_path):
     (tmp_path / "base.yaml").write_text("epochs: 7\nmodel: {channels: [8, 16], strides: [2, 2]}\n")
-    (tmp_path / "child.yaml").write_text("_base_: base.yaml\ndataset: ntu120\nmodel: {strides: [1, 4]}\n")
+    (tmp_path / "child.yaml").write_text(
+        "_base_: base.yaml\ndataset: ntu120\nmodel: {strides: [1, 4]}\n"
+    )
     config = load_config(tmp_path / "child.yaml")
-    assert (config.epochs, config.dataset, config.classes, config.name) == (7, "ntu120", 120, "child")
+    assert (config.epochs, config.dataset, config.classes, config.name) == (
+        7,
+        "ntu120",
+        120,
+        "child",
+    )
     assert config.model == {"channels": [8, 16], "strides": [1, 4]}
 
 
 def test_flags_override_the_file():
-    args = parse_args([
-        "--config", "x.yaml", "--epochs", "3", "--batch-size", "8", "--num-class", "6", "--amp",
-        "--set", "base_lr=0.05", "--set", "model.channels=[8,16]", "--set", "model.strides=[2,2]", "--set", "epochs=9",
-    ])
+    args = parse_args(
+        [
+            "--config",
+            "x.yaml",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "8",
+            "--num-class",
+            "6",
+            "--amp",
+            "--set",
+            "base_lr=0.05",
+            "--set",
+            "model.channels=[8,16]",
+            "--set",
+            "model.strides=[2,2]",
+            "--set",
+            "epochs=9",
+        ]
+    )
     overrides = overrides_from(args)
-    assert overrides == {"epochs": 3, "batch_size": 8, "num_class": 6, "amp": True,
-                         "base_lr": 0.05, "model": {"channels": [8, 16], "strides": [2, 2]}}
+    assert overrides == {
+        "epochs": 3,
+        "batch_size": 8,
+        "num_class": 6,
+        "amp": True,
+        "base_lr": 0.05,
+        "model": {"channels": [8, 16], "strides": [2, 2]},
+    }
     config = load_config(CONFIGS / "ntu60_xsub_joint.yaml", overrides)
-    assert (config.epochs, config.batch_size, config.classes, config.amp, config.base_lr) == (3, 8, 6, True, 0.05)
+    assert (config.epochs, config.batch_size, config.classes, config.amp, config.base_lr) == (
+        3,
+        8,
+        6,
+        True,
+        0.05,
+    )
     assert parse_args(["--config", "x.yaml"]).amp is None  # absent flags keep the file's values
 
 

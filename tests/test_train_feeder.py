@@ -1,4 +1,5 @@
 """The dataset over gendata's memory-mapped arrays, and its one-line errors."""
+
 from __future__ import annotations
 
 import pickle
@@ -6,10 +7,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from train_helpers import write_tiny_dataset
 
 from model.errors import UserError
 from train.feeder import SkeletonFeeder, read_labels
-from train_helpers import write_tiny_dataset
 
 
 def test_items_are_samples_labels_and_indices(tmp_path):
@@ -49,7 +50,9 @@ def test_labels_must_match_the_array(tmp_path):
         SkeletonFeeder(tmp_path, "train", "joint")
 
 
-@pytest.mark.parametrize("content", [b"not a pickle", pickle.dumps({"a": 1}), pickle.dumps((["a"], [0, 1]))])
+@pytest.mark.parametrize(
+    "content", [b"not a pickle", pickle.dumps({"a": 1}), pickle.dumps((["a"], [0, 1]))]
+)
 def test_corrupt_label_files_are_refused(tmp_path, content):
     path = tmp_path / "val_label.pkl"
     path.write_bytes(content)

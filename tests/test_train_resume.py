@@ -1,4 +1,5 @@
-"""A run killed mid-training and resumed from last.pt ends exactly where an uninterrupted run does."""
+"""A run killed mid-training and resumed from last.pt ends exactly where an unbroken run does."""
+
 from __future__ import annotations
 
 import signal
@@ -7,12 +8,18 @@ import time
 
 import pytest
 import torch
+from train_helpers import (
+    REPO_ROOT,
+    cli_env,
+    one_torch_thread,
+    python_command,
+    run_cli,
+    write_tiny_config,
+    write_tiny_dataset,
+)
 
 from train import run
 from train.metrics import read_metrics_csv
-from train_helpers import (
-    REPO_ROOT, cli_env, one_torch_thread, python_command, run_cli, write_tiny_config, write_tiny_dataset,
-)
 
 EPOCHS = 3
 
@@ -26,15 +33,31 @@ def setup(tmp_path_factory):
 
 
 def train_command(config, data, work) -> list[str]:
-    return ["-m", "train.run", "--config", str(config), "--data-dir", str(data), "--work-dir", str(work)]
+    return [
+        "-m",
+        "train.run",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(data),
+        "--work-dir",
+        str(work),
+    ]
 
 
 def kill_after_first_epoch(args: list[str], work) -> None:
     """Start a run and SIGKILL it as soon as its first epoch is on disk."""
-    proc = subprocess.Popen(python_command(*args), cwd=REPO_ROOT, env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        python_command(*args),
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
-    while not (work / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        not (work / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -81,12 +104,20 @@ def test_refuses_to_overwrite_or_to_resume_wrongly(setup, capsys):
     root, data, config = setup
     cases = [
         (train_command(config, data, root / "straight"), "already holds a run"),
-        (train_command(config, data, root / "straight") + ["--resume", "--num-class", "4"],
-         "has 3 classes but this run has 4"),
-        (train_command(config, data, root / "nothing") + ["--resume"], "nothing/last.pt does not exist"),
+        (
+            train_command(config, data, root / "straight") + ["--resume", "--num-class", "4"],
+            "has 3 classes but this run has 4",
+        ),
+        (
+            train_command(config, data, root / "nothing") + ["--resume"],
+            "nothing/last.pt does not exist",
+        ),
         (train_command(config, root / "missing", root / "w"), "data dir"),
         (train_command(config, data, root / "w") + ["--batch-size", "64"], "fewer than one batch"),
-        (train_command(config, data, root / "w") + ["--num-class", "2"], "labels up to 2 but the model has 2"),
+        (
+            train_command(config, data, root / "w") + ["--num-class", "2"],
+            "labels up to 2 but the model has 2",
+        ),
     ]
     for args, message in cases:
         with one_torch_thread():

@@ -1,4 +1,5 @@
 """Helpers for the trainer's tests: tiny learnable datasets and a small, fast model config."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,8 +7,8 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -21,9 +22,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_tiny_dataset(
-    data_dir: Path, classes: int = 3, per_class: tuple[int, int] = (6, 3), frames: int = 32, seed: int = 0
+    data_dir: Path,
+    classes: int = 3,
+    per_class: tuple[int, int] = (6, 3),
+    frames: int = 32,
+    seed: int = 0,
 ) -> Path:
-    """Write {train,val}_data_<stream>.npy and labels where each class moves at its own frequency."""
+    """Write {train,val}_data_<stream>.npy and labels; each class moves at its own frequency."""
     rng = np.random.default_rng(seed)
     data_dir.mkdir(parents=True, exist_ok=True)
     t = np.arange(frames, dtype=np.float32)
@@ -43,8 +48,16 @@ def write_tiny_dataset(
 def write_tiny_config(path: Path, **overrides) -> Path:
     """A config for a few quick CPU epochs on a tiny dataset."""
     config = {
-        "dataset": "tiny", "num_class": 3, "epochs": 3, "batch_size": 6, "test_batch_size": 8,
-        "base_lr": 0.05, "lr_steps": [2], "num_workers": 0, "device": "cpu", "model": TINY_MODEL,
+        "dataset": "tiny",
+        "num_class": 3,
+        "epochs": 3,
+        "batch_size": 6,
+        "test_batch_size": 8,
+        "base_lr": 0.05,
+        "lr_steps": [2],
+        "num_workers": 0,
+        "device": "cpu",
+        "model": TINY_MODEL,
         **overrides,
     }
     path.write_text(yaml.safe_dump(config))
@@ -67,8 +80,14 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `python <args>` in the repository root and capture its output."""
-    return subprocess.run(python_command(*args), cwd=REPO_ROOT, env=cli_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        python_command(*args),
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Training configuration: defaults in one dataclass; YAML files (with `_base_`) and flags override them."""
+"""Training configuration: defaults in one dataclass; YAML files (`_base_`) and flags override."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,7 +56,9 @@ class TrainConfig:
         if self.stream not in STREAMS:
             raise UserError(f"config: stream {self.stream!r} is not one of {', '.join(STREAMS)}")
         if self.num_class is None and self.dataset not in DATASET_CLASSES:
-            raise UserError(f"config: dataset {self.dataset!r} is not NTU; give num_class (--num-class K)")
+            raise UserError(
+                f"config: dataset {self.dataset!r} is not NTU; give num_class (--num-class K)"
+            )
         for key in ("epochs", "batch_size", "test_batch_size"):
             if int(getattr(self, key)) < 1:
                 raise UserError(f"config: {key} must be at least 1")
@@ -72,7 +75,9 @@ class TrainConfig:
     @property
     def data_path(self) -> Path:
         """The folder with {train,val}_data_<stream>.npy and {train,val}_label.pkl."""
-        return Path(self.data_dir) if self.data_dir else Path("data") / self.dataset / self.benchmark
+        return (
+            Path(self.data_dir) if self.data_dir else Path("data") / self.dataset / self.benchmark
+        )
 
     @property
     def work_path(self) -> Path:
@@ -104,7 +109,9 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise UserError(f"config: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise UserError(
+                f"config: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         try:
             return cls(**data)
         except (TypeError, ValueError) as err:

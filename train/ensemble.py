@@ -1,7 +1,8 @@
-"""Ensemble streams by a weighted sum of their per-sample scores, as the published four-stream results do.
+"""Ensemble streams by a weighted sum of per-sample scores, as the published 4-stream results do.
 
 `python -m train.ensemble --scores work_dir/a work_dir/b --labels data/ntu60/xsub/val_label.pkl`
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,19 @@ def ensemble(
     """Sum weight * scores over the inputs and measure top-1/top-5 against the labels."""
     weights = list(weights) if weights else [1.0] * len(score_paths)
     if len(weights) != len(score_paths):
-        raise UserError(f"{len(weights)} weights for {len(score_paths)} scores files; give one weight per file")
+        raise UserError(
+            f"{len(weights)} weights for {len(score_paths)} scores files; give one weight per file"
+        )
     names, labels = read_labels(label_path)
     matrices = [score_matrix(p, names) for p in score_paths]
     if len({m.shape for m in matrices}) > 1:
-        raise UserError("the scores files have different numbers of classes; ensemble models of one dataset")
+        raise UserError(
+            "the scores files have different numbers of classes; ensemble models of one dataset"
+        )
     if labels.size and labels.max() >= matrices[0].shape[1]:
         raise UserError(
-            f"{label_path} has labels up to {labels.max()} but the scores have {matrices[0].shape[1]} classes"
+            f"{label_path} has labels up to {labels.max()} "
+            f"but the scores have {matrices[0].shape[1]} classes"
         )
     total = sum(w * m for w, m in zip(weights, matrices))
     return EnsembleResult(
@@ -64,11 +70,19 @@ def ensemble(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m train.ensemble", description=__doc__.splitlines()[0])
-    parser.add_argument("--scores", nargs="+", required=True,
-                        help="scores.pkl files ({sample_name: scores}) or the folders holding them")
+    parser = argparse.ArgumentParser(
+        prog="python -m train.ensemble", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--scores",
+        nargs="+",
+        required=True,
+        help="scores.pkl files ({sample_name: scores}) or the folders holding them",
+    )
     parser.add_argument("--labels", required=True, help="the split's <split>_label.pkl")
-    parser.add_argument("--weights", nargs="+", type=float, help="one weight per scores file (default: all 1)")
+    parser.add_argument(
+        "--weights", nargs="+", type=float, help="one weight per scores file (default: all 1)"
+    )
     return parser.parse_args(argv)
 
 
@@ -79,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     result = ensemble(args.scores, args.labels, args.weights)
     for path, top1 in zip(args.scores, result.single_top1):
         print(f"{path}: top-1 {top1:.2f}%")
-    print(f"ensemble of {len(args.scores)} ({result.samples} samples): "
-          f"top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%")
+    print(
+        f"ensemble of {len(args.scores)} ({result.samples} samples): "
+        f"top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%"
+    )
     return 0
 
 

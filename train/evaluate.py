@@ -1,7 +1,8 @@
-"""Evaluate a checkpoint (released or trained here) on a validation split: top-1/top-5, scores, confusion PNG.
+"""Evaluate a checkpoint (released or trained here): top-1/top-5, per-sample scores, confusion PNG.
 
 `python -m train.evaluate --weights ntu60-xsub-joint --data-dir data/ntu60/xsub`
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,18 +59,35 @@ def evaluate(
             f"{weights} has {model.num_class} classes but {data_dir}'s labels go up to {top}; "
             "use a checkpoint trained on this dataset"
         )
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
-                        pin_memory=torch_device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=torch_device.type == "cuda",
+    )
     scores, _, loss_sum = predict(model, loader, torch_device, amp=False, show=True)
     labels = dataset.labels
     out_dir = Path(out_dir or Path("eval") / f"{Path(str(weights)).stem}_{stream}")
     save_scores(out_dir / "scores.pkl", dataset.names, scores)
     matrix = confusion_matrix(scores.argmax(1), labels, model.num_class)
     top1 = topk_accuracy(scores, labels, 1)
-    plot_confusion(matrix, model.class_names, out_dir / "confusion.png",
-                   f"{Path(str(weights)).name} on {split} ({stream}): top-1 {top1:.2f}%")
-    result = Evaluation(str(weights), stream, len(labels), top1, topk_accuracy(scores, labels, 5),
-                        loss_sum / max(len(labels), 1), str(out_dir / "scores.pkl"), str(out_dir / "confusion.png"))
+    plot_confusion(
+        matrix,
+        model.class_names,
+        out_dir / "confusion.png",
+        f"{Path(str(weights)).name} on {split} ({stream}): top-1 {top1:.2f}%",
+    )
+    result = Evaluation(
+        str(weights),
+        stream,
+        len(labels),
+        top1,
+        topk_accuracy(scores, labels, 5),
+        loss_sum / max(len(labels), 1),
+        str(out_dir / "scores.pkl"),
+        str(out_dir / "confusion.png"),
+    )
     with atomic_write(out_dir / "result.json") as tmp:
         tmp.write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
@@ -77,9 +95,15 @@ def evaluate(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m train.evaluate", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--weights", required=True, help="checkpoint file or registered name")
-    parser.add_argument("--data-dir", required=True, help="folder with <split>_data_<stream>.npy and <split>_label.pkl")
+    parser.add_argument(
+        "--data-dir",
+        required=True,
+        help="folder with <split>_data_<stream>.npy and <split>_label.pkl",
+    )
     parser.add_argument("--stream", choices=STREAMS, help="default: the checkpoint's stream")
     parser.add_argument("--split", default="val", choices=("train", "val"))
     parser.add_argument("--out", help="output folder (default: eval/<checkpoint name>_<stream>)")
@@ -93,10 +117,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Evaluate and print one line of results."""
     args = parse_args(argv)
-    result = evaluate(args.weights, args.data_dir, args.out, args.stream, args.split,
-                      args.batch_size, args.device, args.workers)
-    print(f"{result.weights} ({result.stream}, {result.samples} samples): "
-          f"top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%  -> {Path(result.scores).parent}")
+    result = evaluate(
+        args.weights,
+        args.data_dir,
+        args.out,
+        args.stream,
+        args.split,
+        args.batch_size,
+        args.device,
+        args.workers,
+    )
+    print(
+        f"{result.weights} ({result.stream}, {result.samples} samples): "
+        f"top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%  -> {Path(result.scores).parent}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The training dataset: memory-mapped `<split>_data_<stream>.npy` arrays and `<split>_label.pkl` labels."""
+"""The training dataset: memory-mapped `<split>_data_<stream>.npy` and `<split>_label.pkl`."""
+
 from __future__ import annotations
 
 import pickle
@@ -51,7 +52,8 @@ def open_array(path: Path) -> np.ndarray:
         raise UserError(f"data file {path} is not a readable .npy array: {err}") from None
     if data.ndim != 5 or data.shape[1] != 3 or data.shape[3:] != (NUM_JOINTS, NUM_BODIES):
         raise UserError(
-            f"data file {path} has shape {tuple(data.shape)}; expected (N, 3, T, {NUM_JOINTS}, {NUM_BODIES})"
+            f"data file {path} has shape {tuple(data.shape)}; "
+            f"expected (N, 3, T, {NUM_JOINTS}, {NUM_BODIES})"
         )
     return data
 
@@ -62,7 +64,10 @@ class SkeletonFeeder(Dataset):
     def __init__(self, data_dir: str | Path, split: str, stream: str) -> None:
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
-            raise UserError(f"data dir {data_dir} does not exist (run python -m train.gendata, or give --data-dir)")
+            raise UserError(
+                f"data dir {data_dir} does not exist "
+                "(run python -m train.gendata, or give --data-dir)"
+            )
         self.data = open_array(data_file(data_dir, split, stream))
         self.names, self.labels = read_labels(label_file(data_dir, split))
         if len(self.names) != len(self.data):

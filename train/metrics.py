@@ -1,4 +1,5 @@
 """Accuracy, confusion matrices and the per-epoch metrics table."""
+
 from __future__ import annotations
 
 import csv
@@ -45,14 +46,14 @@ def read_metrics_csv(path: Path) -> list[dict[str, str]]:
 
 
 def save_scores(path: Path, names: list[str], scores: np.ndarray) -> None:
-    """Write per-sample scores as a pickled {sample_name: float32 scores} dict (the ensembling format)."""
+    """Write per-sample scores as a pickled {sample_name: float32 scores} dict (for ensembles)."""
     table = {name: row.astype(np.float32) for name, row in zip(names, scores)}
     with atomic_write(path) as tmp, tmp.open("wb") as f:
         pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_scores(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a {sample_name: scores} pickle written by train.run, train.evaluate or the original code."""
+    """Read a {sample_name: scores} pickle (train.run, train.evaluate or the original code)."""
     path = Path(path)
     if path.is_dir():
         path = path / "scores.pkl"
@@ -61,9 +62,13 @@ def load_scores(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with path.open("rb") as f:
             table = pickle.load(f)
-        table = {str(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in dict(table).items()}
+        table = {
+            str(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in dict(table).items()
+        }
     except Exception as err:  # any unpickling failure means the file is not a score table
-        raise UserError(f"scores file {path} is not a pickled {{sample_name: scores}} dict: {err}") from None
+        raise UserError(
+            f"scores file {path} is not a pickled {{sample_name: scores}} dict: {err}"
+        ) from None
     if len({v.shape for v in table.values()}) > 1:
         raise UserError(f"scores file {path} has score vectors of different lengths")
     return table

@@ -1,4 +1,5 @@
 """The released recipe's optimiser and learning-rate schedule."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,7 +12,7 @@ from .config import TrainConfig
 
 
 def weight_decay_for(name: str, config: TrainConfig) -> float:
-    """A parameter's weight decay: the first `weight_decay_by_name` key in its name, else the default."""
+    """A parameter's weight decay: that of the first `weight_decay_by_name` key in its name."""
     for key, decay in config.weight_decay_by_name.items():
         if key in name:
             return float(decay)
@@ -32,9 +33,13 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
     )
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.MultiStepLR:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.MultiStepLR:
     """Divide the learning rate by 1/lr_gamma at each of `lr_steps` (stepped once per epoch)."""
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=config.lr_steps, gamma=config.lr_gamma)
+    return torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=config.lr_steps, gamma=config.lr_gamma
+    )
 
 
 def scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR) -> dict[str, Any]:
@@ -44,6 +49,8 @@ def scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR) -> dict[str
     return state
 
 
-def load_scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR, state: dict[str, Any]) -> None:
+def load_scheduler_state(
+    scheduler: torch.optim.lr_scheduler.MultiStepLR, state: dict[str, Any]
+) -> None:
     """Restore what `scheduler_state` saved."""
     scheduler.load_state_dict({**state, "milestones": Counter(state["milestones"])})

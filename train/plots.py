@@ -1,4 +1,5 @@
 """PNG plots of training curves and confusion matrices (matplotlib's Agg backend, no display)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,7 +40,9 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
     save_figure(fig, path)
 
 
-def plot_confusion(matrix: np.ndarray, class_names: list[str] | None, path: Path, title: str) -> None:
+def plot_confusion(
+    matrix: np.ndarray, class_names: list[str] | None, path: Path, title: str
+) -> None:
     """A row-normalised confusion matrix (true label down, prediction across)."""
     num_class = len(matrix)
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)

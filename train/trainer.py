@@ -1,4 +1,5 @@
 """The training loop: SGD epochs, validation, checkpoints, resume and DistributedDataParallel."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,7 +7,6 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ class Cluster:
 
 
 def join_cluster(device_name: str) -> tuple[Cluster, torch.device]:
-    """Join the torchrun process group (NCCL on CUDA, gloo on CPU) and pick this process's device."""
+    """Join the torchrun process group (NCCL on CUDA, gloo on CPU); pick this process's device."""
     device = select_device(device_name)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
@@ -136,7 +136,7 @@ def train_epoch(
 def predict(
     model: nn.Module, loader: DataLoader, device: torch.device, amp: bool, show: bool
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Scores of every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum)."""
+    """Score every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum)."""
     model.eval()
     scores, indices, loss_sum = [], [], 0.0
     for x, y, index in tqdm(loader, desc="eval", leave=False, disable=not show, dynamic_ncols=True):
@@ -230,8 +230,8 @@ class Trainer:
         top = int(max(self.train_set.labels.max(initial=0), self.val_set.labels.max(initial=0)))
         if top >= self.config.classes:
             raise UserError(
-                f"{self.config.data_path} has labels up to {top} but the model has {self.config.classes} "
-                "classes; set --num-class or use the config of that dataset"
+                f"{self.config.data_path} has labels up to {top} but the model has "
+                f"{self.config.classes} classes; set --num-class or use the config of that dataset"
             )
         if len(self.train_set) < self.config.batch_size:
             raise UserError(
@@ -240,7 +240,8 @@ class Trainer:
             )
         if self.config.batch_size % self.cluster.world:
             raise UserError(
-                f"batch size {self.config.batch_size} does not divide among {self.cluster.world} processes"
+                f"batch size {self.config.batch_size} does not divide among "
+                f"{self.cluster.world} processes"
             )
 
     def _wrap(self, model: nn.Module) -> nn.Module:
@@ -248,7 +249,9 @@ class Trainer:
         if self.cluster.world == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=ids, gradient_as_bucket_view=True
+        )
 
     def _loader_options(self) -> dict[str, Any]:
         workers = min(self.config.num_workers, os.cpu_count() or 1)
@@ -259,21 +262,32 @@ class Trainer:
         }
 
     def _train_loader(self) -> tuple[DataLoader, DistributedSampler]:
-        """Shuffled by epoch and seed only (so a resumed run sees the same order), split among processes."""
+        """Shuffled by seed and epoch only (so a resumed run sees the same order), split by rank."""
         sampler = DistributedSampler(
-            self.train_set, num_replicas=self.cluster.world, rank=self.cluster.rank,
-            shuffle=True, seed=self.config.seed, drop_last=True,
+            self.train_set,
+            num_replicas=self.cluster.world,
+            rank=self.cluster.rank,
+            shuffle=True,
+            seed=self.config.seed,
+            drop_last=True,
         )
         loader = DataLoader(
-            self.train_set, batch_size=self.config.batch_size // self.cluster.world,
-            sampler=sampler, drop_last=True, **self._loader_options(),
+            self.train_set,
+            batch_size=self.config.batch_size // self.cluster.world,
+            sampler=sampler,
+            drop_last=True,
+            **self._loader_options(),
         )
         return loader, sampler
 
     def _val_loader(self) -> DataLoader:
         """Every process scores every world-th validation sample; nothing is padded or repeated."""
-        share = Subset(self.val_set, range(self.cluster.rank, len(self.val_set), self.cluster.world))
-        return DataLoader(share, batch_size=self.config.test_batch_size, shuffle=False, **self._loader_options())
+        share = Subset(
+            self.val_set, range(self.cluster.rank, len(self.val_set), self.cluster.world)
+        )
+        return DataLoader(
+            share, batch_size=self.config.test_batch_size, shuffle=False, **self._loader_options()
+        )
 
     # ------------------------------------------------------------ checkpoints
     def _checkpoint_extra(self) -> dict[str, Any]:
@@ -293,8 +307,11 @@ class Trainer:
 
     def _save(self, name: str) -> None:
         save_checkpoint(
-            self.work_dir / name, self.model, class_names=self.class_names,
-            stream=self.config.stream, extra=self._checkpoint_extra(),
+            self.work_dir / name,
+            self.model,
+            class_names=self.class_names,
+            stream=self.config.stream,
+            extra=self._checkpoint_extra(),
         )
 
     def _resume(self) -> None:
@@ -304,7 +321,9 @@ class Trainer:
             data = torch.load(path, map_location="cpu", weights_only=True)
             saved = data["train"]
         except Exception:  # torch and a missing key both mean this is not our last.pt
-            raise UserError(f"{path} is not a training checkpoint of train.run; start without --resume") from None
+            raise UserError(
+                f"{path} is not a training checkpoint of train.run; start without --resume"
+            ) from None
         saved_classes = int(data["state_dict"]["fc.weight"].shape[0])
         if saved_classes != self.config.classes:
             raise UserError(
@@ -314,12 +333,16 @@ class Trainer:
         try:
             self.model.load_state_dict(data["state_dict"])
         except RuntimeError:
-            raise UserError(f"{path} was trained with another model config; resume with the same config") from None
+            raise UserError(
+                f"{path} was trained with another model config; resume with the same config"
+            ) from None
         self.optimizer.load_state_dict(saved["optimizer"])
         load_scheduler_state(self.scheduler, saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
         restore_rng_state(saved["rng"])
-        self.state = RunState(saved["epoch"], list(saved["history"]), saved["best_epoch"], saved["best_top1"])
+        self.state = RunState(
+            saved["epoch"], list(saved["history"]), saved["best_epoch"], saved["best_top1"]
+        )
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
 
     # ------------------------------------------------------------ output
@@ -368,11 +391,19 @@ class Trainer:
         self.sampler.set_epoch(epoch)
         lr = self.optimizer.param_groups[0]["lr"]
         loss_sum, count = train_epoch(
-            self.net, self.train_loader, self.optimizer, self.scaler, self.device, self.amp, self.show
+            self.net,
+            self.train_loader,
+            self.optimizer,
+            self.scaler,
+            self.device,
+            self.amp,
+            self.show,
         )
         self.scheduler.step()
         loss_sum, count = all_sum(self.cluster, loss_sum, count)
-        scores, indices, val_loss = predict(self.model, self.val_loader, self.device, self.amp, self.show)
+        scores, indices, val_loss = predict(
+            self.model, self.val_loader, self.device, self.amp, self.show
+        )
         scores, val_loss = gather_predictions(self.cluster, scores, indices, val_loss)
         labels = self.val_set.labels
         row = {
@@ -387,7 +418,7 @@ class Trainer:
         return row, scores
 
     def run(self) -> RunState:
-        """Train the remaining epochs; every epoch writes the work dir's files (main process only)."""
+        """Train the remaining epochs; each one writes the work dir's files (main process only)."""
         self._write_start()
         config = self.config
         self.log(
@@ -407,10 +438,14 @@ class Trainer:
             self._write_epoch(row, scores)
             self.log(
                 f"epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss']:.4f}, "
-                f"val loss {row['val_loss']:.4f}, top-1 {row['top1']:.2f}%, top-5 {row['top5']:.2f}%, "
+                f"val loss {row['val_loss']:.4f}, top-1 {row['top1']:.2f}%, "
+                f"top-5 {row['top5']:.2f}%, "
                 f"lr {row['lr']:.4g}, {row['seconds']:.1f}s"
             )
-        self.log(f"best top-1 {self.state.best_top1:.2f}% at epoch {self.state.best_epoch}; files in {self.work_dir}")
+        self.log(
+            f"best top-1 {self.state.best_top1:.2f}% at epoch {self.state.best_epoch}; "
+            f"files in {self.work_dir}"
+        )
         return self.state
 
 
@@ -421,4 +456,3 @@ def train(config: TrainConfig, resume: bool = False) -> RunState:
         return trainer.run()
     finally:
         leave_cluster(trainer.cluster)
-
