@@ -124,8 +124,8 @@ class Engine:
     def describe(self) -> str:
         """One line on the loaded model."""
         names = self.classifier.class_names or []
-        return (f"{self.settings.weights}: {len(names) or '?'} classes, {self.classifier.stream} "
-                f"stream, window {self.classifier.window} frames, on {self.classifier.device}")
+        return (f"{Path(self.settings.weights).name} · {len(names) or '?'} classes · "
+                f"{self.classifier.stream} · {self.classifier.device}")
 
     def process(self, frame: Frame) -> EngineOutput:
         """Pose, tracking and (every stride frames) inference on one frame, then the drawing."""

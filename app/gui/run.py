@@ -23,6 +23,7 @@ class PipelineRun(QObject):
     stats_ready = pyqtSignal(dict)
     message = pyqtSignal(str, str)  # text, kind: "error" | "info" | "status"
     download_progress = pyqtSignal(int, int)
+    model_loaded = pyqtSignal(str)  # what model runs, e.g. "ntu60-xsub-joint: 60 classes ..."
     finished = pyqtSignal(str)  # why the run ended
 
     def __init__(self, settings: RunSettings, parent: QObject | None = None) -> None:
@@ -78,7 +79,7 @@ class PipelineRun(QObject):
     def _on_loaded(self, text: str) -> None:
         """The checkpoint is loaded and the pipeline built: now open the source, so a video
         plays from its first frame instead of running on while the model loads."""
-        self.message.emit(f"model {text}", "status")
+        self.model_loaded.emit(text)
         if not self._stopping:
             self._start_thread(self._capture_thread)
 

@@ -163,19 +163,25 @@ class TopKChart(QWidget):
                              ACCENT if i == 0 else ACCENT.lighter(140))
             painter.drawText(QRectF(width + 4, bar.y(), 52, bar_h), Qt.AlignRight | Qt.AlignVCenter,
                              f"{prob:.0%}" if name else "")
-        if self._threshold > 0:
-            pen = QPen(QColor(200, 60, 60), 1.5, Qt.DashLine)
-            painter.setPen(pen)
-            x = width * self._threshold
-            painter.drawLine(int(x), 0, int(x), self.height())
+            self._draw_threshold(painter, bar)
         painter.end()
+
+    def _draw_threshold(self, painter: QPainter, bar: QRectF) -> None:
+        """A red tick across one bar where the confidence threshold lies."""
+        if self._threshold <= 0:
+            return
+        painter.save()
+        painter.setPen(QPen(QColor(200, 60, 60), 2))
+        x = bar.x() + bar.width() * self._threshold
+        painter.drawLine(int(x), int(bar.top()) - 2, int(x), int(bar.bottom()) + 2)
+        painter.restore()
 
 
 class StatsPanel(QWidget):
     """Frames per second of capture, pose and inference, and the frame-to-prediction latency."""
 
     FIELDS = (("capture", "capture fps"), ("pose", "pose fps"), ("inference", "inference fps"),
-              ("latency", "latency (ms)"), ("people", "people in view"))
+              ("latency", "frame → prediction (ms)"), ("people", "people in view"))
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

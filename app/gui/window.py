@@ -13,6 +13,7 @@ from PyQt5.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMainWindow,
     QProgressBar,
@@ -87,7 +88,9 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("downloading checkpoint %p%")
         self.progress.hide()
+        self.model_label = QLabel("")
         self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.model_label)
         self.source_browse.clicked.connect(self._browse_source)
         self.weights_browse.clicked.connect(self._browse_weights)
         self.threshold_spin.valueChanged.connect(lambda v: self.chart.set_threshold(v / 100))
@@ -204,6 +207,7 @@ class MainWindow(QMainWindow):
         self.banner.clear_message()
         self._frames_shown = self._predictions = 0
         self.action.clear("starting…")
+        self.video.set_notice("Loading the checkpoint and the pose model…")
         self.chart.set_items([])
         self._run = PipelineRun(self.current_settings(), parent=self)
         self._run.frame_ready.connect(self._show_frame)
@@ -211,6 +215,7 @@ class MainWindow(QMainWindow):
         self._run.stats_ready.connect(self._show_stats)
         self._run.message.connect(self._show_message)
         self._run.download_progress.connect(self._show_download)
+        self._run.model_loaded.connect(self.model_label.setText)
         self._run.finished.connect(self._run_finished)
         self._set_running_controls(True)
         self._run.start()
@@ -248,6 +253,8 @@ class MainWindow(QMainWindow):
         self._frames_shown += 1
         self.video.set_image(image)
         self.video.set_notice("" if people else "No person in view")
+        if self._predictions == 0 and self._frames_shown == 1:
+            self.action.clear("gathering a window of frames for the first prediction…")
         self.stats.set_value("people", people, digits=0)
 
     def _show_prediction(self, top: list) -> None:
@@ -274,6 +281,7 @@ class MainWindow(QMainWindow):
 
     def _show_download(self, done: int, total: int) -> None:
         """The first-use checkpoint download, as a progress bar in the status bar."""
+        self.video.set_notice("Downloading the checkpoint (first use)…")
         self.progress.setVisible(done < total or total == 0)
         self.progress.setMaximum(max(total, 1) if total else 0)
         self.progress.setValue(done)

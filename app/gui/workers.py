@@ -68,7 +68,7 @@ class FrameSlot:
 class RateMeter:
     """Events per second over a sliding window of the last few seconds."""
 
-    def __init__(self, span_s: float = 2.0) -> None:
+    def __init__(self, span_s: float = 5.0) -> None:
         self._span = span_s
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
