@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .config import ExcitationConfig, ModelConfig
+from .eval_cache import cached
 from .excitation import ChannelExcitation, MotionExcitation
 from .temporal_shift import TemporalShift
 
@@ -59,15 +60,20 @@ class ShiftGraphConv(nn.Module):
         self.register_buffer("shift_in", shift_indices(joints, in_channels, +1))
         self.register_buffer("shift_out", shift_indices(joints, out_channels, -1))
 
+    def feature_mask(self) -> torch.Tensor:
+        """The per-joint, per-channel gate `tanh(Feature_Mask) + 1`, built once in eval mode."""
+        if self.training:
+            return torch.tanh(self.Feature_Mask) + 1
+        return cached(self, "mask", lambda: torch.tanh(self.Feature_Mask) + 1, self.Feature_Mask)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape
-        y = x.permute(0, 2, 3, 1).reshape(n * t, v * c)
-        y = y.index_select(1, self.shift_in).view(n * t, v, c)
-        y = y * (torch.tanh(self.Feature_Mask) + 1)
-        y = torch.matmul(y, self.Linear_weight) + self.Linear_bias
+        y = x.permute(0, 2, 3, 1).reshape(n * t, v * c)  # free for a channels_last x
+        y = y.index_select(1, self.shift_in).view(n * t, v, c) * self.feature_mask()
+        y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
         y = y.view(n * t, v * self.out_channels).index_select(1, self.shift_out)
-        y = self.bn(y).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)
-        return torch.relu(y + self.down(x))
+        y = self.bn(y).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # channels_last
+        return (y + self.down(x)).relu_()
 
 
 class ShiftTemporalConv(nn.Module):
@@ -84,7 +90,7 @@ class ShiftTemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.shift_in(self.bn(x))
-        x = torch.relu(self.temporal_linear(x))
+        x = self.temporal_linear(x).relu_()
         return self.bn2(self.shift_out(x))
 
 
@@ -134,7 +140,7 @@ class ShiftGCNUnit(nn.Module):
             y = y + block.excitation(g)[:, :, :: self.stride][:, :, : y.shape[2]]
         if self.residual is not None:
             y = y + self.residual(x)
-        y = torch.relu(y)
+        y = y.relu_()
         for block in self.series:  # after the unit
             y = y + block.excitation(y)
         return y
@@ -192,7 +198,10 @@ class ShiftGCN(nn.Module):
         x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)
         x = self.data_bn(x)
         x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        # channels_last keeps (T, V, C) contiguous: the spatial shift's (v, c) frame vectors are
+        # then views, and every convolution and BatchNorm runs without layout copies.
+        x = x.contiguous(memory_format=torch.channels_last)
         for unit in self.units:
             x = unit(x)
-        x = x.view(n, m, x.shape[1], -1).mean(3).mean(1)
+        x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)
         return self.fc(x)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .eval_cache import cached
+
 NEGLIGIBLE_WEIGHT = 1e-7
 """Eval-time kernels drop taps lighter than this (the released V offsets are about 1e-10)."""
 
@@ -52,8 +54,32 @@ def _depthwise(x: torch.Tensor, kernel: torch.Tensor, radius: int, dim: int, str
     return F.conv2d(x, weight, padding=(0, radius), groups=channels)
 
 
-def _is_identity(kernel: torch.Tensor, radius: int) -> bool:
-    return radius == 0 and bool((kernel == 1).all())
+def shift_kernels(
+    xpos: torch.Tensor, ypos: torch.Tensor, stride: int, prune: bool = False
+) -> tuple[tuple[torch.Tensor, int], tuple[torch.Tensor, int] | None]:
+    """The T and V kernels of a shift; the V kernel is None where pruning leaves the identity.
+
+    `prune` drops interpolation weights below NEGLIGIBLE_WEIGHT (for inference with fixed offsets).
+    """
+    t_kernel = shift_kernel(ypos + 0.5 if stride > 1 else ypos, prune)
+    v_kernel, v_radius = shift_kernel(xpos, prune)
+    if prune and v_radius == 0 and bool((v_kernel == 1).all()):
+        return t_kernel, None
+    return t_kernel, (v_kernel, v_radius)
+
+
+def apply_shift(
+    x: torch.Tensor,
+    t_kernel: tuple[torch.Tensor, int],
+    v_kernel: tuple[torch.Tensor, int] | None,
+    stride: int,
+) -> torch.Tensor:
+    """Run the depthwise convolutions of `shift_kernels` on `x` (N, C, T, V)."""
+    out_frames = x.shape[2] // stride
+    x = _depthwise(x, t_kernel[0].to(x.dtype), t_kernel[1], 2, stride)[:, :, :out_frames]
+    if v_kernel is None:
+        return x
+    return _depthwise(x, v_kernel[0].to(x.dtype), v_kernel[1], 3, 1)
 
 
 def temporal_shift(
@@ -63,23 +89,14 @@ def temporal_shift(
     stride: int = 1,
     prune: bool = False,
 ) -> torch.Tensor:
-    """Shift `x` (N, C, T, V) by per-channel offsets; returns (N, C, T // stride, V).
-
-    `prune` drops interpolation weights below NEGLIGIBLE_WEIGHT (for inference with fixed offsets).
-    """
-    out_frames = x.shape[2] // stride
-    t_kernel, t_radius = shift_kernel(ypos + 0.5 if stride > 1 else ypos, prune)
-    v_kernel, v_radius = shift_kernel(xpos, prune)
-    x = _depthwise(x, t_kernel.to(x.dtype), t_radius, 2, stride)[:, :, :out_frames]
-    if prune and _is_identity(v_kernel, v_radius):
-        return x
-    return _depthwise(x, v_kernel.to(x.dtype), v_radius, 3, 1)
+    """Shift `x` (N, C, T, V) by per-channel offsets; returns (N, C, T // stride, V)."""
+    return apply_shift(x, *shift_kernels(xpos, ypos, stride, prune), stride)
 
 
 class TemporalShift(nn.Module):
     """Learnable per-channel shift along T (`ypos`) and V (`xpos`), as in the released models.
 
-    In eval mode the offsets are fixed: the shift drops negligible interpolation weights.
+    In eval mode the offsets are fixed: the kernels are built once, without negligible weights.
     """
 
     def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0) -> None:
@@ -89,7 +106,13 @@ class TemporalShift(nn.Module):
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return temporal_shift(x, self.xpos, self.ypos, self.stride, prune=not self.training)
+        if self.training:
+            return temporal_shift(x, self.xpos, self.ypos, self.stride)
+        kernels = cached(
+            self, "kernels", lambda: shift_kernels(self.xpos, self.ypos, self.stride, prune=True),
+            self.xpos, self.ypos,
+        )
+        return apply_shift(x, *kernels, self.stride)
 
     def extra_repr(self) -> str:
         return f"channels={self.xpos.numel()}, stride={self.stride}"
