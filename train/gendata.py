@@ -2,10 +2,10 @@
 
 Writes ``OUT/<benchmark>/{train,val}_data_<stream>.npy`` (N, 3, 300, 25, 2) float32 for the four
 streams and ``{train,val}_label.pkl`` (a pickled ``(sample_names, labels)`` pair). Files are
-parsed and normalised in worker processes; arrays are streamed into memory-mapped files under
-temporary names and renamed when complete, and each label pickle is written last, so a killed
-run leaves no output that looks complete. Empty samples are dropped by looking at the data;
-unreadable files are reported with their line and skipped.
+parsed and normalised in worker processes; arrays are streamed sample by sample into .npy files
+(which the trainer memory-maps) under temporary names and renamed when complete, and each label
+pickle is written last, so a killed run leaves no output that looks complete. Empty samples
+are dropped by looking at the data; unreadable files are reported with their line and skipped.
 
     python -m train.gendata --dataset ntu60 --data-path RAW_DIR --out data/ntu60
 """
@@ -216,19 +216,23 @@ def _counted(items: Iterable, bar: tqdm) -> Iterator:
 
 
 class _SplitWriter:
-    """The four stream arrays and the labels of one split, written under temporary names."""
+    """The four stream arrays and the labels of one split, written under temporary names.
+
+    Samples are appended to each .npy file in turn (a header sized for `capacity` rows, fixed at
+    the end), so memory stays flat: a memory map kept every written page in the process's RSS.
+    """
 
     def __init__(self, folder: Path, split: str, capacity: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder, self.split = folder, split
         self.names: list[str] = []
         self.labels: list[int] = []
-        self.arrays = {
-            stream: np.lib.format.open_memmap(
-                self._part(stream), mode="w+", dtype=np.float32, shape=(capacity, *SAMPLE_SHAPE)
-            )
-            for stream in STREAMS
-        }
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                  "fortran_order": False, "shape": (capacity, *SAMPLE_SHAPE)}
+        self.files = {}
+        for stream in STREAMS:
+            self.files[stream] = self._part(stream).open("wb")
+            np.lib.format.write_array_header_1_0(self.files[stream], header)
 
     def _part(self, stream: str) -> Path:
         final = data_file(self.folder, self.split, stream)
@@ -236,18 +240,15 @@ class _SplitWriter:
 
     def add(self, name: str, label: int, streams: dict[str, np.ndarray]) -> None:
         """Append one sample of every stream."""
-        row = len(self.names)
-        for stream, array in self.arrays.items():
-            array[row] = streams[stream]
+        for stream, file in self.files.items():
+            np.ascontiguousarray(streams[stream], dtype=np.float32).tofile(file)
         self.names.append(name)
         self.labels.append(label)
 
     def finish(self) -> int:
         """Trim the arrays to the samples written, move them into place, then write the labels."""
         label_file(self.folder, self.split).unlink(missing_ok=True)  # incomplete until rewritten
-        for stream in STREAMS:
-            self.arrays[stream].flush()
-        self.arrays.clear()  # closes the memory maps
+        self._close()
         for stream in STREAMS:
             _trim_npy(self._part(stream), len(self.names))
             os.replace(self._part(stream), data_file(self.folder, self.split, stream))
@@ -257,13 +258,17 @@ class _SplitWriter:
 
     def discard(self) -> None:
         """Remove what finish() did not move into place (after an error or an interrupt)."""
-        self.arrays.clear()
+        self._close()
         for stream in STREAMS:
             self._part(stream).unlink(missing_ok=True)
 
+    def _close(self) -> None:
+        for file in self.files.values():
+            file.close()
+
 
 def _trim_npy(path: Path, rows: int) -> None:
-    """Shrink a C-ordered .npy file to its first `rows` rows: rewrite the header, cut the file."""
+    """Shrink a C-ordered .npy file to its first `rows` rows: rewrite the header, cut the rest."""
     with path.open("r+b") as f:
         version = np.lib.format.read_magic(f)
         read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
