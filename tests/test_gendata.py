@@ -217,3 +217,12 @@ def test_bench_data_prints_figures(capsys):
     assert bench_data.main(["--files", "10", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "synthetic (10 files): parse" in out and "files/s" in out
+
+
+def test_gendata_unwritable_output_is_one_line(raw_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = ["--dataset", "ntu60", "--data-path", str(raw_dir), "--out", str(blocker / "out")]
+    assert gendata.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot write the arrays under") and "\n" not in err

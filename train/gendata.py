@@ -100,13 +100,13 @@ def generate(
                         f"use {' or '.join(spec.benchmarks)}")
     summary = Summary()
     samples = _list_samples(Path(data_path), dataset, _read_ignore_list(ignored_samples), summary)
-    _check_disk_space(Path(out), len(samples) * len(benchmarks))
-    writers = {
-        (bench, split): _SplitWriter(Path(out) / bench, split, capacity=sum(
-            is_training(s, dataset, bench) == (split == "train") for s in samples.values()))
-        for bench in benchmarks for split in SPLITS
-    }
+    writers: dict[tuple[str, str], _SplitWriter] = {}
     try:
+        _check_disk_space(Path(out), len(samples) * len(benchmarks))
+        for bench in benchmarks:
+            for split in SPLITS:
+                capacity = sum(_split_of(s, dataset, bench) == split for s in samples.values())
+                writers[bench, split] = _SplitWriter(Path(out) / bench, split, capacity)
         for name, result in _load_all(Path(data_path), list(samples), workers, progress):
             if isinstance(result, str):
                 tqdm.write(f"skipped: {result}", file=sys.stderr)
@@ -116,14 +116,21 @@ def generate(
             else:
                 streams = {stream: make_stream(result, stream) for stream in STREAMS}
                 for bench in benchmarks:
-                    split = "train" if is_training(samples[name], dataset, bench) else "val"
+                    split = _split_of(samples[name], dataset, bench)
                     writers[bench, split].add(name, samples[name].label, streams)
         for (bench, split), writer in writers.items():
             summary.written.setdefault(bench, {})[split] = writer.finish()
+    except OSError as err:
+        raise UserError(f"cannot write the arrays under {out}: {err}") from None
     finally:
         for writer in writers.values():
             writer.discard()
     return summary
+
+
+def _split_of(sample: SampleName, dataset: str, benchmark: str) -> str:
+    """'train' or 'val'."""
+    return "train" if is_training(sample, dataset, benchmark) else "val"
 
 
 def _read_ignore_list(path: str | os.PathLike | None) -> set[str]:
@@ -159,7 +166,7 @@ def _list_samples(
 
 
 def _check_disk_space(out: Path, sample_slots: int) -> None:
-    """Refuse to start when the arrays cannot fit: a full disk under a memory map is a crash."""
+    """Refuse to start when the arrays cannot fit, rather than failing part of the way."""
     out.mkdir(parents=True, exist_ok=True)
     needed = sample_slots * len(STREAMS) * SAMPLE_BYTES
     free = shutil.disk_usage(out).free
