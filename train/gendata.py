@@ -93,7 +93,7 @@ def generate(
     spec = DATASETS.get(dataset)
     if spec is None:
         raise UserError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}")
-    benchmarks = tuple(benchmarks or spec.benchmarks)
+    benchmarks = tuple(dict.fromkeys(benchmarks or spec.benchmarks))  # in order, once each
     unknown = [b for b in benchmarks if b not in spec.benchmarks]
     if unknown:
         raise UserError(f"{dataset} has no benchmark {unknown[0]!r}; "
