@@ -83,9 +83,9 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
         last = classifier.finish()
         if last is not None:
             predictions.append(last)
+        if seen == 0 or not predictions:  # inside: the annotated video is then not kept
+            raise UserError(f"no person found in {path}: nothing to classify")
         fps = source.fps
-    if seen == 0 or not predictions:
-        raise UserError(f"no person found in {path}: nothing to classify")
     names = classifier.class_names
     mean = np.mean([p.raw_probs for p in predictions], axis=0)
     return VideoResult(video=str(path), fps=round(fps, 3), frames=len(skeletons),
@@ -142,13 +142,12 @@ def save_skeleton(path: Path, skeleton: np.ndarray) -> None:
         np.save(handle, skeleton.astype(np.float32))
 
 
-def print_result(result: VideoResult, stream=sys.stdout) -> None:
+def print_result(result: VideoResult) -> None:
     """The video's top-5 on the terminal."""
     print(f"{result.video}: {result.frames} frames at {result.fps:g} fps, a person in "
-          f"{result.frames_with_person}, {len(result.segments)} segments", file=stream)
+          f"{result.frames_with_person}, {len(result.segments)} segments")
     for rank, entry in enumerate(result.top5, start=1):
-        print(f"  {rank}. {entry['score'] * 100:5.1f}%  {entry['label']} (class {entry['index']})",
-              file=stream)
+        print(f"  {rank}. {entry['score'] * 100:5.1f}%  {entry['label']} (class {entry['index']})")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""The main window: video and results on the left and right, controls below them, faults on top."""
+"""The main window: the video (faults above it) on the left; results and controls on the right."""
 from __future__ import annotations
 
 import time
@@ -24,7 +24,7 @@ from PyQt5.QtWidgets import (
 )
 
 import weights
-from app.gui.engine import RunSettings
+from app.gui.engine import RunSettings, gui_defaults
 from app.gui.run import PipelineRun
 from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
 from model.device import DEVICE_CHOICES
@@ -42,7 +42,6 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: RunSettings, output_dir: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Shift-GCN live — skeleton action recognition")
-        self._settings = settings
         self._output_dir = output_dir or Path.cwd()
         self._run: PipelineRun | None = None
         self._frames_shown = 0
@@ -59,7 +58,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         self.video = VideoView()
         self.action = ActionLabel()
-        self.chart = TopKChart(k=5)
+        self.chart = TopKChart(k=int(gui_defaults()["top_k"]))
         self.stats = StatsPanel()
         self.source_edit = QLineEdit()
         self.source_edit.setPlaceholderText("camera index (0, 1, …) or a video file")
@@ -93,7 +92,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.source_browse.clicked.connect(self._browse_source)
         self.weights_browse.clicked.connect(self._browse_weights)
-        self.threshold_spin.valueChanged.connect(lambda v: self.chart.set_threshold(v / 100))
+        self.threshold_spin.valueChanged.connect(self._threshold_changed)
         self.start_button.clicked.connect(self.toggle_run)
         self.snapshot_button.clicked.connect(self.save_snapshot)
         self.record_button.toggled.connect(self._toggle_recording)
@@ -238,6 +237,7 @@ class MainWindow(QMainWindow):
 
     def _run_finished(self, reason: str) -> None:
         """Clean up after a run; the last frame and the reason stay visible."""
+        self._run.deleteLater()
         self._run = None
         self._set_running_controls(False)
         self.progress.hide()
@@ -260,12 +260,19 @@ class MainWindow(QMainWindow):
     def _show_prediction(self, top: list) -> None:
         """The latest (class name, probability) pairs, best first."""
         self._predictions += 1
-        threshold = self.threshold_spin.value() / 100
         self.chart.set_items(top)
+        self._show_action()
+
+    def _show_action(self) -> None:
+        """The best class in large type, judged against the current threshold."""
+        top = self.chart.items()
         if top:
-            self.action.show_prediction(top[0][0], top[0][1], threshold)
-        else:
-            self.action.clear("waiting for a full window of frames")
+            self.action.show_prediction(top[0][0], top[0][1], self.threshold_spin.value() / 100)
+
+    def _threshold_changed(self, percent: int) -> None:
+        """A new threshold applies at once to the chart and the action shown."""
+        self.chart.set_threshold(percent / 100)
+        self._show_action()
 
     def _show_stats(self, stats: dict) -> None:
         """Rates and latency, refreshed about twice a second."""

@@ -1,0 +1,143 @@
+"""python -m app.classify_video: output schema (JSON, CSV, annotated video, skeleton array),
+folders, and one clear line for every input it cannot use."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from pose_helpers import (OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames,
+                          require)
+
+from app.classify_video import CSV_FIELDS, main
+from model import ModelConfig, build_model, save_checkpoint
+
+CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
+FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    """A small untrained Shift-GCN checkpoint with named classes (fast, no shared files needed)."""
+    path = tmp_path_factory.mktemp("weights") / "small.pt"
+    config = ModelConfig(num_class=len(CLASSES), channels=(16, 32), strides=(1, 2))
+    save_checkpoint(path, build_model(config), class_names=CLASSES)
+    return path
+
+
+@pytest.fixture(scope="module")
+def person_video(tmp_path_factory):
+    """A generated 24-frame video with a person (the astronaut photograph) in every frame."""
+    return astronaut_video(tmp_path_factory.mktemp("videos") / "astronaut.mp4", count=24)
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    """Run the command's main(); return its exit status, stdout and stderr."""
+    status = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def check_top5(top5: list[dict]) -> None:
+    """Five classes, best first, each with index, label and score."""
+    assert len(top5) == 5
+    assert [set(e) for e in top5] == [{"index", "label", "score"}] * 5
+    scores = [e["score"] for e in top5]
+    assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
+    assert all(CLASSES[e["index"]] == e["label"] for e in top5)
+
+
+def test_outputs_and_their_schema(capsys, tmp_path, small_checkpoint, person_video):
+    """JSON, CSV, annotated MP4 and the (3, T, 25, 2) skeleton for one video."""
+    out = {k: tmp_path / f"out.{k}" for k in ("json", "csv", "mp4", "npy")}
+    status, stdout, _ = run(capsys, person_video, "--weights", small_checkpoint, *FAST,
+                            "--json", out["json"], "--csv", out["csv"],
+                            "--annotate", out["mp4"], "--save-skeleton", out["npy"])
+    assert status == 0
+    result = json.loads(out["json"].read_text())
+    assert {"video", "fps", "frames", "frames_with_person", "top5", "segments"} <= set(result)
+    assert result["video"] == str(person_video)
+    assert result["fps"] == pytest.approx(30) and result["frames"] == 24
+    assert 20 <= result["frames_with_person"] <= 24
+    check_top5(result["top5"])
+    assert len(result["segments"]) >= 2
+    for segment in result["segments"]:
+        assert 0 <= segment["start"] <= segment["end"] <= 24 / 30
+        assert segment["start_frame"] <= segment["end_frame"] < 24
+        check_top5(segment["top5"])
+    assert result["top5"][0]["label"] in stdout  # the top-5 is printed
+
+    with open(out["csv"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == CSV_FIELDS and len(rows) == len(result["segments"])
+    assert rows[0]["top1_label"] == result["segments"][0]["top5"][0]["label"]
+
+    skeleton = np.load(out["npy"])
+    assert skeleton.shape == (3, 24, 25, 2) and skeleton.dtype == np.float32
+    assert int(np.any(skeleton[..., 0], axis=(0, 2)).sum()) == result["frames_with_person"]
+
+    annotated = read_frames(out["mp4"], 100)
+    original = read_frames(person_video, 100)
+    assert len(annotated) == 24 and annotated[0].shape == original[0].shape
+    assert np.abs(annotated[-1].astype(int) - original[-1]).mean() > 2  # skeleton and top-3 drawn
+
+
+def test_a_folder_is_processed_with_a_summary(capsys, tmp_path, small_checkpoint, person_video):
+    """Each video in turn; failures reported and skipped; non-zero at the end."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    os.symlink(person_video, folder / "a_person.mp4")
+    blank_video(folder / "b_empty.mp4")
+    (folder / "c_broken.mp4").write_text("not a video")
+    status, stdout, stderr = run(capsys, folder, "--weights", small_checkpoint, *FAST,
+                                 "--json", tmp_path / "all.json", "--csv", tmp_path / "all.csv",
+                                 "--annotate", tmp_path / "annotated")
+    assert status == 1
+    assert "summary: 1 classified, 2 failed" in stdout
+    assert "no person found" in stderr and "cannot read video" in stderr
+    data = json.loads((tmp_path / "all.json").read_text())
+    assert [v["video"] for v in data["videos"]] == [str(folder / "a_person.mp4")]
+    assert len(data["failed"]) == 2
+    assert (tmp_path / "annotated" / "a_person.mp4").is_file()
+    assert not (tmp_path / "annotated" / "b_empty.mp4").exists()  # no half-written files
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.mp4", "does not exist"),
+    (lambda d: (d / "text.mp4", (d / "text.mp4").write_text("hello"))[0], "cannot read video"),
+    (lambda d: blank_video(d / "empty.mp4"), "no person found"),
+])
+def test_unusable_videos_are_one_line(capsys, tmp_path, small_checkpoint, make, message):
+    """Missing, unreadable, or no person: one line on stderr, exit status 1."""
+    status, _, stderr = run(capsys, make(tmp_path), "--weights", small_checkpoint, *FAST)
+    assert status == 1
+    assert stderr.startswith("error: ") and message in stderr and stderr.count("\n") == 1
+
+
+def test_bad_checkpoint_is_one_line(capsys, tmp_path, person_video):
+    """A file that is not a checkpoint: one line, exit status 1, no output written."""
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00garbage" * 50)
+    status, _, stderr = run(capsys, person_video, "--weights", bad, *FAST,
+                            "--json", tmp_path / "out.json")
+    assert status == 1 and stderr.startswith("error: ") and stderr.count("\n") == 1
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.slow
+def test_real_video_with_the_released_model(capsys, tmp_path, monkeypatch):
+    """The shared arm-wrestling video with the released NTU-60 model named through the registry."""
+    monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", os.fspath(require(OFFICIAL_WEIGHTS)))
+    status, _, _ = run(capsys, require(VIDEO), "--stride", "140", "--device", "cpu",
+                       "--no-progress", "--json", tmp_path / "r.json")
+    assert status == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["frames"] == 280 and result["fps"] == pytest.approx(28)
+    assert result["frames_with_person"] >= 150
+    assert len(result["segments"]) == 2
+    assert len({e["label"] for e in result["top5"]}) == 5
+    capture = cv2.VideoCapture(str(VIDEO))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == result["frames"]
