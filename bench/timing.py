@@ -4,18 +4,37 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import torch
 
-def best_seconds(fn: Callable[[], object], repeats: int = 5, inner: int = 10, warmup: int = 2) -> float:
+
+def best_seconds(
+    fn: Callable[[], object], repeats: int = 5, inner: int = 10, warmup: int = 2, budget: float | None = None
+) -> float:
     """Seconds per call of `fn`: the fastest of `repeats` runs of `inner` calls each.
 
-    Other processes only ever add time, so the minimum is the least disturbed estimate.
+    Other processes only ever add time, so the minimum is the least disturbed estimate. With a
+    `budget` in seconds, slow calls get fewer repeats (at least one, after one warm-up call).
     """
-    for _ in range(warmup):
+    began = time.perf_counter()
+    fn()
+    first = time.perf_counter() - began
+    for _ in range(warmup - 1):
         fn()
+    if budget is not None:
+        inner = max(1, min(inner, int(budget / max(first, 1e-6) / repeats)))
+        repeats = max(1, min(repeats, int(budget / max(first * inner, 1e-6))))
     best = float("inf")
     for _ in range(repeats):
+        synchronize()
         began = time.perf_counter()
         for _ in range(inner):
             fn()
+        synchronize()
         best = min(best, (time.perf_counter() - began) / inner)
     return best
+
+
+def synchronize() -> None:
+    """Wait for queued GPU work, so that a timer measures it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
