@@ -5,8 +5,10 @@ from __future__ import annotations
 import yaml
 from train_helpers import one_torch_thread, run_cli
 
+from model import load_model
 from train import ensemble, evaluate, run
 from train.metrics import read_metrics_csv
+from train.synthetic import class_names
 
 CLASSES = 6
 # A narrow network and small batches: enough steps in a few epochs for BatchNorm and SGD to settle.
@@ -78,6 +80,8 @@ def test_synthetic_data_trains_evaluates_and_ensembles(tmp_path, capsys):
     assert len(rows) == CONFIG["epochs"]
     assert best_top1 >= 3 * 100 / CLASSES, f"top-1 {best_top1:.1f}% is not well above chance"
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    trained = load_model(work / "best.pt")
+    assert trained.class_names == class_names(CLASSES) and trained.stream == "joint"
 
     capsys.readouterr()
     with one_torch_thread():

@@ -131,6 +131,7 @@ def test_flags_override_the_file():
         ("epochs: 0\n", "epochs must be at least 1"),
         ("learning_rate: 0.1\n", "unknown keys learning_rate"),
         ("dataset: kinetics\n", "give num_class"),
+        ("dataset: ntu60\nbenchmark: xset\n", "ntu60 has no benchmark 'xset'"),
         ("model: {colours: 3}\n", "unknown keys colours"),
         ("[1, 2]\n", "must be a mapping"),
         ("_base_: missing.yaml\n", "does not exist"),
@@ -168,3 +169,13 @@ def test_weight_decay_groups_and_schedule():
     fresh = build_scheduler(build_optimizer(net, config), config)
     load_scheduler_state(fresh, scheduler_state(scheduler))
     assert fresh.state_dict() == scheduler.state_dict()
+
+
+def test_class_names_come_from_the_dataset():
+    assert len(load_config(CONFIGS / "ntu120_xsub_joint.yaml").resolved_class_names()) == 120
+    synthetic = TrainConfig(dataset="synthetic", num_class=4).resolved_class_names()
+    assert len(synthetic) == 4 and synthetic[0] == "waving"
+    assert TrainConfig(dataset="mine", num_class=3).resolved_class_names() is None
+    assert TrainConfig(
+        dataset="mine", num_class=2, class_names=["a", "b"]
+    ).resolved_class_names() == ["a", "b"]

@@ -21,7 +21,8 @@ from model import build_model, select_device
 from model.errors import UserError, cli_entry
 
 from .config import TrainConfig, load_config
-from .feeder import SkeletonFeeder, data_file, label_file
+from .feeder import SkeletonFeeder
+from .gendata import data_file, label_file
 from .optim import build_optimizer
 from .trainer import predict, train_epoch
 

@@ -13,7 +13,9 @@ from model.config import ModelConfig
 from model.errors import UserError
 from model.graph import STREAMS
 
-DATASET_CLASSES = {"ntu60": 60, "ntu120": 120}
+from .splits import DATASETS
+
+SYNTHETIC = "synthetic"  # train.synthetic's actions; any other non-NTU name works with num_class
 BASE_KEY = "_base_"
 
 
@@ -22,7 +24,7 @@ class TrainConfig:
     """Everything a training run needs; the defaults are the released Shift-GCN recipe."""
 
     name: str = "shiftgcn"  # the run's name: the config file's stem unless set
-    dataset: str = "ntu60"  # ntu60, ntu120 or any other name (then give num_class)
+    dataset: str = "ntu60"  # ntu60, ntu120, synthetic or any other name (then give num_class)
     benchmark: str = "xsub"
     stream: str = "joint"
     data_dir: str | None = None  # default: data/<dataset>/<benchmark> (what train.gendata writes)
@@ -55,10 +57,13 @@ class TrainConfig:
         """Refuse values that would only fail later, deep inside a run."""
         if self.stream not in STREAMS:
             raise UserError(f"config: stream {self.stream!r} is not one of {', '.join(STREAMS)}")
-        if self.num_class is None and self.dataset not in DATASET_CLASSES:
+        if self.num_class is None and self.dataset not in DATASETS:
             raise UserError(
                 f"config: dataset {self.dataset!r} is not NTU; give num_class (--num-class K)"
             )
+        if self.dataset in DATASETS and self.benchmark not in DATASETS[self.dataset].benchmarks:
+            known = ", ".join(DATASETS[self.dataset].benchmarks)
+            raise UserError(f"config: {self.dataset} has no benchmark {self.benchmark!r} ({known})")
         for key in ("epochs", "batch_size", "test_batch_size"):
             if int(getattr(self, key)) < 1:
                 raise UserError(f"config: {key} must be at least 1")
@@ -70,7 +75,7 @@ class TrainConfig:
     @property
     def classes(self) -> int:
         """The number of classes the network predicts."""
-        return int(self.num_class or DATASET_CLASSES[self.dataset])
+        return int(self.num_class or DATASETS[self.dataset].num_class)
 
     @property
     def data_path(self) -> Path:
@@ -89,12 +94,16 @@ class TrainConfig:
         return ModelConfig.from_dict({**self.model, "num_class": self.classes})
 
     def resolved_class_names(self) -> list[str] | None:
-        """Class names to store in checkpoints: the config's list, else the dataset's, else None."""
+        """Class names for checkpoints and plots: the config's, else the dataset's, else None."""
         names = self.class_names
-        if names is None and self.dataset in DATASET_CLASSES:
+        if names is None and self.dataset in DATASETS:
             from weights.registry import class_names
 
             names = class_names(self.dataset)
+        elif names is None and self.dataset == SYNTHETIC:
+            from .synthetic import class_names
+
+            names = class_names(self.classes)
         if names is not None and len(names) != self.classes:
             return None
         return list(names) if names is not None else None

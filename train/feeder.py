@@ -12,15 +12,7 @@ from torch.utils.data import Dataset
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
 
-
-def data_file(data_dir: Path, split: str, stream: str) -> Path:
-    """Where train.gendata puts one split's array of one stream."""
-    return Path(data_dir) / f"{split}_data_{stream}.npy"
-
-
-def label_file(data_dir: Path, split: str) -> Path:
-    """Where train.gendata puts one split's (sample_names, labels) pickle."""
-    return Path(data_dir) / f"{split}_label.pkl"
+from .gendata import data_file, label_file
 
 
 def read_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
