@@ -1,17 +1,25 @@
-"""Shift-GCN: the network, its input conventions and checkpoints. Imports no MediaPipe, OpenCV or Qt."""
-from .checkpoint import LoadReport, load_model, save_checkpoint
-from .config import ExcitationConfig, ModelConfig
-from .device import select_device
-from .errors import UserError
-from .shift_gcn import ShiftGCN
+"""Shift-GCN: the network, its input conventions and checkpoints. Imports no MediaPipe, OpenCV or Qt.
+
+The network's names are loaded on first use, so that `import model.preprocess` (numpy only)
+does not pay for importing torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LoadReport": "checkpoint", "load_model": "checkpoint", "save_checkpoint": "checkpoint",
+    "ExcitationConfig": "config", "ModelConfig": "config",
+    "select_device": "device",
+    "UserError": "errors",
+    "ShiftGCN": "shift_gcn", "build_model": "shift_gcn",
+}
+
+__all__ = sorted(_EXPORTS)
 
 
-def build_model(config: ModelConfig | None = None) -> ShiftGCN:
-    """A freshly initialised Shift-GCN (the released architecture by default)."""
-    return ShiftGCN(config)
-
-
-__all__ = [
-    "ExcitationConfig", "LoadReport", "ModelConfig", "ShiftGCN", "UserError",
-    "build_model", "load_model", "save_checkpoint", "select_device",
-]
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'model' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -205,3 +205,8 @@ class ShiftGCN(nn.Module):
             x = unit(x)
         x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)
         return self.fc(x)
+
+
+def build_model(config: ModelConfig | None = None) -> ShiftGCN:
+    """A freshly initialised Shift-GCN (the released architecture by default)."""
+    return ShiftGCN(config)
