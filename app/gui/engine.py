@@ -122,10 +122,16 @@ class Engine:
         self._last_top: list[dict[str, Any]] = []
 
     def describe(self) -> str:
-        """One line on the loaded model."""
+        """A few lines on the loaded model: name, training data, reported accuracy, how it runs."""
         names = self.classifier.class_names or []
-        return (f"{Path(self.settings.weights).name} · {len(names) or '?'} classes · "
-                f"{self.classifier.stream} · {self.classifier.device}")
+        lines = [Path(self.settings.weights).name]
+        entry = _registered(self.settings.weights)
+        if entry is not None:
+            accuracy = f" · top-1 {entry.accuracy:.1f} % reported" if entry.accuracy else ""
+            lines.append(f"{entry.dataset.upper()} {entry.benchmark}{accuracy}")
+        lines.append(f"{len(names) or '?'} classes · {self.classifier.stream} stream")
+        lines.append(f"window {self.classifier.window} frames · {self.classifier.device}")
+        return "\n".join(lines)
 
     def process(self, frame: Frame) -> EngineOutput:
         """Pose, tracking and (every stride frames) inference on one frame, then the drawing."""
@@ -149,6 +155,14 @@ class Engine:
     def close(self) -> None:
         """Release the pose backend and the inference thread."""
         self.pipeline.close()
+
+
+def _registered(name: str) -> weights.WeightEntry | None:
+    """The registry entry for a checkpoint name, None for a file path or an unknown name."""
+    try:
+        return weights.get(name)
+    except UserError:
+        return None
 
 
 class Recorder:

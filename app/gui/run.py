@@ -23,7 +23,7 @@ class PipelineRun(QObject):
     stats_ready = pyqtSignal(dict)
     message = pyqtSignal(str, str)  # text, kind: "error" | "info" | "status"
     download_progress = pyqtSignal(int, int)
-    model_loaded = pyqtSignal(str)  # what model runs, e.g. "ntu60-xsub-joint: 60 classes ..."
+    model_loaded = pyqtSignal(str)  # a few lines on the model that runs
     finished = pyqtSignal(str)  # why the run ended
 
     def __init__(self, settings: RunSettings, parent: QObject | None = None) -> None:

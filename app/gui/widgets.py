@@ -10,6 +10,7 @@ from PyQt5.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 BACKGROUND = QColor(24, 24, 28)
 ACCENT = QColor(64, 160, 255)
 MUTED = QColor(120, 120, 130)
+ROW_HEIGHT = 44  # one class in the top-k chart: its name above its bar
 
 
 def _font(size: int, bold: bool = False) -> QFont:
@@ -83,7 +84,7 @@ class ActionLabel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._action = QLabel("—")
-        self._action.setFont(_font(22, bold=True))
+        self._action.setFont(_font(24, bold=True))
         self._action.setWordWrap(True)
         self._action.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self._confidence = QLabel("no prediction yet")
@@ -121,15 +122,15 @@ class TopKChart(QWidget):
 
     def __init__(self, k: int = 5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._k = k
+        self.k = k
         self._items: list[tuple[str, float]] = []
         self._threshold = 0.0
-        self.setMinimumSize(320, 40 * k)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setFixedHeight(ROW_HEIGHT * k)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
     def set_items(self, items: Sequence[tuple[str, float]]) -> None:
         """The (class name, probability) pairs to draw, most probable first."""
-        self._items = list(items)[: self._k]
+        self._items = list(items)[: self.k]
         self.update()
 
     def set_threshold(self, threshold: float) -> None:
@@ -145,13 +146,13 @@ class TopKChart(QWidget):
         """One row per class: its name above a bar as long as its probability, and the percent."""
         painter = QPainter(self)
         painter.setRenderHint(QPainter.Antialiasing)
-        row = self.height() / self._k
+        row = self.height() / self.k
         metrics_font = _font(10)
         painter.setFont(metrics_font)
         text_h = painter.fontMetrics().height()
         bar_h = max(6.0, row - text_h - 8)
         width = self.width() - 56
-        for i in range(self._k):
+        for i in range(self.k):
             top = i * row
             name, prob = self._items[i] if i < len(self._items) else ("", 0.0)
             painter.setPen(self.palette().windowText().color() if name else MUTED)

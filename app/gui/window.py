@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -87,9 +87,9 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("downloading checkpoint %p%")
         self.progress.hide()
-        self.model_label = QLabel("")
+        self.model_label = QLabel("loaded at Start")
+        self.model_label.setWordWrap(True)
         self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.model_label)
         self.source_browse.clicked.connect(self._browse_source)
         self.weights_browse.clicked.connect(self._browse_weights)
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
@@ -98,22 +98,20 @@ class MainWindow(QMainWindow):
         self.record_button.toggled.connect(self._toggle_recording)
 
     def _build_layout(self) -> None:
-        """Video on the left; action, chart, timings and controls in a column on the right."""
+        """Banner, video and controls on the left; action, top-5 and timings in a right column."""
         side = QVBoxLayout()
         side.addWidget(self._group("Action", self.action))
-        side.addWidget(self._group("Top 5", self.chart), stretch=1)
+        side.addWidget(self._group(f"Top {self.chart.k}", self.chart))
+        side.addWidget(self._group("Model", self.model_label))
+        side.addStretch(1)
         side.addWidget(self._group("Performance", self.stats))
-        side.addWidget(self._group("Settings", self._settings_form()))
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.snapshot_button, self.record_button):
-            buttons.addWidget(button)
-        side.addLayout(buttons)
         side_widget = QWidget()
         side_widget.setLayout(side)
         side_widget.setFixedWidth(380)
         left = QVBoxLayout()
         left.addWidget(self.banner)
         left.addWidget(self.video, stretch=1)
+        left.addWidget(self._controls())
         body = QHBoxLayout()
         body.addLayout(left, stretch=1)
         body.addWidget(side_widget)
@@ -121,16 +119,28 @@ class MainWindow(QMainWindow):
         central.setLayout(body)
         self.setCentralWidget(central)
 
-    def _settings_form(self) -> QWidget:
-        """Source, checkpoint, device, window length and threshold, one row each."""
-        form = QFormLayout()
-        form.addRow("Source", self._with_button(self.source_edit, self.source_browse))
-        form.addRow("Checkpoint", self._with_button(self.weights_combo, self.weights_browse))
-        form.addRow("Device", self.device_combo)
-        form.addRow("Window", self.window_spin)
-        form.addRow("Threshold", self.threshold_spin)
+    def _controls(self) -> QWidget:
+        """Two rows under the video: what to run, then how, and the buttons."""
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 4, 0, 0)
+        grid.addWidget(QLabel("Source"), 0, 0)
+        grid.addWidget(self._with_button(self.source_edit, self.source_browse), 0, 1, 1, 3)
+        grid.addWidget(QLabel("Checkpoint"), 0, 4)
+        grid.addWidget(self._with_button(self.weights_combo, self.weights_browse), 0, 5, 1, 3)
+        row = QHBoxLayout()
+        for label, field in (("Device", self.device_combo), ("Window", self.window_spin),
+                             ("Threshold", self.threshold_spin)):
+            row.addWidget(QLabel(label))
+            row.addWidget(field)
+            row.addSpacing(12)
+        row.addStretch(1)
+        for button in (self.start_button, self.snapshot_button, self.record_button):
+            row.addWidget(button)
+        grid.addLayout(row, 1, 0, 1, 8)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(5, 1)
         widget = QWidget()
-        widget.setLayout(form)
+        widget.setLayout(grid)
         return widget
 
     @staticmethod

@@ -68,7 +68,7 @@ class FrameSlot:
 class RateMeter:
     """Events per second over a sliding window of the last few seconds."""
 
-    def __init__(self, span_s: float = 5.0) -> None:
+    def __init__(self, span_s: float = 10.0) -> None:
         self._span = span_s
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
@@ -148,7 +148,7 @@ class PipelineWorker(QObject):
     """Loads the checkpoint, then runs pose + inference on the newest frame, emitting results."""
 
     download_progress = pyqtSignal(int, int)  # bytes done, bytes total (0 when unknown)
-    loaded = pyqtSignal(str)  # what was loaded, e.g. "ntu60-xsub-joint: 60 classes ... on cpu"
+    loaded = pyqtSignal(str)  # a few lines on the model that was loaded
     message = pyqtSignal(str, str)  # kind, one line
     frame_ready = pyqtSignal(QImage, int)  # annotated frame, people in view
     prediction_ready = pyqtSignal(list)  # [(class name, probability)] best first
