@@ -141,3 +141,18 @@ def test_summary_command_reports_a_bad_config_in_one_line(tmp_path: Path):
         [sys.executable, "-m", "model.summary", "--config", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "unknown keys num_classes" in out.stderr
+
+
+def test_yaml_config_selects_a_variant(tmp_path: Path):
+    path = tmp_path / "variant.yaml"
+    path.write_text(
+        "model:\n  num_class: 10\n  motion_excitation: {placement: parallel}\n"
+        "  channel_excitation: {placement: series, temporal_conv: false}\n"
+    )
+    config = ModelConfig.from_yaml(path)
+    assert config.motion_excitation == ExcitationConfig("parallel")
+    assert config.channel_excitation == ExcitationConfig("series", temporal_conv=False)
+    net = model.build_model(config)
+    assert len(net.l5.parallel) == 1 and len(net.l5.series) == 1
+    with pytest.raises(model.UserError, match="placement 'beside'"):
+        ModelConfig.from_dict({"motion_excitation": {"placement": "beside"}})
