@@ -76,8 +76,11 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     from app.pipeline import prepare_window
     from model import load_model
 
+    from app.pipeline import load_config
+
+    window = load_config()["classifier"]["window"]
     model = load_model(weights)
-    frames = np.random.default_rng(0).normal(size=(64, 3, 25, 2)).astype(np.float32)
+    frames = np.random.default_rng(0).normal(size=(window, 3, 25, 2)).astype(np.float32)
     out = {}
     for count in threads:
         torch.set_num_threads(count)
@@ -85,7 +88,7 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
             x = torch.from_numpy(prepare_window(frames, pad, "joint"))[None]
             with torch.no_grad():
                 rate = _rate(lambda: model(x), 3 if pad else 10)
-            label = f"window 64 {'looped to 300' if pad else 'unpadded'}, {count} thread(s)"
+            label = f"window {window} {'looped to 300' if pad else 'unpadded'}, {count} thread(s)"
             out[label] = rate
             print(f"model {label:34s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms)")
     torch.set_num_threads(os.cpu_count() or 1)
@@ -168,7 +171,7 @@ def run_benchmark(weights: str) -> None:
 
     classifier = load_config()["classifier"]
     pose_fps = pose["2 people, second every 3rd frame"]
-    model_rate = model["window 64 looped to 300, 2 thread(s)"]
+    model_rate = next(v for k, v in model.items() if "looped" in k and "2 thread" in k)
     model_fps = model_rate * classifier["stride"]  # frames per second the model alone can follow
     stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
     print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "

@@ -19,6 +19,10 @@ BACKENDS = ("mediapipe", "tasks")
 MASK_DILATE_PX = 15
 # Two detections whose torso centres are closer than this fraction of the frame are one person.
 SAME_PERSON_DISTANCE = 0.08
+# A second person whose torso is smaller than this fraction of the first one's is someone in the
+# background, not a partner (on the shared arm-wrestling video they measure 0.13-0.43, the
+# opponent 0.5-1.2).
+MIN_SECOND_SCALE = 0.5
 
 
 class PoseEstimator(Protocol):
@@ -63,6 +67,13 @@ def _person(image_lms, world_lms, size: tuple[int, int]) -> Person:
 def _torso_centre(person: Person) -> np.ndarray:
     """Normalised image position of the mean of shoulders and hips."""
     return person.image[[11, 12, 23, 24], :2].mean(axis=0)
+
+
+def torso_size(person: Person) -> float:
+    """Shoulder width plus torso length in pixels: how large a person appears."""
+    p = person.pixels
+    shoulders, hips = (p[11] + p[12]) / 2, (p[23] + p[24]) / 2
+    return float(np.linalg.norm(p[11] - p[12]) + np.linalg.norm(shoulders - hips))
 
 
 def is_same_person(a: Person, b: Person) -> bool:
@@ -145,7 +156,9 @@ class MediaPipePose:
             return None
         second = _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
                          (w, h))
-        return None if is_same_person(first, second) else second
+        if is_same_person(first, second) or torso_size(second) < MIN_SECOND_SCALE * torso_size(first):
+            return None
+        return second
 
     def reset(self) -> None:
         """Forget tracked people (a new video)."""

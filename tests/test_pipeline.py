@@ -152,7 +152,7 @@ def test_config_defaults_and_overrides(tmp_path):
     user = tmp_path / "mine.yaml"
     user.write_text("classifier:\n  window: 32\n")
     merged = load_config(user, {"device": "cpu"})
-    assert merged["classifier"]["window"] == 32 and merged["classifier"]["stride"] == 8
+    assert merged["classifier"]["window"] == 32 and merged["classifier"]["stride"] == 15
     assert merged["device"] == "cpu"
 
 
