@@ -252,6 +252,8 @@ class MainWindow(QMainWindow):
         self._set_running_controls(False)
         self.progress.hide()
         self.statusBar().showMessage(reason or "stopped")
+        if self._predictions == 0:
+            self.action.clear("no prediction in this run")
         if not self.video.has_image():  # otherwise the last frame and its notice stay
             self.video.set_notice("Choose a source and press Start")
         self.run_stopped.emit()
