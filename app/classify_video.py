@@ -179,7 +179,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["weights"] = args.weights
     if args.device:
         out["device"] = args.device
-    classifier = {k: v for k, v in (("window", args.window), ("stride", args.stride)) if v}
+    classifier = {k: v for k, v in (("window", args.window), ("stride", args.stride))
+                  if v is not None}
     if classifier:
         out["classifier"] = classifier
     if args.pose_model:

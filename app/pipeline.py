@@ -63,7 +63,7 @@ class Prediction:
     timestamp: float  # timestamp of its last frame
     frames: int  # frames with a person in the window
     inference_ms: float  # normalisation + network
-    latency_ms: float  # from the last frame's arrival to these probabilities
+    latency_ms: float  # from the last frame's arrival (before pose) to these probabilities
     class_names: list[str] | None = None
 
     def top(self, k: int = 5, smoothed: bool = True) -> list[dict[str, Any]]:
@@ -131,9 +131,14 @@ class StreamingClassifier:
         with self._lock:
             self._smoothed, self.latest, self._fresh = None, None, None
 
-    def push(self, skeleton: np.ndarray | None, timestamp: float) -> Prediction | None:
-        """Add one frame's (3, 25, 2) skeleton (None: nobody); return a new prediction or None."""
-        arrival = time.perf_counter()
+    def push(self, skeleton: np.ndarray | None, timestamp: float,
+             arrival: float | None = None) -> Prediction | None:
+        """Add one frame's (3, 25, 2) skeleton (None: nobody); return a new prediction or None.
+
+        `arrival` is when the frame reached the pipeline (time.perf_counter()), so that the
+        latency includes the stages before this one; by default, now.
+        """
+        arrival = time.perf_counter() if arrival is None else arrival
         if skeleton is not None and not np.any(skeleton):
             skeleton = None
         self._buffer.append((float(timestamp), skeleton))
@@ -259,7 +264,7 @@ class FramePipeline:
         t1 = time.perf_counter()
         skeleton = self.tracker.update(people)
         t2 = time.perf_counter()
-        fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp)
+        fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp, t0)
         t3 = time.perf_counter()
         latest = self.classifier.latest
         timings = {"capture_ms": capture_ms, "pose_ms": 1000 * (t1 - t0),

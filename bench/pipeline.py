@@ -43,13 +43,14 @@ def _frames(limit: int | None = None) -> list[np.ndarray]:
         return [f.image for f, _ in zip(source, range(limit or 10**9))]
 
 
-def _rate(fn, count: int) -> float:
-    """Calls per second of fn over `count` calls (after one warm-up call)."""
+def _rate(fn, count: int) -> tuple[float, float]:
+    """Calls per second of fn over `count` calls (after one warm-up call), and the CPU time
+    (all threads of this process) per call in ms: what it costs whatever else the machine runs."""
     fn()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         fn()
-    return count / (time.perf_counter() - began)
+    return count / (time.perf_counter() - began), 1000 * (time.process_time() - cpu) / count
 
 
 # ----------------------------------------------------------------------------- benchmark
@@ -62,12 +63,13 @@ def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
                           ("2 people, second every frame", dict(second_person_every=1)),
                           ("2 people, second every 3rd frame", dict(second_person_every=3))):
         estimator = MediaPipePose(**kwargs)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         found = sum(len(estimator.estimate(f)) for f in frames)
         out[label] = len(frames) / (time.perf_counter() - began)
+        out[label + " cpu ms"] = 1000 * (time.process_time() - cpu) / len(frames)
         estimator.close()
-        print(f"pose  {label:34s} {out[label]:6.1f} frames/s  ({found} people in "
-              f"{len(frames)} frames)")
+        print(f"pose  {label:34s} {out[label]:6.1f} frames/s, {out[label + ' cpu ms']:5.1f} ms CPU"
+              f" a frame ({found} people in {len(frames)} frames)")
     return out
 
 
@@ -87,10 +89,11 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
         for pad in (300, 0):
             x = torch.from_numpy(prepare_window(frames, pad, "joint"))[None]
             with torch.no_grad():
-                rate = _rate(lambda: model(x), 3 if pad else 10)
+                rate, cpu_ms = _rate(lambda: model(x), 3 if pad else 10)
             label = f"window {window} {'looped to 300' if pad else 'unpadded'}, {count} thread(s)"
-            out[label] = rate
-            print(f"model {label:34s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms)")
+            out[label], out[label + " cpu ms"] = rate, cpu_ms
+            print(f"model {label:34s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms, "
+                  f"{cpu_ms:.0f} ms CPU)")
     torch.set_num_threads(os.cpu_count() or 1)
     return out
 
@@ -171,12 +174,18 @@ def run_benchmark(weights: str) -> None:
 
     classifier = load_config()["classifier"]
     pose_fps = pose["2 people, second every 3rd frame"]
-    model_rate = next(v for k, v in model.items() if "looped" in k and "2 thread" in k)
+    model_rate = model[next(k for k in model if "looped" in k and k.endswith("2 thread(s)"))]
     model_fps = model_rate * classifier["stride"]  # frames per second the model alone can follow
     stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
     print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
           f"one window every {classifier['stride']} frames, {model_fps:.1f} frames/s); "
           f"end to end {classify_fps:.1f} frames/s")
+    pose_cores = pose["2 people, second every 3rd frame cpu ms"] * CAMERA_FPS / 1000
+    model_cpu = model[next(k for k in model if "looped" in k and "1 thread(s) cpu" in k)]
+    model_cores = model_cpu / 1000 * CAMERA_FPS / classifier["stride"]
+    print(f"CPU budget of a 30 fps camera: pose {pose_cores:.2f} cores + the model every "
+          f"{classifier['stride']} frames {model_cores:.2f} cores = {pose_cores + model_cores:.2f} "
+          f"of {os.cpu_count()} cores (the inference thread drops windows when it lags)")
     keeps_up = live["processed fps"] >= 0.95 * CAMERA_FPS
     print(f"live path {'keeps up with' if keeps_up else 'falls behind'} a 30 fps camera: "
           f"{live['processed fps']:.1f} frames/s with inference in its own thread")

@@ -117,6 +117,13 @@ def test_unusable_videos_are_one_line(capsys, tmp_path, small_checkpoint, make, 
     assert stderr.startswith("error: ") and message in stderr and stderr.count("\n") == 1
 
 
+def test_impossible_settings_are_one_line(capsys, small_checkpoint, person_video):
+    """--stride 0 or a tiny --window: one line, exit status 1."""
+    for flags in (["--stride", "0"], ["--window", "2"]):
+        status, _, stderr = run(capsys, person_video, "--weights", small_checkpoint, *flags)
+        assert status == 1 and "bad classifier settings" in stderr and stderr.count("\n") == 1
+
+
 def test_bad_checkpoint_is_one_line(capsys, tmp_path, person_video):
     """A file that is not a checkpoint: one line, exit status 1, no output written."""
     bad = tmp_path / "bad.pt"
