@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from train_helpers import run_cli, write_tiny_config, write_tiny_dataset
+from train_helpers import one_torch_thread, run_cli, write_tiny_config, write_tiny_dataset
 
+from train.evaluate import evaluate
 from train.feeder import read_labels
 from train.metrics import load_scores, read_metrics_csv, topk_accuracy
 
@@ -52,6 +53,11 @@ def test_two_gloo_processes_train_together(tmp_path):
     best = max(rows, key=lambda r: float(r["top1"]))
     matrix = np.stack([scores[n] for n in names])
     assert topk_accuracy(matrix, labels, 1) == pytest.approx(float(best["top1"]))
+    # both processes scored with the network rank 0 saved (its BatchNorm statistics included)
+    with one_torch_thread():
+        again = evaluate(str(work / "best.pt"), data, tmp_path / "eval", device="cpu", workers=0)
+    assert again.top1 == pytest.approx(float(best["top1"]))
+    assert again.loss == pytest.approx(float(best["val_loss"]), rel=1e-5)
     saved = torch.load(work / "last.pt", weights_only=True)
     assert not any(
         key.startswith("module.") for key in saved["state_dict"]

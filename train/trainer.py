@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,13 @@ def gather_predictions(
     return ordered, loss_sum
 
 
+def share_buffers(cluster: Cluster, model: nn.Module) -> None:
+    """Give every process rank 0's BatchNorm statistics: all score the network rank 0 saves."""
+    if cluster.world > 1:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
+
 def all_sum(cluster: Cluster, *values: float) -> list[float]:
     """Sum numbers over the processes (identity for one process)."""
     if cluster.world == 1:
@@ -248,10 +256,11 @@ class Trainer:
         """DistributedDataParallel around the model when there are several processes."""
         if self.cluster.world == 1:
             return model
+        # The 1x1 convolutions' weight gradients differ from their buckets only in the strides of
+        # size-1 dimensions (the same memory layout); PyTorch still warns on every process.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, gradient_as_bucket_view=True
-        )
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def _loader_options(self) -> dict[str, Any]:
         workers = min(self.config.num_workers, os.cpu_count() or 1)
@@ -401,6 +410,7 @@ class Trainer:
         )
         self.scheduler.step()
         loss_sum, count = all_sum(self.cluster, loss_sum, count)
+        share_buffers(self.cluster, self.model)
         scores, indices, val_loss = predict(
             self.model, self.val_loader, self.device, self.amp, self.show
         )
