@@ -64,9 +64,9 @@ def join_cluster(device_name: str) -> tuple[Cluster, torch.device]:
     return cluster, device
 
 
-def leave_cluster(cluster: Cluster) -> None:
-    """Tear the process group down at the end of a distributed run."""
-    if cluster.world > 1 and dist.is_initialized():
+def leave_cluster() -> None:
+    """Tear the process group down at the end of a distributed run (or when it fails)."""
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
@@ -461,8 +461,7 @@ class Trainer:
 
 def train(config: TrainConfig, resume: bool = False) -> RunState:
     """Train `config` (inside torchrun: as one of its processes) and return the final run state."""
-    trainer = Trainer(config, resume=resume)
     try:
-        return trainer.run()
+        return Trainer(config, resume=resume).run()
     finally:
-        leave_cluster(trainer.cluster)
+        leave_cluster()
