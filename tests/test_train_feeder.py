@@ -22,6 +22,8 @@ def test_items_are_samples_labels_and_indices(tmp_path):
     assert x.dtype == torch.float32 and x.shape == (3, 16, 25, 2)
     assert (label, index) == (1, 5)
     np.testing.assert_array_equal(x.numpy(), np.load(tmp_path / "train_data_bone.npy")[5])
+    clone = pickle.loads(pickle.dumps(feeder))  # what a spawned loader worker gets
+    assert len(pickle.dumps(feeder)) < x.numel() * 4 and torch.equal(clone[5][0], x)
     names, labels = read_labels(tmp_path / "val_label.pkl")
     assert names[0].startswith("S001") and labels.tolist() == [0, 0, 1, 1, 2, 2]
 

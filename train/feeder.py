@@ -60,13 +60,25 @@ class SkeletonFeeder(Dataset):
                 f"data dir {data_dir} does not exist "
                 "(run python -m train.gendata, or give --data-dir)"
             )
-        self.data = open_array(data_file(data_dir, split, stream))
+        self.path = data_file(data_dir, split, stream)
+        self._data: np.ndarray | None = open_array(self.path)
         self.names, self.labels = read_labels(label_file(data_dir, split))
-        if len(self.names) != len(self.data):
+        if len(self.names) != len(self._data):
             raise UserError(
-                f"{data_file(data_dir, split, stream)} has {len(self.data)} samples "
+                f"{self.path} has {len(self._data)} samples "
                 f"but {label_file(data_dir, split)} has {len(self.names)} labels"
             )
+
+    @property
+    def data(self) -> np.ndarray:
+        """The memory-mapped array, opened again in each loader process."""
+        if self._data is None:
+            self._data = np.load(self.path, mmap_mode="r")
+        return self._data
+
+    def __getstate__(self) -> dict:
+        """Pickle the path, not the array (spawned loader workers would copy the whole split)."""
+        return {**self.__dict__, "_data": None}
 
     @property
     def num_frames(self) -> int:
