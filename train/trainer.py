@@ -105,7 +105,9 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- one pass over the data
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """float16 autocast on CUDA when mixed precision is on; a no-op otherwise."""
-    return torch.autocast("cuda", dtype=torch.float16) if enabled else contextlib.nullcontext()
+    if enabled and device.type == "cuda":
+        return torch.autocast(device.type, dtype=torch.float16)
+    return contextlib.nullcontext()
 
 
 def train_epoch(
