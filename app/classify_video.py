@@ -60,12 +60,21 @@ def _segment(prediction: Prediction, fps: float, class_names: list[str] | None) 
             "top5": top_k(prediction.probs, TOP, class_names)}
 
 
+def video_pipeline(config: dict[str, Any]) -> FramePipeline:
+    """The pipeline for recorded videos: the model works through every window in its own
+    thread while pose runs on the next frames (two cores busy, no window skipped)."""
+    return build_pipeline(config, background=True, drop_late=False)
+
+
 def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = None,
                    progress: bool = True) -> VideoResult:
-    """Run the pipeline over every frame of one video; the video's top-5 is the mean over windows."""
+    """Run the pipeline over every frame of one video; the video's top-5 is the mean over windows.
+
+    The pipeline's classifier must keep every window (synchronous, or background with
+    drop_late=False) so that the segments do not depend on the machine's speed.
+    """
     pipeline.reset()
     classifier = pipeline.classifier
-    predictions: list[Prediction] = []
     skeletons: list[np.ndarray] = []
     seen = 0
     with VideoSource(path) as source, _maybe_writer(annotate, source) as writer:
@@ -75,14 +84,11 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
             result = pipeline.process(frame.image, frame.timestamp, frame.capture_ms)
             seen += result.has_person
             skeletons.append(result.skeleton)
-            if result.new_prediction:
-                predictions.append(result.prediction)
             if writer is not None:
                 top = result.prediction.top(3) if result.prediction else None
                 writer.write(annotate_frame(frame.image, result.people, result.slots, top))
-        last = classifier.finish()
-        if last is not None:
-            predictions.append(last)
+        classifier.finish()
+        predictions = list(classifier.history)
         if seen == 0 or not predictions:  # inside: the annotated video is then not kept
             raise UserError(f"no person found in {path}: nothing to classify")
         fps = source.fps
@@ -207,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
     config = load_config(args.config, _overrides(args))
-    pipeline = build_pipeline(config)
+    pipeline = video_pipeline(config)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
     for video in videos:

@@ -115,13 +115,15 @@ class StreamingClassifier:
 
     The window is resampled to `fps` by timestamps (the nearest earlier frame), so the model
     sees NTU's frame rate whatever the source's. `background=True` runs the model in its own
-    thread: push() never waits for it and returns each new prediction once, when ready.
+    thread: push() never waits for it and returns each new prediction once, when ready. There,
+    `drop_late=True` (live) skips windows that come while the model is busy, the newest wins;
+    `drop_late=False` (a video) queues every window. `history` keeps every prediction in order.
     """
 
     def __init__(self, model: torch.nn.Module, window: int = 64, stride: int = 8,
                  device: str | torch.device = "cpu", smoothing: float = 0.0,
                  fps: float = 30.0, pad_to: int = 300, min_frames: int = 16,
-                 background: bool = False) -> None:
+                 background: bool = False, drop_late: bool = True) -> None:
         if window < 4 or stride < 1 or fps <= 0 or not 0.0 <= smoothing < 1.0:
             raise UserError(f"bad classifier settings: window={window} (>= 4), stride={stride} "
                             f"(>= 1), fps={fps} (> 0), smoothing={smoothing} (in [0, 1))")
@@ -138,15 +140,19 @@ class StreamingClassifier:
         self._lock = threading.Lock()
         self._executor = (ThreadPoolExecutor(1, "inference", initializer=_yield_to_pose)
                           if background else None)
-        self._running: Future | None = None
+        self._drop_late = drop_late
+        self._running: Future | None = None  # the last window handed to the worker
         self._fresh: Prediction | None = None
+        self.history: list[Prediction] = []
 
     def reset(self) -> None:
         """Forget the buffer and the smoothing (a new video, or the person left)."""
+        self.flush()
         self._buffer.clear()
         self._since = 0
         with self._lock:
             self._smoothed, self.latest, self._fresh = None, None, None
+            self.history = []
 
     def push(self, skeleton: np.ndarray | None, timestamp: float,
              arrival: float | None = None) -> Prediction | None:
@@ -202,7 +208,9 @@ class StreamingClassifier:
         if self._executor is None:
             self._classify(*job, arrival)
             return True
-        if self._running is not None and not self._running.done():
+        if self._running is not None and self._running.done():
+            self._running.result()  # an error in the worker surfaces here, in the caller
+        if self._drop_late and self._running is not None and not self._running.done():
             return False
         self._running = self._executor.submit(self._classify, *job, arrival)
         return True
@@ -221,10 +229,11 @@ class StreamingClassifier:
             else:
                 self._smoothed = self.smoothing * self._smoothed + (1 - self.smoothing) * raw
             seen = int(np.count_nonzero(frames.reshape(len(frames), -1).any(axis=1)))
-            self.latest = self._fresh = Prediction(
+            self.latest = self._fresh = prediction = Prediction(
                 probs=self._smoothed.copy(), raw_probs=raw, start=start, timestamp=end,
                 frames=seen, inference_ms=1000 * (done - began),
                 latency_ms=1000 * (done - arrival), class_names=self.class_names)
+            self.history.append(prediction)
 
     def _take_fresh(self) -> Prediction | None:
         """The prediction finished since the last call, once."""
@@ -233,7 +242,7 @@ class StreamingClassifier:
         return fresh
 
     def flush(self) -> Prediction | None:
-        """Wait for a running background inference and return what it produced."""
+        """Wait for the background inferences handed out so far; return the newest result."""
         if self._running is not None:
             self._running.result()
         return self._take_fresh()
@@ -309,7 +318,7 @@ class FramePipeline:
 
 
 def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
-                   background: bool = False) -> FramePipeline:
+                   background: bool = False, drop_late: bool = True) -> FramePipeline:
     """A FramePipeline from settings (see load_config); loads the weights unless `model` is given."""
     from model import load_model, select_device
 
@@ -323,5 +332,6 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                                pose_cfg.pop("max_people"), **pose_cfg)
     tracker = BodyTracker(**config["tracker"])
     classifier = StreamingClassifier(model, device=device, background=background,
+                                     drop_late=drop_late,
                                      **config["classifier"])
     return FramePipeline(estimator, tracker, classifier)

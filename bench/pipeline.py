@@ -100,10 +100,10 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
 
 def bench_classify_video() -> float:
     """End-to-end frames per second of app.classify_video on the fixture video (default config)."""
-    from app.classify_video import classify_video
-    from app.pipeline import build_pipeline, load_config
+    from app.classify_video import classify_video, video_pipeline
+    from app.pipeline import load_config
 
-    pipeline = build_pipeline(load_config())
+    pipeline = video_pipeline(load_config())
     began = time.perf_counter()
     result = classify_video(VIDEO, pipeline, progress=False)
     fps = result.frames / (time.perf_counter() - began)
@@ -213,13 +213,13 @@ def _windows(sample: np.ndarray, window: int, step: int, rate: int) -> list[np.n
 def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
     """The non-empty NTU fixture samples (synthetic Kinect skeletons) and the skeleton the
     pipeline extracts from the fixture video (real motion, two people), as (3, 300, 25, 2)."""
-    from app.classify_video import classify_video
-    from app.pipeline import build_pipeline, load_config
+    from app.classify_video import classify_video, video_pipeline
+    from app.pipeline import load_config
 
     data = np.load(PREPROCESSING)
     samples = [s for s in data["raw"] if _sample_length(s) > 0]
     names = [str(n).split(".")[0] for n, s in zip(data["names"], data["raw"]) if _sample_length(s)]
-    pipeline = build_pipeline(load_config(overrides={"weights": weights}))
+    pipeline = video_pipeline(load_config(overrides={"weights": weights}))
     video = classify_video(VIDEO, pipeline, progress=False).skeleton[:, :300]
     pipeline.close()
     padded = np.zeros((3, 300, 25, 2), dtype=np.float32)

@@ -196,3 +196,22 @@ def test_build_pipeline_resolves_registry_names(monkeypatch):
     pipeline = build_pipeline(load_config(overrides={"device": "cpu"}))
     assert pipeline.classifier.class_names[0] == "drink water"
     pipeline.close()
+
+
+def test_queued_background_inference_gives_the_synchronous_results():
+    """A video's windows, queued to the worker (drop_late=False), give the same predictions in
+    the same order as classifying them in the caller's thread."""
+    def run(**kwargs) -> list:
+        classifier = StreamingClassifier(FakeModel(), window=8, stride=3, min_frames=2,
+                                         pad_to=0, smoothing=0.3, **kwargs)
+        for i in range(31):
+            classifier.push(skeleton(i), i / 30)
+        classifier.finish()
+        classifier.close()
+        return classifier.history
+
+    sync, queued = run(), run(background=True, drop_late=False)
+    assert len(sync) == len(queued) == 11  # 10 windows by stride, one for the tail at the end
+    for a, b in zip(sync, queued):
+        assert a.timestamp == b.timestamp
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
