@@ -174,7 +174,8 @@ def run_benchmark(weights: str) -> None:
 
     classifier = load_config()["classifier"]
     pose_fps = pose["2 people, second every 3rd frame"]
-    model_rate = model[next(k for k in model if "looped" in k and k.endswith("2 thread(s)"))]
+    # the pipeline runs the model with live.torch_threads (1) beside MediaPipe
+    model_rate = model[next(k for k in model if "looped" in k and k.endswith("1 thread(s)"))]
     model_fps = model_rate * classifier["stride"]  # frames per second the model alone can follow
     stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
     print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
