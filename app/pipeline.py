@@ -46,7 +46,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         except OSError as err:
             raise UserError(f"cannot read config {path}: {err.strerror}") from None
         except yaml.YAMLError as err:
-            raise UserError(f"config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+            first = str(err).splitlines()[0]
+            raise UserError(f"config {path} is not valid YAML: {first}") from None
         if not isinstance(user, dict):
             raise UserError(f"config {path} must be a mapping of settings")
         config = _merge(config, user)
@@ -130,7 +131,8 @@ class StreamingClassifier:
         self.model = model
         self.device = torch.device(device)
         self.window, self.stride, self.fps = int(window), int(stride), float(fps)
-        self.smoothing, self.pad_to, self.min_frames = float(smoothing), int(pad_to), int(min_frames)
+        self.smoothing, self.pad_to = float(smoothing), int(pad_to)
+        self.min_frames = int(min_frames)
         self.class_names: list[str] | None = getattr(model, "class_names", None)
         self.stream: str = getattr(model, "stream", "joint")
         self.latest: Prediction | None = None
@@ -266,7 +268,7 @@ class FrameResult:
     skeleton: np.ndarray  # (3, 25, 2) as fed to the classifier
     prediction: Prediction | None  # the latest prediction (from this frame or earlier)
     new_prediction: bool  # whether `prediction` was produced by this frame
-    timings: dict[str, float] = field(default_factory=dict)  # capture/pose/track/inference/latency ms
+    timings: dict[str, float] = field(default_factory=dict)  # per stage, ms
 
     @property
     def has_person(self) -> bool:
@@ -319,7 +321,7 @@ class FramePipeline:
 
 def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                    background: bool = False, drop_late: bool = True) -> FramePipeline:
-    """A FramePipeline from settings (see load_config); loads the weights unless `model` is given."""
+    """A FramePipeline from settings (see load_config); loads the weights unless given."""
     from model import load_model, select_device
 
     device = select_device(str(config["device"]))

@@ -75,10 +75,8 @@ def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
 
 def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, float]:
     """Inferences per second of one window, looped to 300 frames and unpadded, per thread count."""
-    from app.pipeline import prepare_window
+    from app.pipeline import load_config, prepare_window
     from model import load_model
-
-    from app.pipeline import load_config
 
     window = load_config()["classifier"]["window"]
     model = load_model(weights)
@@ -89,7 +87,7 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
         for pad in (300, 0):
             x = torch.from_numpy(prepare_window(frames, pad, "joint"))[None]
             with torch.no_grad():
-                rate, cpu_ms = _rate(lambda: model(x), 3 if pad else 10)
+                rate, cpu_ms = _rate(lambda x=x: model(x), 3 if pad else 10)
             label = f"window {window} {'looped to 300' if pad else 'unpadded'}, {count} thread(s)"
             out[label], out[label + " cpu ms"] = rate, cpu_ms
             print(f"model {label:34s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms, "
@@ -155,7 +153,8 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     out = {"processed fps": processed / elapsed, "dropped": 1 - processed / max(delivered, 1),
            "pose ms": float(np.mean(pose_ms)), "predictions/s": predictions / elapsed,
            "latency ms": float(np.mean(latencies)) if latencies else float("nan")}
-    print(f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s processed,"
+    print(f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s "
+          f"processed,"
           f" {100 * out['dropped']:.0f}% of frames dropped, pose {out['pose ms']:.1f} ms, "
           f"{out['predictions/s']:.2f} predictions/s, latency {out['latency ms']:.0f} ms")
     return out

@@ -1,4 +1,4 @@
-"""Pose estimators: MediaPipe's bundled offline model, and its Tasks PoseLandmarker with a .task file."""
+"""Pose estimators: MediaPipe's bundled offline model, and Tasks PoseLandmarker (.task file)."""
 from __future__ import annotations
 
 import os
@@ -44,7 +44,8 @@ def _import_mediapipe():
     try:
         import mediapipe as mp
     except ImportError as err:
-        raise UserError(f"MediaPipe is not installed ({err}): pip install '{MEDIAPIPE_PIN}'") from None
+        raise UserError(f"MediaPipe is not installed ({err}): "
+                        f"pip install '{MEDIAPIPE_PIN}'") from None
     return mp
 
 
@@ -138,7 +139,8 @@ class MediaPipePose:
                 people.append(self._last_second)
         return people
 
-    def _find_second(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person) -> Person | None:
+    def _find_second(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person
+                     ) -> Person | None:
         """Run the second instance with the first person painted grey; drop a duplicate."""
         import cv2
 
@@ -156,7 +158,8 @@ class MediaPipePose:
             return None
         second = _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
                          (w, h))
-        if is_same_person(first, second) or torso_size(second) < MIN_SECOND_SCALE * torso_size(first):
+        too_small = torso_size(second) < MIN_SECOND_SCALE * torso_size(first)
+        if too_small or is_same_person(first, second):
             return None
         return second
 
@@ -198,7 +201,8 @@ class TasksPose:
         try:
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as err:
-            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            text = str(err).strip()
+            first_line = text.splitlines()[0] if text else type(err).__name__
             raise UserError(f"cannot load pose model {path}: {first_line}") from None
         self._mp = mp
         self._last_ms = -1
@@ -207,7 +211,8 @@ class TasksPose:
         """People found in the frame; timestamps must increase (one is made up when absent)."""
         rgb = _rgb(frame_bgr)
         h, w = rgb.shape[:2]
-        ms = self._last_ms + 33 if timestamp_ms is None else max(int(timestamp_ms), self._last_ms + 1)
+        ms = (self._last_ms + 33 if timestamp_ms is None
+              else max(int(timestamp_ms), self._last_ms + 1))
         self._last_ms = ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         result = self._landmarker.detect_for_video(image, ms)

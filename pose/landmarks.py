@@ -35,7 +35,7 @@ POSE_EDGES = (
 class Person:
     """One person in one frame, as a pose estimator reports it.
 
-    image: (33, 3) x, y normalised to the frame (0..1), z relative depth (MediaPipe image landmarks).
+    image: (33, 3) x, y normalised to the frame (0..1), z relative depth (image landmarks).
     world: (33, 3) metres, origin between the hips, x right, y down, z away from the camera.
     visibility: (33,) in 0..1, how likely each landmark is visible.
     image_size: (width, height) of the frame in pixels, to place the person in camera space.

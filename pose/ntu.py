@@ -26,7 +26,7 @@ MEDIAPIPE_TO_KINECT = np.array([-1.0, -1.0, 1.0], dtype=np.float32)
 
 
 def _mapping_matrix() -> np.ndarray:
-    """(25, 33) weights: NTU joint j = sum_k W[j, k] * landmark k (all joints are linear in them)."""
+    """(25, 33) weights: NTU joint j = sum_k W[j, k] * landmark k (every joint is linear)."""
     w = np.zeros((NUM_JOINTS, NUM_LANDMARKS), dtype=np.float32)
 
     def mean(*idx: int) -> np.ndarray:

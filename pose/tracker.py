@@ -79,7 +79,7 @@ class BodyTracker:
         return [s.identity if s.active else -1 for s in self.slots]
 
     def update(self, people: list[Person]) -> np.ndarray:
-        """Assign this frame's people to slots; return the (3, 25, 2) NTU skeleton (zeros if none)."""
+        """Assign this frame's people to slots; return the (3, 25, 2) NTU skeleton."""
         people = sorted(people, key=_prominence, reverse=True)[:NUM_BODIES]
         matched = self._match(people)
         for index, slot in enumerate(self.slots):

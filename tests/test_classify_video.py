@@ -9,8 +9,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from pose_helpers import (OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames,
-                          require)
+from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames, require
 
 from app.classify_video import CSV_FIELDS, main
 from model import ModelConfig, build_model, save_checkpoint

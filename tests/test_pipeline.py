@@ -10,8 +10,13 @@ import pytest
 import torch
 from pose_helpers import OFFICIAL_WEIGHTS, PREPROCESSING, VIDEO, read_frames, require
 
-from app.pipeline import (FramePipeline, StreamingClassifier, build_pipeline, load_config,
-                          prepare_window)
+from app.pipeline import (
+    FramePipeline,
+    StreamingClassifier,
+    build_pipeline,
+    load_config,
+    prepare_window,
+)
 from model.errors import UserError
 from model.preprocess import normalize_sample
 from pose import BodyTracker, MediaPipePose
@@ -77,7 +82,8 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
     raw, joint = reference_samples()
     sample, expected = raw[3], joint[3]  # 40 frames
     classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300)
-    predictions = [classifier.push(f, i / 30) for i, f in enumerate(np.moveaxis(sample[:, :40], 1, 0))]
+    frames = np.moveaxis(sample[:, :40], 1, 0)
+    predictions = [classifier.push(f, i / 30) for i, f in enumerate(frames)]
     assert all(p is None for p in predictions[:-1]) and predictions[-1] is not None
     with torch.no_grad():
         probs = torch.softmax(model(torch.from_numpy(expected)[None]), 1)[0].numpy()

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pose_helpers import (PREPROCESSING, person_from_world, raise_right_hand, require,
-                          standing_world)
+from pose_helpers import PREPROCESSING, person_from_world, raise_right_hand, require, standing_world
 
 from pose import Person, camera_offset, ntu_visibility, to_ntu
 from pose.ntu import NTU_FROM_BLAZEPOSE

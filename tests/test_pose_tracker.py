@@ -1,4 +1,4 @@
-"""The body tracker: two slots with stable identities, the main person in slot 0, gaps, smoothing."""
+"""The body tracker: two slots with stable identities, main person in slot 0, gaps, smoothing."""
 from __future__ import annotations
 
 import numpy as np
