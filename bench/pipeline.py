@@ -242,24 +242,29 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
     print(f"{len(samples)} samples: " + ", ".join(
         f"{n} ({_sample_length(s)} frames)" for n, s in zip(names, samples)))
     settings = [(w, 300, 1) for w in windows] + [(w, 0, 1) for w in windows] + [(64, 300, 2)]
+    print("agree: windows whose top-1 is the full sample's; shorter: the same, counting only "
+          "windows shorter than their sample; video: mean over a sample's windows")
     print(f"{'window':>6} {'padding':>13} {'camera':>7} {'windows':>7} {'agree':>6} "
-          f"{'video agree':>11} {'ms/window':>9}")
+          f"{'shorter':>9} {'video':>6} {'ms/window':>9}")
     for window, pad, rate in settings:
-        agree = total = videos = 0
+        agree = total = videos = part_agree = part_total = 0
         spent = 0.0
         for sample, ref in zip(samples, reference):
-            batch = np.stack([prepare_window(w, pad, "joint")
-                              for w in _windows(sample, window, step, rate)])
+            windows = _windows(sample, window, step, rate)
+            batch = np.stack([prepare_window(w, pad, "joint") for w in windows])
             began = time.perf_counter()
             with torch.no_grad():
                 probs = torch.softmax(model(torch.from_numpy(batch)), 1).numpy()
             spent += time.perf_counter() - began
-            agree += int((probs.argmax(1) == ref).sum())
-            total += len(probs)
+            hits = probs.argmax(1) == ref
+            agree, total = agree + int(hits.sum()), total + len(hits)
+            if _sample_length(sample) > window:
+                part_agree, part_total = part_agree + int(hits.sum()), part_total + len(hits)
             videos += int(probs.mean(0).argmax() == ref)
         print(f"{window:6d} {('loop to ' + str(pad)) if pad else 'none':>13} "
               f"{CAMERA_FPS / rate:5.0f}fps {total:7d} {agree / total:6.2f} "
-              f"{videos:>5d}/{len(samples):<5d} {1000 * spent / total:9.0f}")
+              f"{part_agree / max(part_total, 1):5.2f}/{part_total:<3d} "
+              f"{videos:>2d}/{len(samples):<3d} {1000 * spent / total:9.0f}")
 
 
 @cli_entry
