@@ -9,6 +9,7 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
 from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames, require
 
 from app.classify_video import CSV_FIELDS, main
@@ -17,6 +18,14 @@ from model import ModelConfig, build_model, save_checkpoint
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
 FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
 
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Live and video pipelines pin torch to one thread; give later tests their threads back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
