@@ -40,7 +40,7 @@ def test_two_gloo_processes_train_together(tmp_path):
         "--work-dir",
         str(work),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     log = (work / "log.txt").read_text()
     assert "2 processes" in log and log.count("epoch 2/2") == 1  # only rank 0 writes
     rows = read_metrics_csv(work / "metrics.csv")
