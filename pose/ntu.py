@@ -20,6 +20,13 @@ NECK_FRACTION = 0.35
 DEFAULT_FOV_DEG = 65.0
 # Landmarks at least this visible take part in the image-to-world scale fit.
 VISIBLE = 0.5
+# Straight, still lower legs for joints MediaPipe cannot see (it guesses them, and its guesses
+# jitter, which the model reads as leg motion). Medians over the NTU skeletons in ../shared:
+# hip -> knee 0.42 m and knee -> ankle 0.40 m along the torso's down direction, ankle -> foot
+# 0.05 m down and 0.08 m forward.
+THIGH, SHIN, FOOT_DOWN, FOOT_FORWARD = 0.42, 0.40, 0.05, 0.08
+LEGS = ((12, 13, 14, 15), (16, 17, 18, 19))  # 0-based NTU hip, knee, ankle, foot of each leg
+SPINE_BASE, SPINE_SHOULDER, LEFT_HIP, RIGHT_HIP = 0, 20, 12, 16
 # MediaPipe world axes (x right, y down, z away) -> Kinect axes (x to the sensor's left, y up,
 # z away): a rotation by 180 degrees about z, so a person's left side stays their left side.
 MEDIAPIPE_TO_KINECT = np.array([-1.0, -1.0, 1.0], dtype=np.float32)
@@ -98,3 +105,25 @@ def ntu_visibility(person: Person) -> np.ndarray:
     used = NTU_FROM_BLAZEPOSE != 0
     vis = np.where(used, person.visibility[None, :], np.inf)
     return vis.min(axis=1).astype(np.float32)
+
+
+def steady_legs(joints: np.ndarray, visibility: np.ndarray, min_visibility: float = 0.5
+                ) -> np.ndarray:
+    """(3, 25) joints with each lower leg whose knee, ankle or foot is less visible than
+    `min_visibility` replaced by a straight leg under its hip (a seated or half-framed person's
+    hidden legs then stay still instead of jittering)."""
+    out = joints.copy()
+    down = joints[:, SPINE_BASE] - joints[:, SPINE_SHOULDER]
+    across = joints[:, RIGHT_HIP] - joints[:, LEFT_HIP]
+    if np.linalg.norm(down) < 1e-6 or np.linalg.norm(across) < 1e-6:
+        return out
+    down = down / np.linalg.norm(down)
+    forward = np.cross(across, down)
+    forward = forward / max(float(np.linalg.norm(forward)), 1e-6)
+    for hip, knee, ankle, foot in LEGS:
+        if visibility[[knee, ankle, foot]].min() >= min_visibility:
+            continue
+        out[:, knee] = joints[:, hip] + THIGH * down
+        out[:, ankle] = out[:, knee] + SHIN * down
+        out[:, foot] = out[:, ankle] + FOOT_DOWN * down + FOOT_FORWARD * forward
+    return out

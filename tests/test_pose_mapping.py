@@ -6,7 +6,7 @@ import pytest
 from pose_helpers import PREPROCESSING, person_from_world, raise_right_hand, require, standing_world
 
 from pose import Person, camera_offset, ntu_visibility, to_ntu
-from pose.ntu import NTU_FROM_BLAZEPOSE
+from pose.ntu import NTU_FROM_BLAZEPOSE, steady_legs
 
 RIGHT_HAND, LEFT_HAND = 11, 7  # NTU joints 12 and 8, 0-based
 LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8
@@ -78,3 +78,20 @@ def test_person_rejects_wrong_shapes():
     with pytest.raises(ValueError):
         Person(image=np.zeros((25, 3)), world=np.zeros((33, 3)), visibility=np.zeros(33),
                image_size=(10, 10))
+
+
+def test_hidden_lower_legs_become_still_straight_legs():
+    """Knees and feet MediaPipe cannot see are replaced by straight legs under the hips;
+    visible legs are left alone."""
+    person = person_from_world(standing_world())
+    joints = to_ntu(person)
+    vis = ntu_visibility(person)
+    np.testing.assert_array_equal(steady_legs(joints, vis), joints)  # all visible: unchanged
+    person.visibility[25:] = 0.05  # knees, ankles, feet out of frame
+    vis = ntu_visibility(person)
+    legs = steady_legs(joints, vis)
+    for hip, knee, ankle in ((12, 13, 14), (16, 17, 18)):
+        assert legs[1, knee] < legs[1, hip] - 0.35 and legs[1, ankle] < legs[1, knee] - 0.35
+        np.testing.assert_allclose(np.linalg.norm(legs[:, knee] - legs[:, hip]), 0.42, atol=1e-5)
+    np.testing.assert_array_equal(legs[:, :12], joints[:, :12])  # the upper body is untouched
+    assert legs[2, 15] < legs[2, 14]  # the foot points toward the camera (smaller Kinect z)

@@ -93,3 +93,22 @@ def test_bad_smoothing_is_refused():
     """Smoothing must be a weight in [0, 1)."""
     with pytest.raises(ValueError):
         BodyTracker(smoothing=1.0)
+
+
+def test_hidden_legs_stay_still_while_guesses_jitter():
+    """With leg_visibility set, hidden lower legs stop moving relative to the hips."""
+    def leg_motion(leg_visibility: float) -> float:
+        tracker = BodyTracker(leg_visibility=leg_visibility)
+        frames = []
+        rng = np.random.default_rng(0)
+        for _ in range(10):
+            world = standing_world()
+            world[25:] += rng.normal(0, 0.08, (8, 3))  # guessed legs jitter, the torso does not
+            person = person_from_world(world)
+            person.visibility[25:] = 0.05
+            frames.append(tracker.update([person])[..., 0])
+        joints = np.stack(frames)  # (T, 3, 25)
+        legs = joints[:, :, [13, 14, 15]] - joints[:, :, [12]]  # left knee, ankle, foot - hip
+        return float(np.abs(np.diff(legs, axis=0)).mean())
+
+    assert leg_motion(0.0) > 0.02 and leg_motion(0.5) < 1e-5
