@@ -228,3 +228,29 @@ def test_queued_background_inference_gives_the_synchronous_results():
     for a, b in zip(sync, queued):
         assert a.timestamp == b.timestamp
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
+
+
+def test_video_source_timestamps_frames_by_position(tmp_path):
+    """A video file gives every frame once, timestamped index / fps, with its size and count."""
+    from pose_helpers import blank_video
+
+    from app.sources import list_videos, open_source
+
+    path = blank_video(tmp_path / "grey.mp4", count=6, fps=15)
+    (tmp_path / "notes.txt").write_text("not a video")
+    with open_source(str(path)) as source:
+        frames = list(source)
+    assert source.fps == pytest.approx(15) and source.size == (160, 128)
+    assert [f.index for f in frames] == list(range(6))
+    assert [f.timestamp for f in frames] == pytest.approx([i / 15 for i in range(6)])
+    assert list_videos(tmp_path) == [path]
+
+
+def test_missing_camera_is_one_line():
+    """A camera index that does not exist gives one UserError line."""
+    from app.sources import open_source
+
+    if os.path.exists("/dev/video9"):
+        pytest.skip("this machine has a /dev/video9")
+    with pytest.raises(UserError, match="cannot open camera 9"):
+        open_source("9")
