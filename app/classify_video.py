@@ -63,15 +63,15 @@ def _segment(prediction: Prediction, fps: float, class_names: list[str] | None) 
 def video_pipeline(config: dict[str, Any]) -> FramePipeline:
     """The pipeline for recorded videos: the model works through every window in its own
     thread while pose runs on the next frames (two cores busy, no window skipped)."""
-    return build_pipeline(config, background=True, drop_late=False)
+    return build_pipeline(config, background=True, drop_late=False, keep_history=True)
 
 
 def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = None,
                    progress: bool = True) -> VideoResult:
     """Run the pipeline over every frame of one video; the video's top-5 is the mean over windows.
 
-    The pipeline's classifier must keep every window (synchronous, or background with
-    drop_late=False) so that the segments do not depend on the machine's speed.
+    The pipeline's classifier must classify and keep every window (see video_pipeline) so that
+    the segments do not depend on the machine's speed.
     """
     pipeline.reset()
     classifier = pipeline.classifier

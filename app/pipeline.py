@@ -22,6 +22,8 @@ from model.preprocess import make_stream, normalize_sample
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "pipeline.yaml"
+NTU_FPS = 30.0  # the frame rate of NTU RGB+D recordings
+NTU_LENGTH = 300  # the length the released models' training samples were looped to
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -118,13 +120,15 @@ class StreamingClassifier:
     sees NTU's frame rate whatever the source's. `background=True` runs the model in its own
     thread: push() never waits for it and returns each new prediction once, when ready. There,
     `drop_late=True` (live) skips windows that come while the model is busy, the newest wins;
-    `drop_late=False` (a video) queues every window. `history` keeps every prediction in order.
+    `drop_late=False` (a video) queues every window. With `keep_history`, `history` keeps every
+    prediction in order (a video's segments). The tunable defaults live in the pipeline YAML.
     """
 
-    def __init__(self, model: torch.nn.Module, window: int = 64, stride: int = 8,
+    def __init__(self, model: torch.nn.Module, *, window: int, stride: int,
                  device: str | torch.device = "cpu", smoothing: float = 0.0,
-                 fps: float = 30.0, pad_to: int = 300, min_frames: int = 16,
-                 background: bool = False, drop_late: bool = True) -> None:
+                 fps: float = NTU_FPS, pad_to: int = NTU_LENGTH, min_frames: int = 1,
+                 background: bool = False, drop_late: bool = True,
+                 keep_history: bool = False) -> None:
         if window < 4 or stride < 1 or fps <= 0 or not 0.0 <= smoothing < 1.0:
             raise UserError(f"bad classifier settings: window={window} (>= 4), stride={stride} "
                             f"(>= 1), fps={fps} (> 0), smoothing={smoothing} (in [0, 1))")
@@ -142,7 +146,7 @@ class StreamingClassifier:
         self._lock = threading.Lock()
         self._executor = (ThreadPoolExecutor(1, "inference", initializer=_yield_to_pose)
                           if background else None)
-        self._drop_late = drop_late
+        self._drop_late, self._keep_history = drop_late, keep_history
         self._running: Future | None = None  # the last window handed to the worker
         self._fresh: Prediction | None = None
         self.history: list[Prediction] = []
@@ -235,7 +239,8 @@ class StreamingClassifier:
                 probs=self._smoothed.copy(), raw_probs=raw, start=start, timestamp=end,
                 frames=seen, inference_ms=1000 * (done - began),
                 latency_ms=1000 * (done - arrival), class_names=self.class_names)
-            self.history.append(prediction)
+            if self._keep_history:
+                self.history.append(prediction)
 
     def _take_fresh(self) -> Prediction | None:
         """The prediction finished since the last call, once."""
@@ -320,7 +325,8 @@ class FramePipeline:
 
 
 def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
-                   background: bool = False, drop_late: bool = True) -> FramePipeline:
+                   background: bool = False, drop_late: bool = True,
+                   keep_history: bool = False) -> FramePipeline:
     """A FramePipeline from settings (see load_config); loads the weights unless given."""
     from model import load_model, select_device
 
@@ -334,6 +340,6 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                                pose_cfg.pop("max_people"), **pose_cfg)
     tracker = BodyTracker(**config["tracker"])
     classifier = StreamingClassifier(model, device=device, background=background,
-                                     drop_late=drop_late,
+                                     drop_late=drop_late, keep_history=keep_history,
                                      **config["classifier"])
     return FramePipeline(estimator, tracker, classifier)

@@ -55,7 +55,7 @@ class BodyTracker:
     replaced by still, straight legs (0: keep MediaPipe's guesses).
     """
 
-    def __init__(self, hold_frames: int = 5, smoothing: float = 0.0,
+    def __init__(self, hold_frames: int = 0, smoothing: float = 0.0,
                  fov_deg: float = DEFAULT_FOV_DEG, leg_visibility: float = 0.0) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")

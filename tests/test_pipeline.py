@@ -88,7 +88,7 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
     model = load_model(weights)
     raw, joint = reference_samples()
     sample, expected = raw[3], joint[3]  # 40 frames
-    classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300)
+    classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300, min_frames=16)
     frames = np.moveaxis(sample[:, :40], 1, 0)
     predictions = [classifier.push(f, i / 30) for i, f in enumerate(frames)]
     assert all(p is None for p in predictions[:-1]) and predictions[-1] is not None
@@ -159,7 +159,7 @@ def test_background_inference_never_blocks_push():
 def test_bad_settings_are_one_line():
     """Impossible classifier settings raise a UserError."""
     with pytest.raises(UserError, match="window"):
-        StreamingClassifier(FakeModel(), window=2)
+        StreamingClassifier(FakeModel(), window=2, stride=1)
 
 
 def test_config_defaults_and_overrides(tmp_path):
@@ -216,7 +216,7 @@ def test_queued_background_inference_gives_the_synchronous_results():
     the same order as classifying them in the caller's thread."""
     def run(**kwargs) -> list:
         classifier = StreamingClassifier(FakeModel(), window=8, stride=3, min_frames=2,
-                                         pad_to=0, smoothing=0.3, **kwargs)
+                                         pad_to=0, smoothing=0.3, keep_history=True, **kwargs)
         for i in range(31):
             classifier.push(skeleton(i), i / 30)
         classifier.finish()
