@@ -23,6 +23,7 @@ SAME_PERSON_DISTANCE = 0.08
 # background, not a partner (on the shared arm-wrestling video they measure 0.13-0.43, the
 # opponent 0.5-1.2).
 MIN_SECOND_SCALE = 0.5
+NEVER = 10**9  # frames since the last search for a second person, before the first one
 
 
 class PoseEstimator(Protocol):
@@ -87,25 +88,29 @@ class MediaPipePose:
 
     It finds one person per call; a second person is looked for by running a second instance
     on the frame with the first person's segmentation masked out. That costs a second model
-    run, so it runs every `second_person_every` frames; in between, the last second person
-    found is reported again (a pose at most n-1 frames old).
+    run, so it runs every `second_person_every` frames while a second person is tracked (in
+    between, their last pose is reported again) and every `second_person_search_every` frames
+    (default: the same) while there is none, which keeps one-person scenes cheap.
     """
 
     def __init__(self, max_people: int = 2, model_complexity: int = 1,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 second_person_every: int = 1) -> None:
+                 second_person_every: int = 1,
+                 second_person_search_every: int | None = None) -> None:
         mp = _import_mediapipe()
         self._check_bundled(mp, model_complexity)
         if max_people not in (1, 2):
             raise UserError(f"max_people must be 1 or 2, got {max_people}")
         self.max_people = max_people
         self.second_person_every = max(1, int(second_person_every))
+        self.second_person_search_every = max(1, int(second_person_search_every
+                                                     or second_person_every))
         kwargs = dict(static_image_mode=False, model_complexity=model_complexity,
                       min_detection_confidence=min_detection_confidence,
                       min_tracking_confidence=min_tracking_confidence)
         self._first = mp.solutions.pose.Pose(enable_segmentation=max_people > 1, **kwargs)
         self._second = mp.solutions.pose.Pose(**kwargs) if max_people > 1 else None
-        self._frame = 0
+        self._since_search = NEVER
         self._last_second: Person | None = None
 
     @staticmethod
@@ -125,7 +130,6 @@ class MediaPipePose:
         """Up to two people in the frame, the one the first instance tracks first."""
         rgb = _rgb(frame_bgr)
         h, w = rgb.shape[:2]
-        self._frame += 1
         first = self._first.process(rgb)
         if first.pose_landmarks is None:
             self._last_second = None
@@ -133,7 +137,11 @@ class MediaPipePose:
         people = [_person(first.pose_landmarks.landmark, first.pose_world_landmarks.landmark,
                           (w, h))]
         if self._second is not None:
-            if self._frame % self.second_person_every == 0:
+            self._since_search += 1
+            interval = (self.second_person_every if self._last_second is not None
+                        else self.second_person_search_every)
+            if self._since_search >= interval:
+                self._since_search = 0
                 self._last_second = self._find_second(rgb, first.segmentation_mask, people[0])
             if self._last_second is not None:
                 people.append(self._last_second)
@@ -168,7 +176,7 @@ class MediaPipePose:
         for graph in (self._first, self._second):
             if graph is not None:
                 graph.reset()
-        self._frame, self._last_second = 0, None
+        self._last_second, self._since_search = None, NEVER
 
     def close(self) -> None:
         """Release both MediaPipe graphs."""
@@ -240,5 +248,6 @@ def make_estimator(backend: str = "mediapipe", model_path: str | os.PathLike | N
                             f"{TASK_MODEL_URL} and pass its path")
         options.pop("model_complexity", None)
         options.pop("second_person_every", None)
+        options.pop("second_person_search_every", None)
         return TasksPose(model_path, max_people=max_people, **options)
     raise UserError(f"unknown pose backend {backend!r}: choose one of {', '.join(BACKENDS)}")

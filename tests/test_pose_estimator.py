@@ -111,3 +111,22 @@ def test_corrupt_task_file_is_one_line(tmp_path):
     with pytest.raises(UserError, match="cannot load pose model") as info:
         make_estimator(model_path=bogus)
     assert "\n" not in str(info.value)
+
+
+def test_one_person_scenes_search_for_a_second_rarely(monkeypatch):
+    """Without a second person the masked run happens every `second_person_search_every` frames;
+    once one is found, every `second_person_every` frames."""
+    est = MediaPipePose(second_person_every=1, second_person_search_every=5)
+    searches = []
+    find = est._find_second
+    monkeypatch.setattr(est, "_find_second", lambda *a: searches.append(1) or find(*a))
+    image = astronaut_bgr()
+    for _ in range(11):
+        est.estimate(image)
+    assert len(searches) == 3  # frames 1, 6 and 11
+    searches.clear()
+    est.reset()
+    for _ in range(6):
+        est.estimate(np.hstack([image, image]))
+    assert len(searches) >= 5
+    est.close()
