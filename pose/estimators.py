@@ -112,6 +112,7 @@ class MediaPipePose:
         self._second = mp.solutions.pose.Pose(**kwargs) if max_people > 1 else None
         self._since_search = NEVER
         self._last_second: Person | None = None
+        self._size: tuple[int, int] | None = None
 
     @staticmethod
     def _check_bundled(mp, model_complexity: int) -> None:
@@ -130,6 +131,7 @@ class MediaPipePose:
         """Up to two people in the frame, the one the first instance tracks first."""
         rgb = _rgb(frame_bgr)
         h, w = rgb.shape[:2]
+        self._follow_size((w, h))
         first = self._first.process(rgb)
         if first.pose_landmarks is None:
             self._last_second = None
@@ -146,6 +148,13 @@ class MediaPipePose:
             if self._last_second is not None:
                 people.append(self._last_second)
         return people
+
+    def _follow_size(self, size: tuple[int, int]) -> None:
+        """Restart the graphs when the frame size changes: MediaPipe's tracking-mode smoothing
+        (segmentation masks, landmarks) compares each frame with the last, of the same size."""
+        if self._size is not None and size != self._size:
+            self.reset()
+        self._size = size
 
     def _find_second(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person
                      ) -> Person | None:

@@ -81,9 +81,10 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path
     return path
 
 
-def astronaut_video(path: Path, count: int = 24, fps: float = 30.0) -> Path:
+def astronaut_video(path: Path, count: int = 24, fps: float = 30.0,
+                    size: tuple[int, int] = (256, 256)) -> Path:
     """A short video of the astronaut photograph drifting sideways (a person in every frame)."""
-    image = cv2.resize(astronaut_bgr(), (256, 256))
+    image = cv2.resize(astronaut_bgr(), size)
     frames = [np.roll(image, 2 * i, axis=1) for i in range(count)]
     return write_video(path, frames, fps)
 

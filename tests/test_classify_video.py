@@ -113,6 +113,20 @@ def test_a_folder_is_processed_with_a_summary(capsys, tmp_path, small_checkpoint
     assert not (tmp_path / "annotated" / "b_empty.mp4").exists()  # no half-written files
 
 
+def test_a_folder_of_videos_of_different_sizes(capsys, tmp_path, small_checkpoint):
+    """One pipeline classifies videos of different frame sizes one after another."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    astronaut_video(folder / "a_square.mp4", count=20, size=(256, 256))
+    astronaut_video(folder / "b_wide.mp4", count=20, size=(320, 192))
+    status, stdout, stderr = run(capsys, folder, "--weights", small_checkpoint, *FAST,
+                                 "--json", tmp_path / "all.json")
+    assert status == 0, stderr
+    assert "summary: 2 classified, 0 failed" in stdout
+    data = json.loads((tmp_path / "all.json").read_text())
+    assert [v["frames_with_person"] for v in data["videos"]] == [20, 20]
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "missing.mp4", "does not exist"),
     (lambda d: (d / "text.mp4", (d / "text.mp4").write_text("hello"))[0], "cannot read video"),

@@ -2,6 +2,7 @@
 and one clear line for every backend or model that is not available."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from pose_helpers import VIDEO, astronaut_bgr, read_frames, require
@@ -64,6 +65,17 @@ def test_two_people_touching_in_the_shared_video(estimator):
     estimator.reset()
     counts = np.array([len(estimator.estimate(f)) for f in frames[:40]])
     assert (counts >= 1).sum() >= 25 and (counts == 2).sum() == 0
+
+
+def test_frame_size_change_mid_stream(estimator):
+    """Frames whose size changes (a folder of videos, a camera switching resolution) go on being
+    tracked: MediaPipe's segmentation smoothing would fail on a mask of the old size."""
+    estimator.reset()
+    large = astronaut_bgr()
+    small = cv2.resize(large, (320, 240))
+    sizes = [[p.image_size for p in estimator.estimate(frame)]
+             for frame in (large, large, small, small, large)]
+    assert sizes == [[(512, 512)]] * 2 + [[(320, 240)]] * 2 + [[(512, 512)]]
 
 
 def test_second_person_search_can_be_sparse():
