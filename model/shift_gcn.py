@@ -22,14 +22,49 @@ def shift_indices(joints: int, channels: int, direction: int) -> torch.Tensor:
     return (i * channels + j + direction * j * channels) % (joints * channels)
 
 
-class ConvBN(nn.Sequential):
-    """1x1 convolution (with a temporal stride) followed by BatchNorm2d."""
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """A 1x1 convolution with a temporal stride, as one matrix product over channels_last data.
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
-            nn.BatchNorm2d(out_channels),
-        )
+    On a channels_last x the (n, t, v) rows are already contiguous, so this is a single GEMM with
+    no layout conversion; the result is channels_last too.
+    """
+    if stride > 1:
+        x = x[:, :, ::stride]
+    n, c, t, v = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)
+    out = torch.addmm(bias, rows, weight.view(weight.shape[0], c).t())
+    return out.view(n, t, v, -1).permute(0, 3, 1, 2)
+
+
+def fold_batch_norm(
+    weight: torch.Tensor, bias: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights and bias of a linear map followed by an eval-mode BatchNorm, as one linear map."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    return weight * scale.view(shape), (bias - bn.running_mean) * scale + bn.bias
+
+
+def conv_bn(owner: nn.Module, conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """1x1 convolution then BatchNorm; in eval mode one pointwise product with the BN folded in."""
+    stride = conv.stride[0]
+    if owner.training:
+        return bn(pointwise(x, conv.weight, conv.bias, stride))
+    weight, bias = cached(
+        owner, "folded", lambda: fold_batch_norm(conv.weight, conv.bias, bn),
+        conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var,
+    )
+    return pointwise(x, weight, bias, stride)
+
+
+class ConvBN(nn.Sequential):
+    """1x1 convolution followed by BatchNorm2d (keys `0.*`, `1.*`: the spatial block's `down`)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv_bn(self, self[0], self[1], x)
 
 
 class Residual(nn.Module):
@@ -41,7 +76,7 @@ class Residual(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(x))
+        return conv_bn(self, self.conv, self.bn, x)
 
 
 class ShiftGraphConv(nn.Module):
@@ -73,7 +108,7 @@ class ShiftGraphConv(nn.Module):
         y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
         y = y.view(n * t, v * self.out_channels).index_select(1, self.shift_out)
         y = self.bn(y).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # channels_last
-        return (y + self.down(x)).relu_()
+        return y.add_(self.down(x)).relu_()
 
 
 class ShiftTemporalConv(nn.Module):
@@ -90,8 +125,9 @@ class ShiftTemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.shift_in(self.bn(x))
-        x = self.temporal_linear(x).relu_()
-        return self.bn2(self.shift_out(x))
+        linear = self.temporal_linear
+        x = pointwise(x, linear.weight, linear.bias).relu_()
+        return self.shift_out(x, self.bn2)  # in eval mode the BN is folded into the shift
 
 
 def _excitation(kind: type[nn.Module], config: ExcitationConfig, channels: int) -> nn.Module | None:
@@ -139,7 +175,7 @@ class ShiftGCNUnit(nn.Module):
         for block in self.parallel:  # beside the temporal branch, at the unit's temporal stride
             y = y + block.excitation(g)[:, :, :: self.stride][:, :, : y.shape[2]]
         if self.residual is not None:
-            y = y + self.residual(x)
+            y = y.add_(self.residual(x))
         y = y.relu_()
         for block in self.series:  # after the unit
             y = y + block.excitation(y)

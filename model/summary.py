@@ -1,13 +1,15 @@
 """`python -m model.summary [--config YAML]`: learnable weights and FLOPs of one 300-frame two-body sample.
 
-Two FLOP figures are printed. The paper's 2.5 GFLOPs follows the module-level convention of the
+Two figures are printed. The paper's 2.5 GFLOPs follows the module-level convention of the
 common `thop` profiler: multiply-accumulates of Conv/Linear modules plus two operations per
 BatchNorm output, which leaves out the shift graph convolution's per-joint linear map (a matmul,
-not a module). The second figure counts every multiply-accumulate, that map included.
+not a module). The second counts every multiply-accumulate of the layers, that map included.
+Both count shifts as free, as the paper does (here they run as sparse depthwise convolutions).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +18,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import ModelConfig
 from .errors import cli_entry
-from .shift_gcn import ShiftGCN
+from .shift_gcn import ShiftGCN, ShiftGraphConv
+from .temporal_shift import TemporalShift
 
 
 @dataclass
@@ -33,39 +36,45 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _module_ops(model: nn.Module, x: torch.Tensor) -> int:
-    total = 0
+def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelCost:
+    """Count weights and operations of `model` on one (1, 3, frames, 25, bodies) sample.
 
-    def count(module: nn.Module, _inputs, output: torch.Tensor) -> None:
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            k_t, k_v = module.kernel_size
-            total += output.numel() * module.in_channels // module.groups * k_t * k_v
-        elif isinstance(module, nn.Linear):
-            total += output.numel() * module.in_features
-        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-            total += 2 * output.numel()
+    Counted on a training-mode copy, where every BatchNorm runs as its own layer (inference folds
+    most of them into neighbouring weights).
+    """
+    net = copy.deepcopy(model).train()
+    x = torch.zeros(1, 3, frames, net.config.num_point, bodies)
+    batch_norm_ops = 0
 
-    handles = [m.register_forward_hook(count) for m in model.modules()]
+    def count_batch_norm(_module: nn.Module, _inputs, output: torch.Tensor) -> None:
+        nonlocal batch_norm_ops
+        batch_norm_ops += 2 * output.numel()
+
+    handles = [m.register_forward_hook(count_batch_norm) for m in net.modules()
+               if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     try:
-        with torch.no_grad():
-            model(x)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            net(x)
     finally:
         for handle in handles:
             handle.remove()
-    return total
+    root = type(net).__name__
+    per_module = {name: sum(ops.values()) / 2 for name, ops in counter.get_flop_counts().items()}
 
+    def macs_in(name: str) -> float:
+        return per_module.get(f"{root}.{name}", 0.0)
 
-def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelCost:
-    """Count weights and operations of `model` on one (1, 3, frames, 25, bodies) sample."""
-    model = model.eval()
-    x = torch.zeros(1, 3, frames, model.config.num_point, bodies)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x)
+    modules = dict(net.named_modules())
+    shifts = sum(macs_in(name) for name, m in modules.items() if isinstance(m, TemporalShift))
+    macs = counter.get_total_flops() / 2 - shifts  # a shift is a move, not arithmetic
+    graph_linear = sum(
+        macs_in(name) - macs_in(f"{name}.down")
+        for name, m in modules.items() if isinstance(m, ShiftGraphConv)
+    )
     return ModelCost(
-        parameters=count_parameters(model),
-        paper_gflops=_module_ops(model, x) / 1e9,
-        gmacs=counter.get_total_flops() / 2e9,
+        parameters=count_parameters(net),
+        paper_gflops=(macs - graph_linear + batch_norm_ops) / 1e9,
+        gmacs=macs / 1e9,
     )
 
 

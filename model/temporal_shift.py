@@ -45,13 +45,15 @@ def shift_kernel(offset: torch.Tensor, prune: bool = False) -> tuple[torch.Tenso
     return kernel, radius
 
 
-def _depthwise(x: torch.Tensor, kernel: torch.Tensor, radius: int, dim: int, stride: int) -> torch.Tensor:
+def _depthwise(
+    x: torch.Tensor, kernel: torch.Tensor, radius: int, dim: int, stride: int, bias: torch.Tensor | None
+) -> torch.Tensor:
     channels = x.shape[1]
     if dim == 2:
         weight = kernel.view(channels, 1, -1, 1)
-        return F.conv2d(x, weight, stride=(stride, 1), padding=(radius, 0), groups=channels)
+        return F.conv2d(x, weight, bias, stride=(stride, 1), padding=(radius, 0), groups=channels)
     weight = kernel.view(channels, 1, 1, -1)
-    return F.conv2d(x, weight, padding=(0, radius), groups=channels)
+    return F.conv2d(x, weight, bias, padding=(0, radius), groups=channels)
 
 
 def shift_kernels(
@@ -73,13 +75,15 @@ def apply_shift(
     t_kernel: tuple[torch.Tensor, int],
     v_kernel: tuple[torch.Tensor, int] | None,
     stride: int,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Run the depthwise convolutions of `shift_kernels` on `x` (N, C, T, V)."""
+    """Run the depthwise convolutions of `shift_kernels` on `x` (N, C, T, V), adding `bias` last."""
     out_frames = x.shape[2] // stride
-    x = _depthwise(x, t_kernel[0].to(x.dtype), t_kernel[1], 2, stride)[:, :, :out_frames]
+    t_bias = bias if v_kernel is None else None
+    x = _depthwise(x, t_kernel[0].to(x.dtype), t_kernel[1], 2, stride, t_bias)[:, :, :out_frames]
     if v_kernel is None:
         return x
-    return _depthwise(x, v_kernel[0].to(x.dtype), v_kernel[1], 3, 1)
+    return _depthwise(x, v_kernel[0].to(x.dtype), v_kernel[1], 3, 1, bias)
 
 
 def temporal_shift(
@@ -105,14 +109,24 @@ class TemporalShift(nn.Module):
         self.xpos = nn.Parameter(torch.empty(channels).uniform_(-1e-8, 1e-8))
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, batch_norm: nn.BatchNorm2d | None = None) -> torch.Tensor:
+        """Shift `x`; in eval mode an optional following `batch_norm` is folded into the kernels."""
         if self.training:
-            return temporal_shift(x, self.xpos, self.ypos, self.stride)
-        kernels = cached(
-            self, "kernels", lambda: shift_kernels(self.xpos, self.ypos, self.stride, prune=True),
-            self.xpos, self.ypos,
-        )
-        return apply_shift(x, *kernels, self.stride)
+            shifted = temporal_shift(x, self.xpos, self.ypos, self.stride)
+            return batch_norm(shifted) if batch_norm is not None else shifted
+        sources = [self.xpos, self.ypos]
+        if batch_norm is not None:
+            sources += [batch_norm.weight, batch_norm.bias, batch_norm.running_mean, batch_norm.running_var]
+        t_kernel, v_kernel, bias = cached(self, "kernels", lambda: self._inference_kernels(batch_norm), *sources)
+        return apply_shift(x, t_kernel, v_kernel, self.stride, bias)
+
+    def _inference_kernels(self, batch_norm: nn.BatchNorm2d | None):
+        (t_kernel, t_radius), v_kernel = shift_kernels(self.xpos, self.ypos, self.stride, prune=True)
+        if batch_norm is None:
+            return (t_kernel, t_radius), v_kernel, None
+        scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)
+        bias = batch_norm.bias - batch_norm.running_mean * scale
+        return (t_kernel * scale[:, None], t_radius), v_kernel, bias
 
     def extra_repr(self) -> str:
         return f"channels={self.xpos.numel()}, stride={self.stride}"
