@@ -156,3 +156,27 @@ def test_yaml_config_selects_a_variant(tmp_path: Path):
     assert len(net.l5.parallel) == 1 and len(net.l5.series) == 1
     with pytest.raises(model.UserError, match="placement 'beside'"):
         ModelConfig.from_dict({"motion_excitation": {"placement": "beside"}})
+
+
+def test_inference_folding_keeps_the_function():
+    """Eval mode folds BatchNorms and prunes shift kernels; the unfolded path must agree."""
+    config = ModelConfig(num_class=9, motion_excitation=ExcitationConfig("parallel"))
+    net = ShiftGCN(config)
+    with torch.no_grad():  # BN statistics and offsets away from their initial values
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+        for unit in net.units:
+            unit.tcn1.shift_out.ypos.uniform_(-3, 3)
+    x = torch.randn(2, 3, 24, 25, 2)
+    with torch.no_grad():
+        folded = net.eval()(x)
+        net.train()
+        for module in net.modules():  # unfolded layers, BatchNorms on their running statistics
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        unfolded = net(x)
+    torch.testing.assert_close(folded, unfolded, atol=1e-5, rtol=1e-5)
