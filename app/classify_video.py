@@ -25,7 +25,14 @@ from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 
 from .annotate import annotate_frame, video_writer
-from .pipeline import FramePipeline, Prediction, build_pipeline, load_config, top_k
+from .pipeline import (
+    FramePipeline,
+    Prediction,
+    StreamingClassifier,
+    build_pipeline,
+    load_config,
+    top_k,
+)
 from .sources import VideoSource, list_videos
 
 TOP = 5
@@ -87,10 +94,10 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
             if writer is not None:
                 top = result.prediction.top(3) if result.prediction else None
                 writer.write(annotate_frame(frame.image, result.people, result.slots, top))
-        classifier.finish()
+        pipeline.finish()
         predictions = list(classifier.history)
-        if seen == 0 or not predictions:  # inside: the annotated video is then not kept
-            raise UserError(f"no person found in {path}: nothing to classify")
+        if not predictions:  # raised inside the writer: the annotated video is then not kept
+            raise UserError(_nothing_to_classify(path, seen, classifier))
         fps = source.fps
     names = classifier.class_names
     mean = np.mean([p.raw_probs for p in predictions], axis=0)
@@ -98,6 +105,14 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
                        frames_with_person=seen, top5=top_k(mean, TOP, names),
                        segments=[_segment(p, fps, names) for p in predictions],
                        skeleton=np.stack(skeletons, axis=1))
+
+
+def _nothing_to_classify(path: Path, seen: int, classifier: StreamingClassifier) -> str:
+    """Why a video gave no prediction: nobody in it, or a person in too few frames."""
+    if seen == 0:
+        return f"no person found in {path}: nothing to classify"
+    return (f"a person in only {seen} frames of {path}: too few to classify (a window needs "
+            f"{classifier.min_frames} at {classifier.fps:g} fps)")
 
 
 class _NoWriter:

@@ -182,19 +182,21 @@ class StreamingClassifier:
         return self._take_fresh()
 
     def finish(self) -> Prediction | None:
-        """At the end of a video: classify the frames pushed since the last window, if any."""
-        self.flush()
-        if self._since == 0 or not self._buffer:
-            return None
-        job = self._due_window(min_frames=1)
+        """At the end of a source: wait for the windows handed out, then classify the frames
+        pushed since the last window (skipped or not yet due) when min_frames of them show a
+        person, so that a clip always ends on a prediction of its last frames. Returns the newest
+        prediction not yet returned by push(), or None."""
+        flushed = self.flush()
+        job = self._due_window() if self._since and self._buffer else None
         if job is None:
-            return None
+            return flushed
         self._classify(*job, time.perf_counter())
         self._since = 0
         return self._take_fresh()
 
-    def _due_window(self, min_frames: int | None = None) -> tuple[np.ndarray, float, float] | None:
-        """The window to classify now, resampled to `fps`: (frames, start, end) or None if empty."""
+    def _due_window(self) -> tuple[np.ndarray, float, float] | None:
+        """The window to classify now, resampled to `fps`: (frames, start, end), or None while
+        fewer than min_frames of its frames show a person."""
         times = np.array([t for t, _ in self._buffer])
         end = times[-1]
         wanted = end - np.arange(self.window - 1, -1, -1) / self.fps
@@ -202,8 +204,7 @@ class StreamingClassifier:
         index = index[index >= 0]
         skeletons = [self._buffer[i][1] for i in index]
         seen = [s for s in skeletons if s is not None]
-        needed = self.min_frames if min_frames is None else min_frames
-        if len(seen) < min(needed, self.window):
+        if len(seen) < min(self.min_frames, self.window):
             return None
         empty = np.zeros((3, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
         frames = np.stack([empty if s is None else s for s in skeletons])
@@ -310,6 +311,11 @@ class FramePipeline:
                              timings=timings)
         self._index += 1
         return result
+
+    def finish(self) -> Prediction | None:
+        """The source ended: the prediction over its last frames not classified yet, if any
+        (see StreamingClassifier.finish)."""
+        return self.classifier.finish()
 
     def reset(self) -> None:
         """Start over (a new video): forget tracked people and the window."""

@@ -21,6 +21,9 @@ from app.sources import CameraSource, Frame
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 RUN_TIMEOUT_S = 90
+# --quit-after for runs that must end by themselves (the video over): a bound, not a cue. Counts
+# of frames shown and predictions then depend on what the run saw, not on how fast it went.
+UNTIL_THE_END_S = "75"
 
 
 def person_frames(count: int, size: int = 320) -> list[np.ndarray]:
@@ -182,11 +185,19 @@ def _tour(plan_file: str) -> int:
 
         def _show_frame(self, image, people: int) -> None:
             super()._show_frame(image, people)
-            if self.step.get("record") and self._frames_shown == 5:
+            if self.step.get("record") and self._frames_shown == 3:
                 self.record_button.setChecked(True)
-            elif self.step.get("record") and self._frames_shown == 25:
-                self.record_button.setChecked(False)
-                self.snapshot_button.click()
+            elif self.record_button.isChecked() and self._frames_shown == 25:
+                self._stop_recording_and_snap()
+
+        def _run_finished(self, reason: str) -> None:
+            if self.record_button.isChecked():  # a slow machine shows fewer than 25 frames
+                self._stop_recording_and_snap()
+            super()._run_finished(reason)
+
+        def _stop_recording_and_snap(self) -> None:
+            self.record_button.setChecked(False)
+            self.snapshot_button.click()
 
     from app.gui.engine import RunSettings
 

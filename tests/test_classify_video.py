@@ -131,6 +131,8 @@ def test_a_folder_of_videos_of_different_sizes(capsys, tmp_path, small_checkpoin
     (lambda d: d / "missing.mp4", "does not exist"),
     (lambda d: (d / "text.mp4", (d / "text.mp4").write_text("hello"))[0], "cannot read video"),
     (lambda d: blank_video(d / "empty.mp4"), "no person found"),
+    (lambda d: astronaut_video(d / "blink.mp4", count=4),
+     "a person in only 4 frames of "),  # fewer than min_frames (16): no window is classified
 ])
 def test_unusable_videos_are_one_line(capsys, tmp_path, small_checkpoint, make, message):
     """Missing, unreadable, or no person: one line on stderr, exit status 1."""

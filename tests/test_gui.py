@@ -18,6 +18,7 @@ import pytest
 from gui_helpers import (
     REPO_ROOT,
     SHARED,
+    UNTIL_THE_END_S,
     DemoRun,
     empty_frames,
     finish_tour,
@@ -60,15 +61,16 @@ def _assert_survived(run: DemoRun) -> None:
 def test_video_run_shows_frames_and_predictions(qt_display, tmp_path, checkpoint, person_video):
     shot = tmp_path / "shots" / "window.png"
     run = run_demo(["--source", str(person_video), "--weights", str(checkpoint), "--device", "cpu",
-                    "--screenshot", str(shot), "--quit-after", "60"], qt_display, tmp_path)
+                    "--screenshot", str(shot), "--quit-after", UNTIL_THE_END_S], qt_display,
+                   tmp_path)
     _assert_survived(run)
     assert run.summary, f"no summary line in: {run.stdout!r}"
     if qt_display.get("DISPLAY"):
         assert run.summary["platform"] == "xcb"  # a real X11 window, not offscreen
-    assert run.number("frames shown") > 10
-    assert run.number("predictions") >= 1
-    assert run.summary["action"] != "—"
     assert run.summary["banner"].startswith("video ended after 120 frames")
+    assert run.number("frames shown") >= 1  # how many depends on the machine's speed
+    assert run.number("predictions") >= 1  # at the latest, the one over the last frames
+    assert run.summary["action"] != "—"
     _assert_png(shot)
 
 
@@ -78,13 +80,15 @@ def test_released_checkpoint_downloaded_on_first_use_then_armwrestling(qt_displa
     weights_dir = tmp_path / "weights"
     with _serve(OFFICIAL) as base_url:
         run = run_demo(["--source", str(ARMWRESTLING), "--weights", "ntu60-xsub-joint",
-                        "--screenshot", str(tmp_path / "arm.png"), "--quit-after", "10"],
+                        "--screenshot", str(tmp_path / "arm.png"),
+                        "--quit-after", UNTIL_THE_END_S],
                        qt_display, tmp_path, env={"SHIFTGCN_WEIGHTS_DIR": str(weights_dir),
                                                   "SHIFTGCN_WEIGHTS_URL": base_url})
     _assert_survived(run)
     assert (weights_dir / "ntu_ShiftGCN_joint_xsub.pt").is_file()
     assert [p.name for p in weights_dir.iterdir()] == ["ntu_ShiftGCN_joint_xsub.pt"]
-    assert run.number("frames shown") > 10 and run.number("predictions") >= 1
+    assert run.summary["banner"].startswith("video ended after 280 frames")
+    assert run.number("frames shown") >= 1 and run.number("predictions") >= 1
     _assert_png(tmp_path / "arm.png")
 
 
@@ -122,9 +126,10 @@ def tour(qt_display, tmp_path_factory, checkpoint, person_video
 
 
 def test_video_that_ends(tour):
+    """A 1 s clip, one stride long: it still ends on a prediction, over its last frames."""
     run = tour[1]["video-ends"]
     assert run["banner"].startswith("video ended after 15 frames")
-    assert int(run["frames shown"]) >= 1
+    assert int(run["frames shown"]) >= 1 and int(run["predictions"]) >= 1
 
 
 def test_no_person_in_view(tour):

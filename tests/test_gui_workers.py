@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import cv2
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 from gui_helpers import person_frames, write_video
 
-from app.gui.engine import LiveSource, Recorder, RunSettings
-from app.gui.workers import Captured, FrameSlot, RateMeter, to_qimage
+from app.gui.engine import EngineOutput, LiveSource, Recorder, RunSettings
+from app.gui.workers import Captured, FrameSlot, PipelineWorker, RateMeter, to_qimage
 from app.sources import Frame
 
 
@@ -126,3 +127,53 @@ def test_run_settings_defaults_come_from_the_yaml_files() -> None:
     settings = RunSettings.defaults()
     assert settings.source == "0" and 0 < settings.threshold < 1
     assert settings.window >= 4 and settings.device in ("auto", "cpu", "cuda")
+
+
+class _ClipEngine:
+    """Stands in for Engine on a clip shorter than a stride: no prediction until finish()."""
+
+    def __init__(self) -> None:
+        self.finished = False
+
+    def describe(self) -> str:
+        return "stand-in"
+
+    def process(self, frame: Frame) -> EngineOutput:
+        return EngineOutput(frame.image, 1, None, None)
+
+    def finish(self) -> tuple[list[tuple[str, float]], float]:
+        self.finished = True
+        return [("wave", 0.9)], 0.1
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _run_worker(engine: _ClipEngine, stop_first: bool) -> tuple[list, list]:
+    """Run a PipelineWorker in this thread over 3 frames; return (people per frame, predictions)."""
+    slot = FrameSlot()
+    meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
+    worker = PipelineWorker(lambda progress: engine, slot, meters, deque())
+    shown, predictions = [], []
+    worker.frame_ready.connect(lambda image, people: shown.append(people))
+    worker.prediction_ready.connect(predictions.append)
+    for i in range(3):
+        slot.put(_captured(i))
+    slot.close()
+    if stop_first:
+        worker.stop()
+    worker.run()
+    return shown, predictions
+
+
+def test_a_source_that_runs_out_ends_on_a_prediction_of_its_last_frames() -> None:
+    engine = _ClipEngine()
+    shown, predictions = _run_worker(engine, stop_first=False)
+    assert shown == [1] and predictions == [[("wave", 0.9)]]  # the slot kept the newest frame
+    assert engine.finished
+
+
+def test_a_stopped_run_gives_no_final_prediction() -> None:
+    engine = _ClipEngine()
+    shown, predictions = _run_worker(engine, stop_first=True)
+    assert shown == [] and predictions == [] and not engine.finished

@@ -156,6 +156,43 @@ def test_background_inference_never_blocks_push():
         assert classifier.model.niceness > main_niceness
 
 
+def test_finish_classifies_the_tail_once_enough_frames_show_a_person():
+    """At the end of a source the frames since the last window are classified, once, when
+    min_frames of them show a person."""
+    classifier = StreamingClassifier(FakeModel(), window=16, stride=8, min_frames=6, pad_to=0)
+    for i in range(5):
+        classifier.push(skeleton(i), i / 30)
+    assert classifier.finish() is None  # a person in 5 frames: too few for a prediction
+    classifier.reset()
+    got = [classifier.push(skeleton(i), i / 30) for i in range(12)]
+    assert [p.timestamp for p in got if p] == [pytest.approx(7 / 30)]
+    final = classifier.finish()
+    assert final.timestamp == pytest.approx(11 / 30) and final.frames == 12
+    assert classifier.finish() is None
+
+
+def test_finish_returns_what_the_worker_still_had_and_the_skipped_tail():
+    """Live (drop_late): finish() hands back the window the busy worker finished last, and
+    classifies the windows skipped while it was busy, so a video ends on its last frames."""
+    def live(gate: threading.Event) -> StreamingClassifier:
+        return StreamingClassifier(FakeModel(gate), window=8, stride=2, min_frames=1, pad_to=0,
+                                   background=True, drop_late=True)
+
+    gate = threading.Event()
+    classifier = live(gate)
+    assert [classifier.push(skeleton(i), i / 30) for i in range(2)] == [None, None]
+    gate.set()
+    assert classifier.finish().timestamp == pytest.approx(1 / 30)
+    classifier.close()
+    gate = threading.Event()
+    classifier = live(gate)
+    assert [classifier.push(skeleton(i), i / 30) for i in range(10)] == [None] * 10
+    gate.set()
+    assert classifier.finish().timestamp == pytest.approx(9 / 30)
+    assert [x.shape[2] for x in classifier.model.inputs] == [2, 8]  # the first window, the tail
+    classifier.close()
+
+
 def test_bad_settings_are_one_line():
     """Impossible classifier settings raise a UserError."""
     with pytest.raises(UserError, match="window"):

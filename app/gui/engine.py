@@ -14,7 +14,7 @@ import yaml
 
 import weights
 from app.annotate import annotate_frame, draw_top, video_writer
-from app.pipeline import FramePipeline, build_pipeline, load_config
+from app.pipeline import FramePipeline, Prediction, build_pipeline, load_config
 from app.sources import CameraSource, Frame, open_source
 from model.errors import UserError
 
@@ -139,10 +139,20 @@ class Engine:
         annotated = annotate_frame(frame.image, result.people, result.slots, None)
         top = window_end = None
         if result.new_prediction and result.prediction is not None:
-            self._last_top = result.prediction.top(max(self.top_k, self.recorded_top_k))
-            top = [(t["label"], t["score"]) for t in self._last_top[: self.top_k]]
-            window_end = result.prediction.timestamp
+            top, window_end = self._shown(result.prediction)
         return EngineOutput(annotated, len(result.people), top, window_end, self._last_top)
+
+    def finish(self) -> tuple[list[tuple[str, float]], float] | None:
+        """The source ran out: (best classes, window end) of the prediction over its last frames
+        not classified yet, or None; a short clip thus always ends on a prediction."""
+        prediction = self.pipeline.finish()
+        return None if prediction is None else self._shown(prediction)
+
+    def _shown(self, prediction: Prediction) -> tuple[list[tuple[str, float]], float]:
+        """A new prediction as the GUI shows it (best classes, window end); kept for recording."""
+        self._last_top = prediction.top(max(self.top_k, self.recorded_top_k))
+        top = [(t["label"], t["score"]) for t in self._last_top[: self.top_k]]
+        return top, prediction.timestamp
 
     def recorded_frame(self, output: EngineOutput) -> np.ndarray:
         """The frame as written to a recording: skeletons plus the top classes."""

@@ -201,22 +201,30 @@ class PipelineWorker(QObject):
         self.download_progress.emit(done, total or 0)
 
     def _loop(self) -> None:
-        """Take the newest frame, process it, emit the picture and any new prediction."""
+        """Take the newest frame, process it, emit the picture and any new prediction; when the
+        source runs out (not when stopped), emit the prediction over its last frames."""
         while not self._stop.is_set():
             item = self._slot.take(timeout=0.1)
             if item is None:
                 if self._slot.closed:
+                    final = self._engine.finish()
+                    if final is not None:
+                        self._publish(*final)
                     return
                 continue
             self._read_at.append((item.frame.timestamp, item.read_at))
             output = self._engine.process(item.frame)
             self._meters["pose"].tick()
             if output.top is not None:
-                self._meters["inference"].tick()
-                self._note_latency(output.window_end)
-                self.prediction_ready.emit(output.top)
+                self._publish(output.top, output.window_end)
             self.frame_ready.emit(to_qimage(output.annotated), output.people)
             self._record(output, item.frame.timestamp)
+
+    def _publish(self, top: list[tuple[str, float]], window_end: float | None) -> None:
+        """Count and emit a new prediction."""
+        self._meters["inference"].tick()
+        self._note_latency(window_end)
+        self.prediction_ready.emit(top)
 
     def _note_latency(self, window_end: float | None) -> None:
         """Seconds from reading the window's last frame to its prediction reaching the GUI."""
