@@ -1,8 +1,9 @@
-"""A plain ST-GCN (Yan et al., AAAI 2018) on the NTU graph: the baseline Shift-GCN is measured against.
+"""A plain ST-GCN (Yan et al., AAAI 2018) on the NTU graph: the baseline for Shift-GCN's speed.
 
 Spatial-configuration partition (root, centripetal, centrifugal around the spine-shoulder joint),
 learnable edge importance, temporal kernel 9, the same ten-unit layout as Shift-GCN.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,23 +58,32 @@ class GraphConv(nn.Module):
 class STGCNBlock(nn.Module):
     """Graph convolution, then BN-ReLU-temporal conv (9x1)-BN, residual, ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor, stride: int = 1,
-                 residual: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        adjacency: torch.Tensor,
+        stride: int = 1,
+        residual: bool = True,
+    ) -> None:
         super().__init__()
         self.gcn = GraphConv(in_channels, out_channels, adjacency.shape[0])
         self.edge_importance = nn.Parameter(torch.ones_like(adjacency))
         self.tcn = nn.Sequential(
-            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, (9, 1), (stride, 1), (4, 0)),
-            nn.BatchNorm2d(out_channels), nn.Dropout(0.5),
+            nn.BatchNorm2d(out_channels),
+            nn.Dropout(0.5),
         )
         if not residual:
             self.residual = None
         elif in_channels == out_channels and stride == 1:
             self.residual = nn.Identity()
         else:
-            self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, (stride, 1)),
-                                          nn.BatchNorm2d(out_channels))
+            self.residual = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
         y = self.tcn(self.gcn(x, adjacency * self.edge_importance))
@@ -87,8 +97,18 @@ class STGCN(nn.Module):
         super().__init__()
         self.register_buffer("adjacency", torch.from_numpy(spatial_partition()))
         self.data_bn = nn.BatchNorm1d(num_person * 3 * NUM_JOINTS)
-        layout = [(3, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1),
-                  (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 256, 1)]
+        layout = [
+            (3, 64, 1),
+            (64, 64, 1),
+            (64, 64, 1),
+            (64, 64, 1),
+            (64, 128, 2),
+            (128, 128, 1),
+            (128, 128, 1),
+            (128, 256, 2),
+            (256, 256, 1),
+            (256, 256, 1),
+        ]
         self.blocks = nn.ModuleList(
             STGCNBlock(cin, cout, self.adjacency, stride, residual=i > 0)
             for i, (cin, cout, stride) in enumerate(layout)

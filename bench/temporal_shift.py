@@ -5,9 +5,12 @@
 - depthwise convolution (the model's): a two-tap interpolation kernel per channel.
 All three compute the spec's formula; the script checks they agree before timing them.
 """
+
 from __future__ import annotations
 
 import argparse
+import functools
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +21,9 @@ from model.temporal_shift import temporal_shift
 from .timing import best_seconds
 
 
-def gather_and_lerp(x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
+def gather_and_lerp(
+    x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, stride: int
+) -> torch.Tensor:
     """Linear interpolation along T then V, each from two gathers with zero outside."""
 
     def along(x: torch.Tensor, dim: int, positions: torch.Tensor) -> torch.Tensor:
@@ -43,7 +48,9 @@ def gather_and_lerp(x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, str
     return along(x, 3, joints[None] + xpos[:, None])
 
 
-def grid_sampled(x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
+def grid_sampled(
+    x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, stride: int
+) -> torch.Tensor:
     """F.grid_sample on (N*C, 1, T, V) with a grid per channel (align_corners maps ends to ends)."""
     n, c, frames, joints = x.shape
     y = ypos + 0.5 if stride > 1 else ypos
@@ -56,6 +63,10 @@ def grid_sampled(x: torch.Tensor, xpos: torch.Tensor, ypos: torch.Tensor, stride
     return out.view(n, c, -1, joints)
 
 
+def _forward_backward(shift: Callable[[], torch.Tensor]) -> None:
+    shift().sum().backward()
+
+
 IMPLEMENTATIONS = {
     "gather-and-lerp": gather_and_lerp,
     "grid_sample": grid_sampled,
@@ -65,14 +76,21 @@ IMPLEMENTATIONS = {
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.temporal_shift", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.temporal_shift", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"CPU, {torch.get_num_threads()} threads; offsets like the released model's (|y| up to 6)")
-    print(f"{'input (N,C,T,V)':>20} {'stride':>6} {'implementation':>16} {'forward ms':>11} {'fwd+bwd ms':>11}")
+    print(
+        f"CPU, {torch.get_num_threads()} threads; offsets like the released model's (|y| up to 6)"
+    )
+    print(
+        f"{'input (N,C,T,V)':>20} {'stride':>6} {'implementation':>16} {'forward ms':>11}"
+        f" {'fwd+bwd ms':>11}"
+    )
     for shape in ((2, 64, 64, 25), (16, 64, 300, 25)):  # one live window; a training batch of 8
         for stride in (1, 2):
             x = torch.randn(*shape, requires_grad=True)
@@ -81,13 +99,19 @@ def main(argv: list[str] | None = None) -> int:
             reference = temporal_shift(x, xpos, ypos, stride)
             for name, shift in IMPLEMENTATIONS.items():
                 # grid_sample's normalised coordinates cost it about 1e-4 of precision at T=300
-                torch.testing.assert_close(shift(x, xpos, ypos, stride), reference, atol=1e-3, rtol=1e-3)
+                torch.testing.assert_close(
+                    shift(x, xpos, ypos, stride), reference, atol=1e-3, rtol=1e-3
+                )
+                call = functools.partial(shift, x, xpos, ypos, stride)
                 with torch.no_grad():
-                    forward = best_seconds(lambda: shift(x, xpos, ypos, stride), repeats=5, inner=3, budget=3)
-                both = best_seconds(lambda: shift(x, xpos, ypos, stride).sum().backward(),
-                                    repeats=3, inner=2, budget=3)
-                print(f"{str(shape):>20} {stride:6d} {name:>16} {forward * 1e3:11.2f} {both * 1e3:11.2f}",
-                      flush=True)
+                    forward = best_seconds(call, repeats=5, inner=3, budget=3)
+                backward = functools.partial(_forward_backward, call)
+                both = best_seconds(backward, repeats=3, inner=2, budget=3)
+                print(
+                    f"{str(shape):>20} {stride:6d} {name:>16} {forward * 1e3:11.2f}"
+                    f" {both * 1e3:11.2f}",
+                    flush=True,
+                )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Timing that survives a busy machine: the best of several repeats, models measured side by side."""
+"""Timing that survives a busy machine: the best of several repeats."""
+
 from __future__ import annotations
 
 import time
@@ -8,7 +9,11 @@ import torch
 
 
 def best_seconds(
-    fn: Callable[[], object], repeats: int = 5, inner: int = 10, warmup: int = 2, budget: float | None = None
+    fn: Callable[[], object],
+    repeats: int = 5,
+    inner: int = 10,
+    warmup: int = 2,
+    budget: float | None = None,
 ) -> float:
     """Seconds per call of `fn`: the fastest of `repeats` runs of `inner` calls each.
 

@@ -1,19 +1,24 @@
-"""Shift-GCN: the network, its input conventions and checkpoints. Imports no MediaPipe, OpenCV or Qt.
+"""Shift-GCN: the network, its input conventions and checkpoints (no MediaPipe, OpenCV or Qt).
 
 The network's names are loaded on first use, so that `import model.preprocess` (numpy only)
 does not pay for importing torch.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LoadReport": "checkpoint", "load_model": "checkpoint", "save_checkpoint": "checkpoint",
-    "ExcitationConfig": "config", "ModelConfig": "config",
+    "LoadReport": "checkpoint",
+    "load_model": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "ExcitationConfig": "config",
+    "ModelConfig": "config",
     "select_device": "device",
     "UserError": "errors",
-    "ShiftGCN": "shift_gcn", "build_model": "shift_gcn",
+    "ShiftGCN": "shift_gcn",
+    "build_model": "shift_gcn",
 }
 
 __all__ = sorted(_EXPORTS)

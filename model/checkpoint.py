@@ -1,4 +1,5 @@
-"""Loading the released Shift-GCN state_dicts and the project's own checkpoints, and saving the latter."""
+"""Loading the released Shift-GCN state_dicts and the project's checkpoints; saving the latter."""
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,9 @@ def _resolve(path_or_name: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     if path.suffix or os.sep in str(path_or_name):
-        raise UserError(f"checkpoint {path} does not exist: check the path, or give a registered name")
+        raise UserError(
+            f"checkpoint {path} does not exist: check the path, or give a registered name"
+        )
     from weights.registry import resolve  # names live in the registry; imported only when needed
 
     return Path(resolve(str(path_or_name)))
@@ -122,8 +125,12 @@ def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: boo
     if report.unexpected:
         raise UserError(f"{path} has keys this model does not know, e.g. {report.unexpected[0]}")
     if report.missing:
-        log.info("%s: %d new parameters start from initial values (%s ...)",
-                 path, len(report.missing), report.missing[0])
+        log.info(
+            "%s: %d new parameters start from initial values (%s ...)",
+            path,
+            len(report.missing),
+            report.missing[0],
+        )
     return report
 
 

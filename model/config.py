@@ -1,4 +1,5 @@
-"""Model configuration: the one place where the network's defaults live; YAML files override them."""
+"""Model configuration: the one home of the network's defaults; YAML files override them."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,20 +7,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import UserError
+from .yaml_files import read_yaml
 
 PLACEMENTS = ("none", "series", "parallel")
 
 
 @dataclass
 class ExcitationConfig:
-    """Where an excitation block sits in every unit: not at all, after the unit, or beside its temporal branch."""
+    """Where an excitation block sits in a unit: nowhere, after it, or beside its temporal conv."""
 
     placement: str = "none"
     reduction: int = 16
-    temporal_conv: bool = True  # channel excitation only: the kernel-3 conv over the squeezed channels
+    temporal_conv: bool = (
+        True  # channel excitation only: the kernel-3 conv over the squeezed channels
+    )
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -74,7 +76,8 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(
-                f"model config: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+                f"model config: unknown keys {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})"
             )
         try:
             return cls(**data)
@@ -83,14 +86,8 @@ class ModelConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ModelConfig:
-        """Read a YAML file; its `model:` section (or the whole file) overrides the defaults."""
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"model config {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise UserError(f"model config {path} is not valid YAML: {err}".splitlines()[0]) from None
-        if not isinstance(data, dict):
-            raise UserError(f"model config {path} must be a mapping")
-        return cls.from_dict(data.get("model", data))
+        """Read the `model:` section of a YAML file (following `_base_`); absent, the defaults."""
+        section = read_yaml(path).get("model") or {}
+        if not isinstance(section, dict):
+            raise UserError(f"config {path}: 'model' must be a mapping of keys to values")
+        return cls.from_dict(section)

@@ -1,4 +1,5 @@
 """Device choice shared by every command: auto picks CUDA where there is one."""
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,9 @@ def select_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA GPU is visible to PyTorch; use --device cpu or auto")
+        raise UserError(
+            f"--device {name}: no CUDA GPU is visible to PyTorch; use --device cpu or auto"
+        )
     try:
         return torch.device(name)
     except RuntimeError:

@@ -1,4 +1,5 @@
 """One error type for everything a user can fix, and the wrapper that turns it into one line."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
-"""Values derived from parameters, computed once for inference and again only when a parameter changes."""
+"""Values derived from parameters: built once for inference, again when a parameter changes."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -6,7 +7,9 @@ from typing import Callable
 import torch
 
 
-def cached(owner: torch.nn.Module, name: str, compute: Callable[[], object], *sources: torch.Tensor) -> object:
+def cached(
+    owner: torch.nn.Module, name: str, compute: Callable[[], object], *sources: torch.Tensor
+) -> object:
     """`compute()` under no_grad, memoised on `owner` until any of `sources` is modified or moved.
 
     A tensor's storage pointer and version counter change on `.to()`, `load_state_dict` and

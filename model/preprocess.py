@@ -4,6 +4,7 @@ Arrays are float32 shaped ``(..., 3, T, 25, 2)`` (channels, frames, joints, bodi
 ``normalize_sample`` reproduces the published Shift-GCN / 2s-AGCN ``pre_normalization`` step
 by step (tests check it against the reference arrays to 1e-4), vectorised over joints and frames.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -86,11 +87,13 @@ def _rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
     b, c, d = -axis * np.sin(theta / 2.0)
     aa, bb, cc, dd = a * a, b * b, c * c, d * d
     bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
-    return np.array([
-        [aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
-        [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
-        [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc],
-    ])
+    return np.array(
+        [
+            [aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
+            [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
+            [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc],
+        ]
+    )
 
 
 def to_bone(x: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
 """Shift-GCN (Cheng et al., CVPR 2020), laid out so the released state_dicts load as they are."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,9 @@ def shift_indices(joints: int, channels: int, direction: int) -> torch.Tensor:
     return (i * channels + j + direction * j * channels) % (joints * channels)
 
 
-def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int = 1) -> torch.Tensor:
+def pointwise(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int = 1
+) -> torch.Tensor:
     """A 1x1 convolution with a temporal stride, as one matrix product over channels_last data.
 
     On a channels_last x the (n, t, v) rows are already contiguous, so this is a single GEMM with
@@ -51,8 +54,15 @@ def conv_bn(owner: nn.Module, conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tens
     if owner.training:
         return bn(pointwise(x, conv.weight, conv.bias, stride))
     weight, bias = cached(
-        owner, "folded", lambda: fold_batch_norm(conv.weight, conv.bias, bn),
-        conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var,
+        owner,
+        "folded",
+        lambda: fold_batch_norm(conv.weight, conv.bias, bn),
+        conv.weight,
+        conv.bias,
+        bn.weight,
+        bn.bias,
+        bn.running_mean,
+        bn.running_var,
     )
     return pointwise(x, weight, bias, stride)
 
@@ -85,7 +95,9 @@ class ShiftGraphConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, joints: int = 25) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.joints = in_channels, out_channels, joints
-        self.down = ConvBN(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
+        self.down = (
+            ConvBN(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
+        )
         self.Linear_weight = nn.Parameter(
             torch.empty(in_channels, out_channels).normal_(0, math.sqrt(1.0 / out_channels))
         )
@@ -139,7 +151,7 @@ def _excitation(kind: type[nn.Module], config: ExcitationConfig, channels: int) 
 
 
 class ShiftGCNUnit(nn.Module):
-    """relu(tcn1(gcn1(x)) + residual(x)), with optional excitation blocks in series or in parallel."""
+    """relu(tcn1(gcn1(x)) + residual(x)), with optional excitation blocks in series or parallel."""
 
     def __init__(
         self,
@@ -163,7 +175,10 @@ class ShiftGCNUnit(nn.Module):
             self.residual = Residual(in_channels, out_channels, stride)
         self.series = nn.ModuleList()
         self.parallel = nn.ModuleList()
-        for kind, config in ((MotionExcitation, motion_excitation), (ChannelExcitation, channel_excitation)):
+        for kind, config in (
+            (MotionExcitation, motion_excitation),
+            (ChannelExcitation, channel_excitation),
+        ):
             config = config or ExcitationConfig()
             block = _excitation(kind, config, out_channels)
             if block is not None:
@@ -200,7 +215,11 @@ class ShiftGCN(nn.Module):
         in_channels = config.in_channels
         for index, (channels, stride) in enumerate(zip(config.channels, config.strides), start=1):
             unit = ShiftGCNUnit(
-                in_channels, channels, stride, residual=index > 1, joints=joints,
+                in_channels,
+                channels,
+                stride,
+                residual=index > 1,
+                joints=joints,
                 motion_excitation=config.motion_excitation,
                 channel_excitation=config.channel_excitation,
             )

@@ -1,4 +1,4 @@
-"""`python -m model.summary [--config YAML]`: learnable weights and FLOPs of one 300-frame two-body sample.
+"""`python -m model.summary [--config YAML]`: weights and FLOPs of one 300-frame two-body sample.
 
 Two figures are printed. The paper's 2.5 GFLOPs follows the module-level convention of the
 common `thop` profiler: multiply-accumulates of Conv/Linear modules plus two operations per
@@ -6,6 +6,7 @@ BatchNorm output, which leaves out the shift graph convolution's per-joint linea
 not a module). The second counts every multiply-accumulate of the layers, that map included.
 Both count shifts as free, as the paper does (here they run as sparse depthwise convolutions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,11 @@ def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelC
         nonlocal batch_norm_ops
         batch_norm_ops += 2 * output.numel()
 
-    handles = [m.register_forward_hook(count_batch_norm) for m in net.modules()
-               if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    handles = [
+        m.register_forward_hook(count_batch_norm)
+        for m in net.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
     try:
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             net(x)
@@ -69,7 +73,8 @@ def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelC
     macs = counter.get_total_flops() / 2 - shifts  # a shift is a move, not arithmetic
     graph_linear = sum(
         macs_in(name) - macs_in(f"{name}.down")
-        for name, m in modules.items() if isinstance(m, ShiftGraphConv)
+        for name, m in modules.items()
+        if isinstance(m, ShiftGraphConv)
     )
     return ModelCost(
         parameters=count_parameters(net),
@@ -80,11 +85,18 @@ def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelC
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.summary", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model.summary", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--config", help="YAML model config (defaults: the released network)")
-    parser.add_argument("--frames", type=int, default=300, help="frames of the sample (default 300)")
+    parser.add_argument(
+        "--frames", type=int, default=300, help="frames of the sample (default 300)"
+    )
+    parser.add_argument("--num-class", type=int, help="classes (default: the config's, else 60)")
     args = parser.parse_args(argv)
     config = ModelConfig.from_yaml(args.config) if args.config else ModelConfig()
+    if args.num_class:
+        config.num_class = args.num_class
     cost = measure_cost(ShiftGCN(config), frames=args.frames)
     print(f"classes:           {config.num_class}")
     print(f"learnable weights: {cost.parameters:,} ({cost.parameters / 1e6:.2f} M)")

@@ -9,6 +9,7 @@ the same along V. Zero padding gives the zero outside, the stride is the convolu
 the kernels are differentiable in the offsets. This was measured against gather-and-lerp and
 `grid_sample` (`python -m bench.temporal_shift`) and is several times faster than either.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,7 @@ NEGLIGIBLE_WEIGHT = 1e-7
 
 
 def shift_kernel(offset: torch.Tensor, prune: bool = False) -> tuple[torch.Tensor, int]:
-    """Per-channel interpolation kernel (C, 2R+1) centred on tap R, and R, for real `offset` (C,)."""
+    """Per-channel interpolation kernels (C, 2R+1) centred on tap R, and R, for `offset` (C,)."""
     lower = torch.floor(offset)
     frac = offset - lower  # carries the gradient with respect to the offsets
     taps = lower.long()
@@ -46,7 +47,12 @@ def shift_kernel(offset: torch.Tensor, prune: bool = False) -> tuple[torch.Tenso
 
 
 def _depthwise(
-    x: torch.Tensor, kernel: torch.Tensor, radius: int, dim: int, stride: int, bias: torch.Tensor | None
+    x: torch.Tensor,
+    kernel: torch.Tensor,
+    radius: int,
+    dim: int,
+    stride: int,
+    bias: torch.Tensor | None,
 ) -> torch.Tensor:
     channels = x.shape[1]
     if dim == 2:
@@ -116,12 +122,21 @@ class TemporalShift(nn.Module):
             return batch_norm(shifted) if batch_norm is not None else shifted
         sources = [self.xpos, self.ypos]
         if batch_norm is not None:
-            sources += [batch_norm.weight, batch_norm.bias, batch_norm.running_mean, batch_norm.running_var]
-        t_kernel, v_kernel, bias = cached(self, "kernels", lambda: self._inference_kernels(batch_norm), *sources)
+            sources += [
+                batch_norm.weight,
+                batch_norm.bias,
+                batch_norm.running_mean,
+                batch_norm.running_var,
+            ]
+        t_kernel, v_kernel, bias = cached(
+            self, "kernels", lambda: self._inference_kernels(batch_norm), *sources
+        )
         return apply_shift(x, t_kernel, v_kernel, self.stride, bias)
 
     def _inference_kernels(self, batch_norm: nn.BatchNorm2d | None):
-        (t_kernel, t_radius), v_kernel = shift_kernels(self.xpos, self.ypos, self.stride, prune=True)
+        (t_kernel, t_radius), v_kernel = shift_kernels(
+            self.xpos, self.ypos, self.stride, prune=True
+        )
         if batch_norm is None:
             return (t_kernel, t_radius), v_kernel, None
         scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)

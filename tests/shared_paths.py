@@ -1,4 +1,5 @@
 """Where the shared fixtures live (../shared beside the checkout), and a skip when they are absent."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The benchmark commands run and print their tables (tiny sizes: no timing is asserted)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,8 +9,9 @@ from shared_paths import REPO_ROOT
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_model_benchmark_compares_shift_gcn_with_st_gcn():
@@ -22,4 +24,8 @@ def test_model_benchmark_rejects_a_missing_gpu_in_one_line():
     out = run("bench.model", "--device", "cuda", "--batch", "1", "--frames", "8")
     if out.returncode == 0:  # a machine with a GPU
         return
-    assert out.returncode == 1 and out.stderr.startswith("error: --device cuda") and out.stderr.count("\n") == 1
+    assert (
+        out.returncode == 1
+        and out.stderr.startswith("error: --device cuda")
+        and out.stderr.count("\n") == 1
+    )

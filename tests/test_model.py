@@ -1,4 +1,5 @@
 """The network against the published implementation: logits, shapes, size, loading errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_paths import REPO_ROOT, require_shared
 
 import model
 from model import ExcitationConfig, ModelConfig, ShiftGCN
 from model.summary import measure_cost
-from shared_paths import REPO_ROOT, require_shared
 
 RELEASED = {
     "ntu_ShiftGCN_joint_xsub": 60,
@@ -60,7 +61,9 @@ def test_training_step_runs_and_changes_offsets():
     net = ShiftGCN(ModelConfig(num_class=5)).train()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
     before = net.l1.tcn1.shift_in.ypos.detach().clone()
-    loss = torch.nn.functional.cross_entropy(net(torch.randn(2, 3, 16, 25, 2)), torch.tensor([0, 3]))
+    loss = torch.nn.functional.cross_entropy(
+        net(torch.randn(2, 3, 16, 25, 2)), torch.tensor([0, 3])
+    )
     loss.backward()
     optimizer.step()
     assert not torch.equal(before, net.l1.tcn1.shift_in.ypos.detach())
@@ -77,7 +80,9 @@ def test_excitation_variants_load_the_released_weights_they_share(placement):
     plain = torch.load(path, weights_only=True)
     assert net.load_report.missing and all(key not in plain for key in net.load_report.missing)
     assert all(".series." in k or ".parallel." in k for k in net.load_report.missing)
-    torch.testing.assert_close(net.state_dict()["l3.gcn1.Linear_weight"], plain["l3.gcn1.Linear_weight"])
+    torch.testing.assert_close(
+        net.state_dict()["l3.gcn1.Linear_weight"], plain["l3.gcn1.Linear_weight"]
+    )
     with torch.no_grad():
         assert net(torch.randn(1, 3, 32, 25, 2)).shape == (1, 60)
 
@@ -123,13 +128,19 @@ def test_load_errors_are_one_clear_line(tmp_path):
 
 def test_importing_model_pulls_in_no_gui_or_vision_library():
     code = "import sys, model; print(sorted({'cv2', 'mediapipe', 'PyQt5'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
 def test_summary_command_prints_the_counts():
     out = subprocess.run(
-        [sys.executable, "-m", "model.summary"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "model.summary"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "693,107" in out.stdout and "GFLOPs" in out.stdout
 
@@ -138,9 +149,16 @@ def test_summary_command_reports_a_bad_config_in_one_line(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  num_classes: 60\n")
     out = subprocess.run(
-        [sys.executable, "-m", "model.summary", "--config", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "model.summary", "--config", str(bad)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
     )
-    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "unknown keys num_classes" in out.stderr
+    assert (
+        out.returncode == 1
+        and out.stderr.count("\n") == 1
+        and "unknown keys num_classes" in out.stderr
+    )
 
 
 def test_yaml_config_selects_a_variant(tmp_path: Path):

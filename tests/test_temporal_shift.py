@@ -1,4 +1,5 @@
 """The adaptive temporal shift against a slow, obviously-correct loop, and its gradients."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,9 @@ OFFSETS_Y = [-2.7, -1.0, -0.35, 0.0, 0.25, 0.5, 1.6, 3.2]  # negative, fractiona
 OFFSETS_X = [0.4, -1.3, 0.0, 2.5, -0.6, 1e-10, -1e-10, 0.9]
 
 
-def reference_shift(x: torch.Tensor, xpos: list[float], ypos: list[float], stride: int) -> torch.Tensor:
+def reference_shift(
+    x: torch.Tensor, xpos: list[float], ypos: list[float], stride: int
+) -> torch.Tensor:
     """The spec's formula, one output value at a time."""
     n_size, channels, frames, joints = x.shape
     out = torch.zeros(n_size, channels, frames // stride, joints, dtype=x.dtype)
@@ -58,8 +61,12 @@ def test_gradcheck_in_input_and_both_offsets(stride):
     x = torch.randn(1, 6, 8, 4, dtype=torch.float64, requires_grad=True)
     # away from integers (where the bilinear weights have kinks), on both sides of zero, beyond +-1
     xpos = torch.tensor([0.3, -0.7, 1.4, -1.6, 0.05, 2.2], dtype=torch.float64, requires_grad=True)
-    ypos = torch.tensor([-2.3, 0.6, -0.45, 1.7, 3.35, -1.2], dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b, c: temporal_shift(a, b, c, stride), (x, xpos, ypos))
+    ypos = torch.tensor(
+        [-2.3, 0.6, -0.45, 1.7, 3.35, -1.2], dtype=torch.float64, requires_grad=True
+    )
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: temporal_shift(a, b, c, stride), (x, xpos, ypos)
+    )
 
 
 def test_module_is_differentiable_in_training_and_identity_at_zero_offsets():

@@ -12,11 +12,11 @@ import yaml
 from model.config import ModelConfig
 from model.errors import UserError
 from model.graph import STREAMS
+from model.yaml_files import deep_merge, read_yaml
 
 from .splits import DATASETS
 
 SYNTHETIC = "synthetic"  # train.synthetic's actions; any other non-NTU name works with num_class
-BASE_KEY = "_base_"
 
 
 @dataclass
@@ -125,33 +125,6 @@ class TrainConfig:
             return cls(**data)
         except (TypeError, ValueError) as err:
             raise UserError(f"config: {err}") from None
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping, following `_base_` (a path or list of paths, relative to the file)."""
-    if not path.is_file():
-        raise UserError(f"config {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"config {path} must be a mapping of keys to values")
-    bases = data.pop(BASE_KEY, [])
-    merged: dict[str, Any] = {}
-    for base in [bases] if isinstance(bases, str) else bases:
-        merged = deep_merge(merged, read_yaml(path.parent / base))
-    return deep_merge(merged, data)
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `base` with `override` on top, merging nested mappings key by key."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            value = deep_merge(out[key], value)
-        out[key] = value
-    return out
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
