@@ -178,6 +178,7 @@ def test_yaml_config_selects_a_variant(tmp_path: Path):
 
 def test_inference_folding_keeps_the_function():
     """Eval mode folds BatchNorms and prunes shift kernels; the unfolded path must agree."""
+    torch.manual_seed(0)
     config = ModelConfig(num_class=9, motion_excitation=ExcitationConfig("parallel"))
     net = ShiftGCN(config)
     with torch.no_grad():  # BN statistics and offsets away from their initial values
@@ -197,4 +198,5 @@ def test_inference_folding_keeps_the_function():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.eval()
         unfolded = net(x)
-    torch.testing.assert_close(folded, unfolded, atol=1e-5, rtol=1e-5)
+    # float32 rounding differs between the two orders of operations; a folding error is O(0.1)
+    torch.testing.assert_close(folded, unfolded, atol=2e-4, rtol=1e-4)
