@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
 from model.preprocess import make_stream, normalize_sample
+from model.yaml_files import read_yaml
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "pipeline.yaml"
@@ -40,19 +40,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None
                 ) -> dict[str, Any]:
     """Pipeline settings: app/configs/pipeline.yaml, overlaid by a user YAML file and overrides."""
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = read_yaml(DEFAULT_CONFIG)
     if path is not None:
-        path = Path(path)
-        try:
-            user = yaml.safe_load(path.read_text()) or {}
-        except OSError as err:
-            raise UserError(f"cannot read config {path}: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            first = str(err).splitlines()[0]
-            raise UserError(f"config {path} is not valid YAML: {first}") from None
-        if not isinstance(user, dict):
-            raise UserError(f"config {path} must be a mapping of settings")
-        config = _merge(config, user)
+        config = _merge(config, read_yaml(path))
     return _merge(config, overrides or {})
 
 
