@@ -3,6 +3,10 @@
 Prints, for each batch size and window length: the latency of one forward pass, clips per second,
 and the clips per second of a training step (forward, backward, SGD), for both networks on the
 same input, and the ratio. Times are the best of several repeats (see bench.timing).
+
+Shift-GCN runs with a released checkpoint by default: its learnt temporal offsets (up to about 10
+frames) set the width of the shift kernels, which fresh initialisation (offsets within 1) would
+understate. `--weights random` measures an untrained network instead.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from model import ModelConfig, ShiftGCN, select_device
+from model import ModelConfig, ShiftGCN, load_model, select_device
 from model.errors import cli_entry
 
 from .stgcn import STGCN
@@ -76,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step figures")
     parser.add_argument(
+        "--weights",
+        default="ntu60-xsub-joint",
+        help="Shift-GCN checkpoint (name or file, fetched if missing) or 'random' "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
         "--budget",
         type=float,
         default=4.0,
@@ -90,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda"
         else f"CPU, {torch.get_num_threads()} threads"
     )
-    print(f"device: {name}; torch {torch.__version__}")
+    shift_gcn = ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights)
+    print(f"device: {name}; torch {torch.__version__}; Shift-GCN weights: {args.weights}")
     print(
         f"{'network':10} {'batch':>5} {'frames':>6} {'latency ms':>12} {'clips/s':>10}"
         f" {'train c/s':>10}"
@@ -98,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     for batch in args.batch:
         for frames in args.frames:
             results = {}
-            for label, net in (("ST-GCN", STGCN()), ("Shift-GCN", ShiftGCN(ModelConfig()))):
+            networks = (("ST-GCN", STGCN(shift_gcn.num_class)), ("Shift-GCN", shift_gcn))
+            for label, net in networks:
                 results[label] = measure(net, batch, frames, device, not args.no_train, args.budget)
                 print(_row(label, batch, frames, results[label]), flush=True)
             speedup = results["ST-GCN"].latency_ms / results["Shift-GCN"].latency_ms

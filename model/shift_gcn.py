@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -107,20 +108,52 @@ class ShiftGraphConv(nn.Module):
         self.register_buffer("shift_in", shift_indices(joints, in_channels, +1))
         self.register_buffer("shift_out", shift_indices(joints, out_channels, -1))
 
-    def feature_mask(self) -> torch.Tensor:
-        """The per-joint, per-channel gate `tanh(Feature_Mask) + 1`, built once in eval mode."""
-        if self.training:
-            return torch.tanh(self.Feature_Mask) + 1
-        return cached(self, "mask", lambda: torch.tanh(self.Feature_Mask) + 1, self.Feature_Mask)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape
-        y = x.permute(0, 2, 3, 1).reshape(n * t, v * c)  # free for a channels_last x
-        y = y.index_select(1, self.shift_in).view(n * t, v, c) * self.feature_mask()
-        y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
-        y = y.view(n * t, v * self.out_channels).index_select(1, self.shift_out)
-        y = self.bn(y).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # channels_last
-        return y.add_(self.down(x)).relu_()
+        rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)  # free for a channels_last x
+        y = rows.view(n * t, v * c).index_select(1, self.shift_in).view(n * t, v, c)
+        if self.training:
+            y = y * (torch.tanh(self.Feature_Mask) + 1)
+            y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
+            y = self.bn(y.view(n * t, -1).index_select(1, self.shift_out))
+            y = y.view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # channels_last
+            return y.add_(self.down(x)).relu_()
+        folded = cached(self, "folded", self._fold, *self.parameters(), *self.buffers())
+        y = torch.mm((y * folded.mask).view(n * t * v, c), self.Linear_weight)
+        y = y.view(n * t, -1).index_select(1, self.shift_out)
+        y = nn.functional.batch_norm(y, folded.mean, self.bn.running_var, self.bn.weight,
+                                     folded.shift, False, 0.0, self.bn.eps)
+        y_rows = y.view(n * t * v, self.out_channels)
+        if folded.down_weight is None:
+            y_rows.add_(rows)
+        else:
+            y_rows.addmm_(rows, folded.down_weight)  # the down projection, accumulated in place
+        return y.view(n, t, v, self.out_channels).permute(0, 3, 1, 2).relu_()
+
+    def _fold(self) -> FoldedGraphConv:
+        """Inference constants: the gate, and both biases moved into the BatchNorm's statistics.
+
+        The linear map's bias b[k] shifts every joint's channel k before the BatchNorm, so it
+        becomes `mean - b`; the down projection (with its own BatchNorm folded in) adds after
+        it, so its bias joins the BatchNorm's shift.
+        """
+        joints, out_channels = self.joints, self.out_channels
+        mean = self.bn.running_mean - self.Linear_bias.view(-1).repeat(joints)
+        shift, down_weight = self.bn.bias, None
+        if isinstance(self.down, ConvBN):
+            weight, bias = fold_batch_norm(self.down[0].weight, self.down[0].bias, self.down[1])
+            down_weight = weight.view(out_channels, -1).t().contiguous()
+            shift = shift + bias.repeat(joints)
+        return FoldedGraphConv(torch.tanh(self.Feature_Mask) + 1, mean, shift, down_weight)
+
+
+class FoldedGraphConv(NamedTuple):
+    """A ShiftGraphConv's constants for inference (see ShiftGraphConv._fold)."""
+
+    mask: torch.Tensor
+    mean: torch.Tensor
+    shift: torch.Tensor
+    down_weight: torch.Tensor | None
 
 
 class ShiftTemporalConv(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from shared_paths import REPO_ROOT
+from shared_paths import REPO_ROOT, require_shared
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -15,13 +15,16 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_model_benchmark_compares_shift_gcn_with_st_gcn():
-    out = run("bench.model", "--batch", "1", "--frames", "8", "--budget", "0.05", "--threads", "1")
+    tiny = ("--batch", "1", "--frames", "8", "--budget", "0.05", "--threads", "1")
+    out = run("bench.model", *tiny, "--weights", "random")
     assert out.returncode == 0, out.stderr
     assert "ST-GCN" in out.stdout and "Shift-GCN is" in out.stdout and "in training" in out.stdout
 
 
 def test_model_benchmark_rejects_a_missing_gpu_in_one_line():
-    out = run("bench.model", "--device", "cuda", "--batch", "1", "--frames", "8")
+    out = run(
+        "bench.model", "--device", "cuda", "--batch", "1", "--frames", "8", "--weights", "random"
+    )
     if out.returncode == 0:  # a machine with a GPU
         return
     assert (
@@ -29,3 +32,11 @@ def test_model_benchmark_rejects_a_missing_gpu_in_one_line():
         and out.stderr.startswith("error: --device cuda")
         and out.stderr.count("\n") == 1
     )
+
+
+def test_model_benchmark_with_a_released_checkpoint(monkeypatch):
+    weights = require_shared("weights", "official")
+    monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", str(weights))
+    out = run("bench.model", "--batch", "1", "--frames", "8", "--budget", "0.05", "--no-train")
+    assert out.returncode == 0, out.stderr
+    assert "weights: ntu60-xsub-joint" in out.stdout and "faster in inference" in out.stdout
