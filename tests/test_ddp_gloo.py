@@ -7,7 +7,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from train_helpers import one_torch_thread, run_cli, write_tiny_config, write_tiny_dataset
+from train_helpers import (
+    one_torch_thread,
+    run_cli,
+    train_command,
+    write_tiny_config,
+    write_tiny_dataset,
+)
 
 from train.evaluate import evaluate
 from train.feeder import read_labels
@@ -25,21 +31,8 @@ def test_two_gloo_processes_train_together(tmp_path):
     )  # 3 val: uneven shares
     config = write_tiny_config(tmp_path / "tiny.yaml", epochs=2, batch_size=4)
     work = tmp_path / "work"
-    done = run_cli(
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "train.run",
-        "--config",
-        str(config),
-        "--data-dir",
-        str(data),
-        "--work-dir",
-        str(work),
-    )
+    torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    done = run_cli(*torchrun, *train_command(config, data, work))
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     log = (work / "log.txt").read_text()
     assert "2 processes" in log and log.count("epoch 2/2") == 1  # only rank 0 writes

@@ -14,6 +14,7 @@ from train_helpers import (
     one_torch_thread,
     python_command,
     run_cli,
+    train_command,
     write_tiny_config,
     write_tiny_dataset,
 )
@@ -30,19 +31,6 @@ def setup(tmp_path_factory):
     data = write_tiny_dataset(root / "data", classes=3, per_class=(4, 2), frames=16)
     config = write_tiny_config(root / "tiny.yaml", epochs=EPOCHS, batch_size=4, lr_steps=[2])
     return root, data, config
-
-
-def train_command(config, data, work) -> list[str]:
-    return [
-        "-m",
-        "train.run",
-        "--config",
-        str(config),
-        "--data-dir",
-        str(data),
-        "--work-dir",
-        str(work),
-    ]
 
 
 def kill_after_first_epoch(args: list[str], work) -> None:
