@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from shared_paths import REPO_ROOT
 
 from app.sources import CameraSource, Frame
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
 RUN_TIMEOUT_S = 90
 # --quit-after for runs that must end by themselves (the video over): a bound, not a cue. Counts
 # of frames shown and predictions then depend on what the run saw, not on how fast it went.

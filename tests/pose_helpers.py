@@ -6,12 +6,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
+from shared_paths import SHARED, require  # noqa: F401 (re-exported for the pose tests)
 
 from pose import Person
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 VIDEO = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"
 PREPROCESSING = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"
 OFFICIAL_WEIGHTS = SHARED / "weights" / "official"
@@ -107,8 +105,3 @@ def read_frames(path: Path, limit: int) -> list[np.ndarray]:
     return frames
 
 
-def require(path: Path) -> Path:
-    """The shared path, or skip: shared fixtures exist only beside the team's checkout."""
-    if not path.exists():
-        pytest.skip(f"{path} is absent: shared fixtures exist only beside the team's checkout")
-    return path

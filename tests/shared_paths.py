@@ -14,7 +14,11 @@ OFFICIAL_WEIGHTS = SHARED / "weights" / "official"
 
 def require_shared(*relative: str) -> Path:
     """Path under ../shared, or skip the test with the reason when it is missing (a user's clone)."""
-    path = SHARED.joinpath(*relative)
+    return require(SHARED.joinpath(*relative))
+
+
+def require(path: Path) -> Path:
+    """`path` (under ../shared), or skip: shared fixtures exist only beside the team's checkout."""
     if not path.exists():
         pytest.skip(f"{path} is absent: shared fixtures exist only beside the team's checkout")
     return path

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_paths import SHARED
 
 from model.errors import UserError
 from model.graph import STREAMS
@@ -14,8 +15,6 @@ from train import bench_data, gendata
 from train.skeleton import SkeletonFileError, read_skeleton
 from train.synthetic import format_skeleton
 from train.synthetic import generate as make_synthetic
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def _bodies(num_bodies: int, frames: int, spread: list[float], seed: int = 0) -> np.ndarray:

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 from gui_helpers import (
-    REPO_ROOT,
-    SHARED,
     UNTIL_THE_END_S,
     DemoRun,
     empty_frames,
@@ -28,6 +26,7 @@ from gui_helpers import (
     start_tour,
     write_video,
 )
+from shared_paths import REPO_ROOT, SHARED
 
 pytestmark = pytest.mark.gui
 ARMWRESTLING = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"

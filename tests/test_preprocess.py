@@ -1,16 +1,14 @@
 """model.preprocess and train.skeleton against the published pipeline's reference arrays."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from shared_paths import SHARED
 
 from model.graph import BONES, STREAMS
 from model.preprocess import is_empty, make_stream, normalize_sample, to_bone, to_motion
 from train.skeleton import read_skeleton
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"
 SKELETONS = SHARED / "fixtures" / "skeletons"
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared_paths import SHARED
 
 import weights
 from model.errors import UserError
 from weights import registry
 from weights.__main__ import main as weights_main
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OFFICIAL = SHARED / "weights" / "official"
 PAYLOAD = b"shift-gcn test checkpoint " * 4000  # ~100 kB: several download chunks
 
