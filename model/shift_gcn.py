@@ -121,8 +121,16 @@ class ShiftGraphConv(nn.Module):
         folded = cached(self, "folded", self._fold, *self.parameters(), *self.buffers())
         y = torch.mm((y * folded.mask).view(n * t * v, c), self.Linear_weight)
         y = y.view(n * t, -1).index_select(1, self.shift_out)
-        y = nn.functional.batch_norm(y, folded.mean, self.bn.running_var, self.bn.weight,
-                                     folded.shift, False, 0.0, self.bn.eps)
+        y = nn.functional.batch_norm(
+            y,
+            folded.mean,
+            self.bn.running_var,
+            self.bn.weight,
+            folded.shift,
+            False,
+            0.0,
+            self.bn.eps,
+        )
         y_rows = y.view(n * t * v, self.out_channels)
         if folded.down_weight is None:
             y_rows.add_(rows)
@@ -282,17 +290,61 @@ class ShiftGCN(nn.Module):
         if x.dim() != 5:
             raise ValueError(f"expected input (N, C, T, V, M), got shape {tuple(x.shape)}")
         x = self.pad_frames(x)
+        n, m = x.shape[0], x.shape[4]
+        bodies = self.normalise_bodies(x)
+        if self.training:
+            features = self.body_features(bodies)
+        else:
+            features = self.features_skipping_empty_bodies(x, bodies)
+        return self.fc(features.view(n, m, -1).mean(1))
+
+    def normalise_bodies(self, x: torch.Tensor) -> torch.Tensor:
+        """data_bn over (m, v, c) channels, then bodies folded into the batch: (N*M, C, T, V)."""
         n, c, t, v, m = x.shape
-        x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)
-        x = self.data_bn(x)
+        x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
         x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
         # channels_last keeps (T, V, C) contiguous: the spatial shift's (v, c) frame vectors are
         # then views, and every convolution and BatchNorm runs without layout copies.
-        x = x.contiguous(memory_format=torch.channels_last)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def body_features(self, bodies: torch.Tensor) -> torch.Tensor:
+        """The ten units, then the mean over frames and joints: (B, C, T, V) -> (B, 256)."""
         for unit in self.units:
-            x = unit(x)
-        x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)
-        return self.fc(x)
+            bodies = unit(bodies)
+        return bodies.flatten(2).mean(2)
+
+    def features_skipping_empty_bodies(self, x: torch.Tensor, bodies: torch.Tensor) -> torch.Tensor:
+        """Features of every body, computing only the bodies that hold a skeleton (eval mode).
+
+        A body slot that is all zeros (one person in view, as in most NTU classes) always gives
+        the same features for a given window length and slot, so they are computed once and
+        reused: one-person windows cost half as much.
+        """
+        n, _, t, _, m = x.shape
+        present = x.detach().abs().amax(dim=(1, 2, 3)).ne(0).flatten()  # (N*M,) in (n, m) order
+        if bool(present.all()):
+            return self.body_features(bodies)
+        features = bodies.new_empty(n * m, self.fc.in_features)
+        if bool(present.any()):
+            kept = bodies[present].contiguous(memory_format=torch.channels_last)
+            features[present] = self.body_features(kept)
+        empty = ~present
+        slots = torch.arange(m, device=x.device).repeat(n)[empty]
+        empty_features = cached(
+            self,
+            f"empty_body_features_T{t}",
+            lambda: self._empty_body_features(x, t),
+            *self.parameters(),
+            *self.buffers(),
+        )
+        features[empty] = empty_features[slots]
+        return features
+
+    def _empty_body_features(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        """Features of an all-zero body in each slot, for windows of `frames` frames: (M, 256)."""
+        c, v, m = x.shape[1], x.shape[3], x.shape[4]
+        zeros = x.new_zeros(1, c, frames, v, m)
+        return self.body_features(self.normalise_bodies(zeros))
 
 
 def build_model(config: ModelConfig | None = None) -> ShiftGCN:

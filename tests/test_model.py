@@ -200,3 +200,18 @@ def test_inference_folding_keeps_the_function():
         unfolded = net(x)
     # float32 rounding differs between the two orders of operations; a folding error is O(0.1)
     torch.testing.assert_close(folded, unfolded, atol=2e-4, rtol=1e-4)
+
+
+def test_empty_bodies_are_skipped_without_changing_the_logits():
+    """All-zero body slots reuse cached features; the logits must equal the full computation."""
+    torch.manual_seed(1)
+    net = ShiftGCN(ModelConfig(num_class=7)).eval()
+    x = torch.randn(3, 3, 20, 25, 2)
+    x[0, ..., 1] = 0  # one person
+    x[2] = 0  # nobody
+    with torch.no_grad():
+        every_body = net.fc(net.body_features(net.normalise_bodies(x)).view(3, 2, -1).mean(1))
+        torch.testing.assert_close(net(x), every_body, atol=1e-6, rtol=1e-6)
+        net.data_bn.bias.add_(0.5)  # new weights: the cached empty-body features must follow
+        every_body = net.fc(net.body_features(net.normalise_bodies(x)).view(3, 2, -1).mean(1))
+        torch.testing.assert_close(net(x), every_body, atol=1e-6, rtol=1e-6)
