@@ -35,12 +35,15 @@ def _require_shared() -> None:
     os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
 
 
-def _frames(limit: int | None = None) -> list[np.ndarray]:
-    """The fixture video's frames, decoded once."""
+def _frames(limit: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """The fixture video's frames, decoded once, optionally resized to a webcam's (w, h)."""
+    import cv2
+
     from app.sources import VideoSource
 
     with VideoSource(VIDEO) as source:
-        return [f.image for f, _ in zip(source, range(limit or 10**9))]
+        frames = [f.image for f, _ in zip(source, range(limit or 10**9))]
+    return frames if size is None else [cv2.resize(f, size) for f in frames]
 
 
 def _rate(fn, count: int) -> tuple[float, float]:
@@ -162,11 +165,12 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     return out
 
 
-def run_benchmark(weights: str) -> None:
+def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> None:
     """All measurements, then which stage limits the end-to-end rate."""
+    shown = f" resized to {size[0]}x{size[1]} for pose and the live camera" if size else ""
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
-          f"torch threads; video {VIDEO.name}")
-    frames = _frames()
+          f"torch threads; video {VIDEO.name}{shown}")
+    frames = _frames(size=size)
     pose = bench_pose(frames)
     model = bench_model(weights)
     classify_fps = bench_classify_video()
@@ -269,6 +273,16 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
               f"{videos:>2d}/{len(samples):<3d} {1000 * spent / total:9.0f}")
 
 
+def _size(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
+    return width, height
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark or the window study."""
@@ -277,12 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-study", action="store_true",
                         help="measure window length, padding and camera rate on NTU fixtures")
     parser.add_argument("--weights", default="ntu60-xsub-joint")
+    parser.add_argument("--camera-size", metavar="WxH", type=_size,
+                        help="resize the video's frames for pose and the live camera, e.g. "
+                             "640x480 for a webcam (default: as recorded, 340x256)")
     args = parser.parse_args(argv)
     _require_shared()
     if args.window_study:
         window_study(args.weights)
     else:
-        run_benchmark(args.weights)
+        run_benchmark(args.weights, args.camera_size)
     return 0
 
 

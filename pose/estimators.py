@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -87,10 +88,13 @@ class MediaPipePose:
     """The pose model bundled in mediapipe 0.10.21 (`solutions.pose`), offline, in tracking mode.
 
     It finds one person per call; a second person is looked for by running a second instance
-    on the frame with the first person's segmentation masked out. That costs a second model
-    run, so it runs every `second_person_every` frames while a second person is tracked (in
+    on the frame with the first person's segmentation masked out. That search runs in a worker
+    thread while the first instance processes the next frame, so two cores share the two model
+    runs; its result is taken at the next call, which reports the second person one frame late.
+    The search runs every `second_person_every` frames while a second person is tracked (in
     between, their last pose is reported again) and every `second_person_search_every` frames
-    (default: the same) while there is none, which keeps one-person scenes cheap.
+    (default: the same) while there is none, which keeps one-person scenes cheap. Results do not
+    depend on timing: the same frames give the same people.
     """
 
     def __init__(self, max_people: int = 2, model_complexity: int = 1,
@@ -110,6 +114,9 @@ class MediaPipePose:
                       min_tracking_confidence=min_tracking_confidence)
         self._first = mp.solutions.pose.Pose(enable_segmentation=max_people > 1, **kwargs)
         self._second = mp.solutions.pose.Pose(**kwargs) if max_people > 1 else None
+        self._worker = (ThreadPoolExecutor(1, thread_name_prefix="second-person")
+                        if max_people > 1 else None)
+        self._search_started: tuple[Future, Person] | None = None  # and who the first one was
         self._since_search = NEVER
         self._last_second: Person | None = None
         self._size: tuple[int, int] | None = None
@@ -132,22 +139,71 @@ class MediaPipePose:
         rgb = _rgb(frame_bgr)
         h, w = rgb.shape[:2]
         self._follow_size((w, h))
-        first = self._first.process(rgb)
+        first = self._first.process(rgb)  # meanwhile the last frame's search may be running
+        self._finish_search()
         if first.pose_landmarks is None:
             self._last_second = None
             return []
         people = [_person(first.pose_landmarks.landmark, first.pose_world_landmarks.landmark,
                           (w, h))]
         if self._second is not None:
-            self._since_search += 1
-            interval = (self.second_person_every if self._last_second is not None
-                        else self.second_person_search_every)
-            if self._since_search >= interval:
-                self._since_search = 0
-                self._last_second = self._find_second(rgb, first.segmentation_mask, people[0])
+            self._maybe_start_search(rgb, first.segmentation_mask, people[0])
             if self._last_second is not None:
                 people.append(self._last_second)
         return people
+
+    def _finish_search(self) -> None:
+        """Take the result of the search started on the previous frame, if there was one."""
+        if self._search_started is None:
+            return
+        future, first = self._search_started
+        self._search_started = None
+        self._last_second = self._accept_second(future.result(), first)
+
+    def _maybe_start_search(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person
+                            ) -> None:
+        """Start the second-person search on this frame in the worker when one is due."""
+        self._since_search += 1
+        interval = (self.second_person_every if self._last_second is not None
+                    else self.second_person_search_every)
+        if self._since_search < interval:
+            return
+        self._since_search = 0
+        masked = rgb.copy()
+        masked[self._grown_mask(mask, first, rgb.shape[:2])] = 127
+        self._search_started = (self._worker.submit(self._search, masked), first)
+
+    def _search(self, masked_rgb: np.ndarray) -> Person | None:
+        """The second instance on a frame with the first person painted grey."""
+        h, w = masked_rgb.shape[:2]
+        result = self._second.process(masked_rgb)
+        if result.pose_landmarks is None:
+            return None
+        return _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
+                       (w, h))
+
+    @staticmethod
+    def _accept_second(second: Person | None, first: Person) -> Person | None:
+        """Drop a second detection that is the first person again or someone far behind."""
+        if second is None:
+            return None
+        too_small = torso_size(second) < MIN_SECOND_SCALE * torso_size(first)
+        return None if too_small or is_same_person(first, second) else second
+
+    @staticmethod
+    def _grown_mask(segmentation: np.ndarray | None, first: Person, shape: tuple[int, int]
+                    ) -> np.ndarray:
+        """Boolean mask of the first person (segmentation, else bounding box), grown by a margin."""
+        import cv2
+
+        if segmentation is None:
+            mask = np.zeros(shape, np.uint8)
+            x0, y0, x1, y1 = first.bbox()
+            mask[y0:y1, x0:x1] = 1
+        else:
+            mask = (segmentation > 0.5).astype(np.uint8)
+        kernel = np.ones((MASK_DILATE_PX, MASK_DILATE_PX), np.uint8)
+        return cv2.dilate(mask, kernel).astype(bool)
 
     def _follow_size(self, size: tuple[int, int]) -> None:
         """Restart the graphs when the frame size changes: MediaPipe's tracking-mode smoothing
@@ -156,39 +212,20 @@ class MediaPipePose:
             self.reset()
         self._size = size
 
-    def _find_second(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person
-                     ) -> Person | None:
-        """Run the second instance with the first person painted grey; drop a duplicate."""
-        import cv2
-
-        h, w = rgb.shape[:2]
-        masked = rgb.copy()
-        if mask is not None:
-            grown = cv2.dilate((mask > 0.5).astype(np.uint8),
-                               np.ones((MASK_DILATE_PX, MASK_DILATE_PX), np.uint8))
-            masked[grown > 0] = 127
-        else:
-            x0, y0, x1, y1 = first.bbox()
-            masked[y0:y1, x0:x1] = 127
-        result = self._second.process(masked)
-        if result.pose_landmarks is None:
-            return None
-        second = _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
-                         (w, h))
-        too_small = torso_size(second) < MIN_SECOND_SCALE * torso_size(first)
-        if too_small or is_same_person(first, second):
-            return None
-        return second
-
     def reset(self) -> None:
         """Forget tracked people (a new video)."""
+        if self._search_started is not None:
+            self._search_started[0].result()  # let the worker finish before its graph resets
+            self._search_started = None
         for graph in (self._first, self._second):
             if graph is not None:
                 graph.reset()
         self._last_second, self._since_search = None, NEVER
 
     def close(self) -> None:
-        """Release both MediaPipe graphs."""
+        """Release both MediaPipe graphs and the search thread."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
         for graph in (self._first, self._second):
             if graph is not None:
                 graph.close()
