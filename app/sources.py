@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -104,6 +107,55 @@ class CameraSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+Item = TypeVar("Item")
+
+
+class FrameBuffer(Generic[Item]):
+    """The newest `depth` captured frames, handed from capture to processing, oldest first.
+
+    A live view must show the present: when processing falls behind the camera, the oldest
+    waiting frame is dropped. Depth 1 keeps only the newest frame; depth 2 lets a frame that
+    took a little longer than the camera's interval be made up by the next, quicker one, at
+    the cost of up to one frame of extra latency (on 2 cores MediaPipe alone takes 24-30 of
+    the 33 ms of a 30 fps frame, so such frames are common: see bench.pipeline).
+    """
+
+    def __init__(self, depth: int = 1) -> None:
+        if depth < 1:
+            raise UserError(f"the frame buffer must hold at least 1 frame, got {depth}")
+        self._cond = threading.Condition()
+        self._items: deque[Item] = deque(maxlen=depth)
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, item: Item) -> None:
+        """Offer a frame; when the buffer is full, the oldest one waiting is dropped."""
+        with self._cond:
+            if len(self._items) == self._items.maxlen:
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+
+    def take(self, timeout: float) -> Item | None:
+        """The oldest waiting frame, waiting up to `timeout` s; None on timeout or once closed
+        and empty."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._items) or self._closed, timeout)
+            return self._items.popleft() if self._items else None
+
+    def close(self) -> None:
+        """No more frames will come: wake the taker."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once the producer has finished and the last frame was taken."""
+        with self._cond:
+            return self._closed and not self._items
 
 
 def open_source(spec: str | int | os.PathLike) -> VideoSource | CameraSource:

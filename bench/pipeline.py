@@ -117,50 +117,59 @@ def bench_classify_video() -> float:
 
 
 def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, float]:
-    """A simulated 30 fps camera: the newest frame wins, pose on every frame processed,
-    inference in its own thread. Reports processed fps, dropped frames and latency."""
+    """A simulated 30 fps camera feeding the GUI's frame buffer (app/sources.FrameBuffer, the
+    depth of live.frame_buffer), pose on every frame taken, inference in its own thread.
+    Reports processed fps, dropped frames, how long frames waited in the buffer and the latency
+    from a window's last frame reaching the pipeline to its prediction."""
     from app.pipeline import build_pipeline, load_config
+    from app.sources import FrameBuffer
 
-    pipeline = build_pipeline(load_config(), background=True)
-    latest: dict[str, object] = {"frame": None}
+    config = load_config()
+    pipeline = build_pipeline(config, background=True)
+    buffer: FrameBuffer[tuple[np.ndarray, float, float]] = FrameBuffer(
+        config["live"]["frame_buffer"])
     stop = threading.Event()
+    delivered = 0
 
     def camera() -> None:
-        index, began = 0, time.perf_counter()
+        nonlocal delivered
+        began = time.perf_counter()
         while not stop.is_set():
-            latest["frame"] = (frames[index % len(frames)], index / CAMERA_FPS, index)
-            index += 1
-            time.sleep(max(0.0, began + index / CAMERA_FPS - time.perf_counter()))
-        latest["delivered"] = index
+            buffer.put((frames[delivered % len(frames)], delivered / CAMERA_FPS,
+                        time.perf_counter()))
+            delivered += 1
+            time.sleep(max(0.0, began + delivered / CAMERA_FPS - time.perf_counter()))
+        buffer.close()
 
     thread = threading.Thread(target=camera, daemon=True)
     thread.start()
-    processed, last_index, pose_ms, latencies, predictions = 0, -1, [], [], 0
+    processed, pose_ms, waits, latencies, predictions = 0, [], [], [], 0
     began = time.perf_counter()
     while time.perf_counter() - began < seconds:
-        item = latest["frame"]
-        if item is None or item[2] == last_index:
-            time.sleep(0.001)
+        item = buffer.take(timeout=0.1)
+        if item is None:
             continue
-        image, stamp, last_index = item
+        image, stamp, captured = item
+        waits.append(1000 * (time.perf_counter() - captured))
         result = pipeline.process(image, stamp)
         processed += 1
         pose_ms.append(result.timings["pose_ms"])
         if result.new_prediction:
             predictions += 1
             latencies.append(result.prediction.latency_ms)
+    elapsed = time.perf_counter() - began
     stop.set()
     thread.join()
     pipeline.classifier.flush()
     pipeline.close()
-    elapsed = time.perf_counter() - began
-    delivered = int(latest.get("delivered", processed))
-    out = {"processed fps": processed / elapsed, "dropped": 1 - processed / max(delivered, 1),
-           "pose ms": float(np.mean(pose_ms)), "predictions/s": predictions / elapsed,
+    out = {"processed fps": processed / elapsed, "dropped": buffer.dropped / max(delivered, 1),
+           "pose ms": float(np.mean(pose_ms)), "wait ms": float(np.mean(waits)),
+           "predictions/s": predictions / elapsed,
            "latency ms": float(np.mean(latencies)) if latencies else float("nan")}
     print(f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s "
           f"processed,"
-          f" {100 * out['dropped']:.0f}% of frames dropped, pose {out['pose ms']:.1f} ms, "
+          f" {100 * out['dropped']:.0f}% of frames dropped, {out['wait ms']:.0f} ms in the buffer, "
+          f"pose {out['pose ms']:.1f} ms, "
           f"{out['predictions/s']:.2f} predictions/s, latency {out['latency ms']:.0f} ms")
     return out
 

@@ -1,4 +1,4 @@
-"""Where the shared fixtures live (../shared beside the checkout), and a skip when they are absent."""
+"""Where the shared fixtures live (../shared beside the checkout); a skip when they are absent."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ OFFICIAL_WEIGHTS = SHARED / "weights" / "official"
 
 
 def require_shared(*relative: str) -> Path:
-    """Path under ../shared, or skip the test with the reason when it is missing (a user's clone)."""
+    """Path under ../shared, or skip the test saying it is missing (as in a user's clone)."""
     return require(SHARED.joinpath(*relative))
 
 

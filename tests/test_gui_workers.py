@@ -12,8 +12,9 @@ import pytest
 from gui_helpers import person_frames, write_video
 
 from app.gui.engine import EngineOutput, LiveSource, Recorder, RunSettings
-from app.gui.workers import Captured, FrameSlot, PipelineWorker, RateMeter, to_qimage
-from app.sources import Frame
+from app.gui.workers import Captured, PipelineWorker, RateMeter, to_qimage
+from app.sources import Frame, FrameBuffer
+from model.errors import UserError
 
 
 def _captured(index: int) -> Captured:
@@ -22,26 +23,41 @@ def _captured(index: int) -> Captured:
     return Captured(Frame(image, index / 30, index, 0.0), time.perf_counter())
 
 
-def test_frame_slot_hands_over_the_newest_and_counts_the_dropped() -> None:
-    slot = FrameSlot()
+def test_frame_buffer_of_one_hands_over_the_newest_and_counts_the_dropped() -> None:
+    buffer = FrameBuffer(1)
     for i in range(3):
-        slot.put(_captured(i))
-    assert slot.take(timeout=0.1).frame.index == 2
-    assert slot.dropped == 2
-    assert slot.take(timeout=0.01) is None and not slot.closed
-    slot.put(_captured(3))
-    slot.close()
-    assert not slot.closed  # the last frame is still to be processed
-    assert slot.take(timeout=0.1).frame.index == 3
-    assert slot.closed and slot.take(timeout=0.01) is None
+        buffer.put(_captured(i))
+    assert buffer.take(timeout=0.1).frame.index == 2
+    assert buffer.dropped == 2
+    assert buffer.take(timeout=0.01) is None and not buffer.closed
+    buffer.put(_captured(3))
+    buffer.close()
+    assert not buffer.closed  # the last frame is still to be processed
+    assert buffer.take(timeout=0.1).frame.index == 3
+    assert buffer.closed and buffer.take(timeout=0.01) is None
 
 
-def test_frame_slot_wakes_a_waiting_taker_on_close() -> None:
-    slot = FrameSlot()
+def test_frame_buffer_of_two_keeps_the_newest_two_in_order() -> None:
+    """A late frame is made up for: the one before the newest waits instead of being dropped."""
+    buffer = FrameBuffer(2)
+    for i in range(4):
+        buffer.put(_captured(i))
+    assert buffer.dropped == 2
+    assert [buffer.take(timeout=0.1).frame.index for _ in range(2)] == [2, 3]
+    assert buffer.take(timeout=0.01) is None
+
+
+def test_frame_buffer_needs_room_for_a_frame() -> None:
+    with pytest.raises(UserError, match="at least 1 frame"):
+        FrameBuffer(0)
+
+
+def test_frame_buffer_wakes_a_waiting_taker_on_close() -> None:
+    buffer = FrameBuffer(2)
     results = []
-    taker = threading.Thread(target=lambda: results.append(slot.take(timeout=10)))
+    taker = threading.Thread(target=lambda: results.append(buffer.take(timeout=10)))
     taker.start()
-    slot.close()
+    buffer.close()
     taker.join(timeout=5)
     assert not taker.is_alive() and results == [None]
 
@@ -151,15 +167,15 @@ class _ClipEngine:
 
 def _run_worker(engine: _ClipEngine, stop_first: bool) -> tuple[list, list]:
     """Run a PipelineWorker in this thread over 3 frames; return (people per frame, predictions)."""
-    slot = FrameSlot()
+    buffer = FrameBuffer(1)
     meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
-    worker = PipelineWorker(lambda progress: engine, slot, meters, deque())
+    worker = PipelineWorker(lambda progress: engine, buffer, meters, deque())
     shown, predictions = [], []
     worker.frame_ready.connect(lambda image, people: shown.append(people))
     worker.prediction_ready.connect(predictions.append)
     for i in range(3):
-        slot.put(_captured(i))
-    slot.close()
+        buffer.put(_captured(i))
+    buffer.close()
     if stop_first:
         worker.stop()
     worker.run()
@@ -169,7 +185,7 @@ def _run_worker(engine: _ClipEngine, stop_first: bool) -> tuple[list, list]:
 def test_a_source_that_runs_out_ends_on_a_prediction_of_its_last_frames() -> None:
     engine = _ClipEngine()
     shown, predictions = _run_worker(engine, stop_first=False)
-    assert shown == [1] and predictions == [[("wave", 0.9)]]  # the slot kept the newest frame
+    assert shown == [1] and predictions == [[("wave", 0.9)]]  # a buffer of one keeps the newest
     assert engine.finished
 
 

@@ -158,3 +158,25 @@ def test_second_person_search_in_its_thread_is_deterministic():
     for first_run, second_run in zip(*runs):
         for a, b in zip(first_run, second_run):
             np.testing.assert_array_equal(a, b)
+
+
+def test_xnnpack_threads_reach_both_models_of_both_graphs():
+    """`threads` sets the XNNPACK thread count of the detector and the landmark model in both
+    instances, and the people found stay those of the one-thread default."""
+    image = astronaut_bgr()
+    found = {}
+    for threads in (1, 2):
+        est = MediaPipePose(threads=threads)
+        for graph in (est._first, est._second):
+            assert sorted(graph.inference_threads.values()) == [threads, threads]
+            assert any("posedetection" in name for name in graph.inference_threads)
+            assert any("poselandmark" in name for name in graph.inference_threads)
+        found[threads] = [p.image for p in est.estimate(image)]
+        est.close()
+    assert len(found[1]) == len(found[2]) == 1
+    np.testing.assert_allclose(found[2][0], found[1][0], atol=1e-3)
+
+
+def test_no_pose_threads_is_one_line():
+    with pytest.raises(UserError, match="pose threads must be 1 or more"):
+        MediaPipePose(threads=0)

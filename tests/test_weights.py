@@ -108,7 +108,8 @@ def test_class_names_equal_the_shared_label_maps() -> None:
         pytest.skip(f"shared fixtures not found at {SHARED}")
     for dataset in ("ntu60", "ntu120"):
         ref = (SHARED / "fixtures" / f"label_map_{dataset}.txt").read_text().splitlines()
-        assert weights.class_names(dataset) == [line.strip().rstrip(".") for line in ref if line.strip()]
+        expected = [line.strip().rstrip(".") for line in ref if line.strip()]
+        assert weights.class_names(dataset) == expected
     assert weights.class_names("ntu120")[:60] == weights.class_names("ntu60")
 
 

@@ -8,7 +8,9 @@ from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal
 from PyQt5.QtGui import QImage
 
 from app.gui.engine import Engine, LiveSource, Recorder, RunSettings, gui_defaults
-from app.gui.workers import CaptureWorker, FrameSlot, PipelineWorker, RateMeter
+from app.gui.workers import CaptureWorker, PipelineWorker, RateMeter
+from app.pipeline import load_config
+from app.sources import FrameBuffer
 
 
 class PipelineRun(QObject):
@@ -30,7 +32,7 @@ class PipelineRun(QObject):
         super().__init__(parent)
         self.settings = settings
         defaults = gui_defaults()
-        self._slot = FrameSlot()
+        self._buffer = FrameBuffer(int(load_config()["live"]["frame_buffer"]))
         self._meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
         self._latency: deque[float] = deque(maxlen=20)
         self._reason = "stopped"
@@ -38,9 +40,9 @@ class PipelineRun(QObject):
         self._stopping = False
         realtime = bool(defaults["realtime_video"])
         self._capture = CaptureWorker(lambda: LiveSource(settings.source, realtime),
-                                      self._slot, self._meters["capture"])
+                                      self._buffer, self._meters["capture"])
         self._pipeline = PipelineWorker(lambda progress: Engine(settings, progress),
-                                        self._slot, self._meters, self._latency)
+                                        self._buffer, self._meters, self._latency)
         self._capture_thread = self._in_thread(self._capture, "capture")
         self._pipeline_thread = self._in_thread(self._pipeline, "pose+inference")
         self._connect()
@@ -128,7 +130,7 @@ class PipelineRun(QObject):
         stats = {name: meter.rate() for name, meter in self._meters.items()}
         latency = list(self._latency)
         stats["latency"] = 1000 * sum(latency) / len(latency) if latency else None
-        stats["dropped"] = self._slot.dropped
+        stats["dropped"] = self._buffer.dropped
         self.stats_ready.emit(stats)
 
     def _thread_done(self) -> None:

@@ -12,7 +12,7 @@ from PyQt5.QtCore import QObject, pyqtSignal
 from PyQt5.QtGui import QImage
 
 from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder
-from app.sources import Frame
+from app.sources import Frame, FrameBuffer
 from model.errors import UserError
 
 
@@ -22,47 +22,6 @@ class Captured:
 
     frame: Frame
     read_at: float
-
-
-class FrameSlot:
-    """The newest captured frame, handed from capture to processing; stale frames are dropped.
-
-    A live view must show the present: when pose + inference are slower than the camera, the
-    processing worker takes the latest frame and the ones in between are skipped.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: Captured | None = None
-        self._closed = False
-        self.dropped = 0
-
-    def put(self, item: Captured) -> None:
-        """Offer a frame, replacing one not yet taken."""
-        with self._cond:
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._cond.notify()
-
-    def take(self, timeout: float) -> Captured | None:
-        """The newest frame, waiting up to `timeout` s; None on timeout or once closed and empty."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout)
-            item, self._item = self._item, None
-            return item
-
-    def close(self) -> None:
-        """No more frames will come: wake the taker."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True once the producer has finished and the last frame was taken."""
-        with self._cond:
-            return self._closed and self._item is None
 
 
 class RateMeter:
@@ -98,17 +57,17 @@ def to_qimage(frame_bgr: np.ndarray) -> QImage:
 
 
 class CaptureWorker(QObject):
-    """Reads frames from the source into a FrameSlot until stopped, the source ends or fails."""
+    """Reads frames from the source into a FrameBuffer until stopped, the source ends or fails."""
 
     opened = pyqtSignal(str)  # what was opened, e.g. "video.mp4 640x480 @ 30 fps"
     message = pyqtSignal(str, str)  # kind ("error" | "info"), one line
     finished = pyqtSignal()
 
-    def __init__(self, open_source: Callable[[], LiveSource], slot: FrameSlot,
+    def __init__(self, open_source: Callable[[], LiveSource], buffer: FrameBuffer[Captured],
                  meter: RateMeter) -> None:
         super().__init__()
         self._open_source = open_source
-        self._slot = slot
+        self._buffer = buffer
         self._meter = meter
         self._stop = threading.Event()
         self.fps: float | None = None
@@ -118,7 +77,7 @@ class CaptureWorker(QObject):
         self._stop.set()
 
     def run(self) -> None:
-        """Open the source, then read and hand over frames; always close the slot at the end."""
+        """Open the source, then read and hand over frames; always close the buffer at the end."""
         try:
             self._capture()
         except UserError as err:
@@ -126,7 +85,7 @@ class CaptureWorker(QObject):
         except Exception as err:  # a worker must not take the window down; show what happened
             self.message.emit("error", f"capture stopped: {type(err).__name__}: {err}")
         finally:
-            self._slot.close()
+            self._buffer.close()
             self.finished.emit()
 
     def _capture(self) -> None:
@@ -137,7 +96,7 @@ class CaptureWorker(QObject):
             self.opened.emit(source.describe())
             for frame in source.frames(self._stop):
                 self._meter.tick()
-                self._slot.put(Captured(frame, time.perf_counter()))
+                self._buffer.put(Captured(frame, time.perf_counter()))
             if not self._stop.is_set():
                 self.message.emit(*source.end_message())
         finally:
@@ -145,7 +104,7 @@ class CaptureWorker(QObject):
 
 
 class PipelineWorker(QObject):
-    """Loads the checkpoint, then runs pose + inference on the newest frame, emitting results."""
+    """Loads the checkpoint, then runs pose + inference on the buffered frames, emitting results."""
 
     download_progress = pyqtSignal(int, int)  # bytes done, bytes total (0 when unknown)
     loaded = pyqtSignal(str)  # a few lines on the model that was loaded
@@ -155,10 +114,11 @@ class PipelineWorker(QObject):
     finished = pyqtSignal()
 
     def __init__(self, build: Callable[[Callable[[int, int | None], None]], Engine],
-                 slot: FrameSlot, meters: dict[str, RateMeter], latency: deque) -> None:
+                 buffer: FrameBuffer[Captured], meters: dict[str, RateMeter],
+                 latency: deque) -> None:
         super().__init__()
         self._build = build
-        self._slot = slot
+        self._buffer = buffer
         self._meters = meters
         self._latency = latency
         self._stop = threading.Event()
@@ -201,12 +161,12 @@ class PipelineWorker(QObject):
         self.download_progress.emit(done, total or 0)
 
     def _loop(self) -> None:
-        """Take the newest frame, process it, emit the picture and any new prediction; when the
-        source runs out (not when stopped), emit the prediction over its last frames."""
+        """Take the next buffered frame, process it, emit the picture and any new prediction;
+        when the source runs out (not when stopped), emit the prediction over its last frames."""
         while not self._stop.is_set():
-            item = self._slot.take(timeout=0.1)
+            item = self._buffer.take(timeout=0.1)
             if item is None:
-                if self._slot.closed:
+                if self._buffer.closed:
                     final = self._engine.finish()
                     if final is not None:
                         self._publish(*final)
