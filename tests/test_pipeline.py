@@ -291,3 +291,28 @@ def test_missing_camera_is_one_line():
         pytest.skip("this machine has a /dev/video9")
     with pytest.raises(UserError, match="cannot open camera 9"):
         open_source("9")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="thread niceness and affinity "
+                    "are Linux features; elsewhere the inference thread runs as scheduled")
+def test_the_inference_thread_yields_to_pose(monkeypatch):
+    """The live inference thread is niced and, with one torch thread, kept on the last CPU."""
+    from app.pipeline import INFERENCE_NICENESS, _yield_to_pose
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    seen = {}
+
+    def inference_thread() -> None:
+        thread = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, thread)
+        _yield_to_pose()
+        seen["niceness"] = os.getpriority(os.PRIO_PROCESS, thread) - before
+        seen["cpus"] = os.sched_getaffinity(thread)
+
+    worker = threading.Thread(target=inference_thread)
+    worker.start()
+    worker.join()
+    allowed = sorted(os.sched_getaffinity(0))
+    assert seen["niceness"] == min(INFERENCE_NICENESS, 19 - os.getpriority(os.PRIO_PROCESS, 0))
+    assert seen["cpus"] == ({allowed[-1]} if len(allowed) > 1 else set(allowed))
+    assert os.sched_getaffinity(0) == set(allowed)  # the rest of the process is untouched
