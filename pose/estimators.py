@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -11,6 +12,7 @@ import numpy as np
 from model.errors import UserError
 
 from .landmarks import Person
+from .native_log import native_stderr_silenced
 
 MEDIAPIPE_PIN = "mediapipe==0.10.21"
 TASK_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/pose_landmarker/"
@@ -25,6 +27,9 @@ SAME_PERSON_DISTANCE = 0.08
 # opponent 0.5-1.2).
 MIN_SECOND_SCALE = 0.5
 NEVER = 10**9  # frames since the last search for a second person, before the first one
+# MediaPipe's graphs log warnings nobody can act on to stderr in their first frames after a start
+# or a reset (frames 1 and 5 here); they are silenced this many frames.
+QUIET_FRAMES = 10
 
 
 class PoseEstimator(Protocol):
@@ -102,7 +107,19 @@ def _threaded_pose(mp, threads: int, **kwargs):
     extension = inference_calculator_pb2.InferenceCalculatorOptions.ext
 
     class ThreadedPose(mp.solutions.pose.Pose):
+        """The solution with XNNPACK threads set, whose start-up logging is silenced."""
+
         inference_threads: dict[str, int] = {}
+
+        def __init__(self, **options) -> None:
+            with native_stderr_silenced():
+                super().__init__(**options)
+                self._graph.wait_until_idle()  # the calculators open (and log) in graph threads
+
+        def reset(self) -> None:
+            with native_stderr_silenced():
+                super().reset()
+                self._graph.wait_until_idle()
 
         def _modify_calculator_options(self, config, calculator_params) -> None:
             super()._modify_calculator_options(config, calculator_params)
@@ -151,6 +168,7 @@ class MediaPipePose:
         self._since_search = NEVER
         self._last_second: Person | None = None
         self._size: tuple[int, int] | None = None
+        self._quiet_frames = QUIET_FRAMES
 
     @staticmethod
     def _check_bundled(mp, model_complexity: int) -> None:
@@ -170,8 +188,11 @@ class MediaPipePose:
         rgb = _rgb(frame_bgr)
         h, w = rgb.shape[:2]
         self._follow_size((w, h))
-        first = self._first.process(rgb)  # meanwhile the last frame's search may be running
-        self._finish_search()
+        quiet = self._quiet_frames > 0
+        self._quiet_frames -= quiet
+        with native_stderr_silenced() if quiet else nullcontext():
+            first = self._first.process(rgb)  # meanwhile the last frame's search may be running
+            self._finish_search()
         if first.pose_landmarks is None:
             self._last_second = None
             return []
@@ -252,6 +273,7 @@ class MediaPipePose:
             if graph is not None:
                 graph.reset()
         self._last_second, self._since_search = None, NEVER
+        self._quiet_frames = QUIET_FRAMES
 
     def close(self) -> None:
         """Release both MediaPipe graphs and the search thread."""

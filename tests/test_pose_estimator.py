@@ -2,6 +2,8 @@
 and one clear line for every backend or model that is not available."""
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -180,3 +182,19 @@ def test_xnnpack_threads_reach_both_models_of_both_graphs():
 def test_no_pose_threads_is_one_line():
     with pytest.raises(UserError, match="pose threads must be 1 or more"):
         MediaPipePose(threads=0)
+
+
+def test_mediapipe_start_up_warnings_are_silenced(capfd):
+    """Graph start, reset and the first frames log warnings nobody can act on; none reach stderr,
+    and stderr works again afterwards."""
+    est = MediaPipePose()
+    image = astronaut_bgr()
+    for _ in range(3):
+        est.estimate(image)
+    est.reset()
+    est.estimate(image)
+    est.close()
+    os.write(2, b"after\n")
+    err = capfd.readouterr().err
+    assert "inference_feedback_manager" not in err and "W0000" not in err
+    assert err.endswith("after\n")
