@@ -20,6 +20,7 @@ TASK_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/pose_landmark
 BACKENDS = ("mediapipe", "tasks")
 # Pixels of margin grown around the first person's segmentation before looking for a second one.
 MASK_DILATE_PX = 15
+GREY = 127  # what the first person is painted with before the search for a second one
 # Two detections whose torso centres are closer than this fraction of the frame are one person.
 SAME_PERSON_DISTANCE = 0.08
 # A second person whose torso is smaller than this fraction of the first one's is someone in the
@@ -65,6 +66,14 @@ def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
 
     # 20 times faster than numpy's copy through a reversed view (4 ms for a 640x480 frame)
     return cv2.cvtColor(np.ascontiguousarray(frame_bgr), cv2.COLOR_BGR2RGB)
+
+
+def _grey_out(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of `rgb` painted grey where the uint8 `mask` is set (OpenCV's masked copy takes
+    0.1 ms of a 640x480 frame; numpy's boolean indexing took 4-6 ms)."""
+    import cv2
+
+    return cv2.copyTo(np.full_like(rgb, GREY), mask, rgb.copy())
 
 
 def _person(image_lms, world_lms, size: tuple[int, int]) -> Person:
@@ -221,8 +230,7 @@ class MediaPipePose:
         if self._since_search < interval:
             return
         self._since_search = 0
-        masked = rgb.copy()
-        masked[self._grown_mask(mask, first, rgb.shape[:2])] = 127
+        masked = _grey_out(rgb, self._grown_mask(mask, first, rgb.shape[:2]))
         self._search_started = (self._worker.submit(self._search, masked), first)
 
     def _search(self, masked_rgb: np.ndarray) -> Person | None:
@@ -245,7 +253,7 @@ class MediaPipePose:
     @staticmethod
     def _grown_mask(segmentation: np.ndarray | None, first: Person, shape: tuple[int, int]
                     ) -> np.ndarray:
-        """Boolean mask of the first person (segmentation, else bounding box), grown by a margin."""
+        """0/1 mask of the first person (segmentation, else bounding box), grown by a margin."""
         import cv2
 
         if segmentation is None:
@@ -255,7 +263,7 @@ class MediaPipePose:
         else:
             mask = (segmentation > 0.5).astype(np.uint8)
         kernel = np.ones((MASK_DILATE_PX, MASK_DILATE_PX), np.uint8)
-        return cv2.dilate(mask, kernel).astype(bool)
+        return cv2.dilate(mask, kernel)
 
     def _follow_size(self, size: tuple[int, int]) -> None:
         """Restart the graphs when the frame size changes: MediaPipe's tracking-mode smoothing
