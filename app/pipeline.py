@@ -325,6 +325,14 @@ class FramePipeline:
         self.classifier.close()
 
 
+def build_pose_stages(config: dict[str, Any]) -> tuple[PoseEstimator, BodyTracker]:
+    """The pose estimator and body tracker of the pipeline's settings: frames -> NTU skeletons."""
+    pose_cfg = dict(config["pose"])
+    estimator = make_estimator(pose_cfg.pop("backend"), pose_cfg.pop("model_path"),
+                               pose_cfg.pop("max_people"), **pose_cfg)
+    return estimator, BodyTracker(**config["tracker"])
+
+
 def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                    background: bool = False, drop_late: bool = True,
                    keep_history: bool = False) -> FramePipeline:
@@ -336,10 +344,7 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
         model = load_model(config["weights"], device=device)
     if background and config["live"]["torch_threads"]:
         torch.set_num_threads(int(config["live"]["torch_threads"]))
-    pose_cfg = dict(config["pose"])
-    estimator = make_estimator(pose_cfg.pop("backend"), pose_cfg.pop("model_path"),
-                               pose_cfg.pop("max_people"), **pose_cfg)
-    tracker = BodyTracker(**config["tracker"])
+    estimator, tracker = build_pose_stages(config)
     classifier = StreamingClassifier(model, device=device, background=background,
                                      drop_late=drop_late, keep_history=keep_history,
                                      **config["classifier"])

@@ -19,7 +19,8 @@ LEFT_THUMB, RIGHT_THUMB = 21, 22
 LEFT_HIP, RIGHT_HIP = 23, 24
 LEFT_KNEE, RIGHT_KNEE = 25, 26
 LEFT_ANKLE, RIGHT_ANKLE = 27, 28
-LEFT_FOOT, RIGHT_FOOT = 31, 32
+LEFT_HEEL, RIGHT_HEEL = 29, 30
+LEFT_FOOT, RIGHT_FOOT = 31, 32  # foot index: the tip of the foot
 
 # Lines between landmarks for drawing a BlazePose skeleton on the image.
 POSE_EDGES = (

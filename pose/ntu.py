@@ -53,9 +53,10 @@ def _mapping_matrix() -> np.ndarray:
         8: mean(L.LEFT_PINKY, L.LEFT_INDEX),
         9: mean(L.RIGHT_SHOULDER), 10: mean(L.RIGHT_ELBOW), 11: mean(L.RIGHT_WRIST),
         12: mean(L.RIGHT_PINKY, L.RIGHT_INDEX),
-        13: mean(L.LEFT_HIP), 14: mean(L.LEFT_KNEE), 15: mean(L.LEFT_ANKLE), 16: mean(L.LEFT_FOOT),
+        13: mean(L.LEFT_HIP), 14: mean(L.LEFT_KNEE), 15: mean(L.LEFT_ANKLE),
+        16: mean(L.LEFT_HEEL, L.LEFT_FOOT),
         17: mean(L.RIGHT_HIP), 18: mean(L.RIGHT_KNEE), 19: mean(L.RIGHT_ANKLE),
-        20: mean(L.RIGHT_FOOT),
+        20: mean(L.RIGHT_HEEL, L.RIGHT_FOOT),
         21: spine_shoulder,
         22: mean(L.LEFT_INDEX), 23: mean(L.LEFT_THUMB),
         24: mean(L.RIGHT_INDEX), 25: mean(L.RIGHT_THUMB),
@@ -67,6 +68,71 @@ def _mapping_matrix() -> np.ndarray:
 
 NTU_FROM_BLAZEPOSE = _mapping_matrix()
 
+# Each arm landmark and the one it hangs from, shoulder outward (parents before children).
+ARM_PARENT = {
+    L.LEFT_ELBOW: L.LEFT_SHOULDER, L.LEFT_WRIST: L.LEFT_ELBOW, L.LEFT_PINKY: L.LEFT_WRIST,
+    L.LEFT_INDEX: L.LEFT_WRIST, L.LEFT_THUMB: L.LEFT_WRIST,
+    L.RIGHT_ELBOW: L.RIGHT_SHOULDER, L.RIGHT_WRIST: L.RIGHT_ELBOW, L.RIGHT_PINKY: L.RIGHT_WRIST,
+    L.RIGHT_INDEX: L.RIGHT_WRIST, L.RIGHT_THUMB: L.RIGHT_WRIST,
+}
+# BlazePose index of each landmark's mirror image: left and right exchanged.
+MIRRORED_LANDMARKS = np.array(
+    [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9]
+    + [i + 1 if i % 2 else i - 1 for i in range(11, NUM_LANDMARKS)])
+
+
+def metric_scale(person: Person) -> float:
+    """Metres per pixel of the person, fitted between world and image landmarks (least squares
+    over the visible ones); 0 when the fit fails."""
+    keep = person.visibility >= VISIBLE
+    if keep.sum() < 4:
+        keep = np.ones(NUM_LANDMARKS, dtype=bool)
+    pc = person.pixels[keep].astype(np.float64)
+    wc = person.world[keep, :2].astype(np.float64)
+    pc, wc = pc - pc.mean(axis=0), wc - wc.mean(axis=0)
+    denom = float((pc * pc).sum())
+    return max(float((pc * wc).sum()) / denom, 0.0) if denom > 0 else 0.0
+
+
+def lifted_landmarks(person: Person) -> np.ndarray:
+    """(33, 3) landmarks in MediaPipe world axes (metres, hip centre origin), placed in 3D from
+    what MediaPipe measures best.
+
+    x and y come from the image landmarks at the fitted scale: their image positions are what
+    the network is trained hardest on, and the world ones drift from them (a forearm raised to
+    the mouth is 0.24 m long in the image and 0.15 m in MediaPipe's world). z comes from the
+    world landmarks, except that along each arm a segment may not reach further in depth than
+    its length allows next to its extent in the image: MediaPipe's depth of the hands
+    overshoots (a hand at the mouth put 0.3 m in front of the chest), and a segment seen at
+    full length in the image lies across the view.
+    """
+    scale = metric_scale(person)
+    if scale <= 0:
+        return person.world.astype(np.float64)
+    world = person.world.astype(np.float64)
+    pixels = person.pixels.astype(np.float64)
+    hips = [L.LEFT_HIP, L.RIGHT_HIP]
+    xy = (pixels - pixels[hips].mean(axis=0)) * scale + world[hips, :2].mean(axis=0)
+    z = world[:, 2].copy()
+    for child, parent in ARM_PARENT.items():
+        length = float(np.linalg.norm(world[child] - world[parent]))
+        across = float(np.linalg.norm(xy[child] - xy[parent]))
+        depth = world[child, 2] - world[parent, 2]
+        reach = math.sqrt(max(length * length - across * across, 0.0))
+        z[child] = z[parent] + math.copysign(min(abs(depth), reach), depth)
+    return np.column_stack([xy, z])
+
+
+def mirrored(person: Person) -> Person:
+    """The person as seen in a mirror image of the frame: x flipped, left and right exchanged
+    (for mirrored sources, such as NTU's own videos or a camera shown as a mirror)."""
+    image, world = person.image.copy(), person.world.copy()
+    image[:, 0] = 1.0 - image[:, 0]
+    world[:, 0] = -world[:, 0]
+    swap = MIRRORED_LANDMARKS
+    return Person(image=image[swap], world=world[swap], visibility=person.visibility[swap],
+                  image_size=person.image_size)
+
 
 def camera_offset(person: Person, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
     """Position (MediaPipe axes, metres) of the world-landmark origin in camera space.
@@ -75,28 +141,21 @@ def camera_offset(person: Person, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarra
     camera with the assumed field of view, and the metres-per-pixel scale fitted between world
     and image landmarks, put each one where the camera saw them.
     """
-    w, h = person.image_size
-    focal = (w / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    keep = person.visibility >= VISIBLE
-    if keep.sum() < 4:
-        keep = np.ones(NUM_LANDMARKS, dtype=bool)
-    px = person.pixels[keep].astype(np.float64)
-    wx = person.world[keep, :2].astype(np.float64)
-    px_mean, wx_mean = px.mean(axis=0), wx.mean(axis=0)
-    pc, wc = px - px_mean, wx - wx_mean
-    denom = float((pc * pc).sum())
-    scale = float((pc * wc).sum()) / denom if denom > 0 else 0.0  # metres per pixel
+    scale = metric_scale(person)
     if scale <= 0:
         return np.zeros(3, dtype=np.float32)
-    origin_px = px_mean - wx_mean / scale  # where the hip centre is in the image
-    x, y = (origin_px - np.array([w / 2.0, h / 2.0])) * scale
+    w, h = person.image_size
+    focal = (w / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    hips = [L.LEFT_HIP, L.RIGHT_HIP]
+    hip_centre_px = person.pixels[hips].mean(axis=0) - person.world[hips, :2].mean(axis=0) / scale
+    x, y = (hip_centre_px - np.array([w / 2.0, h / 2.0])) * scale
     return np.array([x, y, focal * scale], dtype=np.float32)
 
 
 def to_ntu(person: Person, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
     """(3, 25) NTU joints in Kinect camera axes (metres) for one person."""
-    world = person.world + camera_offset(person, fov_deg)
-    joints = NTU_FROM_BLAZEPOSE @ world  # (25, 3) in MediaPipe axes
+    landmarks = lifted_landmarks(person) + camera_offset(person, fov_deg)
+    joints = NTU_FROM_BLAZEPOSE @ landmarks  # (25, 3) in MediaPipe axes
     return (joints * MEDIAPIPE_TO_KINECT).T.astype(np.float32)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from model.graph import NUM_BODIES, NUM_JOINTS
 
 from .landmarks import Person
-from .ntu import DEFAULT_FOV_DEG, ntu_visibility, steady_legs, to_ntu
+from .ntu import DEFAULT_FOV_DEG, mirrored, ntu_visibility, steady_legs, to_ntu
 
 # A person whose torso moved more than this fraction of the frame since the slot's last
 # sighting is someone else.
@@ -52,17 +52,21 @@ class BodyTracker:
     When slot 0 empties while slot 1 is tracked, slot 1 moves to slot 0: the model centres
     every frame on body 0. `smoothing` in [0, 1) is the weight of the past in an exponential
     moving average of the joints (0: none). Lower legs less visible than `leg_visibility` are
-    replaced by still, straight legs (0: keep MediaPipe's guesses).
+    replaced by still, straight legs (0: keep MediaPipe's guesses). `mirror` says the frames are
+    mirror images of the scene (NTU's own videos, a camera shown as a mirror): left and right
+    are exchanged so that each person's right hand is NTU's right hand.
     """
 
     def __init__(self, hold_frames: int = 0, smoothing: float = 0.0,
-                 fov_deg: float = DEFAULT_FOV_DEG, leg_visibility: float = 0.0) -> None:
+                 fov_deg: float = DEFAULT_FOV_DEG, leg_visibility: float = 0.0,
+                 mirror: bool = False) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         self.hold_frames = int(hold_frames)
         self.smoothing = float(smoothing)
         self.fov_deg = fov_deg
         self.leg_visibility = float(leg_visibility)
+        self.mirror = bool(mirror)
         self.slots = [_Slot() for _ in range(NUM_BODIES)]
         self._next_identity = 0
 
@@ -130,9 +134,10 @@ class BodyTracker:
 
     def _see(self, slot: _Slot, person: Person, newcomer: bool) -> None:
         """Update a slot with a sighting, smoothing the joints of a continuing person."""
-        skeleton = to_ntu(person, self.fov_deg)
+        seen = mirrored(person) if self.mirror else person
+        skeleton = to_ntu(seen, self.fov_deg)
         if self.leg_visibility > 0:
-            skeleton = steady_legs(skeleton, ntu_visibility(person), self.leg_visibility)
+            skeleton = steady_legs(skeleton, ntu_visibility(seen), self.leg_visibility)
         if not newcomer and self.smoothing > 0:
             skeleton = self.smoothing * slot.skeleton + (1.0 - self.smoothing) * skeleton
         if newcomer:

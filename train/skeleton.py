@@ -19,6 +19,8 @@ from model.graph import NUM_BODIES, NUM_JOINTS
 
 MAX_FRAMES = 300  # NTU samples are at most 300 frames; arrays are zero-padded to this length
 MAX_SLOTS = 4  # body slots read per frame before choosing the NUM_BODIES most energetic
+XYZ = (0, 1, 2)  # the columns of a joint line read for training: x, y, z in metres
+TRACKING_STATE = 11  # the joint line's last column: 2 tracked, 1 inferred by Kinect, 0 not seen
 
 
 class SkeletonFileError(UserError):
@@ -27,21 +29,37 @@ class SkeletonFileError(UserError):
 
 def read_skeleton(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> np.ndarray:
     """Parse one file into a raw float32 (3, max_frames, 25, 2) array (longer files are cut)."""
+    return read_joint_columns(path, XYZ, max_frames)
+
+
+def read_tracking(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> tuple[np.ndarray,
+                                                                                  np.ndarray]:
+    """The raw (3, max_frames, 25, 2) joints and a (max_frames, 25, 2) mask of those Kinect
+    tracked (the others it inferred or lost): where a skeleton can be trusted as ground truth."""
+    data = read_joint_columns(path, XYZ + (TRACKING_STATE,), max_frames)
+    return data[:3], data[3] == 2
+
+
+def read_joint_columns(path: str | os.PathLike, columns: tuple[int, ...],
+                       max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """The given columns of every joint line of the two bodies the published code keeps, as a
+    float32 (len(columns), max_frames, 25, 2) array; x, y, z must be the first three."""
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise SkeletonFileError(f"{path}: cannot read it ({err})") from None
-    slots = _parse_slots(lines, path)  # (MAX_SLOTS, frames, 25, 3), float64
-    chosen = np.argsort(_energy(slots))[::-1][:NUM_BODIES]
-    data = slots[chosen].transpose(3, 1, 2, 0)[:, :max_frames]  # (3, T, 25, M)
-    raw = np.zeros((3, max_frames, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
-    raw[:, : data.shape[1]] = data
-    return raw
+    slots = _parse_slots(lines, path, columns)  # (MAX_SLOTS, frames, 25, C), float64
+    chosen = np.argsort(_energy(slots[..., :3]))[::-1][:NUM_BODIES]
+    data = slots[chosen].transpose(3, 1, 2, 0)[:, :max_frames]  # (C, T, 25, M)
+    out = np.zeros((len(columns), max_frames, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
+    out[:, : data.shape[1]] = data
+    return out
 
 
-def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
-    """x, y, z of every body slot in every frame: (MAX_SLOTS, frames, 25, 3), zeros where absent."""
+def _parse_slots(lines: list[str], path: Path, columns: tuple[int, ...]) -> np.ndarray:
+    """The columns of every body slot in every frame: (MAX_SLOTS, frames, 25, C), zeros where
+    absent."""
     num_frames = _count(lines, 0, path, "number of frames")
     frame_idx, slot_idx, starts, counts = [], [], [], []
     line = 1
@@ -59,9 +77,9 @@ def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
             line += num_joints
     if line > len(lines):
         raise _truncated(lines, path)
-    slots = np.zeros((MAX_SLOTS, num_frames, NUM_JOINTS, 3))
+    slots = np.zeros((MAX_SLOTS, num_frames, NUM_JOINTS, len(columns)))
     if starts:
-        joints = _parse_joint_lines(lines, starts, counts, path)
+        joints = _parse_joint_lines(lines, starts, counts, path, columns)
         per_body = np.asarray(counts)
         slots[
             np.repeat(slot_idx, per_body),
@@ -72,33 +90,33 @@ def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
 
 
 def _parse_joint_lines(
-    lines: list[str], starts: list[int], counts: list[int], path: Path
+    lines: list[str], starts: list[int], counts: list[int], path: Path, columns: tuple[int, ...]
 ) -> np.ndarray:
-    """x, y, z of all joint lines of the kept bodies as one (n, 3) array, parsed in one go."""
+    """The columns of all joint lines of the kept bodies as one (n, C) array, parsed in one go."""
     numbers = [i for start, n in zip(starts, counts) for i in range(start, start + n)]
     try:
-        xyz = np.loadtxt([lines[i] for i in numbers], usecols=(0, 1, 2), ndmin=2)
+        values = np.loadtxt([lines[i] for i in numbers], usecols=columns, ndmin=2)
     except ValueError:
-        xyz = np.empty((0, 3))
-    if len(xyz) != len(numbers):
-        bad = next(i for i in numbers if not _starts_with_xyz(lines[i]))
+        values = np.empty((0, len(columns)))
+    if len(values) != len(numbers):
+        bad = next(i for i in numbers if not _has_numbers(lines[i], columns))
         raise SkeletonFileError(f"{path}: line {bad + 1}: expected a joint line of numbers "
                                 f"(x y z ...), got {lines[bad].strip()[:60]!r}")
-    finite = np.isfinite(xyz).all(axis=1)
+    finite = np.isfinite(values).all(axis=1)
     if not finite.all():
         bad = numbers[int(np.argmin(finite))]
         raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite")
-    return xyz
+    return values
 
 
-def _starts_with_xyz(line: str) -> bool:
-    """True when the line's first three fields are numbers (the slow path, only on errors)."""
-    values = line.split()[:3]
+def _has_numbers(line: str, columns: tuple[int, ...]) -> bool:
+    """True when the line has numbers in all those columns (the slow path, only on errors)."""
+    fields = line.split()
     try:
-        [float(v) for v in values]
-    except ValueError:
+        [float(fields[c]) for c in columns]
+    except (ValueError, IndexError):
         return False
-    return len(values) == 3
+    return True
 
 
 def _count(lines: list[str], index: int, path: Path, what: str) -> int:

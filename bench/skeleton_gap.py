@@ -1,0 +1,185 @@
+"""How far the pose path's skeleton is from Kinect's, on a video recorded with both.
+
+    python -m bench.skeleton_gap                  # the paired NTU clip in ../shared (mirror on)
+    python -m bench.skeleton_gap --no-mirror      # the same without exchanging left and right
+    python -m bench.skeleton_gap --video V.avi --skeleton S.skeleton --json gap.json
+
+The video goes through the app's own pose stages (app/configs/pipeline.yaml, as the GUI and
+classify_video run them); both skeletons are then normalised as the model's input is. Printed:
+the error of each joint and its mean (over all joints, and over those Kinect tracked rather than
+inferred), bone lengths of the pose path over Kinect's, and the classifier's top-5 on each
+skeleton with the whole clip looped to 300 frames, as the released models were trained.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.errors import UserError, cli_entry
+from model.fileio import atomic_write
+from model.graph import BONES, JOINT_NAMES
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PAIRED = SHARED / "fixtures" / "paired"
+VIDEO = PAIRED / "S001C001P001R001A001_rgb.avi"
+SKELETON = PAIRED / "S001C001P001R001A001.skeleton"
+OFFICIAL = SHARED / "weights" / "official"
+NTU_LENGTH = 300
+# 0-based NTU joints of the hands: wrists, hands, hand tips and thumbs.
+HAND_JOINTS = (6, 7, 10, 11, 21, 22, 23, 24)
+
+
+@dataclass
+class Gap:
+    """Distances between the pose path's normalised skeleton and Kinect's, in metres."""
+
+    frames: int
+    mean: float  # over all joints and frames
+    hands: float  # over the hand joints
+    mean_tracked: float  # over the joints Kinect tracked (not inferred)
+    hands_tracked: float
+    per_joint: dict[str, float]
+    bone_ratio: dict[str, float]  # median length, pose path over Kinect
+    top5_kinect: list[dict]
+    top5_pose: list[dict]
+
+
+def pose_skeletons(video: str | os.PathLike, overrides: dict | None = None) -> np.ndarray:
+    """(T, 3, 25, 2) skeletons of every frame of the video through the app's pose stages."""
+    from tqdm import tqdm
+
+    from app.pipeline import build_pose_stages, load_config
+    from app.sources import VideoSource
+
+    estimator, tracker = build_pose_stages(load_config(overrides=overrides))
+    try:
+        with VideoSource(video) as source:
+            frames = [tracker.update(estimator.estimate(frame.image))
+                      for frame in tqdm(source, desc="pose", unit="frame", leave=False)]
+    finally:
+        estimator.close()
+    if not frames:
+        raise UserError(f"{video}: no frame could be read; check that it is a video file")
+    return np.stack(frames)
+
+
+def kinect_skeletons(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 3, 25, 2) Kinect skeletons of the file's frames and their (T, 25, 2) tracked mask."""
+    from train.skeleton import read_tracking
+
+    raw, tracked = read_tracking(path)
+    length = int(np.flatnonzero(np.abs(raw).sum(axis=(0, 2, 3)) > 0)[-1]) + 1 if raw.any() else 0
+    if length == 0:
+        raise UserError(f"{path}: the skeleton file holds no body")
+    return np.transpose(raw[:, :length], (1, 0, 2, 3)), tracked[:length]
+
+
+def normalised(frames: np.ndarray) -> np.ndarray:
+    """(T, 3, 25, 2) -> the model's normalised (3, 300, 25, 2) input, the clip looped to 300."""
+    from app.pipeline import prepare_window
+
+    return prepare_window(frames, NTU_LENGTH, "joint")
+
+
+def joint_errors(pose: np.ndarray, kinect: np.ndarray) -> np.ndarray:
+    """(T, 25) distances of body 0's joints after normalising each skeleton on its own."""
+    length = len(kinect)
+    ours, theirs = normalised(pose)[:, :length, :, 0], normalised(kinect)[:, :length, :, 0]
+    return np.linalg.norm(ours - theirs, axis=0)
+
+
+def bone_ratios(pose: np.ndarray, kinect: np.ndarray) -> dict[str, float]:
+    """Median length of each bone of body 0 in the pose path over its median length in Kinect."""
+    ratios = {}
+    for child, parent in BONES:
+        if child == parent:
+            continue
+        ours = np.linalg.norm(pose[:, :, child, 0] - pose[:, :, parent, 0], axis=1)
+        theirs = np.linalg.norm(kinect[:, :, child, 0] - kinect[:, :, parent, 0], axis=1)
+        ratios[f"{JOINT_NAMES[parent]}-{JOINT_NAMES[child]}"] = float(
+            np.median(ours[ours > 0]) / np.median(theirs[theirs > 0]))
+    return ratios
+
+
+@torch.no_grad()
+def top5(model: torch.nn.Module, frames: np.ndarray) -> list[dict]:
+    """The classifier's five likeliest classes for the whole clip looped to 300 frames."""
+    from app.pipeline import top_k
+
+    x = torch.from_numpy(normalised(frames))[None]
+    probs = torch.softmax(model(x), dim=1)[0].numpy()
+    return top_k(probs, 5, model.class_names)
+
+
+def measure(video: str | os.PathLike, skeleton: str | os.PathLike, weights: str,
+            mirror: bool) -> Gap:
+    """Run the pose path on the video and compare it with the Kinect skeleton of the file."""
+    from model import load_model
+
+    kinect, tracked = kinect_skeletons(skeleton)
+    pose = pose_skeletons(video, {"tracker": {"mirror": mirror}})
+    if len(pose) != len(kinect):
+        raise UserError(f"{video} has {len(pose)} frames but {skeleton} has {len(kinect)}: "
+                        f"they are not the same recording")
+    if not pose[:, :, :, 0].any():
+        raise UserError(f"{video}: the pose path found nobody; nothing to compare")
+    errors = joint_errors(pose, kinect)
+    seen = tracked[:, :, 0]
+    hands = list(HAND_JOINTS)
+    model = load_model(weights)
+    return Gap(frames=len(kinect), mean=float(errors.mean()), hands=float(errors[:, hands].mean()),
+               mean_tracked=float(errors[seen].mean()),
+               hands_tracked=float(errors[:, hands][seen[:, hands]].mean()),
+               per_joint={name: float(errors[:, j].mean()) for j, name in enumerate(JOINT_NAMES)},
+               bone_ratio=bone_ratios(pose, kinect),
+               top5_kinect=top5(model, kinect), top5_pose=top5(model, pose))
+
+
+def report(gap: Gap) -> str:
+    """The figures as text, one per line."""
+    lines = [f"{gap.frames} frames; error after normalisation, metres: mean {gap.mean:.3f} "
+             f"(hands {gap.hands:.3f}); joints Kinect tracked: mean {gap.mean_tracked:.3f} "
+             f"(hands {gap.hands_tracked:.3f})", "per joint:"]
+    lines += [f"  {name:15s} {error:.3f}" for name, error in gap.per_joint.items()]
+    lines.append("bone length, pose path / Kinect (median over frames):")
+    lines += [f"  {name:31s} {ratio:.2f}" for name, ratio in gap.bone_ratio.items()]
+    for who, top in (("Kinect", gap.top5_kinect), ("pose path", gap.top5_pose)):
+        lines.append(f"top-5 on the {who} skeleton: "
+                     + "; ".join(f"{t['label']} {t['score']:.3f}" for t in top))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.skeleton_gap", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=VIDEO, help="an RGB video")
+    parser.add_argument("--skeleton", type=Path, default=SKELETON,
+                        help="the Kinect .skeleton file of the same recording")
+    parser.add_argument("--weights", default="ntu60-xsub-joint",
+                        help="registry name or checkpoint file of the classifier")
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                        help="the video is a mirror image of the skeleton's scene (NTU's are)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    for path in (args.video, args.skeleton):
+        if not path.is_file():
+            raise UserError(f"{path} not found: pass --video and --skeleton, or put ../shared "
+                            f"beside the checkout")
+    if OFFICIAL.is_dir():
+        os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
+    gap = measure(args.video, args.skeleton, args.weights, args.mirror)
+    print(report(gap))
+    if args.json:
+        with atomic_write(args.json) as tmp:
+            Path(tmp).write_text(json.dumps(asdict(gap), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli_entry(main)())
