@@ -36,6 +36,8 @@ from .pipeline import (
 from .sources import VideoSource, list_videos
 
 TOP = 5
+# A window in which the person moved least still counts this fraction of the liveliest one.
+MIN_MOTION_WEIGHT = 0.25
 CSV_FIELDS = (["video", "segment", "start", "end", "start_frame", "end_frame"]
               + [f"top{r}_{k}" for r in range(1, TOP + 1) for k in ("index", "label", "score")])
 
@@ -49,6 +51,7 @@ class VideoResult:
     frames: int
     frames_with_person: int
     top5: list[dict[str, Any]]
+    action_at: dict[str, Any]  # the window where the video's likeliest action scored highest
     segments: list[dict[str, Any]]
     skeleton: np.ndarray = field(repr=False)  # (3, T, 25, 2)
 
@@ -56,15 +59,43 @@ class VideoResult:
         """The JSON object for this video."""
         return {"video": self.video, "fps": self.fps, "frames": self.frames,
                 "frames_with_person": self.frames_with_person, "top5": self.top5,
-                "segments": self.segments}
+                "action_at": self.action_at, "segments": self.segments}
+
+
+def _time_range(prediction: Prediction, fps: float) -> dict[str, Any]:
+    """A window's time range in seconds and frames."""
+    return {"start": round(prediction.start, 3), "end": round(prediction.timestamp, 3),
+            "start_frame": int(round(prediction.start * fps)),
+            "end_frame": int(round(prediction.timestamp * fps))}
 
 
 def _segment(prediction: Prediction, fps: float, class_names: list[str] | None) -> dict[str, Any]:
     """One window's time range (seconds and frames) with its own top-5."""
-    return {"start": round(prediction.start, 3), "end": round(prediction.timestamp, 3),
-            "start_frame": int(round(prediction.start * fps)),
-            "end_frame": int(round(prediction.timestamp * fps)),
-            "top5": top_k(prediction.probs, TOP, class_names)}
+    return {**_time_range(prediction, fps), "top5": top_k(prediction.probs, TOP, class_names)}
+
+
+def window_weights(predictions: list[Prediction], window: int) -> np.ndarray:
+    """How much each window counts in the video's top-5: the share of its frames that show a
+    person, times how fast the person moved in it relative to the video's liveliest window (at
+    least MIN_MOTION_WEIGHT). A window of the first half-second, or a still stretch (waiting,
+    lying after a fall), then does not outweigh the windows that saw the action."""
+    seen = np.array([p.frames for p in predictions], dtype=np.float64) / window
+    motion = np.array([p.motion for p in predictions], dtype=np.float64)
+    if motion.max() <= 0:
+        return seen
+    return seen * np.clip(motion / motion.max(), MIN_MOTION_WEIGHT, 1.0)
+
+
+def video_probabilities(predictions: list[Prediction], window: int) -> np.ndarray:
+    """The video's class probabilities: the windows' own, averaged with window_weights."""
+    return np.average([p.raw_probs for p in predictions], axis=0,
+                      weights=window_weights(predictions, window))
+
+
+def action_at(predictions: list[Prediction], index: int, fps: float) -> dict[str, Any]:
+    """Where in the video class `index` scored highest: that window's range and score."""
+    best = max(predictions, key=lambda p: p.raw_probs[index])
+    return {**_time_range(best, fps), "score": float(best.raw_probs[index])}
 
 
 def video_pipeline(config: dict[str, Any]) -> FramePipeline:
@@ -75,7 +106,8 @@ def video_pipeline(config: dict[str, Any]) -> FramePipeline:
 
 def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = None,
                    progress: bool = True) -> VideoResult:
-    """Run the pipeline over every frame of one video; the video's top-5 is the mean over windows.
+    """Run the pipeline over every frame of one video; the video's top-5 is the weighted mean
+    over its windows (video_probabilities).
 
     The pipeline's classifier must classify and keep every window (see video_pipeline) so that
     the segments do not depend on the machine's speed.
@@ -100,9 +132,10 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
             raise UserError(_nothing_to_classify(path, seen, classifier))
         fps = source.fps
     names = classifier.class_names
-    mean = np.mean([p.raw_probs for p in predictions], axis=0)
+    top5 = top_k(video_probabilities(predictions, classifier.window), TOP, names)
     return VideoResult(video=str(path), fps=round(fps, 3), frames=len(skeletons),
-                       frames_with_person=seen, top5=top_k(mean, TOP, names),
+                       frames_with_person=seen, top5=top5,
+                       action_at=action_at(predictions, top5[0]["index"], fps),
                        segments=[_segment(p, fps, names) for p in predictions],
                        skeleton=np.stack(skeletons, axis=1))
 
@@ -169,6 +202,9 @@ def print_result(result: VideoResult) -> None:
           f"{result.frames_with_person}, {len(result.segments)} segments")
     for rank, entry in enumerate(result.top5, start=1):
         print(f"  {rank}. {entry['score'] * 100:5.1f}%  {entry['label']} (class {entry['index']})")
+    at = result.action_at
+    print(f"  {result.top5[0]['label']} most clearly at {at['start']:.1f}-{at['end']:.1f} s "
+          f"(frames {at['start_frame']}-{at['end_frame']}, {at['score'] * 100:.1f}%)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -189,6 +225,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stride", type=int, help="frames between classified windows")
     parser.add_argument("--config", type=Path, help="YAML overriding app/configs/pipeline.yaml")
     parser.add_argument("--pose-model", type=Path, help="a MediaPipe PoseLandmarker .task file")
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                        help="the video is a mirror image (NTU's own videos, a selfie camera): "
+                        "exchange left and right (default from the config: no)")
+    parser.add_argument("--either-hand", action=argparse.BooleanOptionalAction,
+                        help="average each window's prediction with its mirror image's, so that "
+                        "left- and right-handed actions read alike (default from the config: no)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -200,12 +242,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["weights"] = args.weights
     if args.device:
         out["device"] = args.device
-    classifier = {k: v for k, v in (("window", args.window), ("stride", args.stride))
-                  if v is not None}
+    classifier = {k: v for k, v in (("window", args.window), ("stride", args.stride),
+                                    ("either_hand", args.either_hand)) if v is not None}
     if classifier:
         out["classifier"] = classifier
     if args.pose_model:
         out["pose"] = {"backend": "tasks", "model_path": str(args.pose_model)}
+    if args.mirror is not None:
+        out["tracker"] = {"mirror": args.mirror}
     return out
 
 

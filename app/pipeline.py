@@ -17,7 +17,7 @@ import torch
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
-from model.preprocess import make_stream, normalize_sample
+from model.preprocess import make_stream, mirror, normalize_sample
 from model.yaml_files import read_yaml
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
 
@@ -56,6 +56,7 @@ class Prediction:
     start: float  # timestamp of the window's first frame (seconds)
     timestamp: float  # timestamp of its last frame
     frames: int  # frames with a person in the window
+    motion: float  # how fast the main body's joints moved in the window, metres per second
     inference_ms: float  # normalisation + network
     latency_ms: float  # from the last frame's arrival (before pose) to these probabilities
     class_names: list[str] | None = None
@@ -88,6 +89,18 @@ def prepare_window(frames: np.ndarray, pad_to: int, stream: str) -> np.ndarray:
     return make_stream(normalize_sample(window), stream)
 
 
+def window_motion(frames: np.ndarray, fps: float) -> float:
+    """Mean speed (metres per second) of body 0's joints over consecutive frames that both show
+    it in a (T, 3, 25, 2) window: how much the person moved."""
+    body = frames[..., 0]
+    present = body.reshape(len(body), -1).any(axis=1)
+    both = present[1:] & present[:-1]
+    if not both.any():
+        return 0.0
+    step = np.linalg.norm(body[1:] - body[:-1], axis=1)  # (T - 1, 25)
+    return float(step[both].mean() * fps)
+
+
 # Niceness added to the inference thread: on a small CPU, pose on every frame comes first and the
 # model uses what is left (windows it cannot take in time are skipped, the newest wins).
 INFERENCE_NICENESS = 10
@@ -116,13 +129,16 @@ class StreamingClassifier:
     thread: push() never waits for it and returns each new prediction once, when ready. There,
     `drop_late=True` (live) skips windows that come while the model is busy, the newest wins;
     `drop_late=False` (a video) queues every window. With `keep_history`, `history` keeps every
-    prediction in order (a video's segments). The tunable defaults live in the pipeline YAML.
+    prediction in order (a video's segments). With `either_hand`, each window is classified
+    together with its mirror image and the two predictions averaged, so that an action done with
+    the left hand reads as the same action done with the right. The tunable defaults live in the
+    pipeline YAML.
     """
 
     def __init__(self, model: torch.nn.Module, *, window: int, stride: int,
                  device: str | torch.device = "cpu", smoothing: float = 0.0,
                  fps: float = NTU_FPS, pad_to: int = NTU_LENGTH, min_frames: int = 1,
-                 background: bool = False, drop_late: bool = True,
+                 either_hand: bool = False, background: bool = False, drop_late: bool = True,
                  keep_history: bool = False) -> None:
         if window < 4 or stride < 1 or fps <= 0 or not 0.0 <= smoothing < 1.0:
             raise UserError(f"bad classifier settings: window={window} (>= 4), stride={stride} "
@@ -132,6 +148,7 @@ class StreamingClassifier:
         self.window, self.stride, self.fps = int(window), int(stride), float(fps)
         self.smoothing, self.pad_to = float(smoothing), int(pad_to)
         self.min_frames = int(min_frames)
+        self.either_hand = bool(either_hand)
         self.class_names: list[str] | None = getattr(model, "class_names", None)
         self.stream: str = getattr(model, "stream", "joint")
         self.latest: Prediction | None = None
@@ -222,8 +239,9 @@ class StreamingClassifier:
         """Normalise, run the network, smooth, and publish the prediction."""
         began = time.perf_counter()
         x = prepare_window(frames, self.pad_to, self.stream)
-        logits = self.model(torch.from_numpy(x)[None].to(self.device))
-        raw = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        batch = np.stack([x, mirror(x)]) if self.either_hand else x[None]
+        logits = self.model(torch.from_numpy(batch).to(self.device))
+        raw = torch.softmax(logits.float(), dim=1).mean(dim=0).cpu().numpy()
         done = time.perf_counter()
         with self._lock:
             if self._smoothed is None or self.smoothing == 0:
@@ -233,8 +251,9 @@ class StreamingClassifier:
             seen = int(np.count_nonzero(frames.reshape(len(frames), -1).any(axis=1)))
             self.latest = self._fresh = prediction = Prediction(
                 probs=self._smoothed.copy(), raw_probs=raw, start=start, timestamp=end,
-                frames=seen, inference_ms=1000 * (done - began),
-                latency_ms=1000 * (done - arrival), class_names=self.class_names)
+                frames=seen, motion=window_motion(frames, self.fps),
+                inference_ms=1000 * (done - began), latency_ms=1000 * (done - arrival),
+                class_names=self.class_names)
             if self._keep_history:
                 self.history.append(prediction)
 
@@ -291,7 +310,7 @@ class FramePipeline:
         t0 = time.perf_counter()
         people = self.estimator.estimate(frame_bgr)
         t1 = time.perf_counter()
-        skeleton = self.tracker.update(people)
+        skeleton = self.tracker.update(people, timestamp)
         t2 = time.perf_counter()
         fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp, t0)
         t3 = time.perf_counter()

@@ -67,3 +67,9 @@ BONES = tuple((child - 1, parent - 1) for child, parent in _BONES_1_BASED)
 
 # Edges for drawing the skeleton (the self-loop at the spine-shoulder joint left out).
 EDGES = tuple((c, p) for c, p in BONES if c != p)
+
+# Each joint's counterpart on the other side of the body (left <-> right), for mirror images.
+MIRRORED_JOINTS = tuple(
+    JOINT_NAMES.index(name.replace("left", "@").replace("right", "left").replace("@", "right"))
+    for name in JOINT_NAMES
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.graph import BONES, NUM_JOINTS, STREAMS
+from model.graph import BONES, MIRRORED_JOINTS, NUM_JOINTS, STREAMS
 
 SPINE_BASE, SPINE_MID = 0, 1  # the bone turned onto +z
 LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8  # the bone turned onto +x
@@ -94,6 +94,14 @@ def _rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
             [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc],
         ]
     )
+
+
+def mirror(x: np.ndarray) -> np.ndarray:
+    """The mirror image of normalised (..., 3, T, 25, M) joints: x negated and left and right
+    exchanged, so the result is again normalised (left shoulder -> right shoulder along +x)."""
+    out = x[..., list(MIRRORED_JOINTS), :].copy()
+    out[..., 0, :, :, :] *= -1
+    return out
 
 
 def to_bone(x: np.ndarray) -> np.ndarray:

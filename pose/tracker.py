@@ -14,6 +14,11 @@ from .ntu import DEFAULT_FOV_DEG, mirrored, ntu_visibility, steady_legs, to_ntu
 # A person whose torso moved more than this fraction of the frame since the slot's last
 # sighting is someone else.
 MAX_JUMP = 0.35
+# The frame interval assumed when the caller gives no timestamps (NTU's 30 frames a second).
+DEFAULT_STEP_S = 1 / 30
+# Weight of the past in the moving average of a slot's activity.
+ACTIVITY_MEMORY = 0.8
+SPINE_MID = 1  # NTU joint (0-based) between which two people's distance is taken
 
 
 @dataclass
@@ -26,6 +31,9 @@ class _Slot:
     missed: int = 0
     identity: int = -1
     held: bool = False
+    sightings: int = 0  # frames seen since they arrived
+    activity: float = 0.0  # moving average of how fast their limbs move, metres per second
+    partner: bool = False  # slot 1 only: taken as the main person's partner (see BodyTracker)
 
     @property
     def active(self) -> bool:
@@ -36,6 +44,12 @@ class _Slot:
 def _centre(person: Person) -> np.ndarray:
     """Normalised image position of the torso (shoulders and hips)."""
     return person.image[[11, 12, 23, 24], :2].mean(axis=0)
+
+
+def _limb_speed(before: np.ndarray, after: np.ndarray, step: float) -> float:
+    """How fast a body's fastest joints moved between two (3, 25) poses: the 90th percentile of
+    the joint speeds in metres per second (a wave moves few joints; jitter moves all a little)."""
+    return float(np.percentile(np.linalg.norm(after - before, axis=0), 90) / step)
 
 
 def _prominence(person: Person) -> float:
@@ -55,11 +69,21 @@ class BodyTracker:
     replaced by still, straight legs (0: keep MediaPipe's guesses). `mirror` says the frames are
     mirror images of the scene (NTU's own videos, a camera shown as a mirror): left and right
     are exchanged so that each person's right hand is NTU's right hand.
+
+    NTU's second body is the main person's partner in an interaction, so someone in slot 1 is
+    fed to the model only once seen in `partner_frames` frames (a phantom detection lasts less)
+    and either within `partner_reach` metres of the main person or moving their limbs at
+    `partner_speed` metres per second or more (a still bystander is neither). A partner lost
+    within reach of the main person is taken to be hidden by them (a hug) and held
+    `partner_hold_frames` frames instead of hold_frames. The defaults here keep the gate open;
+    the pipeline YAML holds the product's settings.
     """
 
     def __init__(self, hold_frames: int = 0, smoothing: float = 0.0,
                  fov_deg: float = DEFAULT_FOV_DEG, leg_visibility: float = 0.0,
-                 mirror: bool = False) -> None:
+                 mirror: bool = False, partner_frames: int = 1,
+                 partner_reach: float = float("inf"), partner_speed: float = 0.0,
+                 partner_hold_frames: int = 0) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         self.hold_frames = int(hold_frames)
@@ -67,43 +91,71 @@ class BodyTracker:
         self.fov_deg = fov_deg
         self.leg_visibility = float(leg_visibility)
         self.mirror = bool(mirror)
+        self.partner_frames, self.partner_reach = int(partner_frames), float(partner_reach)
+        self.partner_speed = float(partner_speed)
+        self.partner_hold_frames = int(partner_hold_frames)
         self.slots = [_Slot() for _ in range(NUM_BODIES)]
         self._next_identity = 0
+        self._last_time: float | None = None
 
     def reset(self) -> None:
         """Forget everyone (a new video or camera)."""
         self.slots = [_Slot() for _ in range(NUM_BODIES)]
+        self._last_time = None
 
     @property
     def people(self) -> list[Person | None]:
-        """The person seen in each slot this frame (None when not seen), for drawing."""
-        return [s.person if s.active and not s.held else None for s in self.slots]
+        """The person seen in each slot this frame (None when not seen or not a partner)."""
+        return [s.person if self._counts(i) and not s.held else None
+                for i, s in enumerate(self.slots)]
 
     @property
     def identities(self) -> list[int]:
-        """A stable number per slot's occupant (-1 for an empty slot)."""
-        return [s.identity if s.active else -1 for s in self.slots]
+        """A stable number per slot's occupant (-1 for an empty slot or one not a partner)."""
+        return [s.identity if self._counts(i) else -1 for i, s in enumerate(self.slots)]
 
-    def update(self, people: list[Person]) -> np.ndarray:
-        """Assign this frame's people to slots; return the (3, 25, 2) NTU skeleton."""
+    def update(self, people: list[Person], timestamp: float | None = None) -> np.ndarray:
+        """Assign this frame's people to slots; return the (3, 25, 2) NTU skeleton. `timestamp`
+        (seconds) times how fast people move; without it frames are taken 1/30 s apart."""
+        step = (DEFAULT_STEP_S if timestamp is None or self._last_time is None
+                else max(timestamp - self._last_time, 1e-3))
+        self._last_time = timestamp
         people = sorted(people, key=_prominence, reverse=True)[:NUM_BODIES]
         matched = self._match(people)
         for index, slot in enumerate(self.slots):
             if index in matched:
-                self._see(slot, *matched[index])
+                self._see(slot, *matched[index], step)
             else:
                 self._miss(slot)
         if not self.slots[0].active and self.slots[1].active:
             self.slots.reverse()
+        self.slots[0].partner = False
+        second = self.slots[1]
+        if second.active and not second.partner:
+            second.partner = second.sightings >= self.partner_frames and (
+                self._partner_distance() <= self.partner_reach
+                or second.activity >= self.partner_speed)
         return self.skeleton()
 
     def skeleton(self) -> np.ndarray:
         """The current (3, 25, 2) skeleton: each slot's pose, zeros for an empty slot."""
         out = np.zeros((3, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
         for index, slot in enumerate(self.slots):
-            if slot.active:
+            if self._counts(index):
                 out[:, :, index] = slot.skeleton
         return out
+
+    def _counts(self, index: int) -> bool:
+        """Whether slot `index` is fed to the model: the main person, or an accepted partner."""
+        slot = self.slots[index]
+        return slot.active and (index == 0 or slot.partner)
+
+    def _partner_distance(self) -> float:
+        """Metres between the two slots' spines (infinite while either is empty)."""
+        first, second = self.slots
+        if not (first.active and second.active):
+            return float("inf")
+        return float(np.linalg.norm(first.skeleton[:, SPINE_MID] - second.skeleton[:, SPINE_MID]))
 
     def _match(self, people: list[Person]) -> dict[int, tuple[Person, bool]]:
         """Slot index -> (person, newcomer?) at the least cost over all assignments.
@@ -132,26 +184,33 @@ class BodyTracker:
                 best, best_cost = assignment, cost
         return best
 
-    def _see(self, slot: _Slot, person: Person, newcomer: bool) -> None:
+    def _see(self, slot: _Slot, person: Person, newcomer: bool, step: float) -> None:
         """Update a slot with a sighting, smoothing the joints of a continuing person."""
         seen = mirrored(person) if self.mirror else person
         skeleton = to_ntu(seen, self.fov_deg)
         if self.leg_visibility > 0:
             skeleton = steady_legs(skeleton, ntu_visibility(seen), self.leg_visibility)
-        if not newcomer and self.smoothing > 0:
-            skeleton = self.smoothing * slot.skeleton + (1.0 - self.smoothing) * skeleton
         if newcomer:
             slot.identity = self._next_identity
             self._next_identity += 1
+            slot.sightings, slot.activity, slot.partner = 0, 0.0, False
+        else:
+            if self.smoothing > 0:
+                skeleton = self.smoothing * slot.skeleton + (1.0 - self.smoothing) * skeleton
+            slot.activity = (ACTIVITY_MEMORY * slot.activity
+                             + (1 - ACTIVITY_MEMORY) * _limb_speed(slot.skeleton, skeleton, step))
         slot.person, slot.skeleton, slot.centre = person, skeleton, _centre(person)
         slot.missed, slot.held = 0, False
+        slot.sightings += 1
 
     def _miss(self, slot: _Slot) -> None:
-        """A slot not seen this frame keeps its last pose for a while, then empties."""
+        """A slot not seen this frame keeps its last pose for a while, then empties; a partner
+        last seen within reach of the main person is held longer (hidden by them)."""
         if not slot.active:
             return
         slot.missed += 1
         slot.held = True
-        if slot.missed > self.hold_frames:
+        hidden = slot.partner and self._partner_distance() <= self.partner_reach
+        if slot.missed > max(self.hold_frames, self.partner_hold_frames if hidden else 0):
             slot.person = slot.skeleton = slot.centre = None
-            slot.held = False
+            slot.held = slot.partner = False

@@ -40,11 +40,11 @@ def standing_world() -> np.ndarray:
 
 
 def person_from_world(world: np.ndarray, centre_x: float = 0.5, size: tuple[int, int] = (640, 480),
-                      visibility: float = 0.99) -> Person:
-    """A Person whose image landmarks are the world ones seen by a camera at 2.5 m."""
+                      visibility: float = 0.99, distance: float = 2.5) -> Person:
+    """A Person whose image landmarks are the world ones seen by a camera `distance` metres away."""
     w, h = size
     focal = w  # pixels
-    depth = 2.5 + world[:, 2]
+    depth = distance + world[:, 2]
     image = np.empty_like(world)
     image[:, 0] = centre_x + focal * world[:, 0] / depth / w
     image[:, 1] = 0.5 + focal * world[:, 1] / depth / h

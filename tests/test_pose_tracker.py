@@ -8,12 +8,24 @@ from pose_helpers import person_from_world, standing_world
 from pose import BodyTracker, to_ntu
 
 
-def at(x: float, seed: int = 0, noise: float = 0.0):
-    """A standing person centred at image x, with optional jitter on the world landmarks."""
+def at(x: float, seed: int = 0, noise: float = 0.0, distance: float = 2.5, wave: float = 0.0):
+    """A standing person centred at image x, `distance` metres from the camera, with optional
+    jitter on the world landmarks and the right hand `wave` metres to the side."""
     world = standing_world()
     if noise:
         world = world + np.random.default_rng(seed).normal(0, noise, world.shape).astype(np.float32)
-    return person_from_world(world, centre_x=x)
+    world[[16, 18, 20, 22], 0] += wave
+    return person_from_world(world, centre_x=x, distance=distance)
+
+
+PARTNER_GATE = dict(partner_frames=6, partner_reach=1.2, partner_speed=0.5, hold_frames=5,
+                    partner_hold_frames=45)
+
+
+def fed_frames(tracker: BodyTracker, frames: list[list]) -> list[bool]:
+    """Run the tracker over frames of people; whether body slot 1 reached the model in each."""
+    return [bool(tracker.update(people, timestamp=i / 30)[..., 1].any())
+            for i, people in enumerate(frames)]
 
 
 def test_empty_frames_give_zeros():
@@ -112,3 +124,46 @@ def test_hidden_legs_stay_still_while_guesses_jitter():
         return float(np.abs(np.diff(legs, axis=0)).mean())
 
     assert leg_motion(0.0) > 0.02 and leg_motion(0.5) < 1e-5
+
+
+def test_a_still_bystander_far_behind_is_not_a_partner():
+    """Someone sitting still 2 m behind the main person never becomes NTU's second body."""
+    frames = [[at(0.3), at(0.6, seed=i, noise=0.002, distance=4.5)] for i in range(60)]
+    assert not any(fed_frames(BodyTracker(**PARTNER_GATE), frames))
+
+
+def test_a_brief_phantom_is_not_a_partner():
+    """A second detection that lasts fewer than partner_frames frames never reaches the model,
+    even beside the main person."""
+    frames = [[at(0.3), at(0.5)]] * 4 + [[at(0.3)]] * 20
+    assert not any(fed_frames(BodyTracker(**PARTNER_GATE), frames))
+
+
+def test_a_partner_is_fed_when_near_or_moving():
+    """Within reach, or moving though far away (walking towards each other), after
+    partner_frames frames."""
+    near = [[at(0.3), at(0.6)]] * 20  # 0.75 m apart, both still
+    fed = fed_frames(BodyTracker(**PARTNER_GATE), near)
+    assert not any(fed[:5]) and all(fed[6:])
+    waving = [[at(0.3), at(0.6, distance=4.5, wave=0.3 * (i % 2))] for i in range(20)]
+    fed = fed_frames(BodyTracker(**PARTNER_GATE), waving)
+    assert not any(fed[:5]) and all(fed[10:])
+
+
+def test_a_partner_hidden_in_a_hug_is_held():
+    """A partner lost beside the main person (a hug) keeps their last pose for 36 frames; one lost
+    far away is emptied after hold_frames as before."""
+    hug = [[at(0.3), at(0.6)]] * 10 + [[at(0.3)]] * 36 + [[at(0.3), at(0.6)]] * 5
+    assert all(fed_frames(BodyTracker(**PARTNER_GATE), hug)[6:])
+    away = ([[at(0.3), at(0.6, distance=4.5, wave=0.3 * (i % 2))] for i in range(20)]
+            + [[at(0.3)]] * 20)
+    fed = fed_frames(BodyTracker(**PARTNER_GATE), away)
+    assert all(fed[10:25]) and not any(fed[26:])
+
+
+def test_the_pipeline_settings_gate_partners():
+    """The pipeline YAML turns the partner gate on (the class defaults leave it open)."""
+    from app.pipeline import load_config
+
+    settings = load_config()["tracker"]
+    assert {k: settings[k] for k in PARTNER_GATE} == PARTNER_GATE
