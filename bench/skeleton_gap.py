@@ -24,6 +24,7 @@ import torch
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 from model.graph import BONES, JOINT_NAMES
+from pose import Person
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PAIRED = SHARED / "fixtures" / "paired"
@@ -50,23 +51,31 @@ class Gap:
     top5_pose: list[dict]
 
 
-def pose_skeletons(video: str | os.PathLike, overrides: dict | None = None) -> np.ndarray:
-    """(T, 3, 25, 2) skeletons of every frame of the video through the app's pose stages."""
+def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
+    """(timestamp, people) of every frame of the video, by the app's pose estimator."""
     from tqdm import tqdm
 
     from app.pipeline import build_pose_stages, load_config
     from app.sources import VideoSource
 
-    estimator, tracker = build_pose_stages(load_config(overrides=overrides))
+    estimator, _ = build_pose_stages(load_config())
     try:
         with VideoSource(video) as source:
-            frames = [tracker.update(estimator.estimate(frame.image))
+            frames = [(frame.timestamp, estimator.estimate(frame.image))
                       for frame in tqdm(source, desc="pose", unit="frame", leave=False)]
     finally:
         estimator.close()
     if not frames:
         raise UserError(f"{video}: no frame could be read; check that it is a video file")
-    return np.stack(frames)
+    return frames
+
+
+def track(frames: list[tuple[float, list[Person]]], overrides: dict | None = None) -> np.ndarray:
+    """(T, 3, 25, 2) NTU skeletons of detected people through the app's body tracker."""
+    from app.pipeline import build_pose_stages, load_config
+
+    _, tracker = build_pose_stages(load_config(overrides=overrides))
+    return np.stack([tracker.update(people, timestamp) for timestamp, people in frames])
 
 
 def kinect_skeletons(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -117,22 +126,20 @@ def top5(model: torch.nn.Module, frames: np.ndarray) -> list[dict]:
     return top_k(probs, 5, model.class_names)
 
 
-def measure(video: str | os.PathLike, skeleton: str | os.PathLike, weights: str,
-            mirror: bool) -> Gap:
-    """Run the pose path on the video and compare it with the Kinect skeleton of the file."""
-    from model import load_model
-
+def measure(people: list[tuple[float, list[Person]]], skeleton: str | os.PathLike,
+            model: torch.nn.Module, mirror: bool) -> Gap:
+    """Compare the pose path's skeletons of a video's detected people with the Kinect skeleton
+    of the same recording."""
     kinect, tracked = kinect_skeletons(skeleton)
-    pose = pose_skeletons(video, {"tracker": {"mirror": mirror}})
+    pose = track(people, {"tracker": {"mirror": mirror}})
     if len(pose) != len(kinect):
-        raise UserError(f"{video} has {len(pose)} frames but {skeleton} has {len(kinect)}: "
+        raise UserError(f"the video has {len(pose)} frames but {skeleton} has {len(kinect)}: "
                         f"they are not the same recording")
     if not pose[:, :, :, 0].any():
-        raise UserError(f"{video}: the pose path found nobody; nothing to compare")
+        raise UserError("the pose path found nobody in the video; nothing to compare")
     errors = joint_errors(pose, kinect)
     seen = tracked[:, :, 0]
     hands = list(HAND_JOINTS)
-    model = load_model(weights)
     return Gap(frames=len(kinect), mean=float(errors.mean()), hands=float(errors[:, hands].mean()),
                mean_tracked=float(errors[seen].mean()),
                hands_tracked=float(errors[:, hands][seen[:, hands]].mean()),
@@ -155,7 +162,9 @@ def report(gap: Gap) -> str:
     return "\n".join(lines)
 
 
+@cli_entry
 def main(argv: list[str] | None = None) -> int:
+    """Measure and print the gap; non-zero exit on a missing or mismatched file."""
     parser = argparse.ArgumentParser(prog="python -m bench.skeleton_gap", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=VIDEO, help="an RGB video")
@@ -173,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                             f"beside the checkout")
     if OFFICIAL.is_dir():
         os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
-    gap = measure(args.video, args.skeleton, args.weights, args.mirror)
+    from model import load_model
+
+    gap = measure(detect_people(args.video), args.skeleton, load_model(args.weights), args.mirror)
     print(report(gap))
     if args.json:
         with atomic_write(args.json) as tmp:
@@ -182,4 +193,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli_entry(main)())
+    raise SystemExit(main())

@@ -172,3 +172,34 @@ def test_real_video_with_the_released_model(capsys, tmp_path, monkeypatch):
     assert len({e["label"] for e in result["top5"]}) == 5
     capture = cv2.VideoCapture(str(VIDEO))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == result["frames"]
+
+
+def _prediction(frames: int, motion: float, probs: list[float], start: float = 0.0):
+    from app.pipeline import Prediction
+
+    p = np.array(probs, dtype=np.float32)
+    return Prediction(probs=p, raw_probs=p, start=start, timestamp=start + 3.0, frames=frames,
+                      motion=motion, inference_ms=1.0, latency_ms=1.0)
+
+
+def test_video_summary_weighs_windows_by_what_they_saw():
+    """A window that saw the person in 16 of 100 frames, or saw them stand still, counts less
+    than a full window of the action; still stretches keep a floor of MIN_MOTION_WEIGHT."""
+    from app.classify_video import (
+        MIN_MOTION_WEIGHT,
+        action_at,
+        video_probabilities,
+        window_weights,
+    )
+
+    short = _prediction(16, 1.0, [0.9, 0.1])
+    still = _prediction(100, 0.05, [0.9, 0.1], start=4.0)
+    action = _prediction(100, 1.0, [0.2, 0.8], start=2.0)
+    weights = window_weights([short, still, action], window=100)
+    np.testing.assert_allclose(weights, [0.16, MIN_MOTION_WEIGHT, 1.0])
+    probs = video_probabilities([short, still, action, still], window=100)
+    assert probs.argmax() == 1  # a plain mean would say class 0
+    assert np.mean([p.raw_probs for p in (short, still, action, still)], axis=0).argmax() == 0
+    at = action_at([short, still, action], 1, fps=30.0)
+    assert (at["start"], at["end"], at["start_frame"]) == (2.0, 5.0, 60)
+    assert at["score"] == pytest.approx(0.8)

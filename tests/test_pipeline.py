@@ -107,6 +107,40 @@ def test_predictions_come_every_stride_frames_once_enough_are_seen():
     assert len(classifier.latest.top(10)) == 4
 
 
+def test_either_hand_reads_a_mirror_image_as_the_same_action():
+    """With either_hand a window and its mirror image (left and right exchanged, x negated in
+    camera space) give the same probabilities; without it they differ."""
+    from model.graph import MIRRORED_JOINTS
+
+    def probs(either_hand: bool, mirrored: bool) -> np.ndarray:
+        model = FakeModel()
+        classifier = StreamingClassifier(model, window=16, stride=16, min_frames=1, pad_to=0,
+                                         either_hand=either_hand)
+        for i in range(16):
+            frame = skeleton(i)
+            if mirrored:
+                frame = frame[:, list(MIRRORED_JOINTS)] * np.array([-1, 1, 1])[:, None, None]
+            classifier.push(frame.astype(np.float32), i / 30)
+        assert model.inputs[-1].shape[0] == (2 if either_hand else 1)
+        return classifier.latest.probs
+
+    np.testing.assert_allclose(probs(True, False), probs(True, True), atol=1e-5)
+    assert np.abs(probs(False, False) - probs(False, True)).max() > 1e-3
+
+
+def test_window_motion_is_the_speed_of_the_main_body():
+    """Joints moving 0.1 m a frame at 30 fps move 3 m/s; frames without a person are skipped."""
+    from app.pipeline import window_motion
+
+    frames = np.zeros((6, 3, 25, 2), np.float32)
+    for t in range(6):
+        frames[t, 0, :, 0] = 0.1 * t
+        frames[t, 2, :, 0] = 3.0
+    frames[3] = 0  # nobody in frame 3
+    assert window_motion(frames, 30.0) == pytest.approx(3.0)
+    assert window_motion(np.zeros((4, 3, 25, 2), np.float32), 30.0) == 0.0
+
+
 def test_nobody_gives_no_prediction():
     """Frames without a person are buffered as empty and never classified on their own."""
     model = FakeModel()

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from pose_helpers import PREPROCESSING, person_from_world, raise_right_hand, require, standing_world
 
-from pose import Person, camera_offset, ntu_visibility, to_ntu
-from pose.ntu import NTU_FROM_BLAZEPOSE, steady_legs
+from pose import Person, camera_offset, mirrored, ntu_visibility, to_ntu
+from pose.ntu import NTU_FROM_BLAZEPOSE, lifted_landmarks, steady_legs
 
 RIGHT_HAND, LEFT_HAND = 11, 7  # NTU joints 12 and 8, 0-based
 LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8
@@ -96,3 +96,43 @@ def test_hidden_lower_legs_become_still_straight_legs():
         np.testing.assert_allclose(np.linalg.norm(legs[:, knee] - legs[:, hip]), 0.42, atol=1e-5)
     np.testing.assert_array_equal(legs[:, :12], joints[:, :12])  # the upper body is untouched
     assert legs[2, 15] < legs[2, 14]  # the foot points toward the camera (smaller Kinect z)
+
+
+def test_a_mirrored_frame_gives_the_same_person_back():
+    """Mirroring twice is the identity; once, the person's raised right hand becomes NTU's
+    left hand, as the person in a mirror image seems to raise their left."""
+    person = person_from_world(raise_right_hand(standing_world()), centre_x=0.4)
+    twice = mirrored(mirrored(person))
+    np.testing.assert_allclose(twice.image, person.image)
+    np.testing.assert_allclose(twice.world, person.world)
+    seen = to_ntu(person)
+    mirror = to_ntu(mirrored(person))
+    assert seen[1, RIGHT_HAND] > seen[1, HEAD] and mirror[1, LEFT_HAND] > mirror[1, HEAD]
+    assert mirror[1, RIGHT_HAND] < mirror[1, HEAD]
+
+
+def test_a_hand_at_the_mouth_is_not_pushed_forward_by_mediapipe_depth():
+    """A forearm raised across the view (its full length in the image) keeps about the depth of
+    its elbow, although MediaPipe's world landmarks tilt it 0.2 m towards the camera (as on the
+    paired NTU clip); a forearm pointing at the camera (short in the image) keeps its depth."""
+    true = standing_world()
+    true[14] = true[12] + (0.0, 0.25, 0.0)  # right elbow under the shoulder
+    true[16] = true[14] + (0.0, -0.25, 0.0)  # wrist raised back up, to the mouth
+    tilted = true.copy()
+    tilted[16] = tilted[14] + (0.0, -0.15, -0.2)  # same length, its depth taken from its height
+    seen = person_from_world(true)
+    person = Person(image=seen.image, world=tilted, visibility=seen.visibility,
+                    image_size=seen.image_size)
+    lifted = lifted_landmarks(person)
+    assert abs(lifted[16, 2] - lifted[14, 2]) < 0.06
+    assert lifted[16, 1] - lifted[14, 1] == pytest.approx(-0.25, abs=0.03)  # height from the image
+    pointing = standing_world()
+    pointing[16] = pointing[14] + (0.0, 0.0, -0.25)  # forearm straight at the camera
+    lifted = lifted_landmarks(person_from_world(pointing))
+    assert lifted[16, 2] - lifted[14, 2] < -0.2
+
+
+def test_the_foot_is_kinects_mid_foot():
+    """NTU's foot joint lies between heel and toe, not at the toe tip."""
+    assert NTU_FROM_BLAZEPOSE[15, 29] == NTU_FROM_BLAZEPOSE[15, 31] == pytest.approx(0.5)
+    assert NTU_FROM_BLAZEPOSE[19, 30] == NTU_FROM_BLAZEPOSE[19, 32] == pytest.approx(0.5)

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from shared_paths import SHARED
 
-from model.graph import BONES, STREAMS
-from model.preprocess import is_empty, make_stream, normalize_sample, to_bone, to_motion
+from model.graph import BONES, JOINT_NAMES, MIRRORED_JOINTS, STREAMS
+from model.preprocess import (
+    is_empty,
+    make_stream,
+    mirror,
+    normalize_sample,
+    to_bone,
+    to_motion,
+)
 from train.skeleton import read_skeleton
 
 REFERENCE = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"
@@ -101,3 +108,29 @@ def test_unknown_stream_and_bad_shape_are_refused():
         make_stream(np.zeros((3, 4, 25, 2), np.float32), "velocity")
     with pytest.raises(ValueError, match="shape"):
         normalize_sample(np.zeros((4, 25, 2), np.float32))
+
+
+def test_mirrored_joints_exchange_left_and_right():
+    """Each left joint's counterpart is the right joint of the same name; the spine stays."""
+    for joint, other in enumerate(MIRRORED_JOINTS):
+        name = JOINT_NAMES[joint]
+        assert JOINT_NAMES[other] == name.replace("left", "R").replace("right", "left").replace(
+            "R", "right")
+        assert MIRRORED_JOINTS[other] == joint
+
+
+def test_mirror_of_a_normalised_sample_is_normalised_and_commutes_with_streams():
+    """The mirror image of a normalised sample is what normalising the mirrored scene gives:
+    spine-mid at the origin, left shoulder -> right shoulder along +x; bones and motion follow."""
+    x = normalize_sample(_walking_sample(frames=40, seed=5))
+    m = mirror(x)
+    np.testing.assert_allclose(mirror(m), x)
+    np.testing.assert_allclose(m[:, :, 1, 0], 0, atol=1e-6)
+    shoulders = m[:, 0, 8, 0] - m[:, 0, 4, 0]
+    assert shoulders[0] > 0 and abs(shoulders[1]) < 1e-5 and abs(shoulders[2]) < 1e-5
+    raw = _walking_sample(frames=40, seed=5)
+    flipped = raw[:, :, list(MIRRORED_JOINTS)] * np.array([-1, 1, 1])[:, None, None, None]
+    np.testing.assert_allclose(normalize_sample(flipped), m, atol=1e-5)
+    for stream in STREAMS:
+        np.testing.assert_allclose(make_stream(m, stream), mirror(make_stream(x, stream)),
+                                   atol=1e-6)
