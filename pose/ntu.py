@@ -75,6 +75,8 @@ ARM_PARENT = {
     L.RIGHT_ELBOW: L.RIGHT_SHOULDER, L.RIGHT_WRIST: L.RIGHT_ELBOW, L.RIGHT_PINKY: L.RIGHT_WRIST,
     L.RIGHT_INDEX: L.RIGHT_WRIST, L.RIGHT_THUMB: L.RIGHT_WRIST,
 }
+_ARM_CHILDREN = np.array(list(ARM_PARENT))
+_ARM_PARENTS = np.array(list(ARM_PARENT.values()))
 # BlazePose index of each landmark's mirror image: left and right exchanged.
 MIRRORED_LANDMARKS = np.array(
     [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9]
@@ -94,7 +96,7 @@ def metric_scale(person: Person) -> float:
     return max(float((pc * wc).sum()) / denom, 0.0) if denom > 0 else 0.0
 
 
-def lifted_landmarks(person: Person) -> np.ndarray:
+def lifted_landmarks(person: Person, scale: float | None = None) -> np.ndarray:
     """(33, 3) landmarks in MediaPipe world axes (metres, hip centre origin), placed in 3D from
     what MediaPipe measures best.
 
@@ -104,22 +106,24 @@ def lifted_landmarks(person: Person) -> np.ndarray:
     world landmarks, except that along each arm a segment may not reach further in depth than
     its length allows next to its extent in the image: MediaPipe's depth of the hands
     overshoots (a hand at the mouth put 0.3 m in front of the chest), and a segment seen at
-    full length in the image lies across the view.
+    full length in the image lies across the view. `scale`: metric_scale(person), if known.
     """
-    scale = metric_scale(person)
+    scale = metric_scale(person) if scale is None else scale
     if scale <= 0:
         return person.world.astype(np.float64)
     world = person.world.astype(np.float64)
     pixels = person.pixels.astype(np.float64)
     hips = [L.LEFT_HIP, L.RIGHT_HIP]
     xy = (pixels - pixels[hips].mean(axis=0)) * scale + world[hips, :2].mean(axis=0)
+    children, parents = _ARM_CHILDREN, _ARM_PARENTS
+    length = np.linalg.norm(world[children] - world[parents], axis=1)
+    across = np.linalg.norm(xy[children] - xy[parents], axis=1)
+    depth = world[children, 2] - world[parents, 2]
+    reach = np.sqrt(np.maximum(length * length - across * across, 0.0))
+    steps = np.copysign(np.minimum(np.abs(depth), reach), depth)
     z = world[:, 2].copy()
-    for child, parent in ARM_PARENT.items():
-        length = float(np.linalg.norm(world[child] - world[parent]))
-        across = float(np.linalg.norm(xy[child] - xy[parent]))
-        depth = world[child, 2] - world[parent, 2]
-        reach = math.sqrt(max(length * length - across * across, 0.0))
-        z[child] = z[parent] + math.copysign(min(abs(depth), reach), depth)
+    for child, parent, step in zip(children.tolist(), parents.tolist(), steps.tolist()):
+        z[child] = z[parent] + step  # parents come first: the chain from the shoulder outward
     return np.column_stack([xy, z])
 
 
@@ -134,14 +138,16 @@ def mirrored(person: Person) -> Person:
                   image_size=person.image_size)
 
 
-def camera_offset(person: Person, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
+def camera_offset(person: Person, fov_deg: float = DEFAULT_FOV_DEG, scale: float | None = None
+                  ) -> np.ndarray:
     """Position (MediaPipe axes, metres) of the world-landmark origin in camera space.
 
     World landmarks are centred between the hips, so two people would overlap; a pinhole
     camera with the assumed field of view, and the metres-per-pixel scale fitted between world
-    and image landmarks, put each one where the camera saw them.
+    and image landmarks (`scale`, computed when not given), put each one where the camera saw
+    them.
     """
-    scale = metric_scale(person)
+    scale = metric_scale(person) if scale is None else scale
     if scale <= 0:
         return np.zeros(3, dtype=np.float32)
     w, h = person.image_size
@@ -154,7 +160,8 @@ def camera_offset(person: Person, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarra
 
 def to_ntu(person: Person, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
     """(3, 25) NTU joints in Kinect camera axes (metres) for one person."""
-    landmarks = lifted_landmarks(person) + camera_offset(person, fov_deg)
+    scale = metric_scale(person)
+    landmarks = lifted_landmarks(person, scale) + camera_offset(person, fov_deg, scale)
     joints = NTU_FROM_BLAZEPOSE @ landmarks  # (25, 3) in MediaPipe axes
     return (joints * MEDIAPIPE_TO_KINECT).T.astype(np.float32)
 
