@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
+from model.progress import progress_bar
 
 from .annotate import annotate_frame, video_writer
 from .pipeline import (
@@ -85,8 +85,8 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
     skeletons: list[np.ndarray] = []
     seen = 0
     with VideoSource(path) as source, _maybe_writer(annotate, source) as writer:
-        bar = tqdm(source, total=source.frame_count or None, unit="frame", desc=path.name,
-                   disable=not progress, leave=False)
+        bar = progress_bar(source, total=source.frame_count or None, unit="frame", desc=path.name,
+                           enabled=progress, leave=False)
         for frame in bar:
             result = pipeline.process(frame.image, frame.timestamp, frame.capture_ms)
             seen += result.has_person

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, Optional
 
-from tqdm import tqdm
-
 from model.errors import UserError
 from model.fileio import atomic_write
+from model.progress import progress_bar
 
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 30.0
@@ -77,11 +76,11 @@ def _copy_response(response: http.client.HTTPResponse, tmp: Path, total: int | N
 
 @contextlib.contextmanager
 def _progress(label: str, total: int | None, progress: ProgressFn | None) -> Iterator[ProgressFn]:
-    """Use the caller's progress callback, or a tqdm bar on stderr when there is none."""
+    """Use the caller's progress callback, or a bar on the terminal when there is none."""
     if progress is not None:
         yield progress
         return
-    bar = tqdm(desc=label, total=total, unit="B", unit_scale=True, unit_divisor=1024)
+    bar = progress_bar(desc=label, total=total, unit="B", unit_scale=True, unit_divisor=1024)
 
     def update(done: int, _total: int | None) -> None:
         bar.update(done - bar.n)
