@@ -184,7 +184,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="write an annotated MP4 (a folder when the input is a folder)")
     parser.add_argument("--save-skeleton", type=Path,
                         help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="where the model runs: auto (a GPU if there is one, else the CPU), "
+                        "cpu or cuda (default from the config: auto)")
     parser.add_argument("--window", type=int, help="frames per classified window (at 30 fps)")
     parser.add_argument("--stride", type=int, help="frames between classified windows")
     parser.add_argument("--config", type=Path, help="YAML overriding app/configs/pipeline.yaml")

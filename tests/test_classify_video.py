@@ -141,6 +141,16 @@ def test_unusable_videos_are_one_line(capsys, tmp_path, small_checkpoint, make, 
     assert stderr.startswith("error: ") and message in stderr and stderr.count("\n") == 1
 
 
+def test_a_truncated_video_is_our_line_alone(capfd, tmp_path, small_checkpoint):
+    """FFmpeg's own complaint ("moov atom not found") does not leak beside the project's line."""
+    whole = astronaut_video(tmp_path / "whole.mp4", count=10).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert main([str(cut), "--weights", str(small_checkpoint), *FAST]) == 1
+    stderr = capfd.readouterr().err
+    assert stderr.startswith("error: cannot read video") and stderr.count("\n") == 1, stderr
+
+
 def test_impossible_settings_are_one_line(capsys, small_checkpoint, person_video):
     """--stride 0 or a tiny --window: one line, exit status 1."""
     for flags in (["--stride", "0"], ["--window", "2"]):
