@@ -435,8 +435,8 @@ class Trainer:
         self._write_start()
         config = self.config
         self.log(
-            f"{config.name}: {len(self.train_set)} train / {len(self.val_set)} val samples, "
-            f"stream {config.stream}, {config.classes} classes, device {self.device}"
+            f"{config.describe()}; {len(self.train_set)} train / {len(self.val_set)} val "
+            f"samples, device {self.device}"
             + (f", {self.cluster.world} processes" if self.cluster.world > 1 else "")
             + (", mixed precision" if self.amp else "")
         )
