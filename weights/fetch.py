@@ -30,6 +30,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+class DownloadFailed(UserError):
+    """A checkpoint could not be downloaded (or arrived damaged): `url` and `dest` say what to
+    fetch by hand and where to save it, for a window that shows them as fields to copy."""
+
+    def __init__(self, message: str, url: str, dest: Path) -> None:
+        super().__init__(message)
+        self.url, self.dest = url, dest
+
+
 def manual_hint(url: str, dest: Path) -> str:
     """The instruction for fetching a file without this tool."""
     return f"download it by hand from {url} and save it as {dest}"
@@ -43,14 +52,13 @@ def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = No
             with atomic_write(dest) as tmp, _progress(dest.name, total, progress) as report:
                 got = _copy_response(response, tmp, total, report)
                 if got != sha256:
-                    raise UserError(
+                    raise DownloadFailed(
                         f"the file downloaded from {url} has sha256 {got}, expected {sha256}; "
-                        f"nothing was saved: retry, or {manual_hint(url, dest)}"
-                    )
+                        f"nothing was saved: retry, or {manual_hint(url, dest)}", url, dest)
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:
         reason = getattr(err, "reason", None) or err
-        raise UserError(
-            f"could not download {dest.name} ({reason}); {manual_hint(url, dest)}"
+        raise DownloadFailed(
+            f"could not download {dest.name} ({reason}); {manual_hint(url, dest)}", url, dest
         ) from None
     except OSError as err:
         raise UserError(f"cannot write {dest} ({err.strerror or err}); "
