@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
             if not self.video.has_image():
                 self.video.set_notice("Not running: see the message above")
                 self.action.clear("nothing to classify")
+                self.chart.set_placeholder("no predictions: no frame came in")
         self.statusBar().showMessage(_headline(text))
 
     def _show_load_failure(self, text: str, url: str, dest: str) -> None:
