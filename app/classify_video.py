@@ -330,8 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(args.csv, results)
     if args.segments_csv:
         write_csv(args.segments_csv, results, segment_rows, SEGMENT_FIELDS)
-    if args.annotate and results and codec_note(args.annotate):
-        print(codec_note(args.annotate), file=sys.stderr)
+    note = codec_note(args.annotate) if args.annotate and results else None
+    if note:
+        print(note, file=sys.stderr)
     if folder:
         _print_summary(results, failures)
     return 1 if failures else 0
