@@ -322,7 +322,6 @@ class MainWindow(QMainWindow):
         self.action.clear("no model loaded")
         self.model_label.setText("not loaded (see the message above the video)")
         self.chart.set_placeholder("no predictions without a model")
-        self.statusBar().showMessage("the checkpoint did not load")
 
     def fault(self) -> str:
         """The last error of the current (or last) run, '' when it had none."""
