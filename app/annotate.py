@@ -3,7 +3,9 @@ and writing an annotated video."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import numpy as np
 from model.errors import UserError
 from model.fileio import atomic_write
 from pose import POSE_EDGES, Person
+from pose.native_log import native_stderr_silenced
 
 # BGR colours of body slot 0 (the main person) and slot 1; others found but not tracked are grey.
 SLOT_COLOURS = ((0, 165, 255), (255, 170, 0))
@@ -69,16 +72,51 @@ def annotate_frame(image: np.ndarray, people: list[Person], slots: list[Person |
     return out
 
 
+# FourCCs tried for MP4 output, best first: H.264 plays in browsers and every player; MPEG-4
+# Part 2 (mp4v) is what OpenCV's pip wheels can always write (their FFmpeg has no H.264 encoder).
+MP4_CODECS = ("avc1", "mp4v")
+H264 = "avc1"
+
+
+@functools.cache
+def mp4_codec(candidates: tuple[str, ...] = MP4_CODECS) -> str | None:
+    """The first FourCC this OpenCV build can write MP4 with (tried once on a tiny file), or
+    None; FFmpeg's complaints about the codecs it lacks are kept off the terminal."""
+    with tempfile.TemporaryDirectory() as folder, native_stderr_silenced():
+        probe = str(Path(folder) / "probe.mp4")
+        for codec in candidates:
+            writer = cv2.VideoWriter(probe, cv2.VideoWriter_fourcc(*codec), 30.0, (64, 64))
+            opened = writer.isOpened()
+            writer.release()
+            if opened:
+                return codec
+    return None
+
+
+def codec_note(path: str | os.PathLike) -> str | None:
+    """What to tell a user whose video was written without H.264, or None when it was."""
+    if mp4_codec() == H264:
+        return None
+    return (f"note: {path} is MPEG-4 Part 2 (mp4v), which browsers and some players do not play: "
+            f"this OpenCV build has no H.264 encoder; convert it with "
+            f"ffmpeg -i {path} -c:v libx264 -pix_fmt yuv420p OUT.mp4")
+
+
 @contextlib.contextmanager
 def video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
                  ) -> Iterator[cv2.VideoWriter]:
-    """An MP4 writer whose file appears at `path` only when writing finished without error."""
+    """An MP4 writer (H.264 where OpenCV has it, see mp4_codec) whose file appears at `path`
+    only when writing finished without error."""
     path = Path(path)
+    codec = mp4_codec()
+    if codec is None:
+        raise UserError(f"cannot write video {path}: OpenCV has no MP4 encoder here")
     with atomic_write(path) as tmp:
         staging = tmp.with_name(tmp.name + ".mp4")  # OpenCV picks the container by the suffix
-        writer = cv2.VideoWriter(str(staging), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        writer = cv2.VideoWriter(str(staging), cv2.VideoWriter_fourcc(*codec), fps, size)
         if not writer.isOpened():
-            raise UserError(f"cannot write video {path}: OpenCV has no MP4 encoder here")
+            raise UserError(f"cannot write video {path} with the {codec} codec; "
+                            f"check that its folder is writable")
         try:
             yield writer
             writer.release()

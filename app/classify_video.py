@@ -1,8 +1,8 @@
-"""Classify the actions in recorded videos: video-level top-5, per-segment top-5, JSON/CSV, an
-annotated video and the extracted NTU skeletons.
+"""Classify the actions in recorded videos: video-level top-5, each window's top-5, segments (a
+timeline), JSON/CSV, an annotated video and the extracted NTU skeletons.
 
     python -m app.classify_video VIDEO_OR_FOLDER [--weights NAME|PATH] [--json OUT] [--csv OUT]
-        [--annotate OUT.mp4] [--save-skeleton OUT.npy] [--device auto|cpu|cuda]
+        [--segments-csv OUT] [--annotate OUT.mp4] [--save-skeleton OUT.npy] [--device ...]
         [--window N] [--stride N] [--config YAML] [--pose-model FILE.task]
 
 For a folder, each video is classified in turn; --json and --csv then collect all videos in one
@@ -11,20 +11,26 @@ file, --annotate and --save-skeleton name folders (one file per video).
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
+import itertools
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
+import weights
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
+from model.progress import progress_bar
+from pose import Person
+from weights.fetch import sha256_of
 
-from .annotate import annotate_frame, video_writer
+from .annotate import annotate_frame, codec_note, video_writer
 from .pipeline import (
     FramePipeline,
     Prediction,
@@ -38,8 +44,10 @@ from .sources import VideoSource, list_videos
 TOP = 5
 # A window in which the person moved least still counts this fraction of the liveliest one.
 MIN_MOTION_WEIGHT = 0.25
-CSV_FIELDS = (["video", "segment", "start", "end", "start_frame", "end_frame"]
+CSV_FIELDS = (["video", "window", "start", "end", "start_frame", "end_frame"]
               + [f"top{r}_{k}" for r in range(1, TOP + 1) for k in ("index", "label", "score")])
+SEGMENT_FIELDS = ["video", "segment", "start", "end", "start_frame", "end_frame", "index", "label",
+                  "score", "windows"]
 
 
 @dataclass
@@ -51,15 +59,17 @@ class VideoResult:
     frames: int
     frames_with_person: int
     top5: list[dict[str, Any]]
+    windows: list[dict[str, Any]]
     action_at: dict[str, Any]  # the window where the video's likeliest action scored highest
     segments: list[dict[str, Any]]
     skeleton: np.ndarray = field(repr=False)  # (3, T, 25, 2)
+    seconds: float = 0.0  # how long classifying (and annotating) took
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object for this video."""
         return {"video": self.video, "fps": self.fps, "frames": self.frames,
                 "frames_with_person": self.frames_with_person, "top5": self.top5,
-                "action_at": self.action_at, "segments": self.segments}
+                "action_at": self.action_at, "windows": self.windows, "segments": self.segments}
 
 
 def _time_range(prediction: Prediction, fps: float) -> dict[str, Any]:
@@ -69,7 +79,15 @@ def _time_range(prediction: Prediction, fps: float) -> dict[str, Any]:
             "end_frame": int(round(prediction.timestamp * fps))}
 
 
-def _segment(prediction: Prediction, fps: float, class_names: list[str] | None) -> dict[str, Any]:
+@dataclass
+class Drawing:
+    """What to draw on one frame: everyone found, and who holds each body slot."""
+
+    people: list[Person]
+    slots: list[Person | None]
+
+
+def _window(prediction: Prediction, fps: float, class_names: list[str] | None) -> dict[str, Any]:
     """One window's time range (seconds and frames) with its own top-5."""
     return {**_time_range(prediction, fps), "top5": top_k(prediction.probs, TOP, class_names)}
 
@@ -104,40 +122,80 @@ def video_pipeline(config: dict[str, Any]) -> FramePipeline:
     return build_pipeline(config, background=True, drop_late=False, keep_history=True)
 
 
+def merge_windows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive windows with the same best class as one segment: the video's timeline.
+
+    A segment runs from its first window's start (or, as windows overlap, the previous
+    segment's end) to its last window's end; its score is its class's mean probability over
+    its windows.
+    """
+    segments: list[dict[str, Any]] = []
+    for index, run in itertools.groupby(windows, key=lambda w: w["top5"][0]["index"]):
+        run = list(run)
+        start, start_frame = run[0]["start"], run[0]["start_frame"]
+        if segments and start < segments[-1]["end"]:
+            start, start_frame = segments[-1]["end"], segments[-1]["end_frame"]
+        segments.append({"start": start, "end": run[-1]["end"], "start_frame": start_frame,
+                         "end_frame": run[-1]["end_frame"], "index": index,
+                         "label": run[0]["top5"][0]["label"],
+                         "score": float(np.mean([w["top5"][0]["score"] for w in run])),
+                         "windows": len(run)})
+    return segments
+
+
 def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = None,
                    progress: bool = True) -> VideoResult:
     """Run the pipeline over every frame of one video; the video's top-5 is the weighted mean
     over its windows (video_probabilities).
 
     The pipeline's classifier must classify and keep every window (see video_pipeline) so that
-    the segments do not depend on the machine's speed.
+    the windows do not depend on the machine's speed.
     """
+    began = time.perf_counter()
     pipeline.reset()
     classifier = pipeline.classifier
     skeletons: list[np.ndarray] = []
+    drawings: list[Drawing] = []
     seen = 0
-    with VideoSource(path) as source, _maybe_writer(annotate, source) as writer:
-        bar = tqdm(source, total=source.frame_count or None, unit="frame", desc=path.name,
-                   disable=not progress, leave=False)
+    with VideoSource(path) as source:
+        bar = progress_bar(source, total=source.frame_count or None, unit="frame", desc=path.name,
+                           enabled=progress, leave=False)
         for frame in bar:
             result = pipeline.process(frame.image, frame.timestamp, frame.capture_ms)
             seen += result.has_person
             skeletons.append(result.skeleton)
-            if writer is not None:
-                top = result.prediction.top(3) if result.prediction else None
-                writer.write(annotate_frame(frame.image, result.people, result.slots, top))
+            if annotate is not None:
+                drawings.append(Drawing(result.people, result.slots))
         pipeline.finish()
         predictions = list(classifier.history)
-        if not predictions:  # raised inside the writer: the annotated video is then not kept
-            raise UserError(_nothing_to_classify(path, seen, classifier))
         fps = source.fps
+    if not predictions:
+        raise UserError(_nothing_to_classify(path, seen, classifier))
+    if annotate is not None:
+        write_annotated(path, annotate, drawings, predictions, progress)
     names = classifier.class_names
     top5 = top_k(video_probabilities(predictions, classifier.window), TOP, names)
+    windows = [_window(p, fps, names) for p in predictions]
     return VideoResult(video=str(path), fps=round(fps, 3), frames=len(skeletons),
                        frames_with_person=seen, top5=top5,
-                       action_at=action_at(predictions, top5[0]["index"], fps),
-                       segments=[_segment(p, fps, names) for p in predictions],
-                       skeleton=np.stack(skeletons, axis=1))
+                       action_at=action_at(predictions, top5[0]["index"], fps), windows=windows,
+                       segments=merge_windows(windows), skeleton=np.stack(skeletons, axis=1),
+                       seconds=time.perf_counter() - began)
+
+
+def write_annotated(video: Path, out: Path, drawings: list[Drawing],
+                    predictions: list[Prediction], progress: bool = True) -> None:
+    """A second pass over the video: each frame with its skeletons and the newest prediction
+    whose window ends at or before it, so that a prediction shows from the frame it describes
+    (drawn during the first pass, it would lag by the model's time behind pose)."""
+    ends = [p.timestamp for p in predictions]
+    with VideoSource(video) as source, video_writer(out, source.fps, source.size) as writer:
+        frames = progress_bar(source, total=len(drawings), unit="frame", leave=False,
+                              desc=f"{video.name} (annotating)", enabled=progress)
+        for frame, drawing in zip(frames, drawings):
+            newest = bisect.bisect_right(ends, frame.timestamp + 1e-6) - 1
+            top = predictions[newest].top(3) if newest >= 0 else None
+            writer.write(annotate_frame(frame.image, drawing.people, drawing.slots, top))
 
 
 def _nothing_to_classify(path: Path, seen: int, classifier: StreamingClassifier) -> str:
@@ -148,31 +206,33 @@ def _nothing_to_classify(path: Path, seen: int, classifier: StreamingClassifier)
             f"{classifier.min_frames} at {classifier.fps:g} fps)")
 
 
-class _NoWriter:
-    """Stands in for a video writer when no annotated video was asked for."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-
-def _maybe_writer(path: Path | None, source: VideoSource):
-    """A writer for the annotated video, or nothing."""
-    return video_writer(path, source.fps, source.size) if path is not None else _NoWriter()
-
-
 def csv_rows(result: VideoResult) -> list[dict[str, Any]]:
-    """One CSV row per segment: its time range and its top-5 flattened."""
+    """One CSV row per window: its time range and its top-5 flattened."""
     rows = []
-    for number, seg in enumerate(result.segments):
-        row = {"video": result.video, "segment": number, "start": seg["start"], "end": seg["end"],
-               "start_frame": seg["start_frame"], "end_frame": seg["end_frame"]}
-        for rank, entry in enumerate(seg["top5"], start=1):
+    for number, window in enumerate(result.windows):
+        row = {"video": result.video, "window": number, "start": window["start"],
+               "end": window["end"], "start_frame": window["start_frame"],
+               "end_frame": window["end_frame"]}
+        for rank, entry in enumerate(window["top5"], start=1):
             row.update({f"top{rank}_{k}": entry[k] for k in ("index", "label", "score")})
         rows.append(row)
     return rows
+
+
+def segment_rows(result: VideoResult) -> list[dict[str, Any]]:
+    """One CSV row per segment of the timeline."""
+    return [{"video": result.video, "segment": number, **segment}
+            for number, segment in enumerate(result.segments)]
+
+
+def run_settings(config: dict[str, Any], pipeline: FramePipeline) -> dict[str, Any]:
+    """What made the results, for the JSON: the checkpoint (as named, its file and sha256), the
+    device, the classifier's window and stride, and the pose and tracker settings."""
+    checkpoint = weights.resolve(str(config["weights"]), fetch=False)
+    return {"weights": str(config["weights"]), "weights_file": str(checkpoint),
+            "weights_sha256": sha256_of(checkpoint), "device": str(pipeline.classifier.device),
+            "classifier": dict(config["classifier"]), "pose": dict(config["pose"]),
+            "tracker": dict(config["tracker"])}
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -181,13 +241,15 @@ def write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def write_csv(path: Path, results: list[VideoResult]) -> None:
-    """Write the segments of all results as CSV, atomically."""
+def write_csv(path: Path, results: list[VideoResult], rows=csv_rows,
+              fields: list[str] = CSV_FIELDS) -> None:
+    """Write the windows (or, with rows=segment_rows, the segments) of all results as CSV,
+    atomically."""
     with atomic_write(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for result in results:
-            writer.writerows(csv_rows(result))
+            writer.writerows(rows(result))
 
 
 def save_skeleton(path: Path, skeleton: np.ndarray) -> None:
@@ -199,12 +261,19 @@ def save_skeleton(path: Path, skeleton: np.ndarray) -> None:
 def print_result(result: VideoResult) -> None:
     """The video's top-5 on the terminal."""
     print(f"{result.video}: {result.frames} frames at {result.fps:g} fps, a person in "
-          f"{result.frames_with_person}, {len(result.segments)} segments")
+          f"{result.frames_with_person}, {len(result.windows)} windows, "
+          f"{len(result.segments)} segments")
     for rank, entry in enumerate(result.top5, start=1):
         print(f"  {rank}. {entry['score'] * 100:5.1f}%  {entry['label']} (class {entry['index']})")
     at = result.action_at
     print(f"  {result.top5[0]['label']} most clearly at {at['start']:.1f}-{at['end']:.1f} s "
           f"(frames {at['start_frame']}-{at['end_frame']}, {at['score'] * 100:.1f}%)")
+    print(f"  {_pace(result.frames, result.seconds)}")
+
+
+def _pace(frames: int, seconds: float) -> str:
+    """How long it took and how fast, e.g. '280 frames in 9.8 s (28.6 frames/s)'."""
+    return f"{frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -215,12 +284,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--weights", help="registered checkpoint name or checkpoint path "
                         "(default from the config: ntu60-xsub-joint)")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
-    parser.add_argument("--csv", type=Path, help="write one row per segment as CSV")
+    parser.add_argument("--csv", type=Path, help="write one row per window as CSV")
+    parser.add_argument("--segments-csv", type=Path,
+                        help="write the timeline as CSV: one row per segment (consecutive "
+                        "windows with the same best class)")
     parser.add_argument("--annotate", type=Path,
                         help="write an annotated MP4 (a folder when the input is a folder)")
     parser.add_argument("--save-skeleton", type=Path,
                         help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="where the model runs: auto (a GPU if there is one, else the CPU), "
+                        "cpu or cuda (default from the config: auto)")
     parser.add_argument("--window", type=int, help="frames per classified window (at 30 fps)")
     parser.add_argument("--stride", type=int, help="frames between classified windows")
     parser.add_argument("--config", type=Path, help="YAML overriding app/configs/pipeline.yaml")
@@ -289,14 +363,20 @@ def main(argv: list[str] | None = None) -> int:
         if skeleton_path is not None:
             save_skeleton(skeleton_path, result.skeleton)
         results.append(result)
+    settings = run_settings(config, pipeline)
     pipeline.close()
     if args.json:
         data = ([r.to_json() for r in results] if folder else results[0].to_json())
         if folder:
             data = {"videos": data, "failed": [{"video": str(v), "error": e} for v, e in failures]}
-        write_json(args.json, data)
+        write_json(args.json, {"settings": settings, **data})
     if args.csv:
         write_csv(args.csv, results)
+    if args.segments_csv:
+        write_csv(args.segments_csv, results, segment_rows, SEGMENT_FIELDS)
+    note = codec_note(args.annotate) if args.annotate and results else None
+    if note:
+        print(note, file=sys.stderr)
     if folder:
         _print_summary(results, failures)
     return 1 if failures else 0
@@ -304,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_summary(results: list[VideoResult], failures: list[tuple[Path, str]]) -> None:
     """One line per video of a folder: its best class, or why it failed."""
-    print(f"\nsummary: {len(results)} classified, {len(failures)} failed")
+    print(f"\nsummary: {len(results)} classified, {len(failures)} failed; "
+          f"{_pace(sum(r.frames for r in results), sum(r.seconds for r in results))}")
     for result in results:
         best = result.top5[0]
         print(f"  {Path(result.video).name}: {best['label']} ({best['score'] * 100:.1f}%)")

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from model.errors import UserError
+from pose.native_log import native_stderr_silenced
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -35,8 +36,9 @@ class VideoSource:
         self.path = Path(path)
         if not self.path.is_file():
             raise UserError(f"video {self.path} does not exist")
-        self._capture = cv2.VideoCapture(str(self.path))
-        ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
+        with native_stderr_silenced():  # FFmpeg's own lines ("moov atom not found") would
+            self._capture = cv2.VideoCapture(str(self.path))  # come beside the error below
+            ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
         if not ok or first is None:
             self._capture.release()
             raise UserError(f"cannot read video {self.path}: not a video, or a codec OpenCV lacks")

@@ -2,7 +2,8 @@
 
 Run as a script it is a harness for what the command line cannot stage (a camera that vanishes,
 clicks on Record and Snapshot), running several runs in one real window to save start-up time:
-`python tests/gui_helpers.py tour -- PLAN.json`.
+`python tests/gui_helpers.py tour -- PLAN.json`; `states -- FOLDER` checks and pictures the
+window in states that are hard to reach from the command line (see _states).
 """
 from __future__ import annotations
 
@@ -223,8 +224,81 @@ def _tour(plan_file: str) -> int:
     return app.exec_()
 
 
+# ---- states: the window's look in states a run reaches rarely, checked in one process -----------
+
+LONG_TOP5 = [("use a fan (with hand or paper)/feeling warm", 0.62), ("wipe face", 0.12),
+             ("put the palms together", 0.08), ("rub two hands together", 0.05),
+             ("touch head (headache)", 0.03)]
+MODEL_LINES = "ntu60-xsub-joint\nNTU60 xsub · top-1 87.8 % reported\n60 classes · joint stream\n" \
+              "window 100 frames · cpu"
+
+
+def _states(folder: str) -> int:
+    """At the default size: a long label's Top-5, then an offline first start, its Copy buttons,
+    and Retry once the file is in place (the source does not exist: the second run ends there).
+    Saves top5.png and offline.png in `folder`; prints the facts as one JSON line."""
+    import socket
+
+    from app.gui.qtenv import prepare_qt_environment
+
+    prepare_qt_environment()
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QPushButton
+
+    from app.gui.engine import RunSettings
+    from app.gui.window import MainWindow
+
+    out = Path(folder)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        os.environ["SHIFTGCN_WEIGHTS_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    os.environ["SHIFTGCN_WEIGHTS_DIR"] = str(out / "weights")
+    app = QApplication([sys.argv[0]])
+    window = MainWindow(RunSettings.defaults())
+    window.show()
+    window.model_label.setText(MODEL_LINES)
+    window._show_prediction(LONG_TOP5)
+    app.processEvents()
+    chart = window.chart
+    facts = {"chart_height": chart.height(),
+             "chart_visible_height": chart.visibleRegion().boundingRect().height(),
+             "action": window.action.text(),
+             "action_tooltip": window.action._action.toolTip()}
+    window.grab().save(str(out / "top5.png"))
+    window.source_edit.setText(str(out / "clip.mp4"))
+    window.weights_combo.setEditText("ntu60-xsub-joint")
+    runs = []
+
+    def stopped() -> None:
+        runs.append(window.fault())
+        if len(runs) == 1:
+            app.processEvents()
+            window.grab().save(str(out / "offline.png"))
+            for button in window.banner.findChildren(QPushButton):
+                if button.text() == "Copy" and button.isVisible():
+                    button.click()
+                    facts.setdefault("copied", []).append(QApplication.clipboard().text())
+            facts.update(summary=window.summary(), chart_placeholder=chart.placeholder(),
+                         retry_visible=window.banner.retry_button.isVisible())
+            # The user saves the file where the banner says (here, an untrained stand-in), Retry.
+            random_checkpoint(Path(window.banner.fetch_fields()[1]))
+            window.banner.retry_button.click()
+            facts["running_after_retry"] = window.is_running()
+        else:
+            facts.update(faults=runs, model_after_retry=window.model_label.text())
+            print(json.dumps(facts), flush=True)
+            window.close()
+
+    window.run_stopped.connect(lambda: QTimer.singleShot(100, stopped))
+    QTimer.singleShot(0, window.start_run)
+    return app.exec_()
+
+
+HARNESSES = {"tour": _tour, "states": _states}
+
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO_ROOT))
-    if sys.argv[1:3] != ["tour", "--"] or len(sys.argv) != 4:
-        sys.exit("usage: python tests/gui_helpers.py tour -- PLAN.json")
-    sys.exit(_tour(sys.argv[3]))
+    if sys.argv[1:2] not in ([h] for h in HARNESSES) or sys.argv[2:3] != ["--"] \
+            or len(sys.argv) != 4:
+        sys.exit("usage: python tests/gui_helpers.py tour -- PLAN.json | states -- FOLDER")
+    sys.exit(HARNESSES[sys.argv[1]](sys.argv[3]))

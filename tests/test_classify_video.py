@@ -3,8 +3,10 @@ folders, and one clear line for every input it cannot use."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
+import re
 
 import cv2
 import numpy as np
@@ -12,7 +14,8 @@ import pytest
 import torch
 from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames, require
 
-from app.classify_video import CSV_FIELDS, main
+from app.annotate import MP4_CODECS, codec_note, mp4_codec
+from app.classify_video import CSV_FIELDS, SEGMENT_FIELDS, main, merge_windows
 from model import ModelConfig, build_model, save_checkpoint
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
@@ -59,29 +62,42 @@ def check_top5(top5: list[dict]) -> None:
 
 
 def test_outputs_and_their_schema(capsys, tmp_path, small_checkpoint, person_video):
-    """JSON, CSV, annotated MP4 and the (3, T, 25, 2) skeleton for one video."""
+    """JSON, CSV of windows and of segments, annotated MP4 and the (3, T, 25, 2) skeleton."""
     out = {k: tmp_path / f"out.{k}" for k in ("json", "csv", "mp4", "npy")}
-    status, stdout, _ = run(capsys, person_video, "--weights", small_checkpoint, *FAST,
-                            "--json", out["json"], "--csv", out["csv"],
-                            "--annotate", out["mp4"], "--save-skeleton", out["npy"])
+    status, stdout, stderr = run(capsys, person_video, "--weights", small_checkpoint, *FAST,
+                                 "--json", out["json"], "--csv", out["csv"],
+                                 "--segments-csv", tmp_path / "segments.csv",
+                                 "--annotate", out["mp4"], "--save-skeleton", out["npy"])
     assert status == 0
     result = json.loads(out["json"].read_text())
-    assert {"video", "fps", "frames", "frames_with_person", "top5", "segments"} <= set(result)
+    assert {"video", "fps", "frames", "frames_with_person", "top5", "windows", "segments",
+            "settings"} <= set(result)
     assert result["video"] == str(person_video)
     assert result["fps"] == pytest.approx(30) and result["frames"] == 24
     assert 20 <= result["frames_with_person"] <= 24
     check_top5(result["top5"])
-    assert len(result["segments"]) >= 2
-    for segment in result["segments"]:
-        assert 0 <= segment["start"] <= segment["end"] <= 24 / 30
-        assert segment["start_frame"] <= segment["end_frame"] < 24
-        check_top5(segment["top5"])
+    assert len(result["windows"]) >= 2
+    for window in result["windows"]:
+        assert 0 <= window["start"] <= window["end"] <= 24 / 30
+        assert window["start_frame"] <= window["end_frame"] < 24
+        check_top5(window["top5"])
+    assert result["segments"] == merge_windows(result["windows"])
+    settings = result["settings"]
+    assert settings["weights"] == str(small_checkpoint) and settings["device"] == "cpu"
+    assert settings["weights_sha256"] == hashlib.sha256(small_checkpoint.read_bytes()).hexdigest()
+    assert (settings["classifier"]["window"], settings["classifier"]["stride"]) == (16, 8)
+    assert settings["pose"]["backend"] == "mediapipe" and "max_people" in settings["pose"]
     assert result["top5"][0]["label"] in stdout  # the top-5 is printed
+    assert re.search(r"24 frames in \d+\.\d s \(\d+\.\d frames/s\)", stdout)  # and the pace
 
     with open(out["csv"], newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == CSV_FIELDS and len(rows) == len(result["segments"])
-    assert rows[0]["top1_label"] == result["segments"][0]["top5"][0]["label"]
+    assert list(rows[0]) == CSV_FIELDS and len(rows) == len(result["windows"])
+    assert rows[0]["top1_label"] == result["windows"][0]["top5"][0]["label"]
+    with open(tmp_path / "segments.csv", newline="") as handle:
+        segments = list(csv.DictReader(handle))
+    assert list(segments[0]) == SEGMENT_FIELDS and len(segments) == len(result["segments"])
+    assert [r["label"] for r in segments] == [s["label"] for s in result["segments"]]
 
     skeleton = np.load(out["npy"])
     assert skeleton.shape == (3, 24, 25, 2) and skeleton.dtype == np.float32
@@ -91,6 +107,43 @@ def test_outputs_and_their_schema(capsys, tmp_path, small_checkpoint, person_vid
     original = read_frames(person_video, 100)
     assert len(annotated) == 24 and annotated[0].shape == original[0].shape
     assert np.abs(annotated[-1].astype(int) - original[-1]).mean() > 2  # skeleton and top-3 drawn
+    # No lag: the top-3 panel (dark, top left) appears on the frame the first window ends on.
+    first_end = result["windows"][0]["end_frame"]
+    corner = (slice(2, 40), slice(0, 3))  # left of the text and bars: only darkened
+
+    def darkening(i: int) -> float:
+        return annotated[i][corner].mean() / max(original[i][corner].mean(), 1)
+
+    assert darkening(first_end) < 0.6 and darkening(first_end - 1) > 0.9
+    assert (codec_note(out["mp4"]) in stderr) == (mp4_codec() != "avc1")  # said when not H.264
+
+
+def test_windows_merge_into_a_timeline():
+    """Consecutive windows with the same best class are one segment, without overlaps."""
+    def window(start, end, label, score):
+        other = {"index": 9, "label": "other", "score": 1 - score}
+        best = {"index": CLASSES.index(label), "label": label, "score": score}
+        return {"start": start, "end": end, "start_frame": round(start * 30),
+                "end_frame": round(end * 30), "top5": [best, other]}
+
+    windows = [window(0.0, 3.3, "wave", 0.6), window(0.5, 3.8, "wave", 0.8),
+               window(1.0, 4.3, "clap", 0.5), window(1.5, 4.8, "wave", 0.9)]
+    segments = merge_windows(windows)
+    assert [(s["label"], s["windows"]) for s in segments] == [("wave", 2), ("clap", 1),
+                                                              ("wave", 1)]
+    assert [(s["start"], s["end"]) for s in segments] == [(0.0, 3.8), (3.8, 4.3), (4.3, 4.8)]
+    assert [s["start_frame"] for s in segments] == [0, 114, 129]
+    assert segments[0]["score"] == pytest.approx(0.7) and segments[0]["index"] == 0
+    assert merge_windows([]) == []
+
+
+def test_mp4_codec_falls_back_and_says_so():
+    """H.264 where OpenCV can write it; otherwise mp4v, and a note on how to convert."""
+    assert mp4_codec(("none", "mp4v")) == "mp4v"
+    assert mp4_codec(("none",)) is None
+    assert mp4_codec() in MP4_CODECS
+    note = codec_note("clip.mp4")
+    assert note is None if mp4_codec() == "avc1" else "ffmpeg -i clip.mp4 -c:v libx264" in note
 
 
 def test_a_folder_is_processed_with_a_summary(capsys, tmp_path, small_checkpoint, person_video):
@@ -141,6 +194,16 @@ def test_unusable_videos_are_one_line(capsys, tmp_path, small_checkpoint, make, 
     assert stderr.startswith("error: ") and message in stderr and stderr.count("\n") == 1
 
 
+def test_a_truncated_video_is_our_line_alone(capfd, tmp_path, small_checkpoint):
+    """FFmpeg's own complaint ("moov atom not found") does not leak beside the project's line."""
+    whole = astronaut_video(tmp_path / "whole.mp4", count=10).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert main([str(cut), "--weights", str(small_checkpoint), *FAST]) == 1
+    stderr = capfd.readouterr().err
+    assert stderr.startswith("error: cannot read video") and stderr.count("\n") == 1, stderr
+
+
 def test_impossible_settings_are_one_line(capsys, small_checkpoint, person_video):
     """--stride 0 or a tiny --window: one line, exit status 1."""
     for flags in (["--stride", "0"], ["--window", "2"]):
@@ -168,7 +231,8 @@ def test_real_video_with_the_released_model(capsys, tmp_path, monkeypatch):
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["frames"] == 280 and result["fps"] == pytest.approx(28)
     assert result["frames_with_person"] >= 150
-    assert len(result["segments"]) == 2
+    assert len(result["windows"]) == 2 and len(result["segments"]) in (1, 2)
+    assert result["settings"]["weights"] == "ntu60-xsub-joint"
     assert len({e["label"] for e in result["top5"]}) == 5
     capture = cv2.VideoCapture(str(VIDEO))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == result["frames"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -162,6 +163,52 @@ def test_no_network_for_first_download(tour):
     assert banner.startswith("could not download ntu_ShiftGCN_joint_xsub.pt")
     assert f"save it as {weights_dir / 'ntu_ShiftGCN_joint_xsub.pt'}" in banner
     assert not weights_dir.exists() or not any(weights_dir.iterdir())
+    # One consistent state: nothing claims a run is about to start or that bars mean anything.
+    run = runs["offline"]
+    assert run["fetch"].endswith(f"/ntu_ShiftGCN_joint_xsub.pt -> "
+                                 f"{weights_dir / 'ntu_ShiftGCN_joint_xsub.pt'}")
+    assert run["notice"] == "No model loaded: see the message above"
+    assert run["model"].startswith("not loaded") and run["action"] == "—"
+    assert "http" not in run["status"]  # the status bar has the headline, not a cut-off URL
+
+
+def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
+    """At the default size a three-line label leaves the Top-5 whole; offline, the banner's
+    fields copy the URL and the destination, and Retry loads the file once it is there."""
+    from gui_helpers import LONG_TOP5
+
+    outcome = run_demo([str(tmp_path)], qt_display, tmp_path, harness="states")
+    _assert_survived(outcome)
+    facts = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert facts["chart_visible_height"] == facts["chart_height"]  # the fifth row is on screen
+    assert facts["action"] == facts["action_tooltip"] == LONG_TOP5[0][0]
+    dest = tmp_path / "weights" / "ntu_ShiftGCN_joint_xsub.pt"
+    assert facts["copied"][0].endswith("/ntu_ShiftGCN_joint_xsub.pt")
+    assert facts["copied"][1] == str(dest)
+    assert facts["chart_placeholder"] and facts["retry_visible"] and facts["running_after_retry"]
+    assert facts["faults"][0].startswith("could not download")
+    assert facts["faults"][1] == f"video {tmp_path / 'clip.mp4'} does not exist"  # model loaded
+    assert facts["model_after_retry"].startswith("ntu60-xsub-joint")
+    for name in ("top5.png", "offline.png"):
+        _assert_png(tmp_path / name)
+
+
+@pytest.mark.parametrize("fault, expected", [("unreadable-source", "cannot read video"),
+                                             ("no-model", "could not download")])
+def test_smoke_run_that_ends_on_a_fault_exits_1(qt_display, tmp_path, checkpoint, fault,
+                                                 expected):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    (tmp_path / "notes.mp4").write_text("not a video")
+    args = {"unreadable-source": ["--source", "notes.mp4", "--weights", str(checkpoint)],
+            "no-model": ["--source", "notes.mp4", "--weights", "ntu60-xsub-joint"]}[fault]
+    run = run_demo([*args, "--device", "cpu", "--quit-after", UNTIL_THE_END_S], qt_display,
+                   tmp_path, env={"SHIFTGCN_WEIGHTS_DIR": str(tmp_path / "weights"),
+                                  "SHIFTGCN_WEIGHTS_URL": dead_url})
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert expected in run.summary["banner"]
 
 
 def test_record_and_snapshot(tour):

@@ -219,6 +219,18 @@ def test_verify_flags_a_damaged_file(tmp_path: Path, fake_registry: Path, capsys
     assert "MISMATCH" in captured.out and "sha256 mismatch for tiny" in captured.err
 
 
+def test_verify_fails_when_a_checkpoint_is_missing(tmp_path: Path, fake_registry: Path,
+                                                   capsys) -> None:
+    assert weights_main(["verify", "--dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "missing" in captured.out
+    assert "missing: tiny" in captured.err and "python -m weights fetch tiny" in captured.err
+    (tmp_path / "tiny.pt").write_bytes(PAYLOAD)
+    assert weights_main(["verify", "tiny", "--dir", str(tmp_path)]) == 0
+    assert weights_main(["verify", "nope", "--dir", str(tmp_path)]) == 1
+    assert "unknown checkpoint 'nope'" in capsys.readouterr().err
+
+
 def test_verify_the_released_checkpoints(capsys) -> None:
     if not OFFICIAL.is_dir():
         pytest.skip(f"released checkpoints not found at {OFFICIAL}")

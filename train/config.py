@@ -89,6 +89,12 @@ class TrainConfig:
         """The folder this run writes to."""
         return Path(self.work_dir) if self.work_dir else Path("work_dir") / self.name
 
+    def describe(self) -> str:
+        """What this run trains, for plot titles: its work dir, data, classes and stream (the
+        config's name alone misleads once flags change the dataset or the class count)."""
+        data = self.dataset if self.dataset == SYNTHETIC else f"{self.dataset} {self.benchmark}"
+        return f"{self.work_path.name}: {data}, {self.classes} classes, {self.stream} stream"
+
     def model_config(self) -> ModelConfig:
         """The network's configuration: the `model:` section with this run's class count."""
         return ModelConfig.from_dict({**self.model, "num_class": self.classes})

@@ -32,6 +32,7 @@ from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 from model.graph import NUM_BODIES, NUM_JOINTS, STREAMS
 from model.preprocess import is_empty, make_stream, normalize_sample
+from model.progress import progress_bar
 from train.skeleton import MAX_FRAMES, SkeletonFileError, read_skeleton
 from train.splits import DATASETS, SampleName, in_dataset, is_training, parse_sample_name
 
@@ -190,7 +191,8 @@ def _load_all(
     """(name, load_sample result) for every name, in order, parsed by `workers` processes."""
     workers = workers or os.cpu_count() or 1
     paths = [data_path / name for name in names]
-    bar = tqdm(total=len(paths), unit="file", desc="gendata", disable=not progress, smoothing=0.1)
+    bar = progress_bar(total=len(paths), unit="file", desc="gendata", enabled=progress,
+                       smoothing=0.1)
     with bar:
         if workers == 1:
             results = map(load_sample, paths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -55,6 +56,7 @@ def plot_confusion(
     fontsize = 8 if num_class <= 30 else 5
     ax.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
     ax.set_yticks(ticks, labels, fontsize=fontsize)
-    ax.set(title=title, xlabel="predicted", ylabel="true")
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title("\n".join(textwrap.wrap(title, int(9 * size))), fontsize=10)  # fits the figure
     fig.tight_layout()
     save_figure(fig, path)

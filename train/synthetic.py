@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from model.errors import UserError, cli_entry
 from model.graph import NUM_JOINTS
+from model.progress import progress_bar
 from train.splits import NTU60_XSUB_TRAIN_PERFORMERS, SampleName
 
 FPS = 30
@@ -329,7 +329,7 @@ def generate(
     rng = np.random.default_rng(seed)
     jobs = [(label, name) for label in range(classes) for name in sample_names(label, per_class)]
     paths = []
-    for label, name in tqdm(jobs, desc="synthetic", unit="file", disable=not progress):
+    for label, name in progress_bar(jobs, desc="synthetic", unit="file", enabled=progress):
         frames = int(rng.integers(2 * FPS, 4 * FPS + 1))
         body = pose_sequence(label, frames, rng)
         xyz = place_in_camera(body, name, rng) + rng.normal(0, 0.006, body.shape)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from model import build_model, save_checkpoint, select_device
 from model.errors import UserError
 from model.fileio import atomic_write
+from model.progress import progress_bar
 
 from .config import TrainConfig
 from .feeder import SkeletonFeeder
@@ -122,7 +123,7 @@ def train_epoch(
     """One epoch of SGD; returns (sum of per-sample losses, number of samples) of this process."""
     model.train()
     loss_sum, count = 0.0, 0
-    for x, y, _ in tqdm(loader, desc="train", leave=False, disable=not show, dynamic_ncols=True):
+    for x, y, _ in progress_bar(loader, desc="train", leave=False, enabled=show):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, amp):
             loss = F.cross_entropy(model(x), y)
@@ -142,7 +143,7 @@ def predict(
     """Score every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum)."""
     model.eval()
     scores, indices, loss_sum = [], [], 0.0
-    for x, y, index in tqdm(loader, desc="eval", leave=False, disable=not show, dynamic_ncols=True):
+    for x, y, index in progress_bar(loader, desc="eval", leave=False, enabled=show):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, amp):
             out = model(x).float()
@@ -386,7 +387,7 @@ class Trainer:
             self._save(BEST)
             save_scores(self.work_dir / SCORES, self.val_set.names, scores)
             matrix = confusion_matrix(scores.argmax(1), self.val_set.labels, self.config.classes)
-            title = f"{self.config.name}: epoch {row['epoch']}, top-1 {row['top1']:.2f}%"
+            title = f"{self.config.describe()}; epoch {row['epoch']}, top-1 {row['top1']:.2f}%"
             plot_confusion(matrix, self.class_names, self.work_dir / CONFUSION_PNG, title)
         self._save(LAST)
         self._write_tables()
@@ -434,8 +435,8 @@ class Trainer:
         self._write_start()
         config = self.config
         self.log(
-            f"{config.name}: {len(self.train_set)} train / {len(self.val_set)} val samples, "
-            f"stream {config.stream}, {config.classes} classes, device {self.device}"
+            f"{config.describe()}; {len(self.train_set)} train / {len(self.val_set)} val "
+            f"samples, device {self.device}"
             + (f", {self.cluster.world} processes" if self.cluster.world > 1 else "")
             + (", mixed precision" if self.amp else "")
         )
@@ -444,7 +445,7 @@ class Trainer:
         if self.cluster.is_main and self.state.history:
             self._write_tables()
         epochs = range(self.state.epoch, config.epochs)
-        for epoch in tqdm(epochs, desc="epochs", disable=not self.show, dynamic_ncols=True):
+        for epoch in progress_bar(epochs, desc="epochs", enabled=self.show):
             row, scores = self._epoch(epoch)
             self.state.epoch = epoch + 1
             self._write_epoch(row, scores)

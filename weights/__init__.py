@@ -1,4 +1,5 @@
 """Checkpoint registry: released and project-trained Shift-GCN weights, class names, downloads."""
+from weights.fetch import DownloadFailed
 from weights.registry import (
     WeightEntry,
     class_names,
@@ -13,6 +14,6 @@ from weights.registry import (
 )
 
 __all__ = [
-    "WeightEntry", "class_names", "default_name", "entries", "fetch_checkpoint", "get",
-    "register", "resolve", "verify", "weights_dir",
+    "DownloadFailed", "WeightEntry", "class_names", "default_name", "entries",
+    "fetch_checkpoint", "get", "register", "resolve", "verify", "weights_dir",
 ]

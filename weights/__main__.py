@@ -15,12 +15,15 @@ def build_parser() -> argparse.ArgumentParser:
     dir_help = f"weights directory (default: ${registry.DIR_ENV}, else {registry.PACKAGE_DIR})"
     for name, text in (("list", "show the known checkpoints and whether each is present"),
                        ("fetch", "download checkpoints (digest-checked)"),
-                       ("verify", "check the sha256 of the checkpoints present"),
+                       ("verify", "check that checkpoints are present with the right sha256"),
                        ("register", "register one of the project's own checkpoints")):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--dir", default=None, help=dir_help)
         if name == "fetch":
             cmd.add_argument("names", nargs="+", metavar="NAME", help="registered names, or 'all'")
+        if name == "verify":
+            cmd.add_argument("names", nargs="*", metavar="NAME",
+                             help="registered names to check (default: every registered one)")
         if name == "register":
             cmd.add_argument("name", help="short name to use with --weights")
             cmd.add_argument("path", help="the checkpoint file (.pt)")
@@ -52,15 +55,17 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Report each checkpoint's digest status; exit 1 if a present file does not match."""
-    bad = []
-    for entry, status in registry.verify(args.dir):
+    """Report each checkpoint's digest status; exit 1 if one is missing or does not match."""
+    checked = registry.verify(args.dir, args.names or None)
+    for entry, status in checked:
         print(f"{entry.name:<22} {status:<8} {entry.path(args.dir)}")
-        if status == "MISMATCH":
-            bad.append(entry.name)
-    if bad:
-        raise UserError(f"sha256 mismatch for {', '.join(bad)}; delete and fetch again "
-                        f"(python -m weights fetch {' '.join(bad)})")
+    missing = [e.name for e, s in checked if s == "missing"]
+    bad = [e.name for e, s in checked if s == "MISMATCH"]
+    if bad or missing:
+        problems = ([f"sha256 mismatch for {', '.join(bad)}"] if bad else []) + (
+            [f"missing: {', '.join(missing)}"] if missing else [])
+        raise UserError(f"{'; '.join(problems)}; delete any damaged file and fetch again "
+                        f"(python -m weights fetch {' '.join(bad + missing)})")
     return 0
 
 

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, Optional
 
-from tqdm import tqdm
-
 from model.errors import UserError
 from model.fileio import atomic_write
+from model.progress import progress_bar
 
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 30.0
@@ -31,6 +30,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+class DownloadFailed(UserError):
+    """A checkpoint could not be downloaded (or arrived damaged): `url` and `dest` say what to
+    fetch by hand and where to save it, for a window that shows them as fields to copy."""
+
+    def __init__(self, message: str, url: str, dest: Path) -> None:
+        super().__init__(message)
+        self.url, self.dest = url, dest
+
+
 def manual_hint(url: str, dest: Path) -> str:
     """The instruction for fetching a file without this tool."""
     return f"download it by hand from {url} and save it as {dest}"
@@ -44,14 +52,13 @@ def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = No
             with atomic_write(dest) as tmp, _progress(dest.name, total, progress) as report:
                 got = _copy_response(response, tmp, total, report)
                 if got != sha256:
-                    raise UserError(
+                    raise DownloadFailed(
                         f"the file downloaded from {url} has sha256 {got}, expected {sha256}; "
-                        f"nothing was saved: retry, or {manual_hint(url, dest)}"
-                    )
+                        f"nothing was saved: retry, or {manual_hint(url, dest)}", url, dest)
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:
         reason = getattr(err, "reason", None) or err
-        raise UserError(
-            f"could not download {dest.name} ({reason}); {manual_hint(url, dest)}"
+        raise DownloadFailed(
+            f"could not download {dest.name} ({reason}); {manual_hint(url, dest)}", url, dest
         ) from None
     except OSError as err:
         raise UserError(f"cannot write {dest} ({err.strerror or err}); "
@@ -77,11 +84,11 @@ def _copy_response(response: http.client.HTTPResponse, tmp: Path, total: int | N
 
 @contextlib.contextmanager
 def _progress(label: str, total: int | None, progress: ProgressFn | None) -> Iterator[ProgressFn]:
-    """Use the caller's progress callback, or a tqdm bar on stderr when there is none."""
+    """Use the caller's progress callback, or a bar on the terminal when there is none."""
     if progress is not None:
         yield progress
         return
-    bar = tqdm(desc=label, total=total, unit="B", unit_scale=True, unit_divisor=1024)
+    bar = progress_bar(desc=label, total=total, unit="B", unit_scale=True, unit_divisor=1024)
 
     def update(done: int, _total: int | None) -> None:
         bar.update(done - bar.n)

@@ -129,10 +129,12 @@ def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
     return fetch_checkpoint(entry.name, directory, progress)
 
 
-def verify(directory: str | os.PathLike | None = None) -> list[tuple[WeightEntry, str]]:
-    """Each entry with 'ok', 'missing' or 'MISMATCH' for the file in the weights directory."""
+def verify(directory: str | os.PathLike | None = None, names: list[str] | None = None
+           ) -> list[tuple[WeightEntry, str]]:
+    """Each entry (or each named one) with 'ok', 'missing' or 'MISMATCH' for its file."""
+    chosen = entries(directory) if names is None else [get(n, directory) for n in names]
     results = []
-    for entry in entries(directory):
+    for entry in chosen:
         path = entry.path(directory)
         if not path.is_file():
             status = "missing"

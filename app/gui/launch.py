@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="save a picture of the window here before exiting")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
                         help="smoke run: after SECONDS, or as soon as the run ends (video over, "
-                             "fault), save --screenshot, print a one-line summary and exit 0")
+                             "fault), save --screenshot, print a one-line summary and exit: 1 "
+                             "when the run ended on a fault (no camera, no model, unreadable "
+                             "source), else 0")
     return parser
 
 
@@ -70,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     QTimer.singleShot(0, window.start_run)
     if args.quit_after is not None:
         _schedule_finish(window, args.quit_after, args.screenshot)
-    return app.exec_()
+    status = app.exec_()
+    if args.quit_after is not None and window.fault():  # a smoke run that hit a fault fails
+        return status or 1
+    return status
 
 
 def _settings(args: argparse.Namespace, settings):

@@ -26,6 +26,7 @@ class PipelineRun(QObject):
     message = pyqtSignal(str, str)  # text, kind: "error" | "info" | "status"
     download_progress = pyqtSignal(int, int)
     model_loaded = pyqtSignal(str)  # a few lines on the model that runs
+    load_failed = pyqtSignal(str, str, str)  # why the checkpoint did not load; URL, file or ''
     finished = pyqtSignal(str)  # why the run ended
 
     def __init__(self, settings: RunSettings, parent: QObject | None = None) -> None:
@@ -67,6 +68,7 @@ class PipelineRun(QObject):
         self._capture.message.connect(self._on_message)
         self._pipeline.message.connect(self._on_message)
         self._pipeline.loaded.connect(self._on_loaded)
+        self._pipeline.load_failed.connect(self._on_load_failed)
         self._pipeline.frame_ready.connect(self.frame_ready)
         self._pipeline.prediction_ready.connect(self.prediction_ready)
         self._pipeline.download_progress.connect(self.download_progress)
@@ -84,6 +86,11 @@ class PipelineRun(QObject):
         self.model_loaded.emit(text)
         if not self._stopping:
             self._start_thread(self._capture_thread)
+
+    def _on_load_failed(self, text: str, url: str, dest: str) -> None:
+        """The checkpoint did not load: the run ends there, and says why."""
+        self._reason = text
+        self.load_failed.emit(text, url, dest)
 
     def _on_message(self, kind: str, text: str) -> None:
         """Pass a worker's message on; errors and end-of-video become the run's end reason."""

@@ -1,11 +1,24 @@
 """Display widgets: the video, the current action, the top-5 chart, the timing figures, a banner."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
-from PyQt5.QtCore import QRectF, Qt
-from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PyQt5.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PyQt5.QtCore import QEvent, QRectF, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
+from PyQt5.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 BACKGROUND = QColor(24, 24, 28)
 ACCENT = QColor(64, 160, 255)
@@ -78,17 +91,68 @@ class VideoView(QWidget):
         painter.drawText(strip, Qt.AlignCenter, self._notice)
 
 
+def elide_lines(text: str, metrics: QFontMetrics, width: int, max_lines: int) -> str:
+    """`text` wrapped at spaces to `width` pixels in at most `max_lines` lines, the last one
+    elided with an ellipsis when the rest does not fit."""
+    lines: list[str] = []
+    words = text.split()
+    while words and len(lines) < max_lines - 1:
+        line = words.pop(0)
+        while words and metrics.horizontalAdvance(f"{line} {words[0]}") <= width:
+            line = f"{line} {words.pop(0)}"
+        if metrics.horizontalAdvance(line) > width:  # one word too long for a line: the rest
+            words.insert(0, line)
+            break
+        lines.append(line)
+    if words:
+        lines.append(metrics.elidedText(" ".join(words), Qt.ElideRight, width))
+    return "\n".join(lines)
+
+
+class FittedLabel(QLabel):
+    """A label of at most `lines` lines at a fixed height: longer text is wrapped and elided
+    to the width it has, and the tooltip keeps it whole."""
+
+    def __init__(self, text: str, lines: int, font: QFont,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lines = lines
+        self._whole = text
+        self.setFont(font)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        self.set_whole_text(text)
+
+    def set_whole_text(self, text: str) -> None:
+        """Show `text`, fitted."""
+        self._whole = text
+        self._fit()
+
+    def whole_text(self) -> str:
+        """The text before fitting."""
+        return self._whole
+
+    def _fit(self) -> None:
+        """Wrap and elide to the current width; a tooltip only when something was cut."""
+        shown = elide_lines(self._whole, self.fontMetrics(), max(self.width(), 1), self.lines)
+        self.setText(shown)
+        self.setToolTip(self._whole if shown.replace("\n", " ") != self._whole else "")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's naming)
+        """A new width fits the text anew."""
+        super().resizeEvent(event)
+        self._fit()
+
+
 class ActionLabel(QWidget):
-    """The current action in large type, with its confidence underneath."""
+    """The current action in large type (two lines at most, so that a long NTU label never
+    pushes the panels below out of sight), with its confidence underneath."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._action = QLabel("—")
-        self._action.setFont(_font(24, bold=True))
-        self._action.setWordWrap(True)
-        self._action.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        self._confidence = QLabel("no prediction yet")
-        self._confidence.setFont(_font(12))
+        self._action = FittedLabel("—", 2, _font(24, bold=True))
+        self._confidence = FittedLabel("no prediction yet", 1, _font(12))
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._action, 0, 0)
@@ -97,24 +161,24 @@ class ActionLabel(QWidget):
     def show_prediction(self, name: str, confidence: float, threshold: float) -> None:
         """Show the best class, or 'uncertain' with the best guess when under the threshold."""
         if confidence >= threshold:
-            self._action.setText(name)
+            self._action.set_whole_text(name)
             self._action.setStyleSheet("color: #1a7f37;")
-            self._confidence.setText(f"confidence {confidence:.0%}")
+            self._confidence.set_whole_text(f"confidence {confidence:.0%}")
         else:
-            self._action.setText("uncertain")
+            self._action.set_whole_text("uncertain")
             self._action.setStyleSheet("color: #8a8a8a;")
-            self._confidence.setText(f"best guess {name} ({confidence:.0%}), "
-                                     f"below the {threshold:.0%} threshold")
+            self._confidence.set_whole_text(f"best guess {name} ({confidence:.0%}), "
+                                            f"below the {threshold:.0%} threshold")
 
     def clear(self, reason: str) -> None:
         """No prediction: a dash and the reason."""
-        self._action.setText("—")
+        self._action.set_whole_text("—")
         self._action.setStyleSheet("")
-        self._confidence.setText(reason)
+        self._confidence.set_whole_text(reason)
 
     def text(self) -> str:
-        """The action shown (for tests and screenshots)."""
-        return self._action.text()
+        """The action shown, whole (for tests and screenshots)."""
+        return self._action.whole_text()
 
 
 class TopKChart(QWidget):
@@ -125,6 +189,7 @@ class TopKChart(QWidget):
         self.k = k
         self._items: list[tuple[str, float]] = []
         self._threshold = 0.0
+        self._placeholder = ""
         self.setFixedHeight(ROW_HEIGHT * k)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
@@ -142,9 +207,37 @@ class TopKChart(QWidget):
         """The pairs currently drawn (for tests)."""
         return list(self._items)
 
+    def set_placeholder(self, text: str) -> None:
+        """A line to show instead of empty bars while there are no items ('' for empty bars)."""
+        self._placeholder = text
+        self.update()
+
+    def placeholder(self) -> str:
+        """The line shown instead of empty bars, '' when none."""
+        return self._placeholder if not self._items else ""
+
+    def event(self, event: QEvent) -> bool:
+        """A row's tooltip: its whole class name (the drawn one may be elided)."""
+        if event.type() == QEvent.ToolTip:
+            row = int(event.pos().y() // (self.height() / self.k))
+            if row < len(self._items):
+                name, prob = self._items[row]
+                QToolTip.showText(event.globalPos(), f"{name}: {prob:.1%}", self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
+
     def paintEvent(self, _event) -> None:  # noqa: N802 (Qt's naming)
         """One row per class: its name above a bar as long as its probability, and the percent."""
         painter = QPainter(self)
+        if self.placeholder():
+            painter.setPen(MUTED)
+            painter.setFont(_font(11))
+            painter.drawText(QRectF(self.rect()), Qt.AlignCenter | Qt.TextWordWrap,
+                             self._placeholder)
+            painter.end()
+            return
         painter.setRenderHint(QPainter.Antialiasing)
         row = self.height() / self.k
         metrics_font = _font(10)
@@ -208,28 +301,99 @@ class StatsPanel(QWidget):
         return self._values[key].text()
 
 
-class Banner(QLabel):
-    """A visible line for faults (no camera, video ended, bad checkpoint); hidden when empty."""
+class Banner(QFrame):
+    """A visible box for faults (no camera, video ended, bad checkpoint); hidden when empty.
+
+    The message is selectable; for a checkpoint to fetch by hand it also shows the URL and the
+    file to save it as in read-only fields with Copy buttons; Retry asks for the run again.
+    """
+
+    retry = pyqtSignal()
 
     STYLES = {
-        "error": "background: #fde7e9; color: #8b0000; border: 1px solid #e5a0a6;",
-        "info": "background: #e8f1fd; color: #0b3d91; border: 1px solid #a6c4ee;",
+        "error": ("#fde7e9", "#8b0000", "#e5a0a6"),
+        "info": ("#e8f1fd", "#0b3d91", "#a6c4ee"),
     }
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWordWrap(True)
-        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.setFont(_font(11))
-        self.hide()
+        self.setObjectName("banner")
+        self._message = QLabel()
+        self._message.setWordWrap(True)
+        self._message.setTextInteractionFlags(Qt.TextSelectableByMouse
+                                              | Qt.TextSelectableByKeyboard)
+        self._message.setFont(_font(11))
+        self._url, self._dest = self._copy_field(), self._copy_field()
+        self._fetch = QWidget()
+        grid = QGridLayout(self._fetch)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for row, (title, field) in enumerate((("File to fetch", self._url),
+                                              ("Save it as", self._dest))):
+            copy = QPushButton("Copy")
+            copy.clicked.connect(functools.partial(self._copy, field))
+            grid.addWidget(QLabel(title), row, 0)
+            grid.addWidget(field, row, 1)
+            grid.addWidget(copy, row, 2)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.clicked.connect(self.retry)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.retry_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self._message)
+        layout.addWidget(self._fetch)
+        layout.addLayout(buttons)
+        self.clear_message()
+
+    @staticmethod
+    def _copy_field() -> QLineEdit:
+        """A read-only, selectable one-line field."""
+        field = QLineEdit()
+        field.setReadOnly(True)
+        field.setFont(_font(10))
+        return field
+
+    @staticmethod
+    def _copy(field: QLineEdit) -> None:
+        """Put a field's whole text on the clipboard."""
+        QApplication.clipboard().setText(field.text())
 
     def show_message(self, text: str, kind: str = "error") -> None:
-        """Show `text` styled as an error or an info."""
-        self.setStyleSheet(f"QLabel {{ {self.STYLES[kind]} padding: 6px; border-radius: 4px; }}")
-        self.setText(text)
+        """Show `text` styled as an error or an info (no fetch fields, no Retry)."""
+        background, colour, border = self.STYLES[kind]
+        self.setStyleSheet(f"#banner {{ background: {background}; border: 1px solid {border}; "
+                           f"border-radius: 4px; }} #banner > QLabel {{ color: {colour}; }}")
+        self._message.setText(text)
+        self._fetch.hide()
+        self.retry_button.hide()
         self.show()
+
+    def show_fetch(self, url: str, dest: str) -> None:
+        """Add the file to download by hand and where to save it."""
+        self._url.setText(url)
+        self._dest.setText(dest)
+        for field in (self._url, self._dest):
+            field.setCursorPosition(0)
+        self._fetch.show()
+
+    def offer_retry(self) -> None:
+        """Show the Retry button."""
+        self.retry_button.show()
+
+    def fetch_fields(self) -> tuple[str, str]:
+        """The URL and the destination shown ('' when hidden): for tests."""
+        if self._fetch.isHidden():
+            return "", ""
+        return self._url.text(), self._dest.text()
+
+    def text(self) -> str:
+        """The message shown."""
+        return self._message.text()
 
     def clear_message(self) -> None:
         """Hide the banner."""
-        self.setText("")
+        self._message.setText("")
+        self._fetch.hide()
+        self.retry_button.hide()
         self.hide()

@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self._run: PipelineRun | None = None
         self._frames_shown = 0
         self._predictions = 0
+        self._fault = ""  # the last error of the current run, '' while none
         self._build_widgets()
         self._build_layout()
         self._load_settings(settings)
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.weights_browse.clicked.connect(self._browse_weights)
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
         self.start_button.clicked.connect(self.toggle_run)
+        self.banner.retry.connect(self.start_run)
         self.snapshot_button.clicked.connect(self.save_snapshot)
         self.record_button.toggled.connect(self._toggle_recording)
 
@@ -215,9 +217,12 @@ class MainWindow(QMainWindow):
             return
         self.banner.clear_message()
         self._frames_shown = self._predictions = 0
+        self._fault = ""
         self.action.clear("starting…")
         self.video.set_notice("Loading the checkpoint and the pose model…")
         self.chart.set_items([])
+        self.chart.set_placeholder("")
+        self.model_label.setText("loading the checkpoint…")
         self._run = PipelineRun(self.current_settings(), parent=self)
         self._run.frame_ready.connect(self._show_frame)
         self._run.prediction_ready.connect(self._show_prediction)
@@ -225,6 +230,7 @@ class MainWindow(QMainWindow):
         self._run.message.connect(self._show_message)
         self._run.download_progress.connect(self._show_download)
         self._run.model_loaded.connect(self.model_label.setText)
+        self._run.load_failed.connect(self._show_load_failure)
         self._run.finished.connect(self._run_finished)
         self._set_running_controls(True)
         self._run.start()
@@ -251,10 +257,12 @@ class MainWindow(QMainWindow):
         self._run = None
         self._set_running_controls(False)
         self.progress.hide()
-        self.statusBar().showMessage(reason or "stopped")
-        if self._predictions == 0:
+        self.statusBar().showMessage(_headline(reason) or "stopped")
+        if self._predictions == 0 and not self._fault:
             self.action.clear("no prediction in this run")
-        if not self.video.has_image():  # otherwise the last frame and its notice stay
+        if self._fault:
+            self.banner.offer_retry()
+        elif not self.video.has_image():  # otherwise the last frame and its notice stay
             self.video.set_notice("Choose a source and press Start")
         self.run_stopped.emit()
 
@@ -296,7 +304,28 @@ class MainWindow(QMainWindow):
         """Faults go to the banner; progress notes to the status bar."""
         if kind in ("error", "info"):
             self.banner.show_message(text, kind)
-        self.statusBar().showMessage(text)
+        if kind == "error":
+            self._fault = text
+            if not self.video.has_image():
+                self.video.set_notice("Not running: see the message above")
+                self.action.clear("nothing to classify")
+                self.chart.set_placeholder("no predictions: no frame came in")
+        self.statusBar().showMessage(_headline(text))
+
+    def _show_load_failure(self, text: str, url: str, dest: str) -> None:
+        """The checkpoint did not load: every panel says so, the banner says what to do."""
+        self._fault = text
+        self.banner.show_message(text, "error")
+        if url:
+            self.banner.show_fetch(url, dest)
+        self.video.set_notice("No model loaded: see the message above")
+        self.action.clear("no model loaded")
+        self.model_label.setText("not loaded (see the message above the video)")
+        self.chart.set_placeholder("no predictions without a model")
+
+    def fault(self) -> str:
+        """The last error of the current (or last) run, '' when it had none."""
+        return self._fault
 
     def _show_download(self, done: int, total: int) -> None:
         """The first-use checkpoint download, as a progress bar in the status bar."""
@@ -356,7 +385,15 @@ class MainWindow(QMainWindow):
     def summary(self) -> str:
         """One line on what the last run showed: for --quit-after smoke runs and tests."""
         banner = self.banner.text() if self.banner.isVisible() else ""
+        url, dest = self.banner.fetch_fields()
+        model = self.model_label.text().partition("\n")[0]
         return (f"platform: {QApplication.platformName()} | frames shown: {self._frames_shown} | "
                 f"predictions: {self._predictions} | action: {self.action.text()} | "
                 f"notice: {self.video.notice()} | banner: {banner} | "
+                f"fetch: {url} -> {dest} | model: {model} | "
                 f"status: {self.statusBar().currentMessage()}")
+
+
+def _headline(text: str) -> str:
+    """A message's first clause (up to ';'), for the status bar: the banner has the rest."""
+    return text.split(";", 1)[0].strip()

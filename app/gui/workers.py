@@ -14,6 +14,7 @@ from PyQt5.QtGui import QImage
 from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder
 from app.sources import Frame, FrameBuffer
 from model.errors import UserError
+from weights import DownloadFailed
 
 
 @dataclass
@@ -108,6 +109,7 @@ class PipelineWorker(QObject):
 
     download_progress = pyqtSignal(int, int)  # bytes done, bytes total (0 when unknown)
     loaded = pyqtSignal(str)  # a few lines on the model that was loaded
+    load_failed = pyqtSignal(str, str, str)  # why; a URL to fetch by hand and where ('' if none)
     message = pyqtSignal(str, str)  # kind, one line
     frame_ready = pyqtSignal(QImage, int)  # annotated frame, people in view
     prediction_ready = pyqtSignal(list)  # [(class name, probability)] best first
@@ -141,7 +143,13 @@ class PipelineWorker(QObject):
     def run(self) -> None:
         """Build the engine (may download), then process frames until the source is done."""
         try:
-            self._engine = self._build(self._report_download)
+            try:
+                self._engine = self._build(self._report_download)
+            except UserError as err:
+                manual = isinstance(err, DownloadFailed)
+                self.load_failed.emit(str(err), err.url if manual else "",
+                                      str(err.dest) if manual else "")
+                return
             self.loaded.emit(self._engine.describe())
             self._loop()
         except UserError as err:
