@@ -71,6 +71,7 @@ def test_video_run_shows_frames_and_predictions(qt_display, tmp_path, checkpoint
     assert run.number("frames shown") >= 1  # how many depends on the machine's speed
     assert run.number("predictions") >= 1  # at the latest, the one over the last frames
     assert run.summary["action"] != "—"
+    assert (run.summary["mirrored"], run.summary["either hand"]) == ("no", "no")
     _assert_png(shot)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from gui_helpers import person_frames, write_video
+from gui_helpers import person_frames, random_checkpoint, write_video
 
-from app.gui.engine import EngineOutput, LiveSource, Recorder, RunSettings
+from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder, RunSettings
 from app.gui.workers import Captured, PipelineWorker, RateMeter, to_qimage
 from app.sources import Frame, FrameBuffer
 from model.errors import UserError
@@ -193,3 +193,24 @@ def test_a_stopped_run_gives_no_final_prediction() -> None:
     engine = _ClipEngine()
     shown, predictions = _run_worker(engine, stop_first=True)
     assert shown == [] and predictions == [] and not engine.finished
+
+
+def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:
+    """The GUI's Mirrored source and Either hand boxes (and run_demo's flags) set the pipeline's
+    tracker and classifier; the defaults come from the pipeline YAML."""
+    from app.gui.launch import _settings, build_parser
+
+    defaults = RunSettings.defaults()
+    assert (defaults.mirror, defaults.either_hand) == (False, False)
+    args = build_parser().parse_args(["--mirror", "--either-hand"])
+    settings = _settings(args, RunSettings.defaults())
+    assert settings.mirror and settings.either_hand
+    settings.weights = str(random_checkpoint(tmp_path / "untrained.pt"))
+    settings.device = "cpu"
+    engine = Engine(settings)
+    try:
+        assert engine.pipeline.tracker.mirror and engine.classifier.either_hand
+    finally:
+        engine.close()
+    flags = build_parser().parse_args(["--no-mirror"])
+    assert not _settings(flags, RunSettings.defaults()).mirror

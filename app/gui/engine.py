@@ -29,13 +29,16 @@ def gui_defaults() -> dict[str, Any]:
 
 @dataclass
 class RunSettings:
-    """What one run uses: the source, the checkpoint, the device, the window, the threshold."""
+    """What one run uses: the source, the checkpoint, the device, the window, the threshold,
+    whether the source is a mirror image and whether either hand reads alike."""
 
     source: str
     weights: str
     device: str
     window: int
     threshold: float
+    mirror: bool
+    either_hand: bool
 
     @classmethod
     def defaults(cls) -> RunSettings:
@@ -43,7 +46,8 @@ class RunSettings:
         pipeline, gui = load_config(), gui_defaults()
         return cls(source=str(gui["source"]), weights=str(pipeline["weights"]),
                    device=str(pipeline["device"]), window=int(pipeline["classifier"]["window"]),
-                   threshold=float(gui["threshold"]))
+                   threshold=float(gui["threshold"]), mirror=bool(pipeline["tracker"]["mirror"]),
+                   either_hand=bool(pipeline["classifier"]["either_hand"]))
 
 
 class LiveSource:
@@ -114,8 +118,10 @@ class Engine:
         self.top_k = int(gui["top_k"])
         self.recorded_top_k = int(gui["recorded_top_k"])
         checkpoint = weights.resolve(settings.weights, progress=progress)
-        config = load_config(overrides={"weights": str(checkpoint), "device": settings.device,
-                                        "classifier": {"window": settings.window}})
+        config = load_config(overrides={
+            "weights": str(checkpoint), "device": settings.device,
+            "tracker": {"mirror": settings.mirror},
+            "classifier": {"window": settings.window, "either_hand": settings.either_hand}})
         background = bool(config["live"]["background_inference"])
         self.pipeline: FramePipeline = build_pipeline(config, background=background)
         self.classifier = self.pipeline.classifier

@@ -22,6 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", help="registered checkpoint name (python -m weights list) "
                                           "or a .pt file; a missing released one is downloaded")
     parser.add_argument("--device", metavar="auto|cpu|cuda", help="where the model runs")
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                        help="the source is a mirror image (a selfie view, NTU's own videos): "
+                             "exchange left and right")
+    parser.add_argument("--either-hand", action=argparse.BooleanOptionalAction,
+                        help="average each prediction with its mirror image's, so that left- "
+                             "and right-handed actions read alike")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="save a picture of the window here before exiting")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
@@ -83,6 +89,9 @@ def _settings(args: argparse.Namespace, settings):
     for name in ("source", "weights", "device"):
         if getattr(args, name) is not None:
             setattr(settings, name, str(getattr(args, name)))
+    for name in ("mirror", "either_hand"):
+        if getattr(args, name) is not None:
+            setattr(settings, name, getattr(args, name))
     return settings
 
 

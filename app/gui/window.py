@@ -8,6 +8,7 @@ from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QImage
 from PyQt5.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QGridLayout,
@@ -79,6 +80,13 @@ class MainWindow(QMainWindow):
         self.threshold_spin = QSpinBox()
         self.threshold_spin.setRange(0, 100)
         self.threshold_spin.setSuffix(" %")
+        self.mirror_check = QCheckBox("Mirrored source")
+        self.mirror_check.setToolTip("the picture is a mirror image (a selfie view, NTU's own "
+                                     "videos): exchange left and right")
+        self.either_hand_check = QCheckBox("Either hand")
+        self.either_hand_check.setToolTip("also classify the mirror image and average, so that "
+                                          "left- and right-handed actions read alike (twice the "
+                                          "model's work)")
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.snapshot_button = QPushButton("Snapshot")
@@ -135,6 +143,8 @@ class MainWindow(QMainWindow):
             row.addWidget(QLabel(label))
             row.addWidget(field)
             row.addSpacing(12)
+        row.addWidget(self.mirror_check)
+        row.addWidget(self.either_hand_check)
         row.addStretch(1)
         for button in (self.start_button, self.snapshot_button, self.record_button):
             row.addWidget(button)
@@ -172,6 +182,8 @@ class MainWindow(QMainWindow):
         self.window_spin.setValue(settings.window)
         self.threshold_spin.setValue(round(settings.threshold * 100))
         self.chart.set_threshold(settings.threshold)
+        self.mirror_check.setChecked(settings.mirror)
+        self.either_hand_check.setChecked(settings.either_hand)
 
     def current_settings(self) -> RunSettings:
         """The controls read back as RunSettings."""
@@ -181,6 +193,8 @@ class MainWindow(QMainWindow):
             device=self.device_combo.currentText(),
             window=self.window_spin.value(),
             threshold=self.threshold_spin.value() / 100,
+            mirror=self.mirror_check.isChecked(),
+            either_hand=self.either_hand_check.isChecked(),
         )
 
     # ---- browsing -----------------------------------------------------------------------------
@@ -244,7 +258,8 @@ class MainWindow(QMainWindow):
     def _set_running_controls(self, running: bool) -> None:
         """While running, settings that need a restart are locked and Start reads Stop."""
         for widget in (self.source_edit, self.source_browse, self.weights_combo,
-                       self.weights_browse, self.device_combo, self.window_spin):
+                       self.weights_browse, self.device_combo, self.window_spin,
+                       self.mirror_check, self.either_hand_check):
             widget.setEnabled(not running)
         self.start_button.setText("Stop" if running else "Start")
         self.record_button.setEnabled(running)
@@ -391,7 +406,13 @@ class MainWindow(QMainWindow):
                 f"predictions: {self._predictions} | action: {self.action.text()} | "
                 f"notice: {self.video.notice()} | banner: {banner} | "
                 f"fetch: {url} -> {dest} | model: {model} | "
-                f"status: {self.statusBar().currentMessage()}")
+                f"mirrored: {_yes(self.mirror_check)} | either hand: {_yes(self.either_hand_check)}"
+                f" | status: {self.statusBar().currentMessage()}")
+
+
+def _yes(box: QCheckBox) -> str:
+    """A check box's state as a word, for the summary line."""
+    return "yes" if box.isChecked() else "no"
 
 
 def _headline(text: str) -> str:
