@@ -11,7 +11,7 @@ from model import ModelConfig, build_model
 from model.errors import UserError
 from model.graph import STREAMS
 from train.config import TrainConfig, load_config, parse_assignments
-from train.optim import build_optimizer, build_scheduler, load_scheduler_state, scheduler_state
+from train.optim import build_optimizer, build_scheduler
 from train.run import overrides_from, parse_args
 
 CONFIGS = REPO_ROOT / "train" / "configs"
@@ -167,7 +167,7 @@ def test_weight_decay_groups_and_schedule():
         scheduler.step()
     assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
     fresh = build_scheduler(build_optimizer(net, config), config)
-    load_scheduler_state(fresh, scheduler_state(scheduler))
+    fresh.load_state_dict(scheduler.state_dict())
     assert fresh.state_dict() == scheduler.state_dict()
 
 

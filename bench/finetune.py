@@ -1,0 +1,102 @@
+"""How the fine-tuning recipe's choices do on a small set: train.synthetic's actions (4 classes,
+16 samples each, 100-frame windows like the live classifier's), the released network.
+
+`python -m bench.finetune [--epochs N] [--variants NAME ...]` trains each variant of
+train/configs/finetune.yaml (and the released recipe from scratch) and prints a table: best
+validation top-1, last validation loss, seconds, or where the loss guard stopped the run.
+Needs the NTU checkpoint of the recipe (registered name, or $SHIFTGCN_WEIGHTS_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.errors import UserError, cli_entry
+from train.config import load_config
+from train.gendata import data_file, generate, label_file
+from train.synthetic import generate as make_synthetic
+from train.trainer import train
+
+FINETUNE = Path(__file__).resolve().parents[1] / "train" / "configs" / "finetune.yaml"
+CLASSES, PER_CLASS = 4, 16
+
+# name -> overrides of the fine-tuning recipe (the first is the released recipe, from scratch)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "released recipe, random init": {"base_weights": None, "base_lr": 0.1, "warmup_epochs": 0,
+                                     "frozen_units": 0, "batchnorm": "train"},
+    "fine-tune recipe": {},
+    "lr 0.1": {"base_lr": 0.1},
+    "lr 0.001": {"base_lr": 0.001},
+    "no warm-up": {"warmup_epochs": 0},
+    "all units learn": {"frozen_units": 0},
+    "head only": {"frozen_units": 10},
+    "batchnorm train": {"batchnorm": "train"},
+    "batchnorm recalibrate": {"batchnorm": "recalibrate"},
+}
+
+
+def synthetic_windows(folder: Path, frames: int) -> Path:
+    """train.synthetic's set through gendata (xsub), cut to each sample's first `frames`."""
+    make_synthetic(folder / "raw", CLASSES, PER_CLASS, seed=0, progress=False)
+    generate("ntu60", folder / "raw", folder / "data", benchmarks=["xsub"], workers=1,
+             progress=False)
+    split = folder / "data" / "xsub"
+    for part in ("train", "val"):
+        path = data_file(split, part, "joint")
+        cut = np.ascontiguousarray(np.load(path)[:, :, :frames])
+        np.save(path, cut)
+    return split
+
+
+def run_variant(name: str, data: Path, work: Path, epochs: int) -> dict[str, Any]:
+    """Train one variant; its best top-1, last validation loss and time, or why it stopped."""
+    overrides = {**VARIANTS[name], "dataset": "synthetic", "num_class": CLASSES,
+                 "data_dir": str(data), "work_dir": str(work), "epochs": epochs,
+                 "device": "cpu"}
+    began = time.perf_counter()
+    try:
+        state = train(load_config(FINETUNE, overrides))
+    except UserError as err:
+        return {"variant": name, "result": f"stopped: {str(err).split(';')[0]}",
+                "seconds": time.perf_counter() - began}
+    last = state.history[-1]
+    return {"variant": name, "result": f"top-1 {state.best_top1:.1f}% (epoch "
+            f"{state.best_epoch}), last val loss {last['val_loss']:.3g}",
+            "seconds": time.perf_counter() - began}
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Build the set once, train each variant, print the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.finetune",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=load_config(FINETUNE).epochs)
+    parser.add_argument("--frames", type=int, default=100, help="window length (frames)")
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = synthetic_windows(Path(tmp), args.frames)
+        with label_file(data, "val").open("rb") as f:
+            chance = 100 / len(set(pickle.load(f)[1]))
+        print(f"{CLASSES} classes x {PER_CLASS} (train.synthetic, xsub split), {args.frames} "
+              f"frames, {args.epochs} epochs, chance {chance:.0f}%", flush=True)
+        for number, name in enumerate(args.variants):
+            rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.epochs))
+            print(f"| {rows[-1]['variant']} | {rows[-1]['result']} | "
+                  f"{rows[-1]['seconds']:.0f} s |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
