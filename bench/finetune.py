@@ -1,7 +1,8 @@
-"""How the fine-tuning recipe's choices do on a small set: train.synthetic's actions (4 classes,
-16 samples each, 100-frame windows like the live classifier's), the released network.
+"""How the fine-tuning recipe's choices do on a small set: train.synthetic's actions (by default
+4 classes, 16 samples each, 100-frame windows like the live classifier's), the released network.
 
-`python -m bench.finetune [--epochs N] [--variants NAME ...]` trains each variant of
+`python -m bench.finetune [--classes K] [--per-class N] [--noise M] [--epochs N]
+[--variants NAME ...]` trains each variant of
 train/configs/finetune.yaml (and the released recipe from scratch) and prints a table: best
 validation top-1, last validation loss, seconds, or where the loss guard stopped the run.
 Needs the NTU checkpoint of the recipe (registered name, or $SHIFTGCN_WEIGHTS_DIR).
@@ -26,7 +27,6 @@ from train.synthetic import generate as make_synthetic
 from train.trainer import train
 
 FINETUNE = Path(__file__).resolve().parents[1] / "train" / "configs" / "finetune.yaml"
-CLASSES, PER_CLASS = 4, 16
 
 # name -> overrides of the fine-tuning recipe (the first is the released recipe, from scratch)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -43,22 +43,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def synthetic_windows(folder: Path, frames: int) -> Path:
-    """train.synthetic's set through gendata (xsub), cut to each sample's first `frames`."""
-    make_synthetic(folder / "raw", CLASSES, PER_CLASS, seed=0, progress=False)
+def synthetic_windows(folder: Path, classes: int, per_class: int, frames: int, noise: float
+                      ) -> Path:
+    """train.synthetic's set through gendata (xsub), cut to each sample's first `frames`, with
+    Gaussian noise of `noise` metres on every joint (pose estimates jitter; 0: none)."""
+    make_synthetic(folder / "raw", classes, per_class, seed=0, progress=False)
+    rng = np.random.default_rng(0)
     generate("ntu60", folder / "raw", folder / "data", benchmarks=["xsub"], workers=1,
              progress=False)
     split = folder / "data" / "xsub"
     for part in ("train", "val"):
         path = data_file(split, part, "joint")
         cut = np.ascontiguousarray(np.load(path)[:, :, :frames])
+        cut += (cut != 0) * rng.normal(0, noise, cut.shape).astype(np.float32)
         np.save(path, cut)
     return split
 
 
-def run_variant(name: str, data: Path, work: Path, epochs: int) -> dict[str, Any]:
+def run_variant(name: str, data: Path, work: Path, classes: int, epochs: int) -> dict[str, Any]:
     """Train one variant; its best top-1, last validation loss and time, or why it stopped."""
-    overrides = {**VARIANTS[name], "dataset": "synthetic", "num_class": CLASSES,
+    overrides = {**VARIANTS[name], "dataset": "synthetic", "num_class": classes,
                  "data_dir": str(data), "work_dir": str(work), "epochs": epochs,
                  "device": "cpu"}
     began = time.perf_counter()
@@ -79,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.finetune",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=load_config(FINETUNE).epochs)
+    parser.add_argument("--classes", type=int, default=4)
+    parser.add_argument("--per-class", type=int, default=16, help="samples a class (half train)")
+    parser.add_argument("--noise", type=float, default=0.0, help="joint noise (metres)")
     parser.add_argument("--frames", type=int, default=100, help="window length (frames)")
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -86,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        data = synthetic_windows(Path(tmp), args.frames)
+        data = synthetic_windows(Path(tmp), args.classes, args.per_class, args.frames,
+                                 args.noise)
         with label_file(data, "val").open("rb") as f:
             chance = 100 / len(set(pickle.load(f)[1]))
-        print(f"{CLASSES} classes x {PER_CLASS} (train.synthetic, xsub split), {args.frames} "
-              f"frames, {args.epochs} epochs, chance {chance:.0f}%", flush=True)
+        print(f"{args.classes} classes x {args.per_class} (train.synthetic, xsub split), "
+              f"{args.frames} frames, noise {args.noise} m, {args.epochs} epochs, chance "
+              f"{chance:.0f}%", flush=True)
         for number, name in enumerate(args.variants):
-            rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.epochs))
+            rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.classes,
+                                    args.epochs))
             print(f"| {rows[-1]['variant']} | {rows[-1]['result']} | "
                   f"{rows[-1]['seconds']:.0f} s |", flush=True)
     return 0
