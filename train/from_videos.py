@@ -167,15 +167,21 @@ def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
         **(overrides or {}), "dataset": "videos", "num_class": len(class_names),
         "class_names": class_names, "data_dir": str(work_dir / "data"),
         "work_dir": str(work_dir)})
+    held_out = True
     if val is None:
         train_videos, val_videos = split_videos(classes, val_fraction, config.seed)
+        if not any(val_videos.values()):  # one video a class (a first Teach session)
+            val_videos, held_out = train_videos, False
+            print("validation: every class has one video, so the training windows are scored "
+                  "(nothing held out; record more clips for a real figure)")
     else:
         train_videos, val_videos = classes, find_classes(val)
         unknown = sorted(set(val_videos) - set(class_names))
         if unknown:
             raise UserError(f"--val {val} has class {unknown[0]!r}, which {videos} lacks")
     prepare_work_dir(work_dir, overwrite)
-    everything = [p for group in (train_videos, val_videos) for ps in group.values() for p in ps]
+    everything = sorted({p for group in (train_videos, val_videos) for ps in group.values()
+                         for p in ps})
     extraction = extract_videos(everything, pipeline, cache_dir or work_dir / "skeletons",
                                 workers, progress, on_video)
     window = int(classifier["window"])
@@ -194,6 +200,7 @@ def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
         "videos": {s: sum(map(len, g.values())) for s, g in (("train", train_videos),
                                                               ("val", val_videos))},
         "windows": {s: len(d.labels) for s, d in splits.items()},
+        "held_out_validation": held_out,
         "unreadable": [str(p) for p in extraction.unreadable],
         "no_person": [str(p) for d in splits.values() for p in d.unusable],
         "extraction": {"videos": extraction.extracted,
