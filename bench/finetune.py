@@ -2,7 +2,7 @@
 4 classes, 16 samples each, 100-frame windows like the live classifier's), the released network.
 
 `python -m bench.finetune [--classes K] [--per-class N] [--noise M] [--epochs N]
-[--variants NAME ...]` trains each variant of
+[--batch-size B] [--variants NAME ...]` trains each variant of
 train/configs/finetune.yaml (and the released recipe from scratch) and prints a table: best
 validation top-1, last validation loss, seconds, or where the loss guard stopped the run.
 Needs the NTU checkpoint of the recipe (registered name, or $SHIFTGCN_WEIGHTS_DIR).
@@ -34,6 +34,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                      "frozen_units": 0, "batchnorm": "train"},
     "fine-tune recipe": {},
     "lr 0.1": {"base_lr": 0.1},
+    "lr 0.03": {"base_lr": 0.03},
     "lr 0.001": {"base_lr": 0.001},
     "no warm-up": {"warmup_epochs": 0},
     "all units learn": {"frozen_units": 0},
@@ -60,11 +61,12 @@ def synthetic_windows(folder: Path, classes: int, per_class: int, frames: int, n
     return split
 
 
-def run_variant(name: str, data: Path, work: Path, classes: int, epochs: int) -> dict[str, Any]:
+def run_variant(name: str, data: Path, work: Path, classes: int, epochs: int,
+                batch_size: int) -> dict[str, Any]:
     """Train one variant; its best top-1, last validation loss and time, or why it stopped."""
     overrides = {**VARIANTS[name], "dataset": "synthetic", "num_class": classes,
                  "data_dir": str(data), "work_dir": str(work), "epochs": epochs,
-                 "device": "cpu"}
+                 "batch_size": batch_size, "device": "cpu"}
     began = time.perf_counter()
     try:
         state = train(load_config(FINETUNE, overrides))
@@ -82,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     """Build the set once, train each variant, print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench.finetune",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=load_config(FINETUNE).epochs)
+    recipe = load_config(FINETUNE)
+    parser.add_argument("--epochs", type=int, default=recipe.epochs)
+    parser.add_argument("--batch-size", type=int, default=recipe.batch_size)
     parser.add_argument("--classes", type=int, default=4)
     parser.add_argument("--per-class", type=int, default=16, help="samples a class (half train)")
     parser.add_argument("--noise", type=float, default=0.0, help="joint noise (metres)")
@@ -98,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         with label_file(data, "val").open("rb") as f:
             chance = 100 / len(set(pickle.load(f)[1]))
         print(f"{args.classes} classes x {args.per_class} (train.synthetic, xsub split), "
-              f"{args.frames} frames, noise {args.noise} m, {args.epochs} epochs, chance "
+              f"{args.frames} frames, noise {args.noise} m, {args.epochs} epochs of batch "
+              f"{args.batch_size}, chance "
               f"{chance:.0f}%", flush=True)
         for number, name in enumerate(args.variants):
             rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.classes,
-                                    args.epochs))
+                                    args.epochs, args.batch_size))
             print(f"| {rows[-1]['variant']} | {rows[-1]['result']} | "
                   f"{rows[-1]['seconds']:.0f} s |", flush=True)
     return 0
