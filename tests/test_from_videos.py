@@ -140,3 +140,21 @@ def test_long_clips_give_several_windows_and_empty_windows_are_left_out():
     assert [len(w) for _, w in from_videos.clip_windows(clip[:40], 100, 50, 16)] == [40]
     clip[:120] = 0  # nobody in the first 120 frames
     assert [s for s, _ in from_videos.clip_windows(clip, 100, 50, 16)] == [50, 100, 150]
+
+
+def test_extraction_in_worker_processes_matches_extraction_in_this_one(tmp_path, videos):
+    import numpy as np
+
+    from train.video_skeletons import extract_videos
+
+    clips = [videos / "bob" / "bob_0.mp4", videos / "sway" / "sway_1.mp4"]
+    config = load_pipeline_config()
+    here = extract_videos(clips, config, tmp_path / "one", workers=1, progress=False)
+    pool = extract_videos(clips, config, tmp_path / "two", workers=2, progress=False)
+    assert pool.extracted == here.extracted == 2 and not pool.unreadable
+    for clip in clips:
+        ours, theirs = here.skeletons[clip], pool.skeletons[clip]
+        assert ours.frames == theirs.frames == 36
+        assert len(ours.skeleton) == 71  # 36 frames at 15 fps resampled to 30 fps
+        np.testing.assert_allclose(ours.skeleton, theirs.skeleton, atol=1e-5)
+        assert ours.frames_with_person > 60
