@@ -2,9 +2,10 @@
 4 classes, 16 samples each, 100-frame windows like the live classifier's), the released network.
 
 `python -m bench.finetune [--classes K] [--per-class N] [--noise M] [--epochs N]
-[--batch-size B] [--variants NAME ...]` trains each variant of
-train/configs/finetune.yaml (and the released recipe from scratch) and prints a table: best
-validation top-1, last validation loss, seconds, or where the loss guard stopped the run.
+[--batch-size B] [--set KEY=VALUE] [--variants NAME ...]` trains each variant of
+train/configs/finetune.yaml (`--set` changes it for all; the first variant is the released recipe
+from scratch) and prints a table: best validation top-1, last validation loss, seconds, or where
+the loss guard stopped the run.
 Needs the NTU checkpoint of the recipe (registered name, or $SHIFTGCN_WEIGHTS_DIR).
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from model.errors import UserError, cli_entry
-from train.config import load_config
+from train.config import load_config, parse_assignments
 from train.gendata import data_file, generate, label_file
 from train.synthetic import generate as make_synthetic
 from train.trainer import train
@@ -40,6 +41,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "all units learn": {"frozen_units": 0},
     "head only": {"frozen_units": 10},
     "batchnorm train": {"batchnorm": "train"},
+    "batchnorm frozen": {"batchnorm": "frozen"},
     "batchnorm recalibrate": {"batchnorm": "recalibrate"},
 }
 
@@ -62,9 +64,9 @@ def synthetic_windows(folder: Path, classes: int, per_class: int, frames: int, n
 
 
 def run_variant(name: str, data: Path, work: Path, classes: int, epochs: int,
-                batch_size: int) -> dict[str, Any]:
+                batch_size: int, common: dict[str, Any]) -> dict[str, Any]:
     """Train one variant; its best top-1, last validation loss and time, or why it stopped."""
-    overrides = {**VARIANTS[name], "dataset": "synthetic", "num_class": classes,
+    overrides = {**common, **VARIANTS[name], "dataset": "synthetic", "num_class": classes,
                  "data_dir": str(data), "work_dir": str(work), "epochs": epochs,
                  "batch_size": batch_size, "device": "cpu"}
     began = time.perf_counter()
@@ -93,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100, help="window length (frames)")
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the recipe for every variant, e.g. --set batchnorm=frozen")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{chance:.0f}%", flush=True)
         for number, name in enumerate(args.variants):
             rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.classes,
-                                    args.epochs, args.batch_size))
+                                    args.epochs, args.batch_size, parse_assignments(args.set)))
             print(f"| {rows[-1]['variant']} | {rows[-1]['result']} | "
                   f"{rows[-1]['seconds']:.0f} s |", flush=True)
     return 0
