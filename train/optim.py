@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -49,3 +51,14 @@ def build_scheduler(
     `lr_steps` (stepped once per epoch)."""
     schedule = StepSchedule(config.warmup_epochs, config.lr_steps, config.lr_gamma)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def load_scheduler_state(
+    scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict[str, Any]
+) -> None:
+    """Restore a saved schedule, also one saved as a MultiStepLR (runs started before the warm-up
+    schedule): the factor is a function of the epoch, so the epoch count is all it needs."""
+    if "lr_lambdas" not in state:
+        state = {**scheduler.state_dict(), "last_epoch": state["last_epoch"],
+                 "_step_count": state["_step_count"], "_last_lr": state["_last_lr"]}
+    scheduler.load_state_dict(state)

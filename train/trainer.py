@@ -28,7 +28,7 @@ from .config import TrainConfig
 from .feeder import SkeletonFeeder
 from .finetune import freeze, load_base_weights, recalibrate_batchnorm, set_train_mode
 from .metrics import confusion_matrix, save_scores, topk_accuracy, write_metrics_csv
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, load_scheduler_state
 from .plots import plot_confusion, plot_curves
 
 LAST, BEST = "last.pt", "best.pt"
@@ -388,7 +388,7 @@ class Trainer:
                 f"{path} was trained with another model config; resume with the same config"
             ) from None
         self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
+        load_scheduler_state(self.scheduler, saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
         restore_rng_state(saved["rng"])
         self.state = RunState(
