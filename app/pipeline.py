@@ -101,6 +101,20 @@ def window_motion(frames: np.ndarray, fps: float) -> float:
     return float(step[both].mean() * fps)
 
 
+def resample_index(times: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each wanted time, the index of the nearest frame at or before it (frames that come
+    before the first one are left out): how a source's frames are resampled to the model's fps."""
+    index = np.searchsorted(times, wanted + 1e-6, side="right") - 1
+    return index[index >= 0]
+
+
+def resample_clip(times: np.ndarray, fps: float) -> np.ndarray:
+    """Indices of a whole clip's frames at `fps` (ticks back from its last frame, as the live
+    window is taken), so training clips see the frame rate the live classifier gives the model."""
+    count = int(np.floor((times[-1] - times[0]) * fps + 1e-6)) + 1
+    return resample_index(times, times[-1] - np.arange(count - 1, -1, -1) / fps)
+
+
 # Niceness added to the inference thread: on a small CPU, pose on every frame comes first and the
 # model uses what is left (windows it cannot take in time are skipped, the newest wins).
 INFERENCE_NICENESS = 10
@@ -211,9 +225,7 @@ class StreamingClassifier:
         fewer than min_frames of its frames show a person."""
         times = np.array([t for t, _ in self._buffer])
         end = times[-1]
-        wanted = end - np.arange(self.window - 1, -1, -1) / self.fps
-        index = np.searchsorted(times, wanted + 1e-6, side="right") - 1
-        index = index[index >= 0]
+        index = resample_index(times, end - np.arange(self.window - 1, -1, -1) / self.fps)
         skeletons = [self._buffer[i][1] for i in index]
         seen = [s for s in skeletons if s is not None]
         if len(seen) < min(self.min_frames, self.window):
@@ -344,14 +356,6 @@ class FramePipeline:
         self.classifier.close()
 
 
-def build_pose_stages(config: dict[str, Any]) -> tuple[PoseEstimator, BodyTracker]:
-    """The pose estimator and body tracker of the pipeline's settings: frames -> NTU skeletons."""
-    pose_cfg = dict(config["pose"])
-    estimator = make_estimator(pose_cfg.pop("backend"), pose_cfg.pop("model_path"),
-                               pose_cfg.pop("max_people"), **pose_cfg)
-    return estimator, BodyTracker(**config["tracker"])
-
-
 def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                    background: bool = False, drop_late: bool = True,
                    keep_history: bool = False) -> FramePipeline:
@@ -368,3 +372,12 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                                      drop_late=drop_late, keep_history=keep_history,
                                      **config["classifier"])
     return FramePipeline(estimator, tracker, classifier)
+
+
+def build_pose_stages(config: dict[str, Any]) -> tuple[PoseEstimator, BodyTracker]:
+    """The pose estimator and body tracker of the `pose` and `tracker` settings: pixels -> the
+    (3, 25, 2) skeletons the classifier gets (also what train.from_videos extracts with)."""
+    pose_cfg = dict(config["pose"])
+    estimator = make_estimator(pose_cfg.pop("backend"), pose_cfg.pop("model_path"),
+                               pose_cfg.pop("max_people"), **pose_cfg)
+    return estimator, BodyTracker(**config["tracker"])

@@ -4,8 +4,12 @@ from .landmarks import NUM_LANDMARKS, POSE_EDGES, Person
 from .ntu import camera_offset, mirrored, ntu_visibility, steady_legs, to_ntu
 from .tracker import BodyTracker
 
+# The version of what pose/ makes of a frame (the landmark -> NTU mapping, the tracker's output):
+# skeletons cached under another value are extracted again. Bump it when the mapping changes.
+SKELETON_FORMAT = "ntu-mapping-1"
+
 __all__ = [
     "BACKENDS", "BodyTracker", "MediaPipePose", "NUM_LANDMARKS", "POSE_EDGES", "Person",
-    "PoseEstimator", "TasksPose", "camera_offset", "make_estimator", "mirrored", "ntu_visibility",
-    "steady_legs", "to_ntu",
+    "PoseEstimator", "SKELETON_FORMAT", "TasksPose", "camera_offset", "make_estimator", "mirrored",
+    "ntu_visibility", "steady_legs", "to_ntu",
 ]

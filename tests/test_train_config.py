@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from train_helpers import REPO_ROOT
 
 from model import ModelConfig, build_model
 from model.errors import UserError
 from model.graph import STREAMS
 from train.config import TrainConfig, load_config, parse_assignments
-from train.optim import build_optimizer, build_scheduler, load_scheduler_state, scheduler_state
+from train.optim import build_optimizer, build_scheduler, load_scheduler_state
 from train.run import overrides_from, parse_args
 
 CONFIGS = REPO_ROOT / "train" / "configs"
@@ -167,8 +168,19 @@ def test_weight_decay_groups_and_schedule():
         scheduler.step()
     assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
     fresh = build_scheduler(build_optimizer(net, config), config)
-    load_scheduler_state(fresh, scheduler_state(scheduler))
+    fresh.load_state_dict(scheduler.state_dict())
     assert fresh.state_dict() == scheduler.state_dict()
+    # a run saved with the MultiStepLR of earlier versions resumes on the same rates
+    old = torch.optim.lr_scheduler.MultiStepLR(build_optimizer(net, config), [2, 4], 0.1)
+    for _ in range(3):
+        old.optimizer.step()
+        old.step()
+    resumed = build_scheduler(build_optimizer(net, config), config)
+    load_scheduler_state(resumed, old.state_dict())
+    assert resumed.last_epoch == 3 and resumed.get_last_lr() == pytest.approx([0.01] * 3)
+    resumed.optimizer.step()
+    resumed.step()
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
 
 
 def test_class_names_come_from_the_dataset():

@@ -14,6 +14,7 @@ from model.errors import UserError
 from model.graph import STREAMS
 from model.yaml_files import deep_merge, read_yaml
 
+from .finetune import BATCHNORM_MODES
 from .splits import DATASETS
 
 SYNTHETIC = "synthetic"  # train.synthetic's actions; any other non-NTU name works with num_class
@@ -49,6 +50,14 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda or cuda:N
     amp: bool = False  # mixed precision (CUDA only)
     model: dict[str, Any] = field(default_factory=dict)  # overrides of model.ModelConfig
+    # Fine-tuning (train/configs/finetune.yaml sets the recipe measured for small data)
+    base_weights: str | None = None  # start from this checkpoint (name or file); the head is new
+    frozen_units: int = 0  # the input BatchNorm and the first n units keep the base weights
+    batchnorm: str = "train"  # train | frozen (keep the running statistics) | recalibrate
+    warmup_epochs: int = 0  # the learning rate rises linearly over these first epochs
+    # A run stops at the first loss (training batch or validation) that is not finite or above
+    # loss_limit times max(ln(classes), 2) (ln(classes) is a uniform guess's loss); 0 = no limit
+    loss_limit: float = 10.0
 
     def __post_init__(self) -> None:
         self._validate()
@@ -64,6 +73,12 @@ class TrainConfig:
         if self.dataset in DATASETS and self.benchmark not in DATASETS[self.dataset].benchmarks:
             known = ", ".join(DATASETS[self.dataset].benchmarks)
             raise UserError(f"config: {self.dataset} has no benchmark {self.benchmark!r} ({known})")
+        if self.batchnorm not in BATCHNORM_MODES:
+            raise UserError(
+                f"config: batchnorm {self.batchnorm!r} is not one of {', '.join(BATCHNORM_MODES)}"
+            )
+        if int(self.warmup_epochs) < 0 or float(self.loss_limit) < 0:
+            raise UserError("config: warmup_epochs and loss_limit must not be negative")
         for key in ("epochs", "batch_size", "test_batch_size"):
             if int(getattr(self, key)) < 1:
                 raise UserError(f"config: {key} must be at least 1")

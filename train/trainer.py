@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -26,8 +27,9 @@ from model.progress import progress_bar
 
 from .config import TrainConfig
 from .feeder import SkeletonFeeder
+from .finetune import freeze, load_base_weights, recalibrate_batchnorm, set_train_mode
 from .metrics import confusion_matrix, save_scores, topk_accuracy, write_metrics_csv
-from .optim import build_optimizer, build_scheduler, load_scheduler_state, scheduler_state
+from .optim import build_optimizer, build_scheduler, load_scheduler_state
 from .plots import plot_confusion, plot_curves
 
 LAST, BEST = "last.pt", "best.pt"
@@ -111,6 +113,31 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
+class LossExploded(Exception):
+    """A loss that is not finite or passed the limit: the run must stop."""
+
+    def __init__(self, where: str, value: float, limit: float) -> None:
+        super().__init__(f"the {where} loss is {value:.4g} (limit {limit:.3g})")
+        self.where, self.value, self.limit = where, value, limit
+
+
+class LossGuard:
+    """Checks every loss against `factor` times max(ln(classes), 2), a uniform guess's loss
+    (floored for two or three classes); all processes of a DDP run stop together."""
+
+    def __init__(self, factor: float, classes: int, cluster: Cluster) -> None:
+        self.limit = factor * max(math.log(classes), 2.0) if factor > 0 else math.inf
+        self.cluster = cluster
+
+    def check(self, where: str, value: float) -> None:
+        """Raise LossExploded when `value` (on any process) is not finite or above the limit."""
+        bad = not math.isfinite(value) or value > self.limit
+        if self.cluster.world > 1:
+            bad = all_sum(self.cluster, float(bad))[0] > 0
+        if bad:
+            raise LossExploded(where, value, self.limit)
+
+
 def train_epoch(
     model: nn.Module,
     loader: DataLoader,
@@ -119,14 +146,22 @@ def train_epoch(
     device: torch.device,
     amp: bool,
     show: bool,
+    guard: LossGuard | None = None,
+    train_mode: Callable[[], None] | None = None,
 ) -> tuple[float, int]:
-    """One epoch of SGD; returns (sum of per-sample losses, number of samples) of this process."""
-    model.train()
+    """One epoch of SGD; returns (sum of per-sample losses, number of samples) of this process.
+
+    `train_mode` puts the model in training mode (default model.train(); fine-tuning keeps some
+    BatchNorm layers in eval); a batch whose loss fails `guard` stops the epoch before its step.
+    """
+    (train_mode or model.train)()
     loss_sum, count = 0.0, 0
     for x, y, _ in progress_bar(loader, desc="train", leave=False, enabled=show):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, amp):
             loss = F.cross_entropy(model(x), y)
+        if guard is not None:
+            guard.check("training", float(loss.detach()))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -213,7 +248,12 @@ class Trainer:
         self.val_set = SkeletonFeeder(config.data_path, "val", config.stream)
         self._check_labels()
         self.class_names = config.resolved_class_names()
-        self.model = build_model(config.model_config()).to(self.device)
+        self.model = build_model(config.model_config())
+        if config.base_weights and not resume:
+            load_base_weights(self.model, config.base_weights)
+        freeze(self.model, config.frozen_units)
+        self.model.to(self.device)
+        self.guard = LossGuard(config.loss_limit, config.classes, self.cluster)
         self.net = self._wrap(self.model)
         self.optimizer = build_optimizer(self.model, config)
         self.scheduler = build_scheduler(self.optimizer, config)
@@ -310,7 +350,7 @@ class Trainer:
                 "best_epoch": self.state.best_epoch,
                 "best_top1": self.state.best_top1,
                 "optimizer": self.optimizer.state_dict(),
-                "scheduler": scheduler_state(self.scheduler),
+                "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(),
                 "rng": rng_state(),
                 "config": self.config.to_dict(),
@@ -358,12 +398,14 @@ class Trainer:
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
 
     # ------------------------------------------------------------ output
-    def log(self, message: str) -> None:
-        """A line on the console (above the progress bars) and in the work dir's log.txt."""
+    def log(self, message: str, console: bool = True) -> None:
+        """A line in the work dir's log.txt and, unless told not to, on the console (above the
+        progress bars)."""
         if not self.cluster.is_main:
             return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
-        tqdm.write(line)
+        if console:
+            tqdm.write(line)
         with (self.work_dir / LOG).open("a") as f:
             f.write(line + "\n")
 
@@ -402,6 +444,7 @@ class Trainer:
         start = time.perf_counter()
         self.sampler.set_epoch(epoch)
         lr = self.optimizer.param_groups[0]["lr"]
+        config = self.config
         loss_sum, count = train_epoch(
             self.net,
             self.train_loader,
@@ -410,15 +453,20 @@ class Trainer:
             self.device,
             self.amp,
             self.show,
+            self.guard,
+            lambda: set_train_mode(self.model, config.frozen_units, config.batchnorm),
         )
         self.scheduler.step()
         loss_sum, count = all_sum(self.cluster, loss_sum, count)
+        if config.batchnorm == "recalibrate":
+            recalibrate_batchnorm(self.model, config.frozen_units, self.train_loader, self.device)
         share_buffers(self.cluster, self.model)
         scores, indices, val_loss = predict(
             self.model, self.val_loader, self.device, self.amp, self.show
         )
         scores, val_loss = gather_predictions(self.cluster, scores, indices, val_loss)
         labels = self.val_set.labels
+        self.guard.check("validation", val_loss / max(len(labels), 1))
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum / count,
@@ -430,8 +478,25 @@ class Trainer:
         }
         return row, scores
 
-    def run(self) -> RunState:
-        """Train the remaining epochs; each one writes the work dir's files (main process only)."""
+    def _stopped(self, epoch: int, err: LossExploded) -> str:
+        """The one line that ends a run whose loss exploded (also written to log.txt)."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        kept = (
+            f"{self.work_dir / BEST} and {LAST} keep epoch {self.state.best_epoch} and "
+            f"{self.state.epoch}"
+            if self.state.epoch
+            else "no checkpoint was written"
+        )
+        line = (
+            f"training stopped in epoch {epoch + 1}: {err} at learning rate {lr:.4g}; {kept}; "
+            "lower base_lr (--set base_lr=...) or raise warmup_epochs"
+        )
+        self.log(line, console=False)  # the console gets it once, as the command's error
+        return line
+
+    def run(self, on_epoch: Callable[[dict[str, float]], None] | None = None) -> RunState:
+        """Train the remaining epochs; each one writes the work dir's files (main process only)
+        and then calls `on_epoch` with its metrics row (a GUI's progress)."""
         self._write_start()
         config = self.config
         self.log(
@@ -446,7 +511,10 @@ class Trainer:
             self._write_tables()
         epochs = range(self.state.epoch, config.epochs)
         for epoch in progress_bar(epochs, desc="epochs", enabled=self.show):
-            row, scores = self._epoch(epoch)
+            try:
+                row, scores = self._epoch(epoch)
+            except LossExploded as err:
+                raise UserError(self._stopped(epoch, err)) from None
             self.state.epoch = epoch + 1
             self._write_epoch(row, scores)
             self.log(
@@ -455,6 +523,8 @@ class Trainer:
                 f"top-5 {row['top5']:.2f}%, "
                 f"lr {row['lr']:.4g}, {row['seconds']:.1f}s"
             )
+            if on_epoch is not None:
+                on_epoch(row)
         self.log(
             f"best top-1 {self.state.best_top1:.2f}% at epoch {self.state.best_epoch}; "
             f"files in {self.work_dir}"
@@ -462,9 +532,14 @@ class Trainer:
         return self.state
 
 
-def train(config: TrainConfig, resume: bool = False) -> RunState:
-    """Train `config` (inside torchrun: as one of its processes) and return the final run state."""
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> RunState:
+    """Train `config` (inside torchrun: as one of its processes) and return the final run state;
+    `on_epoch(row)` follows each epoch."""
     try:
-        return Trainer(config, resume=resume).run()
+        return Trainer(config, resume=resume).run(on_epoch)
     finally:
         leave_cluster()

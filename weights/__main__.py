@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "register":
             cmd.add_argument("name", help="short name to use with --weights")
             cmd.add_argument("path", help="the checkpoint file (.pt)")
-            cmd.add_argument("--dataset", required=True, choices=("ntu60", "ntu120"))
+            cmd.add_argument("--dataset", choices=("ntu60", "ntu120"),
+                             help="the NTU label set; leave out for a checkpoint that names its "
+                             "own classes (python -m train.from_videos)")
             cmd.add_argument("--stream", default="joint")
             cmd.add_argument("--benchmark", default="")
             cmd.add_argument("--accuracy", type=float, default=None, help="top-1 in percent")

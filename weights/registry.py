@@ -19,6 +19,7 @@ LABELS_DIR = PACKAGE_DIR / "labels"
 LOCAL_REGISTRY_NAME = "local_registry.yaml"
 DIR_ENV = "SHIFTGCN_WEIGHTS_DIR"
 URL_ENV = "SHIFTGCN_WEIGHTS_URL"
+OWN_DATASET = "own"  # the dataset of a registered checkpoint that names its own classes
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ class WeightEntry:
         return file if file.is_absolute() else weights_dir(directory) / file
 
     def class_names(self) -> list[str]:
-        """The label of each output of this checkpoint, in output order."""
-        return class_names(self.labels)
+        """The label of each output of this checkpoint, in output order (read from the file for
+        a checkpoint that names its own classes)."""
+        if self.labels:
+            return class_names(self.labels)
+        from model import load_model
+
+        return list(load_model(self.path()).class_names)
 
 
 def weights_dir(override: str | os.PathLike | None = None) -> Path:
@@ -144,19 +150,27 @@ def verify(directory: str | os.PathLike | None = None, names: list[str] | None =
     return results
 
 
-def register(name: str, path: str | os.PathLike, dataset: str, *, stream: str = "joint",
+def register(name: str, path: str | os.PathLike, dataset: str | None, *, stream: str = "joint",
              benchmark: str = "", accuracy: float | None = None,
              directory: str | os.PathLike | None = None) -> WeightEntry:
-    """Add one of the project's own checkpoints to the weights directory's local registry."""
+    """Add one of the project's own checkpoints to the weights directory's local registry.
+
+    With no `dataset`, the checkpoint must carry its class names and stream (train.from_videos):
+    the entry's dataset is then OWN_DATASET and its labels are read from the file.
+    """
     source = Path(path).expanduser().resolve()
     if not source.is_file():
         raise UserError(f"checkpoint file {source} not found; give the .pt file to register")
     if name in {e.name for e in _read_entries(REGISTRY_FILE)}:
         raise UserError(f"'{name}' is a released checkpoint's name; choose another name")
+    if dataset is None:
+        dataset, labels, stream, num_class = OWN_DATASET, "", *_own_classes(source)
+    else:
+        labels, num_class = dataset, len(class_names(dataset))
     folder = weights_dir(directory)
     file = source.name if source.parent == folder else str(source)
     entry = WeightEntry(name=name, file=file, sha256=sha256_of(source), dataset=dataset,
-                        num_class=len(class_names(dataset)), labels=dataset, stream=stream,
+                        num_class=num_class, labels=labels, stream=stream,
                         benchmark=benchmark, accuracy=accuracy, licence="project's own")
     local_file = folder / LOCAL_REGISTRY_NAME
     data = _load_yaml(local_file) or {}
@@ -165,6 +179,18 @@ def register(name: str, path: str | os.PathLike, dataset: str, *, stream: str = 
     with atomic_write(local_file) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return entry
+
+
+def _own_classes(path: Path) -> tuple[str, int]:
+    """The stream and class count of a checkpoint that names its classes; else one clear line."""
+    import torch
+
+    from model import load_model  # model imports weights lazily too: no cycle at import time
+
+    model = load_model(path)  # one clear line for a file that is no Shift-GCN checkpoint
+    if not torch.load(path, map_location="cpu", weights_only=True).get("class_names"):
+        raise UserError(f"{path} does not name its own classes; give --dataset ntu60 or ntu120")
+    return model.stream, model.num_class
 
 
 def _looks_like_path(text: str) -> bool:

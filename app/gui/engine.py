@@ -182,11 +182,13 @@ def _registered(name: str) -> weights.WeightEntry | None:
 
 
 class Recorder:
-    """An annotated video being written; the file appears whole when closed (app.annotate)."""
+    """An annotated video being written (with `raw`, the camera's frames as they came: a Teach
+    clip); the file appears whole when closed (app.annotate)."""
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, fps: float, raw: bool = False) -> None:
         self.path = path
         self.fps = fps
+        self.raw = raw
         self._stack: contextlib.ExitStack | None = None
         self._writer: Any = None
         self._size: tuple[int, int] | None = None

@@ -122,10 +122,11 @@ class PipelineRun(QObject):
         for thread in (self._capture_thread, self._pipeline_thread):
             thread.wait()
 
-    def start_recording(self, path: Path) -> None:
-        """Write annotated frames to `path` from the next processed frame on."""
+    def start_recording(self, path: Path, raw: bool = False) -> None:
+        """Write annotated frames (with `raw`, the frames as captured) to `path` from the next
+        processed frame on."""
         fps = self._capture.fps or 30.0
-        self._pipeline.set_recorder(Recorder(path, fps))
+        self._pipeline.set_recorder(Recorder(path, fps, raw))
         self.message.emit(f"recording to {path}", "status")
 
     def stop_recording(self) -> None:

@@ -27,6 +27,7 @@ from PyQt5.QtWidgets import (
 import weights
 from app.gui.engine import RunSettings, gui_defaults
 from app.gui.run import PipelineRun
+from app.gui.teach import TeachPanel
 from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
 from model.device import DEVICE_CHOICES
 from model.fileio import atomic_write
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_layout()
         self._load_settings(settings)
+        self.teach = TeachPanel(self, self._output_dir)
         self.resize(1200, 760)
 
     # ---- construction -------------------------------------------------------------------------
@@ -217,6 +219,11 @@ class MainWindow(QMainWindow):
     def is_running(self) -> bool:
         """True while a pipeline run is active."""
         return self._run is not None
+
+    @property
+    def run(self) -> PipelineRun | None:
+        """The run in progress, if any (the Teach panel records from it)."""
+        return self._run
 
     def toggle_run(self) -> None:
         """Start a run with the current settings, or stop the one in progress."""
@@ -391,6 +398,7 @@ class MainWindow(QMainWindow):
         """Stop the workers and wait for them before the window goes."""
         if self._run is not None:
             self._run.shutdown()
+        self.teach.shutdown()
         event.accept()
 
     def show_error(self, text: str) -> None:

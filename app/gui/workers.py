@@ -186,7 +186,7 @@ class PipelineWorker(QObject):
             if output.top is not None:
                 self._publish(output.top, output.window_end)
             self.frame_ready.emit(to_qimage(output.annotated), output.people)
-            self._record(output, item.frame.timestamp)
+            self._record(output, item.frame)
 
     def _publish(self, top: list[tuple[str, float]], window_end: float | None) -> None:
         """Count and emit a new prediction."""
@@ -201,14 +201,16 @@ class PipelineWorker(QObject):
                 self._latency.append(time.perf_counter() - read_at)
                 return
 
-    def _record(self, output: EngineOutput, timestamp: float) -> None:
-        """Write the frame to the recording, if one is running; a failure stops it, visibly."""
+    def _record(self, output: EngineOutput, frame: Frame) -> None:
+        """Write the frame (annotated, or as captured for a raw recording) to the recording, if
+        one is running; a failure stops it, visibly."""
         with self._recorder_lock:
             recorder = self._recorder
             if recorder is None:
                 return
             try:
-                recorder.write(self._engine.recorded_frame(output), timestamp)
+                image = frame.image if recorder.raw else self._engine.recorded_frame(output)
+                recorder.write(image, frame.timestamp)
             except UserError as err:
                 self._recorder = None
                 self.message.emit("error", str(err))

@@ -1,0 +1,286 @@
+"""The Teach panel: record clips of your own actions from the running source, one folder a class,
+then fine-tune on them (train.from_videos, in a worker thread) and switch the live model.
+
+The folder (gui.yaml `teach.folder`, beside the window's output) is the command line's layout:
+`clips/<class>/*.mp4` (python -m train.from_videos <folder>/clips), `models/<time>/best.pt` and
+the skeleton cache `skeletons/`, reused by every training.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal
+from PyQt5.QtGui import QImage, QPixmap
+from PyQt5.QtWidgets import (
+    QDockWidget,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from app.gui.engine import gui_defaults
+from app.sources import list_videos
+from model.errors import UserError
+
+if TYPE_CHECKING:
+    from app.gui.window import MainWindow
+
+CLIPS, MODELS, SKELETONS = "clips", "models", "skeletons"
+
+
+def clean_class_name(text: str) -> str:
+    """A class name usable as a folder name: letters, digits, spaces, '-' and '_'."""
+    return re.sub(r"[^\w \-]+", "", text).strip()
+
+
+def class_counts(clips: Path) -> dict[str, int]:
+    """{class: number of clips} of a teach folder's clips/ (empty when there is none)."""
+    if not clips.is_dir():
+        return {}
+    return {d.name: len(list_videos(d)) for d in sorted(clips.iterdir())
+            if d.is_dir() and not d.name.startswith(".")}
+
+
+class TrainWorker(QObject):
+    """Runs train.from_videos on the teach folder in its own thread, reporting progress."""
+
+    progress = pyqtSignal(str, int, int)  # stage ("extracting" | "training"), done, total
+    done = pyqtSignal(str)  # the new best.pt
+    failed = pyqtSignal(str)  # one line
+    finished = pyqtSignal()
+
+    def __init__(self, folder: Path, overrides: dict[str, Any]) -> None:
+        super().__init__()
+        self.folder, self.overrides = folder, overrides
+
+    def run(self) -> None:
+        """Extract (cached), fine-tune, report the checkpoint; never raises into Qt."""
+        from train.from_videos import from_videos  # torch, MediaPipe: loaded on first use
+
+        work = self.folder / MODELS / time.strftime("%Y%m%d-%H%M%S")
+        epochs = int(self.overrides.get("epochs") or 0)
+        try:
+            summary = from_videos(
+                self.folder / CLIPS, work, cache_dir=self.folder / SKELETONS,
+                overrides=self.overrides, workers=1, progress=False,
+                on_video=lambda done, total: self.progress.emit("extracting", done, total),
+                on_epoch=lambda row: self.progress.emit("training", int(row["epoch"]), epochs))
+            self.done.emit(summary["weights"])
+        except UserError as err:
+            self.failed.emit(str(err))
+        except Exception as err:  # the window must survive whatever training does
+            self.failed.emit(f"training stopped: {type(err).__name__}: {err}")
+        finally:
+            self.finished.emit()
+
+
+class TeachPanel(QWidget):
+    """Class name, Record (countdown, preview), the clips so far, Train with a progress bar."""
+
+    clip_saved = pyqtSignal(str)
+    training_done = pyqtSignal(str)  # the checkpoint the live model switched to
+    training_failed = pyqtSignal(str)
+
+    def __init__(self, window: MainWindow, output_dir: Path) -> None:
+        super().__init__()
+        self.window = window
+        settings = gui_defaults()["teach"]
+        self.folder = Path(output_dir) / str(settings["folder"])
+        self.countdown_s = int(settings["countdown_s"])
+        # training keys over train/configs/finetune.yaml (tests: a tiny network, few epochs)
+        self.training_overrides: dict[str, Any] = dict(settings.get("training") or {})
+        self._clip: Path | None = None
+        self._left = 0
+        self._thread: QThread | None = None
+        self._build(int(settings["clip_s"]))
+        dock = QDockWidget("Teach", window)
+        dock.setObjectName("teach")
+        dock.setWidget(self)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        window.addDockWidget(Qt.RightDockWidgetArea, dock)
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._count_down)
+        self.refresh()
+
+    # ---- widgets ------------------------------------------------------------------------------
+
+    def _build(self, clip_s: int) -> None:
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.class_edit = QLineEdit()
+        self.class_edit.setPlaceholderText("class name, e.g. wave")
+        self.seconds_spin = QSpinBox()
+        self.seconds_spin.setRange(1, 30)
+        self.seconds_spin.setValue(clip_s)
+        self.seconds_spin.setSuffix(" s")
+        self.record_button = QPushButton("Record")
+        self.preview = QLabel("preview")
+        self.preview.setFixedSize(240, 180)
+        self.preview.setAlignment(Qt.AlignCenter)
+        self.preview.setStyleSheet("background: #202020; color: #f0f0f0; font-size: 28px;")
+        self.classes_label = QLabel()
+        self.classes_label.setWordWrap(True)
+        self.train_button = QPushButton("Train")
+        self.progress = QProgressBar()
+        self.progress.setValue(0)
+        self.status = QLabel("Start the source, name a class, press Record and act.")
+        self.status.setWordWrap(True)
+        grid = QGridLayout(self)
+        grid.addWidget(self.folder_label, 0, 0, 1, 3)
+        grid.addWidget(QLabel("Class"), 1, 0)
+        grid.addWidget(self.class_edit, 1, 1, 1, 2)
+        grid.addWidget(QLabel("Clip"), 2, 0)
+        grid.addWidget(self.seconds_spin, 2, 1)
+        grid.addWidget(self.record_button, 2, 2)
+        grid.addWidget(self.preview, 3, 0, 1, 3, Qt.AlignCenter)
+        grid.addWidget(self.classes_label, 4, 0, 1, 3)
+        grid.addWidget(self.train_button, 5, 0, 1, 3)
+        grid.addWidget(self.progress, 6, 0, 1, 3)
+        grid.addWidget(self.status, 7, 0, 1, 3)
+        grid.setRowStretch(8, 1)
+        self.setFixedWidth(280)
+        self.record_button.clicked.connect(self.record)
+        self.train_button.clicked.connect(self.train)
+
+    def refresh(self) -> None:
+        """Show the folder and the clips per class; Train needs two classes with clips."""
+        counts = class_counts(self.folder / CLIPS)
+        self.folder_label.setText(f"Folder: {self.folder}")
+        self.classes_label.setText(
+            "Clips: " + (", ".join(f"{name} {n}" for name, n in counts.items()) or "none yet"))
+        ready = sum(n > 0 for n in counts.values()) >= 2
+        self.train_button.setEnabled(ready and self._thread is None)
+        self.train_button.setToolTip("" if ready else "record clips of at least two classes")
+
+    def show_preview(self, image: QImage, _people: int = 0) -> None:
+        """The running source's latest frame, small, while a clip is counted down or recorded."""
+        if self._clip is not None or self._left:
+            self.preview.setPixmap(QPixmap.fromImage(image).scaled(
+                self.preview.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+    # ---- recording ----------------------------------------------------------------------------
+
+    def record(self) -> None:
+        """Count down, then record a clip of the running source into clips/<class>/."""
+        name = clean_class_name(self.class_edit.text())
+        if not name:
+            self.status.setText("Type a class name first.")
+            return
+        run = self.window.run
+        if run is None:
+            self.status.setText("Press Start first: clips are recorded from the running source.")
+            return
+        run.frame_ready.connect(self.show_preview)
+        self.record_button.setEnabled(False)
+        self._left = self.countdown_s
+        self._count_down()
+        self._tick.start()
+
+    def _count_down(self) -> None:
+        """One second of the countdown; at zero the recording starts for the clip's length."""
+        if self._left > 0:
+            self.preview.clear()
+            self.preview.setText(str(self._left))
+            self.status.setText(f"Recording in {self._left}…")
+            self._left -= 1
+            return
+        self._tick.stop()
+        run = self.window.run
+        if run is None:
+            self._abandon("The source stopped before the clip began.")
+            return
+        name = clean_class_name(self.class_edit.text())
+        (self.folder / CLIPS / name).mkdir(parents=True, exist_ok=True)
+        self._clip = self.folder / CLIPS / name / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
+        run.start_recording(self._clip, raw=True)
+        self.status.setText(f"Recording {name}: act now!")
+        QTimer.singleShot(1000 * self.seconds_spin.value(), self._stop_recording)
+
+    def _stop_recording(self) -> None:
+        """The clip is long enough: close it (the file is whole when this returns)."""
+        run, clip, self._clip = self.window.run, self._clip, None
+        self.record_button.setEnabled(True)
+        if run is None or clip is None:
+            self._abandon("The source stopped during the clip; nothing was saved.")
+            return
+        run.stop_recording()
+        run.frame_ready.disconnect(self.show_preview)
+        if clip.is_file():
+            self.status.setText(f"Saved {clip.parent.name}/{clip.name}.")
+            self.refresh()
+            self.clip_saved.emit(str(clip))
+        else:
+            self.status.setText("No frame reached the clip; is the source playing?")
+
+    def _abandon(self, text: str) -> None:
+        self._tick.stop()
+        self._left, self._clip = 0, None
+        self.record_button.setEnabled(True)
+        self.status.setText(text)
+
+    # ---- training -----------------------------------------------------------------------------
+
+    def train(self) -> None:
+        """Fine-tune on every clip in a worker thread; the event loop stays free."""
+        if self._thread is not None:
+            return
+        from train.config import load_config
+        from train.from_videos import FINETUNE_CONFIG
+
+        overrides = dict(self.training_overrides)
+        overrides.setdefault("epochs", load_config(FINETUNE_CONFIG).epochs)
+        self._thread = QThread(self)
+        self._worker = TrainWorker(self.folder, overrides)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.finished.connect(self._thread.quit, type=Qt.DirectConnection)
+        self._worker.progress.connect(self._show_progress)
+        self._worker.done.connect(self._trained)
+        self._worker.failed.connect(self._failed)
+        self._thread.finished.connect(self._thread_done)
+        self.train_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.status.setText("Extracting skeletons…")
+        self._thread.start()
+
+    def _show_progress(self, stage: str, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{stage} %v/%m")
+        self.status.setText(f"{stage.capitalize()}…")
+
+    def _trained(self, checkpoint: str) -> None:
+        """Switch the live model to the new checkpoint (restarting a run in progress)."""
+        self.status.setText(f"Trained: {checkpoint}. The live model now uses it.")
+        self.window.weights_combo.setEditText(checkpoint)
+        if self.window.is_running():  # restart with the new model once the run has stopped
+            self.window.run_stopped.connect(self._restart)
+            self.window.stop_run()
+        self.training_done.emit(checkpoint)
+
+    def _restart(self) -> None:
+        self.window.run_stopped.disconnect(self._restart)
+        self.window.start_run()
+
+    def _failed(self, text: str) -> None:
+        self.status.setText(f"Training failed: {text}")
+        self.training_failed.emit(text)
+
+    def _thread_done(self) -> None:
+        self._thread.deleteLater()
+        self._thread = None
+        self.refresh()
+
+    def shutdown(self) -> None:
+        """Wait for a training in progress (the window is closing)."""
+        if self._thread is not None:
+            self._thread.wait()

@@ -1,0 +1,185 @@
+"""Videos -> NTU skeletons through the live app's own pose path (app.pipeline's estimator and
+tracker, resampled to the classifier's frame rate), cached per video and per pose setting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from app.pipeline import build_pose_stages, resample_clip
+from app.sources import VideoSource
+from model.errors import UserError
+from model.fileio import atomic_write
+from pose import SKELETON_FORMAT
+
+
+@dataclass
+class Extracted:
+    """One video's skeletons: (T, 3, 25, 2) float32 at the classifier's fps (zeros: nobody)."""
+
+    skeleton: np.ndarray
+    frames: int  # frames read from the video
+
+    @property
+    def frames_with_person(self) -> int:
+        """Resampled frames that show someone."""
+        return int(np.count_nonzero(self.skeleton.reshape(len(self.skeleton), -1).any(axis=1)))
+
+
+def cache_key(config: dict[str, Any]) -> str:
+    """What the skeletons depend on: the pose and tracker settings, the classifier's fps and
+    pose.SKELETON_FORMAT (the mapping's version). Any change gives another cache folder."""
+    text = json.dumps(cache_settings(config), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def cache_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings cache_key hashes (written beside the cached files)."""
+    return {"skeleton_format": SKELETON_FORMAT, "pose": config["pose"],
+            "tracker": config["tracker"], "fps": float(config["classifier"]["fps"])}
+
+
+def video_digest(path: Path) -> str:
+    """A video's identity in the cache: the SHA-1 of its bytes (renamed or copied files hit)."""
+    digest = hashlib.sha1()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:20]
+
+
+class SkeletonCache:
+    """`<folder>/<cache_key>/<video digest>.npz`, one file a video, written atomically."""
+
+    def __init__(self, folder: Path, config: dict[str, Any]) -> None:
+        self.folder = Path(folder) / cache_key(config)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        settings = self.folder / "settings.json"
+        if not settings.is_file():
+            with atomic_write(settings) as tmp:
+                tmp.write_text(json.dumps(cache_settings(config), indent=2) + "\n")
+
+    def load(self, digest: str) -> Extracted | None:
+        """The cached skeletons of a video, or None (absent or unreadable: extract again)."""
+        path = self.folder / f"{digest}.npz"
+        try:
+            with np.load(path) as data:
+                return Extracted(data["skeleton"], int(data["frames"]))
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def save(self, digest: str, extracted: Extracted) -> None:
+        """Keep a video's skeletons."""
+        with atomic_write(self.folder / f"{digest}.npz") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, skeleton=extracted.skeleton, frames=extracted.frames)
+
+
+# Each extraction process builds the pose stages once and reuses them, reset, for every video.
+_stages: tuple[Any, Any] | None = None
+_fps = 30.0
+
+
+def _start_worker(config: dict[str, Any]) -> None:
+    global _stages, _fps
+    _stages, _fps = build_pose_stages(config), float(config["classifier"]["fps"])
+
+
+def _extract(path: Path) -> Extracted | str:
+    """One video through the pose stages, resampled; an unreadable video gives its error."""
+    estimator, tracker = _stages
+    estimator.reset()
+    tracker.reset()
+    times, skeletons = [], []
+    try:
+        with VideoSource(path) as source:
+            for frame in source:
+                skeletons.append(tracker.update(estimator.estimate(frame.image)))
+                times.append(frame.timestamp)
+    except UserError as err:
+        return str(err)
+    index = resample_clip(np.asarray(times), _fps)
+    return Extracted(np.stack(skeletons)[index].astype(np.float32), len(times))
+
+
+@dataclass
+class Extraction:
+    """Every video's skeletons (by path), the unreadable ones and how long the new ones took."""
+
+    skeletons: dict[Path, Extracted] = field(default_factory=dict)
+    unreadable: dict[Path, str] = field(default_factory=dict)
+    extracted: int = 0  # videos run through pose now (the others came from the cache)
+    frames: int = 0  # frames read from those videos
+    seconds: float = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        """Extraction speed of this run (0 when everything came from the cache)."""
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def default_workers() -> int:
+    """Extraction processes: one per two cores (each MediaPipe graph keeps about two busy)."""
+    return max(1, len(os.sched_getaffinity(0)) // 2)
+
+
+def extract_videos(videos: list[Path], config: dict[str, Any], cache_folder: Path,
+                   workers: int | None = None, progress: bool = True,
+                   on_video: Callable[[int, int], None] | None = None) -> Extraction:
+    """Skeletons of `videos` with the pipeline settings `config` (app.pipeline.load_config):
+    from the cache where it has them, otherwise extracted in `workers` processes and cached."""
+    cache = SkeletonCache(cache_folder, config)
+    result = Extraction()
+    todo: dict[Path, str] = {}
+    for path in videos:
+        digest = video_digest(path)
+        cached = cache.load(digest)
+        if cached is None:
+            todo[path] = digest
+        else:
+            result.skeletons[path] = cached
+    done = len(result.skeletons)
+    bar = tqdm(total=len(videos), initial=done, unit="video", desc="extract", disable=not progress)
+    began = time.perf_counter()
+    for path, outcome in zip(todo, _run(list(todo), config, workers or default_workers())):
+        if isinstance(outcome, str):
+            result.unreadable[path] = outcome
+            tqdm.write(f"skipped (unreadable): {outcome}")
+        else:
+            cache.save(todo[path], outcome)
+            result.skeletons[path] = outcome
+            result.extracted += 1
+            result.frames += outcome.frames
+        done += 1
+        bar.update()
+        if on_video is not None:
+            on_video(done, len(videos))
+    result.seconds = time.perf_counter() - began if todo else 0.0
+    bar.close()
+    return result
+
+
+def _run(videos: list[Path], config: dict[str, Any], workers: int):
+    """_extract over `videos`, in order: in this process for one worker, else in a pool."""
+    if not videos:
+        return
+    if workers <= 1 or len(videos) == 1:
+        _start_worker(config)
+        try:
+            yield from map(_extract, videos)
+        finally:
+            _stages[0].close()
+        return
+    context = multiprocessing.get_context("spawn")  # MediaPipe and torch do not survive a fork
+    with ProcessPoolExecutor(min(workers, len(videos)), context, _start_worker,
+                             (config,)) as pool:
+        yield from pool.map(_extract, videos)
