@@ -103,7 +103,7 @@ def _extract(path: Path) -> Extracted | str:
     try:
         with VideoSource(path) as source:
             for frame in source:
-                skeletons.append(tracker.update(estimator.estimate(frame.image)))
+                skeletons.append(tracker.update(estimator.estimate(frame.image), frame.timestamp))
                 times.append(frame.timestamp)
     except UserError as err:
         return str(err)
