@@ -84,10 +84,12 @@ def _parse_joint_lines(
         bad = next(i for i in numbers if not _starts_with_xyz(lines[i]))
         raise SkeletonFileError(f"{path}: line {bad + 1}: expected a joint line of numbers "
                                 f"(x y z ...), got {lines[bad].strip()[:60]!r}")
-    finite = np.isfinite(xyz).all(axis=1)
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(xyz.astype(np.float32)).all(axis=1)  # the arrays are float32
     if not finite.all():
         bad = numbers[int(np.argmin(finite))]
-        raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite")
+        raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite "
+                                f"numbers of float32 size (|x| < 3.4e38)")
     return xyz
 
 
