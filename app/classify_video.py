@@ -6,7 +6,9 @@ annotated video and the extracted NTU skeletons.
         [--window N] [--stride N] [--config YAML] [--pose-model FILE.task]
 
 For a folder, each video is classified in turn; --json and --csv then collect all videos in one
-file, --annotate and --save-skeleton name folders (one file per video).
+file, rewritten as each video ends; --annotate and --save-skeleton name folders (one file per
+video, named by its stem, or by its whole name where two videos share a stem). Every output is
+checked before the work starts: writable, not an input, no file written twice.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 
 from .annotate import annotate_frame, video_writer
+from .output_paths import check_outputs, output_stems
 from .pipeline import (
     FramePipeline,
     Prediction,
@@ -98,6 +101,7 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
         predictions = list(classifier.history)
         if not predictions:  # raised inside the writer: the annotated video is then not kept
             raise UserError(_nothing_to_classify(path, seen, classifier))
+        _check_finite(path, predictions)
         fps = source.fps
     names = classifier.class_names
     mean = np.mean([p.raw_probs for p in predictions], axis=0)
@@ -113,6 +117,15 @@ def _nothing_to_classify(path: Path, seen: int, classifier: StreamingClassifier)
         return f"no person found in {path}: nothing to classify"
     return (f"a person in only {seen} frames of {path}: too few to classify (a window needs "
             f"{classifier.min_frames} at {classifier.fps:g} fps)")
+
+
+def _check_finite(path: Path, predictions: list[Prediction]) -> None:
+    """Refuse to report NaN or infinite scores (a damaged checkpoint): never nan% or NaN in JSON."""
+    bad = sum(not np.isfinite(p.raw_probs).all() for p in predictions)
+    if bad:
+        raise UserError(f"the model gave non-finite scores (NaN or inf) for {bad} of "
+                        f"{len(predictions)} windows of {path}: its weights are damaged; "
+                        "use another checkpoint")
 
 
 class _NoWriter:
@@ -209,12 +222,41 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _outputs_for(args: argparse.Namespace, video: Path, folder: bool) -> tuple[Path | None, ...]:
-    """Annotated video and skeleton paths for one video (inside the given folders for a folder)."""
-    if not folder:
+def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | None, Path | None]:
+    """Annotated video and skeleton paths for one video: the flags' files, or for a folder
+    `stem`.mp4 and `stem`.npy inside the folders they name (see output_stems)."""
+    if stem is None:
         return args.annotate, args.save_skeleton
-    return (args.annotate / f"{video.stem}.mp4" if args.annotate else None,
-            args.save_skeleton / f"{video.stem}.npy" if args.save_skeleton else None)
+    return (args.annotate / f"{stem}.mp4" if args.annotate else None,
+            args.save_skeleton / f"{stem}.npy" if args.save_skeleton else None)
+
+
+def _planned_outputs(args: argparse.Namespace, videos: list[Path], folder: bool
+                     ) -> dict[Path, tuple[Path | None, Path | None]]:
+    """Each video's annotated video and skeleton paths, checked with --json and --csv before
+    any work: writable, none an input, no file shared (app.output_paths)."""
+    stems = output_stems(videos) if folder else {}
+    planned = {video: _outputs_for(args, stems.get(video)) for video in videos}
+    outputs = {flag: path for flag, path in (("--json", args.json), ("--csv", args.csv)) if path}
+    for video, paths in planned.items():
+        for flag, path in zip(("--annotate", "--save-skeleton"), paths):
+            if path is not None:
+                outputs[f"{flag} for {video.name}" if folder else flag] = path
+    check_outputs(outputs, videos)
+    return planned
+
+
+def _write_tables(args: argparse.Namespace, results: list[VideoResult],
+                  failures: list[tuple[Path, str]], folder: bool) -> None:
+    """--json and --csv with the videos done so far (rewritten atomically after each one of a
+    folder, so that a kill or a later failure keeps the finished videos' results)."""
+    if args.json and (folder or results):
+        data = ([r.to_json() for r in results] if folder else results[0].to_json())
+        if folder:
+            data = {"videos": data, "failed": [{"video": str(v), "error": e} for v, e in failures]}
+        write_json(args.json, data)
+    if args.csv:
+        write_csv(args.csv, results)
 
 
 @cli_entry
@@ -227,12 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"no video files in folder {args.input}")
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
+    planned = _planned_outputs(args, videos, folder)
     config = load_config(args.config, _overrides(args))
     pipeline = video_pipeline(config)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
     for video in videos:
-        annotate, skeleton_path = _outputs_for(args, video, folder)
+        annotate, skeleton_path = planned[video]
         try:
             result = classify_video(video, pipeline, annotate, progress=not args.no_progress)
         except UserError as err:
@@ -240,19 +283,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"error: {err}", file=sys.stderr)
             failures.append((video, str(err)))
-            continue
-        print_result(result)
-        if skeleton_path is not None:
-            save_skeleton(skeleton_path, result.skeleton)
-        results.append(result)
+        else:
+            print_result(result)
+            if skeleton_path is not None:
+                save_skeleton(skeleton_path, result.skeleton)
+            results.append(result)
+        _write_tables(args, results, failures, folder)
     pipeline.close()
-    if args.json:
-        data = ([r.to_json() for r in results] if folder else results[0].to_json())
-        if folder:
-            data = {"videos": data, "failed": [{"video": str(v), "error": e} for v, e in failures]}
-        write_json(args.json, data)
-    if args.csv:
-        write_csv(args.csv, results)
     if folder:
         _print_summary(results, failures)
     return 1 if failures else 0
