@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
+from model.limits import MAX_FILE_FRAMES, check_size
 
 from .gendata import data_file, label_file
 from .safe_pickle import load_data_pickle
@@ -46,6 +47,7 @@ def open_array(path: Path) -> np.ndarray:
             f"data file {path} has shape {tuple(data.shape)}; "
             f"expected (N, 3, T, {NUM_JOINTS}, {NUM_BODIES})"
         )
+    check_size(f"data file {path}: frames per sample", int(data.shape[2]), 1, MAX_FILE_FRAMES)
     return data
 
 

@@ -23,7 +23,7 @@ from model import build_model, save_checkpoint, select_device
 from model.errors import UserError
 from model.fileio import atomic_write
 
-from .config import TrainConfig
+from .config import TrainConfig, resume_changes
 from .feeder import SkeletonFeeder
 from .metrics import confusion_matrix, save_scores, topk_accuracy, write_metrics_csv
 from .optim import build_optimizer, build_scheduler, load_scheduler_state, scheduler_state
@@ -340,6 +340,12 @@ class Trainer:
             raise UserError(
                 f"{path} has {saved_classes} classes but this run has {self.config.classes}; "
                 "resume with the same config"
+            )
+        changed = resume_changes(saved.get("config") or {}, self.config)
+        if changed:
+            raise UserError(
+                f"--resume: this run was started with other settings ({'; '.join(changed)}); "
+                "resume with those, or start a new run in another --work-dir"
             )
         try:
             self.model.load_state_dict(data["state_dict"])
