@@ -366,11 +366,11 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
         model = load_model(config["weights"], device=device)
     if background and config["live"]["torch_threads"]:
         torch.set_num_threads(int(config["live"]["torch_threads"]))
+    classifier = StreamingClassifier(model, device=device, background=background,
+                                     drop_late=drop_late, keep_history=keep_history,
+                                     **config["classifier"])  # its settings checked before pose
     pose_cfg = dict(config["pose"])
     estimator = make_estimator(pose_cfg.pop("backend"), pose_cfg.pop("model_path"),
                                pose_cfg.pop("max_people"), **pose_cfg)
     tracker = BodyTracker(**config["tracker"])
-    classifier = StreamingClassifier(model, device=device, background=background,
-                                     drop_late=drop_late, keep_history=keep_history,
-                                     **config["classifier"])
     return FramePipeline(estimator, tracker, classifier)
