@@ -149,3 +149,17 @@ def test_a_label_file_round_trip_is_plain_data(tmp_path):
     with open(tmp_path / "out" / "xsub" / "train_label.pkl", "rb") as f:
         names, labels = pickle.load(f)
     assert len(names) == len(labels) > 0
+
+
+def test_absurd_frame_counts_and_sizes_in_skeleton_files_are_refused(tmp_path):
+    """A frame count beyond the bound, or a file far larger than any sample: refused before
+    the file is read into memory."""
+    counted = tmp_path / "many.skeleton"
+    counted.write_text("1000000000\n" + "0\n" * 10)
+    with pytest.raises(SkeletonFileError, match="1000000000 frames, more than the 10000"):
+        read_skeleton(counted)
+    huge = tmp_path / "huge.skeleton"
+    with huge.open("wb") as f:
+        f.truncate(1 << 30)  # sparse: no disk used
+    with pytest.raises(SkeletonFileError, match="more than the 67108864"):
+        read_skeleton(huge)

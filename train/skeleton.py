@@ -16,9 +16,11 @@ import numpy as np
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
+from model.limits import MAX_FILE_FRAMES
 
 MAX_FRAMES = 300  # NTU samples are at most 300 frames; arrays are zero-padded to this length
 MAX_SLOTS = 4  # body slots read per frame before choosing the NUM_BODIES most energetic
+MAX_FILE_BYTES = 64 << 20  # a file is read whole: refuse what cannot be an NTU sample
 
 
 class SkeletonFileError(UserError):
@@ -29,6 +31,10 @@ def read_skeleton(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> np.n
     """Parse one file into a raw float32 (3, max_frames, 25, 2) array (longer files are cut)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SkeletonFileError(f"{path}: {path.stat().st_size} bytes, more than the "
+                                    f"{MAX_FILE_BYTES} a .skeleton file may have (NTU's are "
+                                    f"under 3 MB); is it one?")
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise SkeletonFileError(f"{path}: cannot read it ({err})") from None
@@ -43,6 +49,9 @@ def read_skeleton(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> np.n
 def _parse_slots(lines: list[str], path: Path) -> np.ndarray:
     """x, y, z of every body slot in every frame: (MAX_SLOTS, frames, 25, 3), zeros where absent."""
     num_frames = _count(lines, 0, path, "number of frames")
+    if num_frames > MAX_FILE_FRAMES:
+        raise SkeletonFileError(f"{path}: line 1: {num_frames} frames, more than the "
+                                f"{MAX_FILE_FRAMES} a sample may have")
     frame_idx, slot_idx, starts, counts = [], [], [], []
     line = 1
     for frame in range(num_frames):
