@@ -110,6 +110,8 @@ def prepare_window(frames: np.ndarray, pad_to: int, stream: str) -> np.ndarray:
     return make_stream(normalize_sample(window), stream)
 
 
+MAX_BACKLOG = 4  # windows queued for the model at most when none may be dropped (a video)
+
 # Niceness added to the inference thread: on a small CPU, pose on every frame comes first and the
 # model uses what is left (windows it cannot take in time are skipped, the newest wins).
 INFERENCE_NICENESS = 10
@@ -173,6 +175,7 @@ class StreamingClassifier:
                           if background else None)
         self._drop_late, self._keep_history = drop_late, keep_history
         self._running: Future | None = None  # the last window handed to the worker
+        self._queued: deque[Future] = deque()  # windows handed out and not done (drop_late=False)
         self._fresh: Prediction | None = None
         self.history: list[Prediction] = []
 
@@ -244,8 +247,19 @@ class StreamingClassifier:
             self._running.result()  # an error in the worker surfaces here, in the caller
         if self._drop_late and self._running is not None and not self._running.done():
             return False
+        self._wait_for_backlog()
         self._running = self._executor.submit(self._classify, *job, arrival)
+        self._queued.append(self._running)
         return True
+
+    def _wait_for_backlog(self) -> None:
+        """Keep at most MAX_BACKLOG windows waiting for the model: where it is slower than pose,
+        the caller waits instead of queueing windows without bound (a long video's memory
+        would otherwise grow with its length; the total time is the same)."""
+        while self._queued and self._queued[0].done():
+            self._queued.popleft().result()
+        while len(self._queued) >= MAX_BACKLOG:
+            self._queued.popleft().result()
 
     @torch.no_grad()
     def _classify(self, frames: np.ndarray, start: float, end: float, arrival: float) -> None:
@@ -278,6 +292,7 @@ class StreamingClassifier:
         """Wait for the background inferences handed out so far; return the newest result."""
         if self._running is not None:
             self._running.result()
+            self._queued.clear()  # the worker runs windows in order: all are done
         return self._take_fresh()
 
     def close(self) -> None:

@@ -196,3 +196,34 @@ def test_non_finite_scores_are_never_reported(capsys, tmp_path, person_video):
                            "--json", tmp_path / "r.json")
     one_line_error(status, err, "non-finite scores")
     assert "nan" not in out.lower() and not (tmp_path / "r.json").exists()
+
+
+class _SlowModel(torch.nn.Module):
+    """A model slower than the frames come: windows pile up unless the classifier waits."""
+
+    class_names = CLASSES
+    stream = "joint"
+
+    def forward(self, x):
+        import time
+        time.sleep(0.02)
+        return torch.zeros(x.shape[0], len(CLASSES))
+
+
+def test_windows_waiting_for_a_slow_model_are_bounded():
+    """A video's classifier (no window dropped) keeps at most MAX_BACKLOG windows queued, so a
+    long video's memory does not grow with its length when the model is the slower stage."""
+    from app.pipeline import MAX_BACKLOG, StreamingClassifier
+
+    classifier = StreamingClassifier(_SlowModel(), window=8, stride=1, min_frames=1,
+                                     pad_to=0, background=True, drop_late=False,
+                                     keep_history=True)
+    skeleton = np.ones((3, 25, 2), np.float32)
+    most = 0
+    for frame in range(60):
+        classifier.push(skeleton, frame / 30)
+        most = max(most, classifier._executor._work_queue.qsize())
+    classifier.finish()
+    classifier.close()
+    assert most <= MAX_BACKLOG
+    assert len(classifier.history) >= 60 - 8  # every window classified, none dropped
