@@ -19,7 +19,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PACKAGE_DIR / "registry.yaml"
 LABELS_DIR = PACKAGE_DIR / "labels"
 LOCAL_REGISTRY_NAME = "local_registry.yaml"
-DIGEST_CACHE_NAME = ".sha256_cache.json"  # beside the checkpoints: {path: [size, mtime_ns, sha]}
+DIGEST_CACHE_NAME = ".sha256_cache.json"  # beside the checked files: {name: [size, mtime_ns, sha]}
 DIR_ENV = "SHIFTGCN_WEIGHTS_DIR"
 URL_ENV = "SHIFTGCN_WEIGHTS_URL"
 
@@ -182,9 +182,10 @@ def cached_sha256(path: Path) -> str:
         cache = cache if isinstance(cache, dict) else {}
     except (OSError, ValueError):
         cache = {}
-    key = path.name
-    if cache.get(key, [None])[:2] == [stat.st_size, stat.st_mtime_ns]:
-        return str(cache[key][2])
+    key, known = path.name, cache.get(path.name)
+    if isinstance(known, list) and len(known) == 3 and known[:2] == [stat.st_size,
+                                                                     stat.st_mtime_ns]:
+        return str(known[2])
     digest = sha256_of(path)
     cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
     try:
