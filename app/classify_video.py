@@ -6,7 +6,9 @@ timeline), JSON/CSV, an annotated video and the extracted NTU skeletons.
         [--window N] [--stride N] [--config YAML] [--pose-model FILE.task]
 
 For a folder, each video is classified in turn; --json and --csv then collect all videos in one
-file, --annotate and --save-skeleton name folders (one file per video).
+file, rewritten as each video ends; --annotate and --save-skeleton name folders (one file per
+video, named by its stem, or by its whole name where two videos share a stem). Every output is
+checked before the work starts: writable, not an input, no file written twice.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from pose import Person
 from weights.fetch import sha256_of
 
 from .annotate import annotate_frame, codec_note, video_writer
+from .output_paths import check_outputs, output_stems
 from .pipeline import (
     FramePipeline,
     Prediction,
@@ -171,6 +174,7 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
         fps = source.fps
     if not predictions:
         raise UserError(_nothing_to_classify(path, seen, classifier))
+    _check_finite(path, predictions)
     if annotate is not None:
         write_annotated(path, annotate, drawings, predictions, progress)
     names = classifier.class_names
@@ -204,6 +208,15 @@ def _nothing_to_classify(path: Path, seen: int, classifier: StreamingClassifier)
         return f"no person found in {path}: nothing to classify"
     return (f"a person in only {seen} frames of {path}: too few to classify (a window needs "
             f"{classifier.min_frames} at {classifier.fps:g} fps)")
+
+
+def _check_finite(path: Path, predictions: list[Prediction]) -> None:
+    """Refuse to report NaN or infinite scores (a damaged checkpoint): never nan% or NaN in JSON."""
+    bad = sum(not np.isfinite(p.raw_probs).all() for p in predictions)
+    if bad:
+        raise UserError(f"the model gave non-finite scores (NaN or inf) for {bad} of "
+                        f"{len(predictions)} windows of {path}: its weights are damaged; "
+                        "use another checkpoint")
 
 
 def csv_rows(result: VideoResult) -> list[dict[str, Any]]:
@@ -327,12 +340,45 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _outputs_for(args: argparse.Namespace, video: Path, folder: bool) -> tuple[Path | None, ...]:
-    """Annotated video and skeleton paths for one video (inside the given folders for a folder)."""
-    if not folder:
+def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | None, Path | None]:
+    """Annotated video and skeleton paths for one video: the flags' files, or for a folder
+    `stem`.mp4 and `stem`.npy inside the folders they name (see output_stems)."""
+    if stem is None:
         return args.annotate, args.save_skeleton
-    return (args.annotate / f"{video.stem}.mp4" if args.annotate else None,
-            args.save_skeleton / f"{video.stem}.npy" if args.save_skeleton else None)
+    return (args.annotate / f"{stem}.mp4" if args.annotate else None,
+            args.save_skeleton / f"{stem}.npy" if args.save_skeleton else None)
+
+
+def _planned_outputs(args: argparse.Namespace, videos: list[Path], folder: bool
+                     ) -> dict[Path, tuple[Path | None, Path | None]]:
+    """Each video's annotated video and skeleton paths, checked with --json and --csv before
+    any work: writable, none an input, no file shared (app.output_paths)."""
+    stems = output_stems(videos) if folder else {}
+    planned = {video: _outputs_for(args, stems.get(video)) for video in videos}
+    tables = (("--json", args.json), ("--csv", args.csv), ("--segments-csv", args.segments_csv))
+    outputs = {flag: path for flag, path in tables if path}
+    for video, paths in planned.items():
+        for flag, path in zip(("--annotate", "--save-skeleton"), paths):
+            if path is not None:
+                outputs[f"{flag} for {video.name}" if folder else flag] = path
+    check_outputs(outputs, videos)
+    return planned
+
+
+def _write_tables(args: argparse.Namespace, results: list[VideoResult],
+                  failures: list[tuple[Path, str]], folder: bool, settings: dict[str, Any]
+                  ) -> None:
+    """--json, --csv and --segments-csv with the videos done so far (rewritten atomically after
+    each one of a folder, so that a kill or a later failure keeps the finished videos' results)."""
+    if args.json and (folder or results):
+        data = ([r.to_json() for r in results] if folder else results[0].to_json())
+        if folder:
+            data = {"videos": data, "failed": [{"video": str(v), "error": e} for v, e in failures]}
+        write_json(args.json, {"settings": settings, **data})
+    if args.csv:
+        write_csv(args.csv, results)
+    if args.segments_csv:
+        write_csv(args.segments_csv, results, segment_rows, SEGMENT_FIELDS)
 
 
 @cli_entry
@@ -345,12 +391,14 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"no video files in folder {args.input}")
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
+    planned = _planned_outputs(args, videos, folder)
     config = load_config(args.config, _overrides(args))
     pipeline = video_pipeline(config)
+    settings = run_settings(config, pipeline)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
     for video in videos:
-        annotate, skeleton_path = _outputs_for(args, video, folder)
+        annotate, skeleton_path = planned[video]
         try:
             result = classify_video(video, pipeline, annotate, progress=not args.no_progress)
         except UserError as err:
@@ -358,22 +406,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"error: {err}", file=sys.stderr)
             failures.append((video, str(err)))
-            continue
-        print_result(result)
-        if skeleton_path is not None:
-            save_skeleton(skeleton_path, result.skeleton)
-        results.append(result)
-    settings = run_settings(config, pipeline)
+        else:
+            print_result(result)
+            if skeleton_path is not None:
+                save_skeleton(skeleton_path, result.skeleton)
+            results.append(result)
+        _write_tables(args, results, failures, folder, settings)
     pipeline.close()
-    if args.json:
-        data = ([r.to_json() for r in results] if folder else results[0].to_json())
-        if folder:
-            data = {"videos": data, "failed": [{"video": str(v), "error": e} for v, e in failures]}
-        write_json(args.json, {"settings": settings, **data})
-    if args.csv:
-        write_csv(args.csv, results)
-    if args.segments_csv:
-        write_csv(args.segments_csv, results, segment_rows, SEGMENT_FIELDS)
     note = codec_note(args.annotate) if args.annotate and results else None
     if note:
         print(note, file=sys.stderr)

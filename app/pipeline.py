@@ -17,6 +17,7 @@ import torch
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
+from model.limits import MAX_PAD, MAX_WINDOW, check_size
 from model.preprocess import make_stream, mirror, normalize_sample
 from model.yaml_files import read_yaml
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
@@ -27,14 +28,35 @@ NTU_LENGTH = 300  # the length the released models' training samples were looped
 
 
 # ----------------------------------------------------------------------------- configuration
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Recursively overlay `override` on `base`, refusing keys the defaults do not have."""
+def _merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Recursively overlay `override` on `base`, refusing keys the defaults do not have and
+    values of another kind than the default's (window: "abc" is one line, not a traceback)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
         if key not in base:
             raise UserError(f"unknown configuration key {key!r}; known: {', '.join(base)}")
-        out[key] = _merge(base[key], value) if isinstance(base[key], dict) else value
+        default = base[key]
+        if not _same_kind(default, value):
+            raise UserError(f"configuration {where}{key}: {value!r} is not {_KINDS[type(default)]}"
+                            f" (the default is {default!r})")
+        out[key] = _merge(default, value, f"{where}{key}.") if isinstance(default, dict) else value
     return out
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text",
+          dict: "a mapping of keys to values"}
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """Whether `value` may replace `default`: the same type; an int for a float; anything for
+    a default of None (an optional path)."""
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None
@@ -114,6 +136,7 @@ def resample_clip(times: np.ndarray, fps: float) -> np.ndarray:
     count = int(np.floor((times[-1] - times[0]) * fps + 1e-6)) + 1
     return resample_index(times, times[-1] - np.arange(count - 1, -1, -1) / fps)
 
+MAX_BACKLOG = 4  # windows queued for the model at most when none may be dropped (a video)
 
 # Niceness added to the inference thread: on a small CPU, pose on every frame comes first and the
 # model uses what is left (windows it cannot take in time are skipped, the newest wins).
@@ -154,9 +177,17 @@ class StreamingClassifier:
                  fps: float = NTU_FPS, pad_to: int = NTU_LENGTH, min_frames: int = 1,
                  either_hand: bool = False, background: bool = False, drop_late: bool = True,
                  keep_history: bool = False) -> None:
-        if window < 4 or stride < 1 or fps <= 0 or not 0.0 <= smoothing < 1.0:
-            raise UserError(f"bad classifier settings: window={window} (>= 4), stride={stride} "
-                            f"(>= 1), fps={fps} (> 0), smoothing={smoothing} (in [0, 1))")
+        for name, value, low, high in (("window", window, 4, MAX_WINDOW),
+                                       ("stride", stride, 1, MAX_WINDOW),
+                                       ("pad_to", pad_to, 0, MAX_PAD),
+                                       ("min_frames", min_frames, 0, MAX_WINDOW)):
+            check_size(f"bad classifier settings: {name}", value, low, high)
+        if not all(isinstance(v, (int, float)) for v in (fps, smoothing)):
+            raise UserError(f"bad classifier settings: fps={fps!r} and smoothing={smoothing!r} "
+                            "must be numbers")
+        if not 0 < fps <= 1000 or not 0.0 <= smoothing < 1.0:
+            raise UserError(f"bad classifier settings: fps={fps} (in (0, 1000]), "
+                            f"smoothing={smoothing} (in [0, 1))")
         self.model = model
         self.device = torch.device(device)
         self.window, self.stride, self.fps = int(window), int(stride), float(fps)
@@ -174,6 +205,7 @@ class StreamingClassifier:
                           if background else None)
         self._drop_late, self._keep_history = drop_late, keep_history
         self._running: Future | None = None  # the last window handed to the worker
+        self._queued: deque[Future] = deque()  # windows handed out and not done (drop_late=False)
         self._fresh: Prediction | None = None
         self.history: list[Prediction] = []
 
@@ -243,8 +275,19 @@ class StreamingClassifier:
             self._running.result()  # an error in the worker surfaces here, in the caller
         if self._drop_late and self._running is not None and not self._running.done():
             return False
+        self._wait_for_backlog()
         self._running = self._executor.submit(self._classify, *job, arrival)
+        self._queued.append(self._running)
         return True
+
+    def _wait_for_backlog(self) -> None:
+        """Keep at most MAX_BACKLOG windows waiting for the model: where it is slower than pose,
+        the caller waits instead of queueing windows without bound (a long video's memory
+        would otherwise grow with its length; the total time is the same)."""
+        while self._queued and self._queued[0].done():
+            self._queued.popleft().result()
+        while len(self._queued) >= MAX_BACKLOG:
+            self._queued.popleft().result()
 
     @torch.no_grad()
     def _classify(self, frames: np.ndarray, start: float, end: float, arrival: float) -> None:
@@ -279,6 +322,7 @@ class StreamingClassifier:
         """Wait for the background inferences handed out so far; return the newest result."""
         if self._running is not None:
             self._running.result()
+            self._queued.clear()  # the worker runs windows in order: all are done
         return self._take_fresh()
 
     def close(self) -> None:
@@ -367,10 +411,10 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
         model = load_model(config["weights"], device=device)
     if background and config["live"]["torch_threads"]:
         torch.set_num_threads(int(config["live"]["torch_threads"]))
-    estimator, tracker = build_pose_stages(config)
     classifier = StreamingClassifier(model, device=device, background=background,
                                      drop_late=drop_late, keep_history=keep_history,
-                                     **config["classifier"])
+                                     **config["classifier"])  # its settings checked before pose
+    estimator, tracker = build_pose_stages(config)
     return FramePipeline(estimator, tracker, classifier)
 
 

@@ -97,12 +97,26 @@ def load_model(
             f"{path} has {num_class} classes but the model config asks for {config.num_class}; "
             "use a checkpoint for that class count or change num_class"
         )
+    _check_consistent(path, num_class, class_names, stream)
     model = ShiftGCN(config)
     report = _load_state(model, state, path, strict)
     model.load_report = report
     model.class_names = list(class_names) if class_names else _default_class_names(num_class)
-    model.stream = stream if stream in STREAMS else "joint"
+    model.stream = stream
     return model.to(device).eval()
+
+
+def _check_consistent(path: Path, num_class: int, class_names: Any, stream: Any) -> None:
+    """A project checkpoint's parts must agree: one name per output of the head, a known stream."""
+    if class_names is not None and (not isinstance(class_names, (list, tuple))
+                                    or not all(isinstance(n, str) for n in class_names)):
+        raise UserError(f"{path}: its class_names are not a list of strings; save it again")
+    if class_names and len(class_names) != num_class:
+        raise UserError(f"{path} disagrees with itself: its head has {num_class} classes but it "
+                        f"names {len(class_names)}; save it again with matching class names")
+    if stream not in STREAMS:
+        raise UserError(f"{path} has stream {stream!r}, not one of {', '.join(STREAMS)}; "
+                        "save it again with its real stream")
 
 
 def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: bool) -> LoadReport:

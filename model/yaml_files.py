@@ -21,6 +21,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as err:
         raise UserError(f"cannot read config {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"config {path} is not a UTF-8 text file (YAML expected)") from None
     except yaml.YAMLError as err:
         raise UserError(f"config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(data, dict):

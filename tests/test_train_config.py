@@ -129,7 +129,7 @@ def test_flags_override_the_file():
     "text, message",
     [
         ("stream: depth\n", "stream 'depth'"),
-        ("epochs: 0\n", "epochs must be at least 1"),
+        ("epochs: 0\n", "epochs 0 is out of bounds"),
         ("learning_rate: 0.1\n", "unknown keys learning_rate"),
         ("dataset: kinetics\n", "give num_class"),
         ("dataset: ntu60\nbenchmark: xset\n", "ntu60 has no benchmark 'xset'"),

@@ -13,11 +13,13 @@ import yaml
 from shared_paths import SHARED
 
 import weights
+from model import ModelConfig, build_model, save_checkpoint
 from model.errors import UserError
 from weights import registry
 from weights.__main__ import main as weights_main
 
 OFFICIAL = SHARED / "weights" / "official"
+SMALL_NET = {"channels": (8, 16), "strides": (1, 2)}  # a checkpoint that loads quickly
 PAYLOAD = b"shift-gcn test checkpoint " * 4000  # ~100 kB: several download chunks
 
 
@@ -244,7 +246,7 @@ def test_register_own_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(registry.DIR_ENV, raising=False)
     trained = tmp_path / "runs" / "best.pt"
     trained.parent.mkdir()
-    trained.write_bytes(b"my weights")
+    save_checkpoint(trained, build_model(ModelConfig(num_class=60, **SMALL_NET)))
     wdir = tmp_path / "w"
     assert weights_main(["register", "my-xsub", str(trained), "--dataset", "ntu60",
                          "--accuracy", "88.2", "--dir", str(wdir)]) == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import yaml
 from model.config import ModelConfig
 from model.errors import UserError
 from model.graph import STREAMS
+from model.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
 from model.yaml_files import deep_merge, read_yaml
 
 from .finetune import BATCHNORM_MODES
@@ -64,6 +67,14 @@ class TrainConfig:
 
     def _validate(self) -> None:
         """Refuse values that would only fail later, deep inside a run."""
+        for name, hint in typing.get_type_hints(TrainConfig).items():
+            value = getattr(self, name)
+            if not _conforms(value, hint):
+                raise UserError(f"config: {name} is {value!r}, not of type {_describe(hint)}")
+        for key in ("batch_size", "test_batch_size"):
+            check_size(f"config: {key}", getattr(self, key), 1, MAX_BATCH)
+        check_size("config: epochs", self.epochs, 1, MAX_EPOCHS)
+        check_size("config: num_workers", self.num_workers, 0, max_workers())
         if self.stream not in STREAMS:
             raise UserError(f"config: stream {self.stream!r} is not one of {', '.join(STREAMS)}")
         if self.num_class is None and self.dataset not in DATASETS:
@@ -77,11 +88,9 @@ class TrainConfig:
             raise UserError(
                 f"config: batchnorm {self.batchnorm!r} is not one of {', '.join(BATCHNORM_MODES)}"
             )
-        if int(self.warmup_epochs) < 0 or float(self.loss_limit) < 0:
-            raise UserError("config: warmup_epochs and loss_limit must not be negative")
-        for key in ("epochs", "batch_size", "test_batch_size"):
-            if int(getattr(self, key)) < 1:
-                raise UserError(f"config: {key} must be at least 1")
+        check_size("config: warmup_epochs", self.warmup_epochs, 0, MAX_EPOCHS)
+        if float(self.loss_limit) < 0:
+            raise UserError("config: loss_limit must not be negative")
         if self.num_class is not None and int(self.num_class) < 2:
             raise UserError("config: num_class must be at least 2")
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
@@ -146,6 +155,45 @@ class TrainConfig:
             return cls(**data)
         except (TypeError, ValueError) as err:
             raise UserError(f"config: {err}") from None
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a field's type hint (an int is a float; a bool is no number)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (types.UnionType, typing.Union):
+        return any(_conforms(value, option) for option in args)
+    if hint is type(None):
+        return value is None
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items())
+    if isinstance(value, bool) and hint is not bool:
+        return False
+    if hint is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    """A type hint as written in the dataclass ('int', 'str | None', 'list[int]')."""
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+# Settings a resumed run may change: they do not alter what the saved state means.
+FREE_ON_RESUME = frozenset({"name", "work_dir", "epochs", "device", "num_workers",
+                            "test_batch_size"})
+
+
+def resume_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
+    """What `config` changes of the settings a run was started with (`saved`), as 'key old ->
+    new', leaving out those free to change on resume and keys the saved run did not have."""
+    current = config.to_dict()
+    return [f"{key} {saved[key]!r} -> {value!r}" for key, value in current.items()
+            if key not in FREE_ON_RESUME and key in saved and saved[key] != value]
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from torch.utils.data import DataLoader
 
 from model import load_model, select_device
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 from model.graph import STREAMS
+from model.limits import MAX_BATCH, check_size, max_workers
 
 from .feeder import SkeletonFeeder
 from .metrics import confusion_matrix, save_scores, topk_accuracy
@@ -49,6 +52,8 @@ def evaluate(
 ) -> Evaluation:
     """Score every sample of `split`; write scores.pkl, confusion.png and result.json to `out_dir`
     (default eval/<checkpoint name>_<stream>)."""
+    check_size("--batch-size", batch_size, 1, MAX_BATCH)
+    check_size("--workers", workers, 0, max_workers())
     torch_device = select_device(device)
     model = load_model(weights, device=torch_device)
     stream = stream or model.stream
@@ -67,6 +72,11 @@ def evaluate(
         pin_memory=torch_device.type == "cuda",
     )
     scores, _, loss_sum = predict(model, loader, torch_device, amp=False, show=True)
+    bad = int(np.count_nonzero(~np.isfinite(scores).all(axis=1)))
+    if bad or not math.isfinite(loss_sum):
+        raise UserError(f"{weights} gives non-finite scores (NaN or inf) for {bad} of "
+                        f"{len(scores)} samples of {data_dir}: its weights are damaged (or "
+                        "the data holds non-finite values); nothing was written")
     labels = dataset.labels
     out_dir = Path(out_dir or Path("eval") / f"{Path(str(weights)).stem}_{stream}")
     save_scores(out_dir / "scores.pkl", dataset.names, scores)

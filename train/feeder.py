@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,10 @@ from torch.utils.data import Dataset
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
+from model.limits import MAX_FILE_FRAMES, check_size
 
 from .gendata import data_file, label_file
+from .safe_pickle import load_data_pickle
 
 
 def read_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
@@ -21,8 +22,7 @@ def read_labels(path: str | Path) -> tuple[list[str], np.ndarray]:
     if not path.is_file():
         raise UserError(f"label file {path} does not exist (run python -m train.gendata first)")
     try:
-        with path.open("rb") as f:
-            names, labels = pickle.load(f)
+        names, labels = load_data_pickle(path)
         names = [str(n) for n in names]
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     except Exception as err:  # a pickle can fail in many ways; all mean "not a label file"
@@ -47,6 +47,7 @@ def open_array(path: Path) -> np.ndarray:
             f"data file {path} has shape {tuple(data.shape)}; "
             f"expected (N, 3, T, {NUM_JOINTS}, {NUM_BODIES})"
         )
+    check_size(f"data file {path}: frames per sample", int(data.shape[2]), 1, MAX_FILE_FRAMES)
     return data
 
 

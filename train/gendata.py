@@ -3,21 +3,25 @@
 Writes ``OUT/<benchmark>/{train,val}_data_<stream>.npy`` (N, 3, 300, 25, 2) float32 for the four
 streams and ``{train,val}_label.pkl`` (a pickled ``(sample_names, labels)`` pair). Files are
 parsed and normalised in worker processes; arrays are streamed sample by sample into .npy files
-(which the trainer memory-maps) under temporary names and renamed when complete, and each label
-pickle is written last, so a killed run leaves no output that looks complete. Empty samples
-are dropped by looking at the data; unreadable files are reported with their line and skipped.
+(which the trainer memory-maps) under temporary names and renamed when complete; the label
+pickles, the completion marker, are all removed before the first array is replaced and written
+after the last, so a killed run leaves no output that looks complete. Ctrl-C or kill stop the
+workers and end with one line. Empty samples are dropped by looking at the data; unreadable
+files, and values that overflow float32, are reported with their line and skipped.
 
     python -m train.gendata --dataset ntu60 --data-path RAW_DIR --out data/ntu60
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import multiprocessing
 import multiprocessing.pool
 import os
 import pickle
 import shutil
+import signal
 import struct
 import sys
 from collections import deque
@@ -31,6 +35,7 @@ from tqdm import tqdm
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 from model.graph import NUM_BODIES, NUM_JOINTS, STREAMS
+from model.limits import check_size, max_workers
 from model.preprocess import is_empty, make_stream, normalize_sample
 from model.progress import progress_bar
 from train.skeleton import MAX_FRAMES, SkeletonFileError, read_skeleton
@@ -109,24 +114,37 @@ def generate(
                 capacity = sum(_split_of(s, dataset, bench) == split for s in samples.values())
                 writers[bench, split] = _SplitWriter(Path(out) / bench, split, capacity)
         for name, result in _load_all(Path(data_path), list(samples), workers, progress):
+            streams = _streams(result) if isinstance(result, np.ndarray) else None
+            if isinstance(result, np.ndarray) and streams is None:
+                result = _too_large(Path(data_path) / name)
             if isinstance(result, str):
                 tqdm.write(f"skipped: {result}", file=sys.stderr)
                 summary.corrupt.append(result)
             elif result is None:
                 summary.empty.append(name)
             else:
-                streams = {stream: make_stream(result, stream) for stream in STREAMS}
                 for bench in benchmarks:
                     split = _split_of(samples[name], dataset, bench)
                     writers[bench, split].add(name, samples[name].label, streams)
-        for (bench, split), writer in writers.items():
-            summary.written.setdefault(bench, {})[split] = writer.finish()
+        _publish(writers, summary)
     except OSError as err:
         raise UserError(f"cannot write the arrays under {out}: {err}") from None
     finally:
         for writer in writers.values():
             writer.discard()
     return summary
+
+
+def _publish(writers: dict[tuple[str, str], _SplitWriter], summary: Summary) -> None:
+    """Move every array into place, then write every label file: the label files are the run's
+    completion marker, so all of them go first (a re-run killed here must not leave new train
+    data beside old validation data, both looking complete) and come back last."""
+    for writer in writers.values():
+        label_file(writer.folder, writer.split).unlink(missing_ok=True)
+    for (bench, split), writer in writers.items():
+        summary.written.setdefault(bench, {})[split] = writer.move_arrays()
+    for writer in writers.values():
+        writer.write_labels()
 
 
 def _split_of(sample: SampleName, dataset: str, benchmark: str) -> str:
@@ -177,12 +195,29 @@ def _check_disk_space(out: Path, sample_slots: int) -> None:
 
 
 def load_sample(path: Path) -> np.ndarray | str | None:
-    """Normalised joints of one file; None if it holds no skeleton; a message if unreadable."""
+    """Normalised joints of one file; None if it holds no skeleton; a message if unreadable
+    or if its values do not stay finite in float32 through the normalisation."""
     try:
         raw = read_skeleton(path)
     except SkeletonFileError as err:
         return str(err)
-    return None if is_empty(raw) else normalize_sample(raw)
+    if is_empty(raw):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        sample = normalize_sample(raw)
+    return sample if np.isfinite(sample).all() else _too_large(path)
+
+
+def _too_large(path: Path | str) -> str:
+    """The message for a file whose values overflow float32 on the way to the arrays."""
+    return f"{path}: coordinates too large: not finite in float32 once normalised"
+
+
+def _streams(sample: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Every stream of a normalised sample; None when one is not finite (bones, motion overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        streams = {stream: make_stream(sample, stream) for stream in STREAMS}
+    return streams if all(np.isfinite(a).all() for a in streams.values()) else None
 
 
 def _load_all(
@@ -198,9 +233,28 @@ def _load_all(
             results = map(load_sample, paths)
             yield from _counted(zip(names, results), bar)
         else:
-            with multiprocessing.Pool(workers) as pool:
+            with multiprocessing.Pool(workers, initializer=_quiet_worker) as pool:
                 results = _bounded_map(pool, paths, window=workers * IN_FLIGHT_PER_WORKER)
                 yield from _counted(zip(names, results), bar)
+
+
+def _quiet_worker() -> None:
+    """A pool worker leaves Ctrl-C to the main process, which stops it (Pool.terminate sends
+    SIGTERM, then fatal here): no worker prints a traceback when a run is stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM (kill) as Ctrl-C, so that a kill also stops the workers and cleans up."""
+    def interrupt(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _bounded_map(pool: multiprocessing.pool.Pool, paths: list[Path], window: int) -> Iterator:
@@ -254,16 +308,18 @@ class _SplitWriter:
         self.names.append(name)
         self.labels.append(label)
 
-    def finish(self) -> int:
-        """Trim the arrays to the samples written, move them into place, then write the labels."""
-        label_file(self.folder, self.split).unlink(missing_ok=True)  # incomplete until rewritten
+    def move_arrays(self) -> int:
+        """Trim the arrays to the samples written and move them into place; the sample count."""
         self._close()
         for stream in STREAMS:
             _trim_npy(self._part(stream), len(self.names))
             os.replace(self._part(stream), data_file(self.folder, self.split, stream))
+        return len(self.names)
+
+    def write_labels(self) -> None:
+        """Write the (names, labels) pickle, which marks the split complete."""
         with atomic_write(label_file(self.folder, self.split)) as tmp, tmp.open("wb") as f:
             pickle.dump((self.names, self.labels), f)
-        return len(self.names)
 
     def discard(self) -> None:
         """Remove what finish() did not move into place (after an error or an interrupt)."""
@@ -313,10 +369,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run gendata from the command line and print the summary."""
     args = build_parser().parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        raise UserError("--workers must be at least 1")
-    summary = generate(args.dataset, args.data_path, args.out, args.benchmarks,
-                       args.ignored_samples, args.workers)
+    if args.workers is not None:
+        check_size("--workers", args.workers, 1, max_workers())
+    try:
+        with _terminate_as_interrupt():
+            summary = generate(args.dataset, args.data_path, args.out, args.benchmarks,
+                               args.ignored_samples, args.workers)
+    except KeyboardInterrupt:
+        raise UserError(f"stopped: the splits under {args.out} this run had not finished have "
+                        "no label file (incomplete); run gendata again") from None
     print("\n".join(summary.lines()))
     return 0
 

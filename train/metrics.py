@@ -12,6 +12,8 @@ import numpy as np
 from model.errors import UserError
 from model.fileio import atomic_write
 
+from .safe_pickle import load_data_pickle
+
 METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "top1", "top5", "lr", "seconds")
 
 
@@ -60,8 +62,7 @@ def load_scores(path: str | Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise UserError(f"scores file {path} does not exist")
     try:
-        with path.open("rb") as f:
-            table = pickle.load(f)
+        table = load_data_pickle(path)
         table = {
             str(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in dict(table).items()
         }

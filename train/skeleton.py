@@ -16,11 +16,13 @@ import numpy as np
 
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
+from model.limits import MAX_FILE_FRAMES
 
 MAX_FRAMES = 300  # NTU samples are at most 300 frames; arrays are zero-padded to this length
 MAX_SLOTS = 4  # body slots read per frame before choosing the NUM_BODIES most energetic
 XYZ = (0, 1, 2)  # the columns of a joint line read for training: x, y, z in metres
 TRACKING_STATE = 11  # the joint line's last column: 2 tracked, 1 inferred by Kinect, 0 not seen
+MAX_FILE_BYTES = 64 << 20  # a file is read whole: refuse what cannot be an NTU sample
 
 
 class SkeletonFileError(UserError):
@@ -46,6 +48,10 @@ def read_joint_columns(path: str | os.PathLike, columns: tuple[int, ...],
     float32 (len(columns), max_frames, 25, 2) array; x, y, z must be the first three."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SkeletonFileError(f"{path}: {path.stat().st_size} bytes, more than the "
+                                    f"{MAX_FILE_BYTES} a .skeleton file may have (NTU's are "
+                                    f"under 3 MB); is it one?")
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise SkeletonFileError(f"{path}: cannot read it ({err})") from None
@@ -61,6 +67,9 @@ def _parse_slots(lines: list[str], path: Path, columns: tuple[int, ...]) -> np.n
     """The columns of every body slot in every frame: (MAX_SLOTS, frames, 25, C), zeros where
     absent."""
     num_frames = _count(lines, 0, path, "number of frames")
+    if num_frames > MAX_FILE_FRAMES:
+        raise SkeletonFileError(f"{path}: line 1: {num_frames} frames, more than the "
+                                f"{MAX_FILE_FRAMES} a sample may have")
     frame_idx, slot_idx, starts, counts = [], [], [], []
     line = 1
     for frame in range(num_frames):
@@ -102,10 +111,12 @@ def _parse_joint_lines(
         bad = next(i for i in numbers if not _has_numbers(lines[i], columns))
         raise SkeletonFileError(f"{path}: line {bad + 1}: expected a joint line of numbers "
                                 f"(x y z ...), got {lines[bad].strip()[:60]!r}")
-    finite = np.isfinite(values).all(axis=1)
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(values.astype(np.float32)).all(axis=1)  # the arrays are float32
     if not finite.all():
         bad = numbers[int(np.argmin(finite))]
-        raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite")
+        raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite "
+                                f"numbers of float32 size (|x| < 3.4e38)")
     return values
 
 

@@ -25,7 +25,7 @@ from model.errors import UserError
 from model.fileio import atomic_write
 from model.progress import progress_bar
 
-from .config import TrainConfig
+from .config import TrainConfig, resume_changes
 from .feeder import SkeletonFeeder
 from .finetune import freeze, load_base_weights, recalibrate_batchnorm, set_train_mode
 from .metrics import confusion_matrix, save_scores, topk_accuracy, write_metrics_csv
@@ -381,6 +381,12 @@ class Trainer:
             raise UserError(
                 f"{path} has {saved_classes} classes but this run has {self.config.classes}; "
                 "resume with the same config"
+            )
+        changed = resume_changes(saved.get("config") or {}, self.config)
+        if changed:
+            raise UserError(
+                f"--resume: this run was started with other settings ({'; '.join(changed)}); "
+                "resume with those, or start a new run in another --work-dir"
             )
         try:
             self.model.load_state_dict(data["state_dict"])

@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--dataset", choices=("ntu60", "ntu120"),
                              help="the NTU label set; leave out for a checkpoint that names its "
                              "own classes (python -m train.from_videos)")
-            cmd.add_argument("--stream", default="joint")
+            cmd.add_argument("--stream", default=None,
+                             help="the stream it was trained on (default: the checkpoint's)")
             cmd.add_argument("--benchmark", default="")
             cmd.add_argument("--accuracy", type=float, default=None, help="top-1 in percent")
     return parser
@@ -79,6 +80,12 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_local_problems(directory: str | None) -> None:
+    """Say on stderr which local registry entries were left out, and why."""
+    for problem in registry.local_problems(directory).values():
+        print(f"warning: {problem}", file=sys.stderr)
+
+
 COMMANDS = {"list": cmd_list, "fetch": cmd_fetch, "verify": cmd_verify, "register": cmd_register}
 
 
@@ -86,6 +93,8 @@ COMMANDS = {"list": cmd_list, "fetch": cmd_fetch, "verify": cmd_verify, "registe
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen subcommand."""
     args = build_parser().parse_args(argv)
+    if args.command in ("list", "verify"):
+        warn_local_problems(args.dir)
     return COMMANDS[args.command](args)
 
 

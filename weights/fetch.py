@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from model.progress import progress_bar
 
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 30.0
+DEFAULT_MAX_BYTES = 1 << 30  # for a registry entry that gives no size (Shift-GCN files are 4 MB)
+MAX_REDIRECTS = 5
 
 ProgressFn = Callable[[int, Optional[int]], None]
 """Called as progress(bytes_done, bytes_total_or_None) after each chunk; may raise to cancel."""
@@ -44,13 +47,34 @@ def manual_hint(url: str, dest: Path) -> str:
     return f"download it by hand from {url} and save it as {dest}"
 
 
-def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = None) -> Path:
-    """Fetch `url` into `dest`, verify its digest, and rename it into place only if it matches."""
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow at most MAX_REDIRECTS redirects, never from https to anything else."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 (urllib's API)
+        old = urllib.parse.urlsplit(req.full_url).scheme
+        new = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl)).scheme
+        if new not in ("http", "https") or (old == "https" and new != "https"):
+            raise UserError(f"refused: {req.full_url} redirects to {newurl}, a {new} address "
+                            f"(a downgrade from {old}); nothing was saved")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SafeRedirects)
+
+
+def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = None,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """Fetch `url` into `dest`, verify its digest, and rename it into place only if it matches.
+    More than `max_bytes` (announced or sent) stops the download: a server cannot fill the disk."""
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with _OPENER.open(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
+            if total is not None and total > max_bytes:
+                raise _too_big(url, total, max_bytes)
             with atomic_write(dest) as tmp, _progress(dest.name, total, progress) as report:
-                got = _copy_response(response, tmp, total, report)
+                got = _copy_response(response, tmp, total, report, max_bytes, url)
                 if got != sha256:
                     raise DownloadFailed(
                         f"the file downloaded from {url} has sha256 {got}, expected {sha256}; "
@@ -66,13 +90,20 @@ def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = No
     return dest
 
 
+def _too_big(url: str, size: int, max_bytes: int) -> UserError:
+    return UserError(f"refused: {url} sends {size} bytes or more, but the registry allows "
+                     f"{max_bytes}; nothing was saved (a wrong or hostile server?)")
+
+
 def _copy_response(response: http.client.HTTPResponse, tmp: Path, total: int | None,
-                   report: ProgressFn) -> str:
+                   report: ProgressFn, max_bytes: int, url: str) -> str:
     """Copy a response body into `tmp`, reporting progress; return the sha256 of the bytes."""
     digest = hashlib.sha256()
     done = 0
     with open(tmp, "wb") as out:
         for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+            if done + len(chunk) > max_bytes:
+                raise _too_big(url, done + len(chunk), max_bytes)
             out.write(chunk)
             digest.update(chunk)
             done += len(chunk)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,13 @@ import yaml
 
 from model.errors import UserError
 from model.fileio import atomic_write
-from weights.fetch import ProgressFn, download, manual_hint, sha256_of
+from weights.fetch import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint, sha256_of
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PACKAGE_DIR / "registry.yaml"
 LABELS_DIR = PACKAGE_DIR / "labels"
 LOCAL_REGISTRY_NAME = "local_registry.yaml"
+DIGEST_CACHE_NAME = ".sha256_cache.json"  # beside the checked files: {name: [size, mtime_ns, sha]}
 DIR_ENV = "SHIFTGCN_WEIGHTS_DIR"
 URL_ENV = "SHIFTGCN_WEIGHTS_URL"
 OWN_DATASET = "own"  # the dataset of a registered checkpoint that names its own classes
@@ -37,6 +40,21 @@ class WeightEntry:
     accuracy: float | None = None
     licence: str = ""
     url: str | None = None  # None for the project's own checkpoints (registered, not downloaded)
+    size: int | None = None  # bytes; a download larger than this is refused
+
+    def __post_init__(self) -> None:
+        """Refuse fields of the wrong kind here rather than deep in a later command."""
+        wrong = [name for name, kinds in _FIELD_KINDS.items()
+                 if not isinstance(getattr(self, name), kinds)
+                 or isinstance(getattr(self, name), bool) and bool not in kinds]
+        if wrong:
+            raise TypeError(f"field {wrong[0]} is {getattr(self, wrong[0])!r}")
+        if not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
+            raise TypeError("field sha256 is not 64 hexadecimal digits")
+
+    def max_bytes(self) -> int:
+        """The most bytes a download of this file may bring: its size, else a general bound."""
+        return self.size if self.size else DEFAULT_MAX_BYTES
 
     def download_url(self) -> str | None:
         """The URL to fetch from; $SHIFTGCN_WEIGHTS_URL replaces its base (a mirror, tests)."""
@@ -60,6 +78,12 @@ class WeightEntry:
         return list(load_model(self.path()).class_names)
 
 
+_FIELD_KINDS = {"file": (str,), "sha256": (str,), "dataset": (str,), "num_class": (int,),
+                "labels": (str,), "stream": (str,), "benchmark": (str,),
+                "accuracy": (int, float, type(None)), "licence": (str,), "url": (str, type(None)),
+                "size": (int, type(None))}
+
+
 def weights_dir(override: str | os.PathLike | None = None) -> Path:
     """The checkpoint directory: `override` (--dir), else $SHIFTGCN_WEIGHTS_DIR, else weights/."""
     chosen = override or os.environ.get(DIR_ENV) or PACKAGE_DIR
@@ -67,10 +91,16 @@ def weights_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def entries(directory: str | os.PathLike | None = None) -> list[WeightEntry]:
-    """The released checkpoints followed by those registered in the weights directory."""
-    builtin = _read_entries(REGISTRY_FILE)
-    local = _read_entries(weights_dir(directory) / LOCAL_REGISTRY_NAME)
+    """The released checkpoints followed by the well-formed ones registered in the weights
+    directory (a damaged local registry never hides the released checkpoints)."""
+    builtin = _read_entries(REGISTRY_FILE)[0]
+    local = _read_entries(weights_dir(directory) / LOCAL_REGISTRY_NAME, strict=False)[0]
     return builtin + [e for e in local if e.name not in {b.name for b in builtin}]
+
+
+def local_problems(directory: str | os.PathLike | None = None) -> dict[str, str]:
+    """What is wrong in the weights directory's local registry: entry name (or '') -> why."""
+    return _read_entries(weights_dir(directory) / LOCAL_REGISTRY_NAME, strict=False)[1]
 
 
 def get(name: str, directory: str | os.PathLike | None = None) -> WeightEntry:
@@ -79,6 +109,9 @@ def get(name: str, directory: str | os.PathLike | None = None) -> WeightEntry:
     for entry in known:
         if entry.name == name:
             return entry
+    problems = local_problems(directory)
+    if name in problems or "" in problems:
+        raise UserError(problems.get(name, problems.get("")))
     names = ", ".join(e.name for e in known)
     raise UserError(f"unknown checkpoint '{name}'; known names: {names} (or give a .pt file path)")
 
@@ -108,7 +141,7 @@ def fetch_checkpoint(name: str, directory: str | os.PathLike | None = None,
     if url is None:
         raise UserError(f"checkpoint '{name}' is a local one with no download URL and {dest} "
                         f"is missing or changed; register it again with python -m weights register")
-    return download(url, dest, entry.sha256, progress)
+    return download(url, dest, entry.sha256, progress, max_bytes=entry.max_bytes())
 
 
 def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
@@ -124,7 +157,7 @@ def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
     entry = get(str(name_or_path), directory)
     dest = entry.path(directory)
     if dest.is_file():
-        return dest
+        return checked(entry, dest)
     url = entry.download_url()
     if url is None:
         raise UserError(f"checkpoint file {dest} of '{entry.name}' is missing; "
@@ -133,6 +166,40 @@ def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
         raise UserError(f"checkpoint '{entry.name}' is not in {dest.parent}; run python -m "
                         f"weights fetch {entry.name}, or {manual_hint(url, dest)}")
     return fetch_checkpoint(entry.name, directory, progress)
+
+
+def checked(entry: WeightEntry, path: Path) -> Path:
+    """`path` if its sha256 is the registered one (a UserError otherwise). The digest is cached
+    by size and modification time, so an unchanged file is hashed once, not on every start."""
+    if cached_sha256(path) == entry.sha256:
+        return path
+    again = (f"python -m weights fetch {entry.name} downloads it again" if entry.url else
+             "register it again (python -m weights register) if you changed it on purpose")
+    raise UserError(f"checkpoint file {path} of '{entry.name}' does not match its registered "
+                    f"sha256 (changed or damaged); {again}")
+
+
+def cached_sha256(path: Path) -> str:
+    """The file's sha256, from the cache beside it while its size and mtime are unchanged."""
+    cache_file = path.parent / DIGEST_CACHE_NAME
+    stat = path.stat()
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        cache = cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        cache = {}
+    key, known = path.name, cache.get(path.name)
+    if isinstance(known, list) and len(known) == 3 and known[:2] == [stat.st_size,
+                                                                     stat.st_mtime_ns]:
+        return str(known[2])
+    digest = sha256_of(path)
+    cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
+    try:
+        with atomic_write(cache_file) as tmp:
+            tmp.write_text(json.dumps(cache), encoding="utf-8")
+    except OSError:  # a read-only weights directory: hash again next time
+        pass
+    return digest
 
 
 def verify(directory: str | os.PathLike | None = None, names: list[str] | None = None
@@ -150,47 +217,61 @@ def verify(directory: str | os.PathLike | None = None, names: list[str] | None =
     return results
 
 
-def register(name: str, path: str | os.PathLike, dataset: str | None, *, stream: str = "joint",
-             benchmark: str = "", accuracy: float | None = None,
+def register(name: str, path: str | os.PathLike, dataset: str | None, *,
+             stream: str | None = None, benchmark: str = "", accuracy: float | None = None,
              directory: str | os.PathLike | None = None) -> WeightEntry:
-    """Add one of the project's own checkpoints to the weights directory's local registry.
+    """Add one of the project's own checkpoints to the weights directory's local registry,
+    after loading it: a file that is no Shift-GCN checkpoint of `dataset` is refused.
 
-    With no `dataset`, the checkpoint must carry its class names and stream (train.from_videos):
-    the entry's dataset is then OWN_DATASET and its labels are read from the file.
+    With no `dataset`, the checkpoint must carry its class names (train.from_videos): the
+    entry's dataset is then OWN_DATASET and its labels are read from the file.
     """
     source = Path(path).expanduser().resolve()
     if not source.is_file():
         raise UserError(f"checkpoint file {source} not found; give the .pt file to register")
-    if name in {e.name for e in _read_entries(REGISTRY_FILE)}:
+    if name in {e.name for e in _read_entries(REGISTRY_FILE)[0]}:
         raise UserError(f"'{name}' is a released checkpoint's name; choose another name")
-    if dataset is None:
-        dataset, labels, stream, num_class = OWN_DATASET, "", *_own_classes(source)
-    else:
-        labels, num_class = dataset, len(class_names(dataset))
+    dataset, labels, stream, num_class = _check_content(source, dataset, stream)
     folder = weights_dir(directory)
     file = source.name if source.parent == folder else str(source)
     entry = WeightEntry(name=name, file=file, sha256=sha256_of(source), dataset=dataset,
                         num_class=num_class, labels=labels, stream=stream,
                         benchmark=benchmark, accuracy=accuracy, licence="project's own")
     local_file = folder / LOCAL_REGISTRY_NAME
-    data = _load_yaml(local_file) or {}
-    checkpoints = data.setdefault("checkpoints", {})
+    try:
+        data = _load_yaml(local_file) or {}
+    except UserError:
+        data = {}  # unreadable: rewritten with this entry (the problem was reported by list)
+    checkpoints = data.get("checkpoints") if isinstance(data.get("checkpoints"), dict) else {}
+    data["checkpoints"] = checkpoints
     checkpoints[name] = {k: v for k, v in dataclasses.asdict(entry).items() if k != "name"}
     with atomic_write(local_file) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return entry
 
 
-def _own_classes(path: Path) -> tuple[str, int]:
-    """The stream and class count of a checkpoint that names its classes; else one clear line."""
+def _check_content(source: Path, dataset: str | None, stream: str | None
+                   ) -> tuple[str, str, str, int]:
+    """Load `source` as a Shift-GCN checkpoint of `dataset` (None: one that names its own
+    classes); return the entry's dataset, labels, stream and class count."""
     import torch
 
-    from model import load_model  # model imports weights lazily too: no cycle at import time
+    from model.checkpoint import load_model  # torch is needed only here
 
-    model = load_model(path)  # one clear line for a file that is no Shift-GCN checkpoint
-    if not torch.load(path, map_location="cpu", weights_only=True).get("class_names"):
-        raise UserError(f"{path} does not name its own classes; give --dataset ntu60 or ntu120")
-    return model.stream, model.num_class
+    model = load_model(source)
+    if stream is not None and stream != model.stream:
+        raise UserError(f"{source} was trained on the {model.stream} stream, not {stream}; "
+                        f"leave out --stream or give {model.stream}")
+    if dataset is None:
+        if not torch.load(source, map_location="cpu", weights_only=True).get("class_names"):
+            raise UserError(f"{source} does not name its own classes; give --dataset ntu60 or "
+                            f"ntu120")
+        return OWN_DATASET, "", model.stream, model.num_class
+    expected = len(class_names(dataset))
+    if model.num_class != expected:
+        raise UserError(f"{source} has {model.num_class} classes but {dataset} has {expected}; "
+                        f"give the --dataset it was trained on")
+    return dataset, dataset, model.stream, model.num_class
 
 
 def _looks_like_path(text: str) -> bool:
@@ -212,12 +293,27 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_entries(path: Path) -> list[WeightEntry]:
-    """The `checkpoints:` of a registry file as entries, checked for the required fields."""
-    found = []
-    for name, fields in (_load_yaml(path).get("checkpoints") or {}).items():
+def _read_entries(path: Path, strict: bool = True) -> tuple[list[WeightEntry], dict[str, str]]:
+    """The `checkpoints:` of a registry file as entries, checked field by field, and what is
+    wrong (entry name, or '' for the whole file, -> one line). Strict: the first wrong one
+    raises (the package's own file); otherwise it is left out and reported."""
+    found, problems = [], {}
+    try:
+        section = _load_yaml(path).get("checkpoints") or {}
+        if not isinstance(section, dict):
+            raise UserError(f"registry file {path}: 'checkpoints' is not a mapping; "
+                            f"fix or delete it")
+    except UserError as err:
+        if strict:
+            raise
+        return [], {"": str(err)}
+    for name, fields in section.items():
         try:
             found.append(WeightEntry(name=str(name), **fields))
         except TypeError as err:
-            raise UserError(f"registry file {path}: entry '{name}' is malformed ({err})") from None
-    return found
+            problem = (f"registry file {path}: entry '{name}' is malformed ({err}); fix it or "
+                       f"register the checkpoint again")
+            if strict:
+                raise UserError(problem) from None
+            problems[str(name)] = problem
+    return found, problems

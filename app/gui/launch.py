@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 
 from app.gui.qtenv import prepare_qt_environment
+from app.output_paths import check_outputs
 from model.errors import UserError, cli_entry
 from model.fileio import atomic_write
 
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="smoke run: after SECONDS, or as soon as the run ends (video over, "
                              "fault), save --screenshot, print a one-line summary and exit: 1 "
                              "when the run ended on a fault (no camera, no model, unreadable "
-                             "source), else 0")
+                             "source) or the screenshot could not be saved, else 0")
     return parser
 
 
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--quit-after {args.quit_after}: give a positive number of seconds")
     if args.screenshot is not None and args.quit_after is None:
         raise UserError("--screenshot is taken when --quit-after ends the run: give both")
+    if args.screenshot is not None:
+        check_outputs({"--screenshot": args.screenshot}, [])
     check_display()
     from model.device import select_device
 
@@ -76,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.excepthook = _show_instead_of_abort(window)
     window.show()
     QTimer.singleShot(0, window.start_run)
+    outcome = {"status": 0}  # set to 1 by _finish when the screenshot could not be saved
     if args.quit_after is not None:
-        _schedule_finish(window, args.quit_after, args.screenshot)
-    status = app.exec_()
+        _schedule_finish(window, args.quit_after, args.screenshot, outcome)
+    status = app.exec_() or outcome["status"]
     if args.quit_after is not None and window.fault():  # a smoke run that hit a fault fails
         return status or 1
     return status
@@ -95,11 +99,12 @@ def _settings(args: argparse.Namespace, settings):
     return settings
 
 
-def _schedule_finish(window, seconds: float, screenshot: Path | None) -> None:
+def _schedule_finish(window, seconds: float, screenshot: Path | None,
+                     outcome: dict[str, int]) -> None:
     """Finish the smoke run after `seconds`, or shortly after the run ends if that is sooner."""
     from PyQt5.QtCore import QTimer
 
-    finish = functools.partial(_finish, window, screenshot)
+    finish = functools.partial(_finish, window, screenshot, outcome)
     QTimer.singleShot(int(seconds * 1000), finish)
     window.run_stopped.connect(lambda: QTimer.singleShot(FINAL_PAINT_MS, finish))
 
@@ -114,8 +119,9 @@ def _show_instead_of_abort(window):
     return hook
 
 
-def _finish(window, screenshot: Path | None) -> None:
-    """End a timed run: save the screenshot, print a one-line summary, close the window."""
+def _finish(window, screenshot: Path | None, outcome: dict[str, int]) -> None:
+    """End a timed run: save the screenshot, print a one-line summary, close the window; a
+    screenshot that could not be saved makes the exit status 1 (`outcome`)."""
     if window.isHidden():  # already finished (the run ended before the time was up)
         return
     if screenshot is not None:
@@ -125,5 +131,6 @@ def _finish(window, screenshot: Path | None) -> None:
                     raise OSError("Qt could not encode the PNG")
         except OSError as err:
             print(f"error: could not save the screenshot to {screenshot}: {err}", file=sys.stderr)
+            outcome["status"] = 1
     print(window.summary(), flush=True)
     window.close()

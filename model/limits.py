@@ -1,0 +1,30 @@
+"""Bounds on the sizes a user gives (window, stride, batch, workers, frames in a file): checked
+before any memory is taken, so that a typo such as --window 1000000000 is one line, not a machine
+brought down by the allocation."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+from .errors import UserError
+
+MAX_WINDOW = 3000  # frames a classified window may span: 100 s at NTU's 30 fps
+MAX_PAD = 3000  # frames a window may be loop-padded to (the released models saw 300)
+MAX_BATCH = 4096  # samples per batch (a 300-frame NTU batch of 4096 is 2.5 GB of input)
+MAX_FILE_FRAMES = 10_000  # frames per sample in a data file (NTU's are 300)
+MAX_EPOCHS = 100_000
+
+
+def max_workers() -> int:
+    """Worker processes a command may start: four per CPU core."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_size(what: str, value: object, low: int, high: int) -> int:
+    """`value` as an int in [low, high], or a UserError naming the bound."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise UserError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise UserError(f"{what} {value} is out of bounds: give a number from {low} to {high}")
+    return int(value)

@@ -1,0 +1,165 @@
+"""train.gendata under faults: values that overflow float32, a re-run killed between its splits,
+a stop (Ctrl-C, kill) with workers running, and worker counts out of bounds."""
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train import gendata
+from train.skeleton import SkeletonFileError, read_skeleton
+from train.synthetic import format_skeleton
+from train.synthetic import generate as make_synthetic
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _body(frames: int = 20) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.normal(0, 0.3, (1, frames, 25, 3)) + np.array([0.0, 0.0, 3.0])
+
+
+def test_a_coordinate_beyond_float32_is_refused_naming_its_line(tmp_path):
+    """1e39 is finite in float64 but inf in the float32 arrays: refused, not written as inf."""
+    lines = format_skeleton(_body()).splitlines()
+    lines[12] = "1e39 0.2 3 0 0 0 0 0 0 0 0 2"
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SkeletonFileError, match="line 13"):
+        read_skeleton(path)
+
+
+def test_values_that_overflow_once_normalised_are_skipped(tmp_path):
+    """Joints near float32's limit pass the parser but not the bone stream: the sample is
+    reported and left out; no non-finite value reaches the arrays."""
+    raw = tmp_path / "raw"
+    make_synthetic(raw, classes=2, per_class=4, seed=3, progress=False)
+    body = _body()
+    body[0, :, 1::2] = 3e38
+    body[0, :, ::2] = -3e38
+    (raw / "S001C001P001R001A001.skeleton").write_text(format_skeleton(body))
+    summary = gendata.generate("ntu60", raw, tmp_path / "out", benchmarks=["xsub"], workers=1,
+                               progress=False)
+    assert any("S001C001P001R001A001" in c and "not finite" in c for c in summary.corrupt)
+    for stream in ("joint", "bone", "joint_motion", "bone_motion"):
+        for split in ("train", "val"):
+            data = np.load(tmp_path / "out" / "xsub" / f"{split}_data_{stream}.npy")
+            assert np.isfinite(data).all()
+
+
+def test_a_rerun_killed_between_splits_leaves_no_complete_looking_mix(tmp_path, monkeypatch):
+    """Kill a re-run after its train arrays replaced the old ones: the folder must not look
+    complete (new train data beside old validation data)."""
+    raw = tmp_path / "raw"
+    make_synthetic(raw, classes=2, per_class=4, seed=3, progress=False)
+    out = tmp_path / "out"
+    gendata.generate("ntu60", raw, out, benchmarks=["xsub"], workers=1, progress=False)
+    real_write = gendata.atomic_write
+
+    @contextlib.contextmanager
+    def killed_after_one_file(path):
+        with real_write(path) as tmp:
+            yield tmp
+        raise KeyboardInterrupt  # the first split's label file is complete: killed now
+
+    monkeypatch.setattr(gendata, "atomic_write", killed_after_one_file)
+    with pytest.raises(KeyboardInterrupt):
+        gendata.generate("ntu60", raw, out, benchmarks=["xsub"], workers=1, progress=False)
+    labels = [gendata.label_file(out / "xsub", split).is_file() for split in ("train", "val")]
+    assert not all(labels)
+
+
+def test_worker_counts_out_of_bounds_are_one_line(tmp_path, capsys):
+    for workers in ("0", "1000000000"):
+        status = gendata.main(["--dataset", "ntu60", "--data-path", str(tmp_path),
+                               "--out", str(tmp_path / "o"), "--workers", workers])
+        err = capsys.readouterr().err
+        assert status == 1 and "--workers" in err and err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory) -> Path:
+    """Enough copies of one long sample to keep two workers busy for several seconds."""
+    folder = tmp_path_factory.mktemp("many")
+    text = format_skeleton(_body(frames=300))
+    for i in range(2000):
+        (folder / f"S001C001P{1 + i // 60:03d}R001A{1 + i % 60:03d}.skeleton").write_text(text)
+    return folder
+
+
+def _start(raw: Path, out: Path) -> subprocess.Popen:
+    """gendata with two workers, in its own process group (as a terminal runs it)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "train.gendata", "--dataset", "ntu60", "--data-path", str(raw),
+         "--out", str(out), "--benchmarks", "xsub", "--workers", "2"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob("xsub/.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # workers are parsing
+    return process
+
+
+def _group_gone(pgid: int) -> bool:
+    for _ in range(50):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+def test_a_stop_is_one_line_and_the_workers_exit(many_files, tmp_path, how):
+    """Ctrl-C (SIGINT to the whole group) or kill (SIGTERM to the main process): one line, no
+    worker traceback, every worker gone, and no label file (the output looks incomplete)."""
+    process = _start(many_files, tmp_path / "out")
+    assert process.poll() is None, process.communicate()
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "Traceback" not in err and "Error" not in err.replace("error: stopped", "")
+    assert [line for line in err.splitlines() if "error" in line.lower()][-1].startswith(
+        "error: stopped")
+    assert err.count("error:") == 1
+    assert _group_gone(process.pid), "a worker process outlived gendata"
+    assert not list((tmp_path / "out").rglob("*_label.pkl"))
+    assert not list((tmp_path / "out").rglob("*.part"))
+
+
+def test_a_label_file_round_trip_is_plain_data(tmp_path):
+    """The label file stays the (names, labels) pickle the feeder reads."""
+    raw = tmp_path / "raw"
+    make_synthetic(raw, classes=2, per_class=4, seed=3, progress=False)
+    gendata.generate("ntu60", raw, tmp_path / "out", benchmarks=["xsub"], workers=1,
+                     progress=False)
+    with open(tmp_path / "out" / "xsub" / "train_label.pkl", "rb") as f:
+        names, labels = pickle.load(f)
+    assert len(names) == len(labels) > 0
+
+
+def test_absurd_frame_counts_and_sizes_in_skeleton_files_are_refused(tmp_path):
+    """A frame count beyond the bound, or a file far larger than any sample: refused before
+    the file is read into memory."""
+    counted = tmp_path / "many.skeleton"
+    counted.write_text("1000000000\n" + "0\n" * 10)
+    with pytest.raises(SkeletonFileError, match="1000000000 frames, more than the 10000"):
+        read_skeleton(counted)
+    huge = tmp_path / "huge.skeleton"
+    with huge.open("wb") as f:
+        f.truncate(1 << 30)  # sparse: no disk used
+    with pytest.raises(SkeletonFileError, match="more than the 67108864"):
+        read_skeleton(huge)
