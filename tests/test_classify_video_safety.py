@@ -12,7 +12,7 @@ import torch
 from pose_helpers import astronaut_video, blank_video
 
 import app.classify_video as cv
-from app.classify_video import VideoResult, main
+from app.classify_video import VideoResult, main, merge_windows
 from model import ModelConfig, build_model, save_checkpoint
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
@@ -137,9 +137,10 @@ def test_an_output_in_a_read_only_folder_is_refused_before_work(capsys, tmp_path
 
 def _fake_result(video) -> VideoResult:
     top = [{"index": i, "label": CLASSES[i], "score": 0.2} for i in range(5)]
+    window = {"start": 0.0, "end": 0.1, "start_frame": 0, "end_frame": 3, "top5": top}
     return VideoResult(video=str(video), fps=30.0, frames=3, frames_with_person=3, top5=top,
-                       segments=[{"start": 0.0, "end": 0.1, "start_frame": 0, "end_frame": 3,
-                                  "top5": top}],
+                       windows=[window], action_at={**window, "score": 0.2},
+                       segments=merge_windows([window]),
                        skeleton=np.ones((3, 3, 25, 2), np.float32))
 
 
@@ -158,6 +159,7 @@ def test_folder_names_cannot_collide_and_results_are_written_as_each_video_ends(
         (folder / name).write_bytes(b"video")
     monkeypatch.setattr(cv, "video_pipeline", lambda config: _Pipeline())
     monkeypatch.setattr(cv, "load_config", lambda *a: {})
+    monkeypatch.setattr(cv, "run_settings", lambda config, pipeline: {"weights": "fake"})
 
     def classify(video, pipeline, annotate, progress):
         if video.name == "other.mp4":
