@@ -18,6 +18,7 @@ import torch
 from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
 from model.preprocess import make_stream, normalize_sample
+from model.runtime import make_runtime
 from model.yaml_files import read_yaml
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
 
@@ -88,6 +89,12 @@ def prepare_window(frames: np.ndarray, pad_to: int, stream: str) -> np.ndarray:
     return make_stream(normalize_sample(window), stream)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities of one window's logits (num_class,)."""
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
+
+
 # Niceness added to the inference thread: on a small CPU, pose on every frame comes first and the
 # model uses what is left (windows it cannot take in time are skipped, the newest wins).
 INFERENCE_NICENESS = 10
@@ -116,19 +123,24 @@ class StreamingClassifier:
     thread: push() never waits for it and returns each new prediction once, when ready. There,
     `drop_late=True` (live) skips windows that come while the model is busy, the newest wins;
     `drop_late=False` (a video) queues every window. With `keep_history`, `history` keeps every
-    prediction in order (a video's segments). The tunable defaults live in the pipeline YAML.
+    prediction in order (a video's segments). `runtime` computes the logits (torch or onnx,
+    model.runtime); with `looped` the torch runtime computes a window looped to `pad_to` on its
+    own frames (ShiftGCN's `loop_to`). The tunable defaults live in the pipeline YAML.
     """
 
     def __init__(self, model: torch.nn.Module, *, window: int, stride: int,
                  device: str | torch.device = "cpu", smoothing: float = 0.0,
                  fps: float = NTU_FPS, pad_to: int = NTU_LENGTH, min_frames: int = 1,
                  background: bool = False, drop_late: bool = True,
-                 keep_history: bool = False) -> None:
+                 keep_history: bool = False, runtime: str = "torch",
+                 looped: bool = True) -> None:
         if window < 4 or stride < 1 or fps <= 0 or not 0.0 <= smoothing < 1.0:
             raise UserError(f"bad classifier settings: window={window} (>= 4), stride={stride} "
                             f"(>= 1), fps={fps} (> 0), smoothing={smoothing} (in [0, 1))")
         self.model = model
         self.device = torch.device(device)
+        self.runtime = runtime
+        self._logits = make_runtime(model, runtime, self.device, looped)
         self.window, self.stride, self.fps = int(window), int(stride), float(fps)
         self.smoothing, self.pad_to = float(smoothing), int(pad_to)
         self.min_frames = int(min_frames)
@@ -222,8 +234,7 @@ class StreamingClassifier:
         """Normalise, run the network, smooth, and publish the prediction."""
         began = time.perf_counter()
         x = prepare_window(frames, self.pad_to, self.stream)
-        logits = self.model(torch.from_numpy(x)[None].to(self.device))
-        raw = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        raw = softmax(self._logits(x))
         done = time.perf_counter()
         with self._lock:
             if self._smoothed is None or self.smoothing == 0:
@@ -342,5 +353,5 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
     tracker = BodyTracker(**config["tracker"])
     classifier = StreamingClassifier(model, device=device, background=background,
                                      drop_late=drop_late, keep_history=keep_history,
-                                     **config["classifier"])
+                                     runtime=str(config["runtime"]), **config["classifier"])
     return FramePipeline(estimator, tracker, classifier)
