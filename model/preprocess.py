@@ -39,7 +39,7 @@ def normalize_sample(x: np.ndarray) -> np.ndarray:
 
 
 def loop_period(x: np.ndarray, multiple: int) -> int | None:
-    """The shortest period, a multiple of `multiple` and at most half of T, with which a
+    """The shortest period, a multiple of `multiple` shorter than T, with which a
     (..., 3, T, 25, M) array repeats its first frames; None when there is none.
 
     A window looped by `normalize_sample` repeats with its own length when both bodies fill its
@@ -47,7 +47,7 @@ def loop_period(x: np.ndarray, multiple: int) -> int | None:
     `loop_to`).
     """
     frames = x.shape[-3]
-    for period in range(multiple, frames // 2 + 1, multiple):
+    for period in range(multiple, frames, multiple):
         head, tail = x[..., : frames - period, :, :], x[..., period:, :, :]
         if np.array_equal(head[..., 0, :4, :, :], tail[..., 0, :4, :, :]) and np.array_equal(
             head, tail
