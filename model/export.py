@@ -23,6 +23,7 @@ from torch import nn
 
 from .errors import UserError, cli_entry
 from .fileio import atomic_write
+from .graph import NUM_BODIES, NUM_JOINTS
 from .shift_gcn import ShiftGCN
 
 OPSET = 17
@@ -41,17 +42,19 @@ class ExportedShiftGCN(nn.Module):
         return self.net.fc(features.view(n, m, -1).mean(1))
 
 
-def onnx_bytes(net: ShiftGCN, frames: int | None = None, batch: int | None = None) -> bytes:
-    """The serialised ONNX graph of `net` in eval mode; None leaves that dimension dynamic."""
-    multiple = net.config.temporal_reduction
+def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = None) -> bytes:
+    """The serialised ONNX graph of `net` in eval mode; None leaves that dimension dynamic.
+
+    `net` is a ShiftGCN, or another network on the same (N, 3, T, 25, 2) input (bench.stgcn).
+    """
+    multiple = net.config.temporal_reduction if isinstance(net, ShiftGCN) else 1
     if frames is not None and (frames <= 0 or frames % multiple):
         raise UserError(f"--frames {frames}: give a positive multiple of {multiple}")
     if batch is not None and batch <= 0:
         raise UserError(f"--batch {batch}: give a positive batch size")
     net = net.eval()
-    wrapper = ExportedShiftGCN(net).eval()
-    example = torch.randn(batch or 1, net.config.in_channels, frames or 64, net.config.num_point,
-                          net.config.num_person)
+    wrapper = ExportedShiftGCN(net).eval() if isinstance(net, ShiftGCN) else net
+    example = torch.randn(batch or 1, 3, frames or 64, NUM_JOINTS, NUM_BODIES)
     with torch.no_grad():
         wrapper(example)  # builds the inference constants, so that the trace stores them
     dynamic = {}
@@ -68,7 +71,7 @@ def onnx_bytes(net: ShiftGCN, frames: int | None = None, batch: int | None = Non
     return buffer.getvalue()
 
 
-def export_onnx(net: ShiftGCN, out: str | os.PathLike, frames: int | None = None,
+def export_onnx(net: nn.Module, out: str | os.PathLike, frames: int | None = None,
                 batch: int | None = None) -> Path:
     """Write `net` as an ONNX file (atomically) and return its path."""
     data = onnx_bytes(net, frames, batch)
