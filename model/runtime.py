@@ -56,6 +56,8 @@ class OnnxRuntime:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
+        # no spin-waiting between runs: on a small CPU the pose thread needs those cycles
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's
         self.session = onnxruntime.InferenceSession(graph, options,
                                                     providers=["CPUExecutionProvider"])

@@ -36,26 +36,31 @@ def manual_hint(url: str, dest: Path) -> str:
     return f"download it by hand from {url} and save it as {dest}"
 
 
-def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = None) -> Path:
-    """Fetch `url` into `dest`, verify its digest, and rename it into place only if it matches."""
+def download(url: str, dest: Path, sha256: str | None, progress: ProgressFn | None = None,
+             check: Callable[[Path], None] | None = None,
+             writable_hint: str = "choose a writable directory with --dir or SHIFTGCN_WEIGHTS_DIR"
+             ) -> Path:
+    """Fetch `url` into `dest`, verify its digest (unless None) and `check(file)` (raising
+    UserError), and rename it into place only if both pass."""
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             with atomic_write(dest) as tmp, _progress(dest.name, total, progress) as report:
                 got = _copy_response(response, tmp, total, report)
-                if got != sha256:
+                if sha256 is not None and got != sha256:
                     raise UserError(
                         f"the file downloaded from {url} has sha256 {got}, expected {sha256}; "
                         f"nothing was saved: retry, or {manual_hint(url, dest)}"
                     )
+                if check is not None:
+                    check(tmp)
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:
         reason = getattr(err, "reason", None) or err
         raise UserError(
             f"could not download {dest.name} ({reason}); {manual_hint(url, dest)}"
         ) from None
     except OSError as err:
-        raise UserError(f"cannot write {dest} ({err.strerror or err}); "
-                        f"choose a writable directory with --dir or SHIFTGCN_WEIGHTS_DIR") from None
+        raise UserError(f"cannot write {dest} ({err.strerror or err}); {writable_hint}") from None
     return dest
 
 
