@@ -139,7 +139,6 @@ class StreamingClassifier:
                             f"(>= 1), fps={fps} (> 0), smoothing={smoothing} (in [0, 1))")
         self.model = model
         self.device = torch.device(device)
-        self.runtime = runtime
         self._logits = make_runtime(model, runtime, self.device, looped)
         self.window, self.stride, self.fps = int(window), int(stride), float(fps)
         self.smoothing, self.pad_to = float(smoothing), int(pad_to)
