@@ -81,10 +81,11 @@ def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
 
 def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, float]:
     """Inferences per second of one window, per thread count: looped to 300 frames as the live
-    classifier runs it (on the window's own frames, model.runtime), looped in full, unpadded."""
+    classifier runs it (on the window's own frames, model.runtime), looped in full in eager
+    PyTorch and in ONNX Runtime, unpadded."""
     from app.pipeline import load_config, prepare_window
     from model import load_model
-    from model.runtime import TorchRuntime
+    from model.runtime import TorchRuntime, make_runtime
 
     window = load_config()["classifier"]["window"]
     model = load_model(weights)
@@ -92,11 +93,13 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     out = {}
     for count in threads:
         torch.set_num_threads(count)
-        for label, pad, looped in (("looped to 300 (live)", 300, True),
-                                   ("looped to 300 in full", 300, False),
-                                   ("unpadded", 0, False)):
+        eager = TorchRuntime(model, looped=False)
+        onnx = make_runtime(model, "onnx")  # after the thread count: its session takes it
+        for label, pad, runtime in (("looped to 300 (live)", 300, TorchRuntime(model)),
+                                    ("looped to 300 in full", 300, eager),
+                                    ("looped to 300, ONNX Runtime", 300, onnx),
+                                    ("unpadded", 0, eager)):
             x = prepare_window(frames, pad, "joint")
-            runtime = TorchRuntime(model, looped=looped)
             rate, cpu_ms = _rate(lambda x=x, runtime=runtime: runtime(x), 3 if pad else 10)
             label = f"window {window} {label}, {count} thread(s)"
             out[label], out[label + " cpu ms"] = rate, cpu_ms
