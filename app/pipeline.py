@@ -19,6 +19,7 @@ from model.errors import UserError
 from model.graph import NUM_BODIES, NUM_JOINTS
 from model.limits import MAX_PAD, MAX_WINDOW, check_size
 from model.preprocess import make_stream, mirror, normalize_sample
+from model.runtime import make_runtime
 from model.yaml_files import read_yaml
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
 
@@ -138,6 +139,13 @@ def resample_clip(times: np.ndarray, fps: float) -> np.ndarray:
 
 MAX_BACKLOG = 4  # windows queued for the model at most when none may be dropped (a video)
 
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities of one window's logits (num_class,)."""
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
+
+
 # Niceness added to the inference thread: on a small CPU, pose on every frame comes first and the
 # model uses what is left (windows it cannot take in time are skipped, the newest wins).
 INFERENCE_NICENESS = 10
@@ -166,9 +174,11 @@ class StreamingClassifier:
     thread: push() never waits for it and returns each new prediction once, when ready. There,
     `drop_late=True` (live) skips windows that come while the model is busy, the newest wins;
     `drop_late=False` (a video) queues every window. With `keep_history`, `history` keeps every
-    prediction in order (a video's segments). With `either_hand`, each window is classified
-    together with its mirror image and the two predictions averaged, so that an action done with
-    the left hand reads as the same action done with the right. The tunable defaults live in the
+    prediction in order (a video's segments). `runtime` computes the logits (torch or onnx,
+    model.runtime); with `looped` the torch runtime computes a window looped to `pad_to` on its
+    own frames (ShiftGCN's `loop_to`). With `either_hand`, each window is classified together
+    with its mirror image and the two predictions averaged, so that an action done with the left
+    hand reads as the same action done with the right. The tunable defaults live in the
     pipeline YAML.
     """
 
@@ -176,7 +186,8 @@ class StreamingClassifier:
                  device: str | torch.device = "cpu", smoothing: float = 0.0,
                  fps: float = NTU_FPS, pad_to: int = NTU_LENGTH, min_frames: int = 1,
                  either_hand: bool = False, background: bool = False, drop_late: bool = True,
-                 keep_history: bool = False) -> None:
+                 keep_history: bool = False, runtime: str = "torch",
+                 looped: bool = True) -> None:
         for name, value, low, high in (("window", window, 4, MAX_WINDOW),
                                        ("stride", stride, 1, MAX_WINDOW),
                                        ("pad_to", pad_to, 0, MAX_PAD),
@@ -190,6 +201,7 @@ class StreamingClassifier:
                             f"smoothing={smoothing} (in [0, 1))")
         self.model = model
         self.device = torch.device(device)
+        self._logits = make_runtime(model, runtime, self.device, looped)
         self.window, self.stride, self.fps = int(window), int(stride), float(fps)
         self.smoothing, self.pad_to = float(smoothing), int(pad_to)
         self.min_frames = int(min_frames)
@@ -294,9 +306,9 @@ class StreamingClassifier:
         """Normalise, run the network, smooth, and publish the prediction."""
         began = time.perf_counter()
         x = prepare_window(frames, self.pad_to, self.stream)
-        batch = np.stack([x, mirror(x)]) if self.either_hand else x[None]
-        logits = self.model(torch.from_numpy(batch).to(self.device))
-        raw = torch.softmax(logits.float(), dim=1).mean(dim=0).cpu().numpy()
+        raw = softmax(self._logits(x))
+        if self.either_hand:
+            raw = (raw + softmax(self._logits(mirror(x)))) / 2
         done = time.perf_counter()
         with self._lock:
             if self._smoothed is None or self.smoothing == 0:
@@ -413,6 +425,7 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
         torch.set_num_threads(int(config["live"]["torch_threads"]))
     classifier = StreamingClassifier(model, device=device, background=background,
                                      drop_late=drop_late, keep_history=keep_history,
+                                     runtime=str(config["runtime"]),
                                      **config["classifier"])  # its settings checked before pose
     estimator, tracker = build_pose_stages(config)
     return FramePipeline(estimator, tracker, classifier)

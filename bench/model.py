@@ -3,8 +3,11 @@
 Prints, for each batch size and window length: the latency of one forward pass, clips per second,
 and the clips per second of a training step (forward, backward, SGD), for both networks on the
 same random two-body input, and the ratio; at batch 1 also for one person (second body all zeros,
-which Shift-GCN skips). The two networks are timed in alternating rounds; latencies are the best
-of all rounds (see bench.timing), and the median ratio of the paired rounds is printed beside.
+which Shift-GCN skips in eager PyTorch). Each network runs in eager PyTorch and in ONNX Runtime
+(both exported by model.export; `--runtimes`), so that ratios are like for like, and the ratio
+of each network in its faster runtime is printed too. All are timed in alternating rounds;
+latencies are the best of all rounds (see bench.timing), and the median ratio of the paired
+rounds is printed beside.
 
 Shift-GCN runs with a released checkpoint by default: its learnt temporal offsets (up to about 10
 frames) set the width of the shift kernels, which fresh initialisation (offsets within 1) would
@@ -15,41 +18,48 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 
 from model import ModelConfig, ShiftGCN, load_model, select_device
 from model.errors import cli_entry
+from model.export import onnx_bytes
+from model.runtime import RUNTIMES, OnnxRuntime
 
 from .stgcn import STGCN
 from .timing import best_seconds
 
+NETWORKS = ("ST-GCN", "Shift-GCN")
+
 
 @dataclass
 class Figures:
-    """Speed of one network on one input shape."""
+    """Speed of one network in one runtime on one input shape."""
 
     latency_ms: float
     clips_per_s: float
     train_clips_per_s: float | None
 
 
-@dataclass
-class Comparison:
-    """Both networks on one input, timed in alternation so that both see the same machine."""
+def torch_call(net: nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    """One no-grad eager forward pass of `net` on `x`."""
 
-    baseline: Figures
-    shift_gcn: Figures
-    speedup_median: float
-    """Median over rounds of the ratio of the two latencies measured back to back."""
+    def call() -> object:
+        with torch.no_grad():
+            return net(x)
+
+    return call
 
 
-def inference_seconds(net: nn.Module, x: torch.Tensor, budget: float) -> float:
-    """The best time of one no-grad forward pass of `net` on `x`."""
-    with torch.no_grad():
-        return best_seconds(lambda: net(x), repeats=3, inner=3, budget=budget)
+def onnx_sessions(baseline: nn.Module, shift_gcn: nn.Module) -> dict[str, OnnxRuntime]:
+    """Both networks exported the same way (model.export, dynamic batch and frames) and loaded
+    into ONNX Runtime with as many intra-op threads as torch uses."""
+    return {"ST-GCN": OnnxRuntime(onnx_bytes(baseline), 1),
+            "Shift-GCN": OnnxRuntime(onnx_bytes(shift_gcn), shift_gcn.config.temporal_reduction)}
 
 
 def train_clips_per_s(net: nn.Module, x: torch.Tensor, budget: float) -> float:
@@ -69,52 +79,70 @@ def train_clips_per_s(net: nn.Module, x: torch.Tensor, budget: float) -> float:
 
 
 def compare(
-    baseline: nn.Module,
-    shift_gcn: nn.Module,
-    x: torch.Tensor,
+    calls: dict[tuple[str, str], Callable[[], object]],
     rounds: int,
-    train: bool,
     budget: float,
-) -> Comparison:
-    """Eval latency of both networks in `rounds` alternating rounds, then training throughput.
+) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
+    """Best latency (s) of each (network, runtime) over `rounds` alternating rounds, and per
+    runtime the median over rounds of the ST-GCN / Shift-GCN ratio measured back to back.
 
     The machine's speed drifts by tens of percent over seconds; alternating keeps the drift out
     of the ratio, and the best of all rounds is each network's least disturbed latency.
     """
-    baseline, shift_gcn = baseline.to(x.device).eval(), shift_gcn.to(x.device).eval()
-    times: dict[str, list[float]] = {"baseline": [], "shift_gcn": []}
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for _ in range(rounds):
-        times["baseline"].append(inference_seconds(baseline, x, budget / rounds))
-        times["shift_gcn"].append(inference_seconds(shift_gcn, x, budget / rounds))
-    ratios = [b / s for b, s in zip(times["baseline"], times["shift_gcn"])]
-    figures = {}
-    for label, net in (("baseline", baseline), ("shift_gcn", shift_gcn)):
-        seconds = min(times[label])
-        rate = train_clips_per_s(net, x, budget) if train else None
-        figures[label] = Figures(seconds * 1e3, x.shape[0] / seconds, rate)
-    return Comparison(figures["baseline"], figures["shift_gcn"], statistics.median(ratios))
+        for key, call in calls.items():
+            times[key].append(best_seconds(call, repeats=3, inner=3, budget=budget / rounds))
+    runtimes = sorted({runtime for _, runtime in calls}, key=RUNTIMES.index)
+    medians = {
+        runtime: statistics.median(
+            b / s for b, s in zip(times["ST-GCN", runtime], times["Shift-GCN", runtime])
+        )
+        for runtime in runtimes
+    }
+    return {key: min(values) for key, values in times.items()}, medians
 
 
-def _row(name: str, batch: int, frames: int, figures: Figures) -> str:
+def _row(name: str, runtime: str, batch: int, frames: int, figures: Figures) -> str:
     train = f"{figures.train_clips_per_s:10.1f}" if figures.train_clips_per_s else f"{'-':>10}"
     return (
-        f"{name:10} {batch:5d} {frames:6d} {figures.latency_ms:12.1f} "
+        f"{name:10} {runtime:8} {batch:5d} {frames:6d} {figures.latency_ms:12.1f} "
         f"{figures.clips_per_s:10.1f} {train}"
     )
 
 
-def _report(label: str, batch: int, frames: int, result: Comparison) -> None:
-    print(_row("ST-GCN", batch, frames, result.baseline))
-    print(_row("Shift-GCN", batch, frames, result.shift_gcn))
-    best = result.baseline.latency_ms / result.shift_gcn.latency_ms
-    line = (
-        f"{'':10} {label}: Shift-GCN is {best:.2f}x faster in inference "
-        f"(best against best; median of paired rounds {result.speedup_median:.2f}x)"
-    )
-    if result.shift_gcn.train_clips_per_s:
-        train_speedup = result.shift_gcn.train_clips_per_s / result.baseline.train_clips_per_s
-        line += f", {train_speedup:.2f}x in training"
-    print(line, flush=True)
+def _report(
+    label: str,
+    batch: int,
+    frames: int,
+    best: dict[tuple[str, str], float],
+    medians: dict[str, float],
+    train: dict[str, float],
+) -> None:
+    for (name, runtime), seconds in best.items():
+        rate = train.get(name) if runtime == "torch" else None
+        figures = Figures(seconds * 1e3, batch / seconds, rate)
+        print(_row(name, runtime, batch, frames, figures))
+    for runtime, median in medians.items():
+        ratio = best["ST-GCN", runtime] / best["Shift-GCN", runtime]
+        line = (
+            f"{'':10} {label}, {runtime}: Shift-GCN is {ratio:.2f}x faster in inference "
+            f"(best against best; median of paired rounds {median:.2f}x)"
+        )
+        if runtime == "torch" and train:
+            line += f", {train['Shift-GCN'] / train['ST-GCN']:.2f}x in training"
+        print(line, flush=True)
+    if len(medians) > 1:
+        fastest = {
+            name: min((best[name, runtime], runtime) for runtime in medians) for name in NETWORKS
+        }
+        (base_s, base_rt), (shift_s, shift_rt) = fastest["ST-GCN"], fastest["Shift-GCN"]
+        print(
+            f"{'':10} {label}, each in its faster runtime: ST-GCN ({base_rt}) "
+            f"{base_s * 1e3:.1f} ms, Shift-GCN ({shift_rt}) {shift_s * 1e3:.1f} ms: "
+            f"{base_s / shift_s:.2f}x",
+            flush=True,
+        )
 
 
 @cli_entry
@@ -134,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=6, help="alternating timing rounds (default 6)"
     )
     parser.add_argument("--no-train", action="store_true", help="skip the training-step figures")
+    parser.add_argument(
+        "--runtimes",
+        nargs="+",
+        choices=RUNTIMES,
+        default=list(RUNTIMES),
+        help="eager PyTorch and/or ONNX Runtime (CPU only; default both)",
+    )
     parser.add_argument(
         "--weights",
         default="ntu60-xsub-joint",
@@ -158,19 +193,33 @@ def main(argv: list[str] | None = None) -> int:
     shift_gcn = ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights)
     print(f"device: {name}; torch {torch.__version__}; Shift-GCN weights: {args.weights}")
     print(
-        f"{'network':10} {'batch':>5} {'frames':>6} {'latency ms':>12} {'clips/s':>10}"
-        f" {'train c/s':>10}"
+        f"{'network':10} {'runtime':8} {'batch':>5} {'frames':>6} {'latency ms':>12} "
+        f"{'clips/s':>10} {'train c/s':>10}"
     )
-    baseline = STGCN(shift_gcn.num_class)
+    baseline = STGCN(shift_gcn.num_class).to(device).eval()
+    shift_gcn = shift_gcn.to(device).eval()
+    runtimes = [r for r in args.runtimes if r == "torch" or device.type == "cpu"]
+    sessions = onnx_sessions(baseline, shift_gcn) if "onnx" in runtimes else {}
+    nets = {"ST-GCN": baseline, "Shift-GCN": shift_gcn}
     for batch in args.batch:
         for frames in args.frames:
             x = torch.randn(batch, 3, frames, 25, 2, device=device)
-            result = compare(baseline, shift_gcn, x, args.rounds, not args.no_train, args.budget)
-            _report("two bodies", batch, frames, result)
-            if batch == 1:  # one person in view: the second body slot is all zeros
-                x[..., 1] = 0
-                result = compare(baseline, shift_gcn, x, args.rounds, False, args.budget)
-                _report("one person", batch, frames, result)
+            for label in ("two bodies", "one person") if batch == 1 else ("two bodies",):
+                if label == "one person":  # the second body slot is all zeros
+                    x[..., 1] = 0
+                calls = {}
+                for runtime in runtimes:
+                    for name in NETWORKS:
+                        if runtime == "torch":
+                            calls[name, runtime] = torch_call(nets[name], x)
+                        else:
+                            calls[name, runtime] = partial(sessions[name].run, x.cpu().numpy())
+                best, medians = compare(calls, args.rounds, args.budget)
+                train = {}
+                if label == "two bodies" and not args.no_train and "torch" in runtimes:
+                    train = {name: train_clips_per_s(nets[name], x, args.budget)
+                             for name in NETWORKS}
+                _report(label, batch, frames, best, medians, train)
     return 0
 
 

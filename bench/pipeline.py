@@ -2,6 +2,7 @@
 
     python -m bench.pipeline                 # pose fps, model inferences/s, classify_video fps,
                                              # a simulated live 30 fps camera, the bottleneck
+    python -m bench.pipeline --camera-size 640x480 --json OUT.json   # webcam size; the figures
     python -m bench.pipeline --window-study  # what window length, padding and frame rate do to
                                              # predictions on the NTU fixtures
 
@@ -79,9 +80,12 @@ def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
 
 
 def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, float]:
-    """Inferences per second of one window, looped to 300 frames and unpadded, per thread count."""
+    """Inferences per second of one window, per thread count: looped to 300 frames as the live
+    classifier runs it (on the window's own frames, model.runtime), looped in full in eager
+    PyTorch and in ONNX Runtime, unpadded."""
     from app.pipeline import load_config, prepare_window
     from model import load_model
+    from model.runtime import TorchRuntime, make_runtime
 
     window = load_config()["classifier"]["window"]
     model = load_model(weights)
@@ -89,13 +93,17 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     out = {}
     for count in threads:
         torch.set_num_threads(count)
-        for pad in (300, 0):
-            x = torch.from_numpy(prepare_window(frames, pad, "joint"))[None]
-            with torch.no_grad():
-                rate, cpu_ms = _rate(lambda x=x: model(x), 3 if pad else 10)
-            label = f"window {window} {'looped to 300' if pad else 'unpadded'}, {count} thread(s)"
+        eager = TorchRuntime(model, looped=False)
+        onnx = make_runtime(model, "onnx")  # after the thread count: its session takes it
+        for label, pad, runtime in (("looped to 300 (live)", 300, TorchRuntime(model)),
+                                    ("looped to 300 in full", 300, eager),
+                                    ("looped to 300, ONNX Runtime", 300, onnx),
+                                    ("unpadded", 0, eager)):
+            x = prepare_window(frames, pad, "joint")
+            rate, cpu_ms = _rate(lambda x=x, runtime=runtime: runtime(x), 3 if pad else 10)
+            label = f"window {window} {label}, {count} thread(s)"
             out[label], out[label + " cpu ms"] = rate, cpu_ms
-            print(f"model {label:34s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms, "
+            print(f"model {label:44s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms, "
                   f"{cpu_ms:.0f} ms CPU)")
     torch.set_num_threads(os.cpu_count() or 1)
     return out
@@ -174,8 +182,8 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     return out
 
 
-def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> None:
-    """All measurements, then which stage limits the end-to-end rate."""
+def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> dict[str, float]:
+    """All measurements, then which stage limits the end-to-end rate; the headline figures."""
     shown = f" resized to {size[0]}x{size[1]} for pose and the live camera" if size else ""
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
           f"torch threads; video {VIDEO.name}{shown}")
@@ -189,14 +197,14 @@ def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> None:
     classifier = load_config()["classifier"]
     pose_fps = pose["2 people, default (3rd / 10th)"]
     # the pipeline runs the model with live.torch_threads (1) beside MediaPipe
-    model_rate = model[next(k for k in model if "looped" in k and k.endswith("1 thread(s)"))]
+    model_rate = model[next(k for k in model if "(live)" in k and k.endswith("1 thread(s)"))]
     model_fps = model_rate * classifier["stride"]  # frames per second the model alone can follow
     stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
     print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
           f"one window every {classifier['stride']} frames, {model_fps:.1f} frames/s); "
           f"end to end {classify_fps:.1f} frames/s")
     pose_cores = pose["2 people, default (3rd / 10th) cpu ms"] * CAMERA_FPS / 1000
-    model_cpu = model[next(k for k in model if "looped" in k and "1 thread(s) cpu" in k)]
+    model_cpu = model[next(k for k in model if "(live)" in k and "1 thread(s) cpu" in k)]
     model_cores = model_cpu / 1000 * CAMERA_FPS / classifier["stride"]
     print(f"CPU budget of a 30 fps camera: pose {pose_cores:.2f} cores + the model every "
           f"{classifier['stride']} frames {model_cores:.2f} cores = {pose_cores + model_cores:.2f} "
@@ -204,6 +212,37 @@ def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> None:
     keeps_up = live["processed fps"] >= 0.95 * CAMERA_FPS
     print(f"live path {'keeps up with' if keeps_up else 'falls behind'} a 30 fps camera: "
           f"{live['processed fps']:.1f} frames/s with inference in its own thread")
+    return {"live_fps": live["processed fps"], "dropped_fraction": live["dropped"],
+            "predictions_per_s": live["predictions/s"], "latency_ms": live["latency ms"],
+            "classify_video_fps": classify_fps}
+
+
+def write_json(path: Path, figures: dict[str, float], size: tuple[int, int] | None) -> None:
+    """The headline figures with what they were measured on, atomically, for run-to-run
+    comparison."""
+    import json
+    import platform
+
+    from model.fileio import atomic_write
+
+    record = dict(figures, camera_size=f"{size[0]}x{size[1]}" if size else "340x256",
+                  cpu=_cpu_model() or platform.processor(), cpus=os.cpu_count(),
+                  load_average=list(os.getloadavg()), torch=torch.__version__,
+                  measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux), as lscpu prints it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 # ----------------------------------------------------------------------------- window study
@@ -303,12 +342,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera-size", metavar="WxH", type=_size,
                         help="resize the video's frames for pose and the live camera, e.g. "
                              "640x480 for a webcam (default: as recorded, 340x256)")
+    parser.add_argument("--json", metavar="OUT.json", type=Path,
+                        help="also write live_fps, dropped_fraction, predictions_per_s, "
+                             "latency_ms, classify_video_fps (with the CPU and its load)")
     args = parser.parse_args(argv)
     _require_shared()
     if args.window_study:
         window_study(args.weights)
     else:
-        run_benchmark(args.weights, args.camera_size)
+        figures = run_benchmark(args.weights, args.camera_size)
+        if args.json:
+            write_json(args.json, figures, args.camera_size)
     return 0
 
 

@@ -38,6 +38,24 @@ def normalize_sample(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(s, (3, 1, 2, 0)))
 
 
+def loop_period(x: np.ndarray, multiple: int) -> int | None:
+    """The shortest period, a multiple of `multiple` shorter than T, with which a
+    (..., 3, T, 25, M) array repeats its first frames; None when there is none.
+
+    A window looped by `normalize_sample` repeats with its own length when both bodies fill its
+    first and last frames (or are empty): the network then needs only one period (ShiftGCN's
+    `loop_to`).
+    """
+    frames = x.shape[-3]
+    for period in range(multiple, frames, multiple):
+        head, tail = x[..., : frames - period, :, :], x[..., period:, :, :]
+        if np.array_equal(head[..., 0, :4, :, :], tail[..., 0, :4, :, :]) and np.array_equal(
+            head, tail
+        ):
+            return period
+    return None
+
+
 def _loop_pad(body: np.ndarray) -> None:
     """Step 1, in place on one (T, V, C) body: move frames to the front if the first is empty,
     then repeat the body's frames from the start after its last non-empty frame."""

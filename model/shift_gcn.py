@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -38,6 +40,14 @@ def pointwise(
     rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)
     out = torch.addmm(bias, rows, weight.view(weight.shape[0], c).t())
     return out.view(n, t, v, -1).permute(0, 3, 1, 2)
+
+
+def permute_columns(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[:, index]. An exported graph gathers whole rows of the transpose instead: ONNX Runtime
+    copies a column gather element by element, several times slower than the transposes."""
+    if torch.jit.is_tracing():
+        return x.t().index_select(0, index).t().contiguous()
+    return x.index_select(1, index)
 
 
 def fold_batch_norm(
@@ -111,7 +121,7 @@ class ShiftGraphConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)  # free for a channels_last x
-        y = rows.view(n * t, v * c).index_select(1, self.shift_in).view(n * t, v, c)
+        y = permute_columns(rows.view(n * t, v * c), self.shift_in).view(n * t, v, c)
         if self.training:
             y = y * (torch.tanh(self.Feature_Mask) + 1)
             y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
@@ -120,7 +130,7 @@ class ShiftGraphConv(nn.Module):
             return y.add_(self.down(x)).relu_()
         folded = cached(self, "folded", self._fold, *self.parameters(), *self.buffers())
         y = torch.mm((y * folded.mask).view(n * t * v, c), self.Linear_weight)
-        y = y.view(n * t, -1).index_select(1, self.shift_out)
+        y = permute_columns(y.view(n * t, -1), self.shift_out)
         y = nn.functional.batch_norm(
             y,
             folded.mean,
@@ -136,7 +146,8 @@ class ShiftGraphConv(nn.Module):
             y_rows.add_(rows)
         else:
             y_rows.addmm_(rows, folded.down_weight)  # the down projection, accumulated in place
-        return y.view(n, t, v, self.out_channels).permute(0, 3, 1, 2).relu_()
+        # from y_rows, the tensor written in place: an ONNX trace would miss a write through a view
+        return y_rows.view(n, t, v, self.out_channels).permute(0, 3, 1, 2).relu_()
 
     def _fold(self) -> FoldedGraphConv:
         """Inference constants: the gate, and both biases moved into the BatchNorm's statistics.
@@ -286,17 +297,63 @@ class ShiftGCN(nn.Module):
         loop = torch.cat([x] * (repeats + 1), dim=2)
         return loop[:, :, : frames + missing]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, loop_to: int | None = None) -> torch.Tensor:
+        """Logits of `x` (N, C, T, V, M); with `loop_to`, of `x` looped to that many frames.
+
+        A looped window repeats its T frames, and the network is local in time: its features are
+        computed on the T frames alone with every temporal shift wrapping around (circular
+        padding), then averaged with the weight each frame has in the loop. That is exact except
+        near the loop's first and last frames, where the long window pads with zeros; it costs
+        about T / loop_to of the work. T and loop_to must be multiples of the temporal reduction.
+        """
         if x.dim() != 5:
             raise ValueError(f"expected input (N, C, T, V, M), got shape {tuple(x.shape)}")
-        x = self.pad_frames(x)
+        weights = None
+        if loop_to is None:
+            x = self.pad_frames(x)
+        else:
+            weights = self.loop_weights(x.shape[2], loop_to).to(x)
         n, m = x.shape[0], x.shape[4]
         bodies = self.normalise_bodies(x)
-        if self.training:
-            features = self.body_features(bodies)
-        else:
-            features = self.features_skipping_empty_bodies(x, bodies)
+        with self.circular_shifts(loop_to is not None):
+            if self.training:
+                features = self.body_features(bodies, weights)
+            else:
+                features = self.features_skipping_empty_bodies(x, bodies, weights, loop_to)
         return self.fc(features.view(n, m, -1).mean(1))
+
+    @property
+    def loops_exactly(self) -> bool:
+        """Whether `loop_to` applies (excitation blocks pad their time convolutions with zeros)."""
+        return not any(unit.series or unit.parallel for unit in self.units)
+
+    def loop_weights(self, frames: int, loop_to: int) -> torch.Tensor:
+        """How much each output frame of a `frames`-long period counts in a loop of `loop_to`."""
+        multiple = self.config.temporal_reduction
+        if frames % multiple or loop_to % multiple or not 0 < frames <= loop_to:
+            raise ValueError(
+                f"a looped window needs frames ({frames}) <= loop_to ({loop_to}), "
+                f"both multiples of {multiple}"
+            )
+        if not self.loops_exactly:
+            raise ValueError("looped windows need a network without excitation blocks")
+        period, total = frames // multiple, loop_to // multiple
+        counts = (total - torch.arange(period) + period - 1) // period
+        return counts.float() / total
+
+    @contextmanager
+    def circular_shifts(self, on: bool) -> Iterator[None]:
+        """Within the block every temporal shift wraps around its input's ends when `on`."""
+        shifts = [unit.tcn1.shift_in for unit in self.units]
+        shifts += [unit.tcn1.shift_out for unit in self.units]
+        before = [shift.circular for shift in shifts]
+        for shift in shifts:
+            shift.circular = on
+        try:
+            yield
+        finally:
+            for shift, state in zip(shifts, before):
+                shift.circular = state
 
     def normalise_bodies(self, x: torch.Tensor) -> torch.Tensor:
         """data_bn over (m, v, c) channels, then bodies folded into the batch: (N*M, C, T, V)."""
@@ -307,44 +364,59 @@ class ShiftGCN(nn.Module):
         # then views, and every convolution and BatchNorm runs without layout copies.
         return x.contiguous(memory_format=torch.channels_last)
 
-    def body_features(self, bodies: torch.Tensor) -> torch.Tensor:
-        """The ten units, then the mean over frames and joints: (B, C, T, V) -> (B, 256)."""
+    def body_features(
+        self, bodies: torch.Tensor, frame_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The ten units, then the mean over frames and joints: (B, C, T, V) -> (B, 256).
+
+        `frame_weights` (T',), summing to 1, weight the output frames instead of a plain mean.
+        """
         for unit in self.units:
             bodies = unit(bodies)
-        return bodies.flatten(2).mean(2)
+        if frame_weights is None:
+            return bodies.flatten(2).mean(2)
+        return (bodies.mean(3) * frame_weights).sum(2)
 
-    def features_skipping_empty_bodies(self, x: torch.Tensor, bodies: torch.Tensor) -> torch.Tensor:
+    def features_skipping_empty_bodies(
+        self,
+        x: torch.Tensor,
+        bodies: torch.Tensor,
+        frame_weights: torch.Tensor | None = None,
+        loop_to: int | None = None,
+    ) -> torch.Tensor:
         """Features of every body, computing only the bodies that hold a skeleton (eval mode).
 
         A body slot that is all zeros (one person in view, as in most NTU classes) always gives
-        the same features for a given window length and slot, so they are computed once and
-        reused: one-person windows cost half as much.
+        the same features for a given window length, loop and slot, so they are computed once
+        and reused: one-person windows cost half as much.
         """
         n, _, t, _, m = x.shape
         present = x.detach().abs().amax(dim=(1, 2, 3)).ne(0).flatten()  # (N*M,) in (n, m) order
         if bool(present.all()):
-            return self.body_features(bodies)
+            return self.body_features(bodies, frame_weights)
         features = bodies.new_empty(n * m, self.fc.in_features)
         if bool(present.any()):
             kept = bodies[present].contiguous(memory_format=torch.channels_last)
-            features[present] = self.body_features(kept)
+            features[present] = self.body_features(kept, frame_weights)
         empty = ~present
         slots = torch.arange(m, device=x.device).repeat(n)[empty]
         empty_features = cached(
             self,
-            f"empty_body_features_T{t}",
-            lambda: self._empty_body_features(x, t),
+            f"empty_body_features_T{t}_loop{loop_to}",
+            lambda: self._empty_body_features(x, t, frame_weights),
             *self.parameters(),
             *self.buffers(),
         )
         features[empty] = empty_features[slots]
         return features
 
-    def _empty_body_features(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+    def _empty_body_features(
+        self, x: torch.Tensor, frames: int, frame_weights: torch.Tensor | None
+    ) -> torch.Tensor:
         """Features of an all-zero body in each slot, for windows of `frames` frames: (M, 256)."""
         c, v, m = x.shape[1], x.shape[3], x.shape[4]
         zeros = x.new_zeros(1, c, frames, v, m)
-        return self.body_features(self.normalise_bodies(zeros))
+        return self.body_features(self.normalise_bodies(zeros), frame_weights)
 
 
 def build_model(config: ModelConfig | None = None) -> ShiftGCN:

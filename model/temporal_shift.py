@@ -48,6 +48,19 @@ def shift_kernel(offset: torch.Tensor, prune: bool = False) -> tuple[torch.Tenso
     return kernel, radius
 
 
+def _wrap_frames(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """`x` (N, C, T, V) with `radius` frames at each end taken from its other end (circular).
+
+    Concatenation keeps the channels_last layout (F.pad's circular mode does not, and is slower).
+    """
+    frames = x.shape[2]
+    if radius > frames:  # a short period: repeat it until it covers the kernel
+        copies = -(-radius // frames)
+        start = copies * frames - radius
+        return torch.cat([x] * (2 * copies + 1), dim=2)[:, :, start : start + frames + 2 * radius]
+    return torch.cat([x[:, :, frames - radius :], x, x[:, :, :radius]], dim=2)
+
+
 def _depthwise(
     x: torch.Tensor,
     kernel: torch.Tensor,
@@ -55,10 +68,13 @@ def _depthwise(
     dim: int,
     stride: int,
     bias: torch.Tensor | None,
+    circular: bool = False,
 ) -> torch.Tensor:
-    channels = x.shape[1]
+    channels = kernel.shape[0]  # static, so that an exported graph knows the kernel's shape
     if dim == 2:
         weight = kernel.view(channels, 1, -1, 1)
+        if circular:
+            x, radius = _wrap_frames(x, radius), 0
         return F.conv2d(x, weight, bias, stride=(stride, 1), padding=(radius, 0), groups=channels)
     weight = kernel.view(channels, 1, 1, -1)
     return F.conv2d(x, weight, bias, padding=(0, radius), groups=channels)
@@ -84,11 +100,16 @@ def apply_shift(
     v_kernel: tuple[torch.Tensor, int] | None,
     stride: int,
     bias: torch.Tensor | None = None,
+    circular: bool = False,
 ) -> torch.Tensor:
-    """Run the depthwise convolutions of `shift_kernels` on `x` (N, C, T, V), adding `bias` last."""
+    """Run the depthwise convolutions of `shift_kernels` on `x` (N, C, T, V), adding `bias` last.
+
+    `circular` samples frames outside `x` from its other end instead of taking zeros.
+    """
     out_frames = x.shape[2] // stride
     t_bias = bias if v_kernel is None else None
-    x = _depthwise(x, t_kernel[0].to(x.dtype), t_kernel[1], 2, stride, t_bias)[:, :, :out_frames]
+    t_weight = t_kernel[0].to(x.dtype)
+    x = _depthwise(x, t_weight, t_kernel[1], 2, stride, t_bias, circular)[:, :, :out_frames]
     if v_kernel is None:
         return x
     return _depthwise(x, v_kernel[0].to(x.dtype), v_kernel[1], 3, 1, bias)
@@ -100,27 +121,36 @@ def temporal_shift(
     ypos: torch.Tensor,
     stride: int = 1,
     prune: bool = False,
+    circular: bool = False,
 ) -> torch.Tensor:
-    """Shift `x` (N, C, T, V) by per-channel offsets; returns (N, C, T // stride, V)."""
-    return apply_shift(x, *shift_kernels(xpos, ypos, stride, prune), stride)
+    """Shift `x` (N, C, T, V) by per-channel offsets; returns (N, C, T // stride, V).
+
+    `circular` treats `x` as one period of a looped sequence (see TemporalShift.circular).
+    """
+    return apply_shift(x, *shift_kernels(xpos, ypos, stride, prune), stride, circular=circular)
 
 
 class TemporalShift(nn.Module):
     """Learnable per-channel shift along T (`ypos`) and V (`xpos`), as in the released models.
 
     In eval mode the offsets are fixed: the kernels are built once, without negligible weights.
+    With `circular` set, the input is one period of a looped sequence: frames before its start
+    and after its end come from its other end (ShiftGCN.forward's `loop_to`).
     """
 
     def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0) -> None:
         super().__init__()
         self.stride = stride
+        self.circular = False
         self.xpos = nn.Parameter(torch.empty(channels).uniform_(-1e-8, 1e-8))
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
     def forward(self, x: torch.Tensor, batch_norm: nn.BatchNorm2d | None = None) -> torch.Tensor:
         """Shift `x`; in eval mode an optional following `batch_norm` is folded into the kernels."""
         if self.training:
-            shifted = temporal_shift(x, self.xpos, self.ypos, self.stride)
+            shifted = temporal_shift(
+                x, self.xpos, self.ypos, self.stride, circular=self.circular
+            )
             return batch_norm(shifted) if batch_norm is not None else shifted
         sources = [self.xpos, self.ypos]
         if batch_norm is not None:
@@ -133,7 +163,7 @@ class TemporalShift(nn.Module):
         t_kernel, v_kernel, bias = cached(
             self, "kernels", lambda: self._inference_kernels(batch_norm), *sources
         )
-        return apply_shift(x, t_kernel, v_kernel, self.stride, bias)
+        return apply_shift(x, t_kernel, v_kernel, self.stride, bias, self.circular)
 
     def _inference_kernels(self, batch_norm: nn.BatchNorm2d | None):
         (t_kernel, t_radius), v_kernel = shift_kernels(

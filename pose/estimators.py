@@ -12,6 +12,7 @@ import numpy as np
 from model.errors import UserError
 
 from .landmarks import Person
+from .model_files import ensure_pose_model
 from .native_log import native_stderr_silenced
 
 MEDIAPIPE_PIN = "mediapipe==0.10.21"
@@ -159,7 +160,7 @@ class MediaPipePose:
                  second_person_every: int = 1,
                  second_person_search_every: int | None = None, threads: int = 1) -> None:
         mp = _import_mediapipe()
-        self._check_bundled(mp, model_complexity)
+        self._check_model(mp, model_complexity)
         if max_people not in (1, 2):
             raise UserError(f"max_people must be 1 or 2, got {max_people}")
         self.max_people = max_people
@@ -180,17 +181,19 @@ class MediaPipePose:
         self._quiet_frames = QUIET_FRAMES
 
     @staticmethod
-    def _check_bundled(mp, model_complexity: int) -> None:
-        """Refuse a model variant that the wheel does not carry (it would try to download it)."""
-        names = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite",
-                 2: "pose_landmark_heavy.tflite"}
-        if model_complexity not in names:
+    def _check_model(mp, model_complexity: int) -> None:
+        """Make sure the model variant is where mediapipe looks: the full model (1) is bundled,
+        the lite (0) and heavy (2) ones are fetched into a cache first (pose.model_files)."""
+        if model_complexity not in (0, 1, 2):
             raise UserError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
-        path = Path(mp.__file__).parent / "modules" / "pose_landmark" / names[model_complexity]
+        root = Path(mp.__file__).parent
+        if model_complexity != 1:
+            ensure_pose_model(model_complexity, root)
+            return
+        path = root / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
         if not path.is_file():
-            raise UserError(f"the MediaPipe pose model {path.name} is not installed (only "
-                            f"model_complexity=1 is bundled with {MEDIAPIPE_PIN}); use 1, or the "
-                            f"tasks backend with a .task file")
+            raise UserError(f"the bundled MediaPipe pose model {path} is missing: reinstall "
+                            f"{MEDIAPIPE_PIN}")
 
     def estimate(self, frame_bgr: np.ndarray) -> list[Person]:
         """Up to two people in the frame, the one the first instance tracks first."""

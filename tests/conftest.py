@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from local_server import server as server  # a fixture: a local HTTP server for downloads
 
 XVFB_START_TIMEOUT_S = 15
 

@@ -88,7 +88,8 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
     model = load_model(weights)
     raw, joint = reference_samples()
     sample, expected = raw[3], joint[3]  # 40 frames
-    classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300, min_frames=16)
+    classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300, min_frames=16,
+                                     looped=False)
     frames = np.moveaxis(sample[:, :40], 1, 0)
     predictions = [classifier.push(f, i / 30) for i, f in enumerate(frames)]
     assert all(p is None for p in predictions[:-1]) and predictions[-1] is not None

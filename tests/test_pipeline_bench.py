@@ -40,3 +40,19 @@ def test_command_line_help():
     out = subprocess.run([sys.executable, "-m", "bench.pipeline", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "--window-study" in out
+
+
+def test_json_record_holds_the_figures_and_the_machine(tmp_path):
+    """--json writes the headline figures with the CPU, its load and the camera size."""
+    import json
+
+    from bench.pipeline import write_json
+
+    figures = {"live_fps": 29.6, "dropped_fraction": 0.01, "predictions_per_s": 1.9,
+               "latency_ms": 350.0, "classify_video_fps": 28.0}
+    out = tmp_path / "run" / "figures.json"
+    write_json(out, figures, (640, 480))
+    record = json.loads(out.read_text())
+    assert {k: record[k] for k in figures} == figures
+    assert record["camera_size"] == "640x480" and len(record["load_average"]) == 3
+    assert record["cpus"] >= 1 and record["cpu"]

@@ -108,7 +108,7 @@ def test_not_an_image_is_one_line(estimator):
     (dict(backend="tasks"), r"needs a \.task model file"),
     (dict(backend="tasks", model_path="missing.task"), "not found"),
     (dict(backend="openpose"), "unknown pose backend"),
-    (dict(backend="mediapipe", model_complexity=2), "not installed"),
+    (dict(backend="mediapipe", model_complexity=3), "model_complexity must be 0, 1 or 2"),
     (dict(backend="mediapipe", max_people=3), "max_people"),
 ])
 def test_unavailable_backends_say_what_to_do(kwargs, message):

@@ -64,10 +64,13 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_SafeRedirects)
 
 
-def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = None,
-             max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
-    """Fetch `url` into `dest`, verify its digest, and rename it into place only if it matches.
-    More than `max_bytes` (announced or sent) stops the download: a server cannot fill the disk."""
+def download(url: str, dest: Path, sha256: str | None, progress: ProgressFn | None = None,
+             max_bytes: int = DEFAULT_MAX_BYTES, check: Callable[[Path], None] | None = None,
+             writable_hint: str = "choose a writable directory with --dir or SHIFTGCN_WEIGHTS_DIR"
+             ) -> Path:
+    """Fetch `url` into `dest`, verify its digest (unless None) and `check(file)` (raising
+    UserError), and rename it into place only if both pass. More than `max_bytes` (announced or
+    sent) stops the download: a server cannot fill the disk."""
     try:
         with _OPENER.open(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
@@ -75,18 +78,19 @@ def download(url: str, dest: Path, sha256: str, progress: ProgressFn | None = No
                 raise _too_big(url, total, max_bytes)
             with atomic_write(dest) as tmp, _progress(dest.name, total, progress) as report:
                 got = _copy_response(response, tmp, total, report, max_bytes, url)
-                if got != sha256:
+                if sha256 is not None and got != sha256:
                     raise DownloadFailed(
                         f"the file downloaded from {url} has sha256 {got}, expected {sha256}; "
                         f"nothing was saved: retry, or {manual_hint(url, dest)}", url, dest)
+                if check is not None:
+                    check(tmp)
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:
         reason = getattr(err, "reason", None) or err
         raise DownloadFailed(
             f"could not download {dest.name} ({reason}); {manual_hint(url, dest)}", url, dest
         ) from None
     except OSError as err:
-        raise UserError(f"cannot write {dest} ({err.strerror or err}); "
-                        f"choose a writable directory with --dir or SHIFTGCN_WEIGHTS_DIR") from None
+        raise UserError(f"cannot write {dest} ({err.strerror or err}); {writable_hint}") from None
     return dest
 
 

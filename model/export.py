@@ -1,0 +1,106 @@
+"""`python -m model.export`: a Shift-GCN checkpoint as an ONNX graph, for ONNX Runtime.
+
+    python -m model.export --weights ntu60-xsub-joint --out model.onnx            # any T, any N
+    python -m model.export --weights ntu60-xsub-joint --out model.onnx --frames 300 --batch 1
+
+The graph takes `x` (N, 3, T, 25, 2) float32, T a multiple of the network's temporal reduction
+(4; `model.runtime.OnnxRuntime` loop-pads other lengths as ShiftGCN does), and gives `logits`
+(N, num_class). It is the eval-mode network with every body computed (no skipping of empty body
+slots, whose results it does not change) and the inference constants (folded BatchNorms, shift
+kernels) stored as weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import UserError, cli_entry
+from .fileio import atomic_write
+from .graph import NUM_BODIES, NUM_JOINTS
+from .shift_gcn import ShiftGCN
+
+OPSET = 17
+
+
+class ExportedShiftGCN(nn.Module):
+    """The traceable part of ShiftGCN.forward: normalisation, the units on every body, the head."""
+
+    def __init__(self, net: ShiftGCN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[0], x.shape[4]
+        features = self.net.body_features(self.net.normalise_bodies(x))
+        return self.net.fc(features.view(n, m, -1).mean(1))
+
+
+def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = None) -> bytes:
+    """The serialised ONNX graph of `net` in eval mode; None leaves that dimension dynamic.
+
+    `net` is a ShiftGCN, or another network on the same (N, 3, T, 25, 2) input (bench.stgcn).
+    """
+    multiple = net.config.temporal_reduction if isinstance(net, ShiftGCN) else 1
+    if frames is not None and (frames <= 0 or frames % multiple):
+        raise UserError(f"--frames {frames}: give a positive multiple of {multiple}")
+    if batch is not None and batch <= 0:
+        raise UserError(f"--batch {batch}: give a positive batch size")
+    net = net.eval()
+    wrapper = ExportedShiftGCN(net).eval() if isinstance(net, ShiftGCN) else net
+    example = torch.randn(batch or 1, 3, frames or 64, NUM_JOINTS, NUM_BODIES)
+    with torch.no_grad():
+        wrapper(example)  # builds the inference constants, so that the trace stores them
+    dynamic = {}
+    if batch is None:
+        dynamic[0] = "batch"
+    if frames is None:
+        dynamic[2] = "frames"
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python ints and shape asserts
+        torch.onnx.export(wrapper, (example,), buffer, dynamo=False, opset_version=OPSET,
+                          input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": dynamic} if dynamic else None)
+    return buffer.getvalue()
+
+
+def export_onnx(net: nn.Module, out: str | os.PathLike, frames: int | None = None,
+                batch: int | None = None) -> Path:
+    """Write `net` as an ONNX file (atomically) and return its path."""
+    data = onnx_bytes(net, frames, batch)
+    with atomic_write(out) as tmp:
+        tmp.write_bytes(data)
+    return Path(out)
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.export",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", required=True,
+                        help="checkpoint: a registered name (fetched if missing) or a file")
+    parser.add_argument("--out", required=True, help="the .onnx file to write")
+    parser.add_argument("--frames", type=int,
+                        help="a fixed window length (a multiple of 4); default: dynamic")
+    parser.add_argument("--batch", type=int, help="a fixed batch size; default: dynamic")
+    args = parser.parse_args(argv)
+    from .checkpoint import load_model
+
+    net = load_model(args.weights)
+    path = export_onnx(net, args.out, args.frames, args.batch)
+    shape = (f"{args.batch or 'N'}, 3, {args.frames or 'T'}, {net.config.num_point}, "
+             f"{net.config.num_person}")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): x ({shape}) -> logits "
+          f"({args.batch or 'N'}, {net.num_class})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
