@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from shared_paths import REPO_ROOT
+from shared_paths import OFFICIAL_WEIGHTS, REPO_ROOT
 
 from app.sources import CameraSource, Frame
 
@@ -280,8 +281,16 @@ def _states(folder: str) -> int:
                     facts.setdefault("copied", []).append(QApplication.clipboard().text())
             facts.update(summary=window.summary(), chart_placeholder=chart.placeholder(),
                          retry_visible=window.banner.retry_button.isVisible())
-            # The user saves the file where the banner says (here, an untrained stand-in), Retry.
-            random_checkpoint(Path(window.banner.fetch_fields()[1]))
+            # The user saves the file where the banner says, then presses Retry: the released
+            # file where ../shared has it, else an untrained stand-in (refused by its digest).
+            dest = Path(window.banner.fetch_fields()[1])
+            released = OFFICIAL_WEIGHTS / dest.name
+            facts["placed_released_file"] = released.is_file()
+            if released.is_file():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(released, dest)
+            else:
+                random_checkpoint(dest)
             window.banner.retry_button.click()
             facts["running_after_retry"] = window.is_running()
         else:
