@@ -27,7 +27,8 @@ def test_cpu_only_install_uses_the_pinned_torch_from_the_cpu_index():
 
 
 def test_quick_start_writes_only_under_its_ignored_folder():
-    section = README[README.index("Try it without the dataset"):README.index("## Testing")]
+    start = README.index("Try it without the dataset")
+    section = README[start:README.index("\n## ", start)]  # up to the next section
     assert f"`{QUICKSTART}/`" in section
     commands = [line for block in _bash_blocks(section) for line in block.splitlines() if line]
     assert len(commands) == 4
