@@ -38,6 +38,7 @@ from .pipeline import (
     FramePipeline,
     Prediction,
     StreamingClassifier,
+    add_handedness_flags,
     build_pipeline,
     load_config,
     top_k,
@@ -312,12 +313,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stride", type=int, help="frames between classified windows")
     parser.add_argument("--config", type=Path, help="YAML overriding app/configs/pipeline.yaml")
     parser.add_argument("--pose-model", type=Path, help="a MediaPipe PoseLandmarker .task file")
-    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
-                        help="the video is a mirror image (NTU's own videos, a selfie camera): "
-                        "exchange left and right (default from the config: no)")
-    parser.add_argument("--either-hand", action=argparse.BooleanOptionalAction,
-                        help="average each window's prediction with its mirror image's, so that "
-                        "left- and right-handed actions read alike (default from the config: no)")
+    add_handedness_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 

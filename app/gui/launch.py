@@ -16,6 +16,8 @@ from model.fileio import atomic_write
 
 def build_parser() -> argparse.ArgumentParser:
     """The run_demo.py command line; omitted flags take app/configs/pipeline.yaml's defaults."""
+    from app.pipeline import add_handedness_flags
+
     parser = argparse.ArgumentParser(
         prog="run_demo.py",
         description="Live skeleton action recognition from a camera or a video file.")
@@ -23,12 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", help="registered checkpoint name (python -m weights list) "
                                           "or a .pt file; a missing released one is downloaded")
     parser.add_argument("--device", metavar="auto|cpu|cuda", help="where the model runs")
-    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
-                        help="the source is a mirror image (a selfie view, NTU's own videos): "
-                             "exchange left and right")
-    parser.add_argument("--either-hand", action=argparse.BooleanOptionalAction,
-                        help="average each prediction with its mirror image's, so that left- "
-                             "and right-handed actions read alike")
+    add_handedness_flags(parser)
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="save a picture of the window here before exiting")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
