@@ -1,4 +1,4 @@
-"""Shared fixtures: a real X11 display (Xvfb) for the GUI tests."""
+"""Shared fixtures: a real X11 display (Xvfb) for the GUI tests, torch's thread count kept."""
 from __future__ import annotations
 
 import os
@@ -51,3 +51,13 @@ def _read_display_number(fd: int) -> int:
     if not text.isdigit():
         pytest.fail(f"Xvfb did not start within {XVFB_START_TIMEOUT_S} s (got {text!r})")
     return int(text)
+
+
+@pytest.fixture
+def keep_torch_threads() -> Iterator[None]:
+    """Live and video pipelines pin torch to one thread; give later tests their threads back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -11,7 +11,6 @@ import re
 import cv2
 import numpy as np
 import pytest
-import torch
 from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames, require
 
 from app.annotate import MP4_CODECS, codec_note, mp4_codec
@@ -23,12 +22,7 @@ FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
 
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """Live and video pipelines pin torch to one thread; give later tests their threads back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):

@@ -20,11 +20,7 @@ FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
 SMALL = {"channels": (16, 32), "strides": (1, 2)}
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 
 
 @pytest.fixture(scope="module")

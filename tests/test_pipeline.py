@@ -21,13 +21,7 @@ from model.errors import UserError
 from model.preprocess import normalize_sample
 from pose import BodyTracker, MediaPipePose
 
-
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """Live and video pipelines pin torch to one thread; give later tests their threads back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 
 class FakeModel(torch.nn.Module):
     """A stand-in network: 4 classes scored from the mean coordinates; records its inputs."""
