@@ -13,8 +13,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from model.errors import UserError
-from model.fileio import atomic_write
+from common.errors import UserError
+from common.fileio import atomic_write
 from pose import POSE_EDGES, Person
 from pose.native_log import native_stderr_silenced
 

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 import weights
-from model.errors import UserError, cli_entry
-from model.fileio import atomic_write
-from model.progress import progress_bar
+from common.download import sha256_of
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
+from common.progress import progress_bar
 from pose import Person
-from weights.fetch import sha256_of
 
 from .annotate import annotate_frame, codec_note, video_writer
 from .output_paths import check_outputs, output_stems

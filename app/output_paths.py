@@ -7,7 +7,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from model.errors import UserError
+from common.errors import UserError
 
 
 def output_stems(videos: list[Path]) -> dict[Path, str]:

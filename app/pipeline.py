@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.errors import UserError
-from model.graph import NUM_BODIES, NUM_JOINTS
-from model.limits import MAX_PAD, MAX_WINDOW, check_size
+from common.errors import UserError
+from common.limits import MAX_PAD, MAX_WINDOW, check_size
+from common.yaml_files import read_yaml
 from model.preprocess import make_stream, mirror, normalize_sample
 from model.runtime import make_runtime
-from model.yaml_files import read_yaml
+from ntu.joints import NUM_BODIES, NUM_JOINTS
 from pose import BodyTracker, Person, PoseEstimator, make_estimator
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "pipeline.yaml"
@@ -428,7 +428,8 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                    background: bool = False, drop_late: bool = True,
                    keep_history: bool = False) -> FramePipeline:
     """A FramePipeline from settings (see load_config); loads the weights unless given."""
-    from model import load_model, select_device
+    from common.device import select_device
+    from model import load_model
 
     device = select_device(str(config["device"]))
     if model is None:

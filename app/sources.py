@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 import cv2
 import numpy as np
 
-from model.errors import UserError
+from common.errors import UserError
 from pose.native_log import native_stderr_silenced
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 from train.config import load_config, parse_assignments
 from train.gendata import data_file, generate, label_file
 from train.synthetic import generate as make_synthetic

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VIDEOS = (

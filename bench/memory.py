@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from model.errors import cli_entry
+from common.errors import cli_entry
 
 from .pipeline import VIDEO, _require_shared
 

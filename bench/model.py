@@ -25,8 +25,9 @@ from functools import partial
 import torch
 from torch import nn
 
-from model import ModelConfig, ShiftGCN, load_model, select_device
-from model.errors import cli_entry
+from common.device import select_device
+from common.errors import cli_entry
+from model import ModelConfig, ShiftGCN, load_model
 from model.export import onnx_bytes
 from model.runtime import RUNTIMES, OnnxRuntime
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VIDEO = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"
@@ -223,7 +223,7 @@ def write_json(path: Path, figures: dict[str, float], size: tuple[int, int] | No
     import json
     import platform
 
-    from model.fileio import atomic_write
+    from common.fileio import atomic_write
 
     record = dict(figures, camera_size=f"{size[0]}x{size[1]}" if size else "340x256",
                   cpu=_cpu_model() or platform.processor(), cpus=os.cpu_count(),

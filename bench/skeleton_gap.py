@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.errors import UserError, cli_entry
-from model.fileio import atomic_write
-from model.graph import BONES, JOINT_NAMES
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
+from ntu.joints import BONES, JOINT_NAMES
 from pose import Person
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.graph import BONES, NUM_JOINTS
+from ntu.joints import BONES, NUM_JOINTS
 
 CENTRE = 20  # spine at the shoulders, the partition's centre in the paper's NTU setting
 

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from model.errors import cli_entry
+from common.errors import cli_entry
 from model.temporal_shift import temporal_shift
 
 from .timing import best_seconds

@@ -16,7 +16,7 @@ import numpy as np
 
 from app.annotate import video_writer
 from app.sources import VideoSource
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 ARMWRESTLING = SHARED / "video" / "armwrestling_340x256.mp4"

@@ -15,8 +15,6 @@ _EXPORTS = {
     "save_checkpoint": "checkpoint",
     "ExcitationConfig": "config",
     "ModelConfig": "config",
-    "select_device": "device",
-    "UserError": "errors",
     "ShiftGCN": "shift_gcn",
     "build_model": "shift_gcn",
 }

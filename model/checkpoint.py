@@ -11,10 +11,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from common.errors import UserError
+from common.fileio import atomic_write
+from model.preprocess import STREAMS
+
 from .config import ModelConfig
-from .errors import UserError
-from .fileio import atomic_write
-from .graph import STREAMS
 from .shift_gcn import ShiftGCN
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-from .yaml_files import read_yaml
+from common.errors import UserError
+from common.yaml_files import read_yaml
 
 PLACEMENTS = ("none", "series", "parallel")
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import UserError, cli_entry
-from .fileio import atomic_write
-from .graph import NUM_BODIES, NUM_JOINTS
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
+from ntu.joints import NUM_BODIES, NUM_JOINTS
+
 from .shift_gcn import ShiftGCN
 
 OPSET = 17

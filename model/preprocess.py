@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.graph import BONES, MIRRORED_JOINTS, NUM_JOINTS, STREAMS
+from ntu.joints import BONES, MIRRORED_JOINTS, NUM_JOINTS
+
+STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
+"""The four input streams of the published four-stream ensemble."""
 
 SPINE_BASE, SPINE_MID = 0, 1  # the bone turned onto +z
 LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8  # the bone turned onto +x
@@ -137,7 +140,7 @@ def to_motion(x: np.ndarray) -> np.ndarray:
 
 
 def make_stream(joint: np.ndarray, stream: str) -> np.ndarray:
-    """One of model.graph.STREAMS computed from normalised (..., 3, T, 25, M) joints."""
+    """One of STREAMS computed from normalised (..., 3, T, 25, M) joints."""
     if stream == "joint":
         return joint
     if stream == "bone":

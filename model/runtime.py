@@ -12,7 +12,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from .errors import UserError
+from common.errors import UserError
+
 from .preprocess import loop_period
 
 RUNTIMES = ("torch", "onnx")

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from common.errors import cli_entry
+
 from .config import ModelConfig
-from .errors import cli_entry
 from .shift_gcn import ShiftGCN, ShiftGraphConv
 from .temporal_shift import TemporalShift
 

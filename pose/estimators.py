@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from model.errors import UserError
+from common.errors import UserError
 
 from .landmarks import Person
 from .model_files import ensure_pose_model

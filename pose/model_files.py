@@ -12,8 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from model.errors import UserError
-from model.yaml_files import read_yaml
+from common.errors import UserError
+from common.yaml_files import read_yaml
 
 MODELS_FILE = Path(__file__).with_name("pose_models.yaml")
 TFLITE_IDENTIFIER = b"TFL3"  # FlatBuffers file identifier of a TensorFlow Lite model, bytes 4-8
@@ -56,7 +56,7 @@ def check_model_file(path: Path, entry: dict) -> None:
     elif identifier != TFLITE_IDENTIFIER:
         problem = "not a TensorFlow Lite model (no TFL3 identifier)"
     elif entry.get("sha256"):
-        from weights.fetch import sha256_of
+        from common.download import sha256_of
 
         digest = sha256_of(path)
         if digest != entry["sha256"]:
@@ -78,8 +78,8 @@ def ensure_pose_model(complexity: int, mediapipe_root: Path,
                       directory: str | os.PathLike | None = None, progress=None) -> Path:
     """The path where mediapipe's graph reads the model of `complexity` (0 or 2), after fetching
     it into the cache and linking it there if needed. `mediapipe_root` is the mediapipe package
-    folder; `progress(done, total)` replaces the tqdm bar (see weights.fetch.download)."""
-    from weights.fetch import download, sha256_of
+    folder; `progress(done, total)` replaces the tqdm bar (see common.download.download)."""
+    from common.download import download, sha256_of
 
     entry = _entry(complexity)
     target = mediapipe_root / "modules" / "pose_landmark" / entry["file"]

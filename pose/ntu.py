@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from model.graph import NUM_JOINTS
+from ntu.joints import NUM_JOINTS
 
 from . import landmarks as L
 from .landmarks import NUM_LANDMARKS, Person

@@ -6,7 +6,7 @@ from itertools import permutations
 
 import numpy as np
 
-from model.graph import NUM_BODIES, NUM_JOINTS
+from ntu.joints import NUM_BODIES, NUM_JOINTS
 
 from .landmarks import Person
 from .ntu import DEFAULT_FOV_DEG, mirrored, ntu_visibility, steady_legs, to_ntu

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import model
+from common.errors import UserError
 from model import ModelConfig, ShiftGCN
 
 SMALL = {"channels": (8, 16), "strides": (1, 2)}
@@ -32,7 +33,7 @@ def _saved(tmp_path, **changes):
 ])
 def test_inconsistent_checkpoints_are_one_line(tmp_path, changes, expected):
     path = _saved(tmp_path, **changes)
-    with pytest.raises(model.UserError, match=expected) as err:
+    with pytest.raises(UserError, match=expected) as err:
         model.load_model(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 

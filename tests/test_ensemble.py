@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from model.errors import UserError
+from common.errors import UserError
 from train import ensemble as ensemble_cli
 from train.ensemble import ensemble
 from train.metrics import confusion_matrix, load_scores, save_scores, topk_accuracy

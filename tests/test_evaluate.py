@@ -11,8 +11,8 @@ import torch
 from shared_paths import require_shared
 from train_helpers import TINY_MODEL, one_torch_thread, write_tiny_dataset
 
+from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
-from model.errors import UserError
 from train import evaluate as evaluate_cli
 from train.evaluate import evaluate
 from train.feeder import read_labels

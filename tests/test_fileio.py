@@ -1,4 +1,4 @@
-"""model.fileio.atomic_write: whole files only, on disk before the rename, no .part pile-up."""
+"""common.fileio.atomic_write: whole files only, on disk before the rename, no .part pile-up."""
 from __future__ import annotations
 
 import os
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from model import fileio
-from model.fileio import atomic_write
+from common import fileio
+from common.fileio import atomic_write
 
 
 def test_the_bytes_are_synced_before_the_rename(tmp_path, monkeypatch):

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from shared_paths import SHARED
 
-from model.errors import UserError
-from model.graph import STREAMS
-from model.preprocess import make_stream
+from common.errors import UserError
+from model.preprocess import STREAMS, make_stream
 from train import bench_data, gendata
 from train.skeleton import SkeletonFileError, read_skeleton
 from train.synthetic import format_skeleton

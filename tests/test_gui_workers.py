@@ -14,7 +14,7 @@ from gui_helpers import person_frames, random_checkpoint, write_video
 from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder, RunSettings
 from app.gui.workers import Captured, PipelineWorker, RateMeter, to_qimage
 from app.sources import Frame, FrameBuffer
-from model.errors import UserError
+from common.errors import UserError
 
 
 def _captured(index: int) -> Captured:

@@ -12,6 +12,7 @@ import torch
 from shared_paths import REPO_ROOT, require_shared
 
 import model
+from common.errors import UserError
 from model import ExcitationConfig, ModelConfig, ShiftGCN
 from model.summary import measure_cost
 
@@ -114,15 +115,15 @@ def test_load_errors_are_one_clear_line(tmp_path):
         (foreign, "not a Shift-GCN checkpoint"),
     ]
     for path, expected in cases:
-        with pytest.raises(model.UserError, match=expected) as err:
+        with pytest.raises(UserError, match=expected) as err:
             model.load_model(path)
         assert str(path) in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(model.UserError, match="has 7 classes but the model config asks for 60"):
+    with pytest.raises(UserError, match="has 7 classes but the model config asks for 60"):
         model.load_model(small, config=ModelConfig(num_class=60))
     state = ShiftGCN(ModelConfig(num_class=7)).state_dict()
     state.pop("l4.tcn1.bn2.weight")
     torch.save(state, small)
-    with pytest.raises(model.UserError, match="lacks 1 keys"):
+    with pytest.raises(UserError, match="lacks 1 keys"):
         model.load_model(small)
 
 
@@ -172,7 +173,7 @@ def test_yaml_config_selects_a_variant(tmp_path: Path):
     assert config.channel_excitation == ExcitationConfig("series", temporal_conv=False)
     net = model.build_model(config)
     assert len(net.l5.parallel) == 1 and len(net.l5.series) == 1
-    with pytest.raises(model.UserError, match="placement 'beside'"):
+    with pytest.raises(UserError, match="placement 'beside'"):
         ModelConfig.from_dict({"motion_excitation": {"placement": "beside"}})
 
 

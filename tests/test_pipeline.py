@@ -17,7 +17,7 @@ from app.pipeline import (
     load_config,
     prepare_window,
 )
-from model.errors import UserError
+from common.errors import UserError
 from model.preprocess import normalize_sample
 from pose import BodyTracker, MediaPipePose
 
@@ -106,7 +106,7 @@ def test_either_hand_reads_a_mirror_image_as_the_same_action():
     """With either_hand a window and its mirror image (left and right exchanged, x negated in
     camera space) give the same probabilities (each window is classified twice); without it
     they differ."""
-    from model.graph import MIRRORED_JOINTS
+    from ntu.joints import MIRRORED_JOINTS
 
     def probs(either_hand: bool, mirrored: bool) -> np.ndarray:
         model = FakeModel()

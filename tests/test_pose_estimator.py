@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pose_helpers import VIDEO, astronaut_bgr, read_frames, require
 
-from model.errors import UserError
+from common.errors import UserError
 from pose import MediaPipePose, make_estimator, to_ntu
 from pose.estimators import is_same_person
 

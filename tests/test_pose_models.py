@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import UserError
+from common.errors import UserError
 from pose.model_files import ensure_pose_model
 
 # A stand-in for a TFLite model: the FlatBuffers identifier at byte 4, 600 kB long.

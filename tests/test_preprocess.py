@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from shared_paths import SHARED
 
-from model.graph import BONES, JOINT_NAMES, MIRRORED_JOINTS, STREAMS
 from model.preprocess import (
+    STREAMS,
     is_empty,
     make_stream,
     mirror,
@@ -14,6 +14,7 @@ from model.preprocess import (
     to_bone,
     to_motion,
 )
+from ntu.joints import BONES, JOINT_NAMES, MIRRORED_JOINTS
 from train.skeleton import read_skeleton
 
 REFERENCE = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from model.progress import progress_bar
+from common.progress import progress_bar
 
 
 class _Terminal(io.StringIO):

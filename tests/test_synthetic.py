@@ -7,11 +7,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from model.errors import UserError
+from common.errors import UserError
+from ntu.splits import DATASETS, is_training, parse_sample_name
 from train import synthetic
 from train.gendata import generate as gendata
 from train.skeleton import read_skeleton
-from train.splits import DATASETS, is_training, parse_sample_name
 
 
 def test_files_are_valid_ntu_samples_in_kinect_space(tmp_path):

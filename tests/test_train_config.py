@@ -8,9 +8,9 @@ import pytest
 import torch
 from train_helpers import REPO_ROOT
 
+from common.errors import UserError
 from model import ModelConfig, build_model
-from model.errors import UserError
-from model.graph import STREAMS
+from model.preprocess import STREAMS
 from train.config import TrainConfig, load_config, parse_assignments
 from train.optim import build_optimizer, build_scheduler, load_scheduler_state
 from train.run import overrides_from, parse_args

@@ -9,7 +9,7 @@ import pytest
 import torch
 from train_helpers import write_tiny_dataset
 
-from model.errors import UserError
+from common.errors import UserError
 from train.feeder import SkeletonFeeder, read_labels
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from train_helpers import TINY_MODEL, one_torch_thread, write_tiny_config, write_tiny_dataset
 
+from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
-from model.errors import UserError
 from train import evaluate as evaluate_cli
 from train import run
 from train.config import load_config

@@ -11,8 +11,8 @@ from local_server import PAYLOAD
 from shared_paths import SHARED
 
 import weights
+from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
-from model.errors import UserError
 from weights import registry
 from weights.__main__ import main as weights_main
 

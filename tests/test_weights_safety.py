@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 import weights
+from common import download
+from common.errors import UserError
 from model import ModelConfig, build_model, load_model, save_checkpoint
-from model.errors import UserError
-from weights import fetch, registry
+from weights import registry
 from weights.__main__ import main as weights_main
 
 SMALL_NET = {"channels": (8, 16), "strides": (1, 2)}
@@ -93,7 +94,7 @@ def test_an_altered_registered_file_is_refused_before_use(wdir, tmp_path, monkey
 
 
 def test_a_redirect_from_https_to_http_is_refused():
-    handler = fetch._SafeRedirects()
+    handler = download._SafeRedirects()
     request = urllib.request.Request("https://example.invalid/model.pt")
     for target in ("http://example.invalid/model.pt", "ftp://example.invalid/model.pt",
                    "file:///etc/passwd"):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import yaml
 
-from model.graph import STREAMS
+from model.preprocess import STREAMS
 
 # A narrow network so CPU epochs take a second or two; the recipe otherwise stays the released one.
 TINY_MODEL = {"channels": [8, 16], "strides": [2, 2]}

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 from model.preprocess import normalize_sample
 from train import gendata, synthetic
 from train.skeleton import read_skeleton

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from model import build_model, select_device
-from model.errors import UserError, cli_entry
+from common.device import select_device
+from common.errors import UserError, cli_entry
+from model import build_model
 
 from .config import TrainConfig, load_config
 from .feeder import SkeletonFeeder

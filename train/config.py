@@ -11,14 +11,14 @@ from typing import Any
 
 import yaml
 
+from common.errors import UserError
+from common.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
+from common.yaml_files import deep_merge, read_yaml
 from model.config import ModelConfig
-from model.errors import UserError
-from model.graph import STREAMS
-from model.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
-from model.yaml_files import deep_merge, read_yaml
+from model.preprocess import STREAMS
+from ntu.splits import DATASETS
 
 from .finetune import BATCHNORM_MODES
-from .splits import DATASETS
 
 SYNTHETIC = "synthetic"  # train.synthetic's actions; any other non-NTU name works with num_class
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 
 from .feeder import read_labels
 from .metrics import load_scores, topk_accuracy

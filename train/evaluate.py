@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from model import load_model, select_device
-from model.errors import UserError, cli_entry
-from model.fileio import atomic_write
-from model.graph import STREAMS
-from model.limits import MAX_BATCH, check_size, max_workers
+from common.device import select_device
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
+from common.limits import MAX_BATCH, check_size, max_workers
+from model import load_model
+from model.preprocess import STREAMS
 
 from .feeder import SkeletonFeeder
 from .metrics import confusion_matrix, save_scores, topk_accuracy

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from model.errors import UserError
-from model.graph import NUM_BODIES, NUM_JOINTS
-from model.limits import MAX_FILE_FRAMES, check_size
+from common.errors import UserError
+from common.limits import MAX_FILE_FRAMES, check_size
+from ntu.joints import NUM_BODIES, NUM_JOINTS
 
 from .gendata import data_file, label_file
 from .safe_pickle import load_data_pickle

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from model.errors import UserError
+from common.errors import UserError
 
 BATCHNORM_MODES = ("train", "frozen", "recalibrate")
 HEAD = "fc."

@@ -29,8 +29,8 @@ import numpy as np
 from app.pipeline import load_config as load_pipeline_config
 from app.pipeline import prepare_window
 from app.sources import list_videos
-from model.errors import UserError, cli_entry
-from model.fileio import atomic_write
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
 
 from .config import load_config, parse_assignments
 from .gendata import data_file, label_file

@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from model.errors import UserError, cli_entry
-from model.fileio import atomic_write
-from model.graph import NUM_BODIES, NUM_JOINTS, STREAMS
-from model.limits import check_size, max_workers
-from model.preprocess import is_empty, make_stream, normalize_sample
-from model.progress import progress_bar
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
+from common.limits import check_size, max_workers
+from common.progress import progress_bar
+from model.preprocess import STREAMS, is_empty, make_stream, normalize_sample
+from ntu.joints import NUM_BODIES, NUM_JOINTS
+from ntu.splits import DATASETS, SampleName, in_dataset, is_training, parse_sample_name
 from train.skeleton import MAX_FRAMES, SkeletonFileError, read_skeleton
-from train.splits import DATASETS, SampleName, in_dataset, is_training, parse_sample_name
 
 SPLITS = ("train", "val")
 SAMPLE_SHAPE = (3, MAX_FRAMES, NUM_JOINTS, NUM_BODIES)

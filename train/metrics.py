@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import UserError
-from model.fileio import atomic_write
+from common.errors import UserError
+from common.fileio import atomic_write
 
 from .safe_pickle import load_data_pickle
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from model.errors import cli_entry
+from common.errors import cli_entry
 
 from .config import load_config, parse_assignments
 from .trainer import train

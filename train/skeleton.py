@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import UserError
-from model.graph import NUM_BODIES, NUM_JOINTS
-from model.limits import MAX_FILE_FRAMES
+from common.errors import UserError
+from common.limits import MAX_FILE_FRAMES
+from ntu.joints import NUM_BODIES, NUM_JOINTS
 
 MAX_FRAMES = 300  # NTU samples are at most 300 frames; arrays are zero-padded to this length
 MAX_SLOTS = 4  # body slots read per frame before choosing the NUM_BODIES most energetic

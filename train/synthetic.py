@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import UserError, cli_entry
-from model.graph import NUM_JOINTS
-from model.progress import progress_bar
-from train.splits import NTU60_XSUB_TRAIN_PERFORMERS, SampleName
+from common.errors import UserError, cli_entry
+from common.progress import progress_bar
+from ntu.joints import NUM_JOINTS
+from ntu.splits import NTU60_XSUB_TRAIN_PERFORMERS, SampleName
 
 FPS = 30
 MAX_PER_CLASS = 2000

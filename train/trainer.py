@@ -20,10 +20,11 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
-from model import build_model, save_checkpoint, select_device
-from model.errors import UserError
-from model.fileio import atomic_write
-from model.progress import progress_bar
+from common.device import select_device
+from common.errors import UserError
+from common.fileio import atomic_write
+from common.progress import progress_bar
+from model import build_model, save_checkpoint
 
 from .config import TrainConfig, resume_changes
 from .feeder import SkeletonFeeder

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from app.pipeline import build_pose_stages, resample_clip
 from app.sources import VideoSource
-from model.errors import UserError
-from model.fileio import atomic_write
+from common.errors import UserError
+from common.fileio import atomic_write
 from pose import SKELETON_FORMAT
 
 

@@ -1,5 +1,5 @@
 """Checkpoint registry: released and project-trained Shift-GCN weights, class names, downloads."""
-from weights.fetch import DownloadFailed
+from common.download import DownloadFailed
 from weights.registry import (
     WeightEntry,
     class_names,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from model.errors import UserError, cli_entry
+from common.errors import UserError, cli_entry
 from weights import registry
 
 

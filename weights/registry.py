@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from model.errors import UserError
-from model.fileio import atomic_write
-from weights.fetch import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint, sha256_of
+from common.download import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint, sha256_of
+from common.errors import UserError
+from common.fileio import atomic_write
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PACKAGE_DIR / "registry.yaml"

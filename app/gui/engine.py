@@ -16,7 +16,7 @@ import weights
 from app.annotate import annotate_frame, draw_top, video_writer
 from app.pipeline import FramePipeline, Prediction, build_pipeline, load_config
 from app.sources import CameraSource, Frame, open_source
-from model.errors import UserError
+from common.errors import UserError
 
 GUI_DEFAULTS = Path(__file__).resolve().parent / "gui.yaml"
 MAX_REPEATS = 30  # a recording fills at most this many frames for one shown frame

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from app.gui.qtenv import prepare_qt_environment
 from app.output_paths import check_outputs
-from model.errors import UserError, cli_entry
-from model.fileio import atomic_write
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None:
         check_outputs({"--screenshot": args.screenshot}, [])
     check_display()
-    from model.device import select_device
+    from common.device import select_device
 
     if args.device is not None:
         select_device(args.device)  # a bad or unavailable device is a one-line error, here

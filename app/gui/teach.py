@@ -27,7 +27,7 @@ from PyQt5.QtWidgets import (
 
 from app.gui.engine import gui_defaults
 from app.sources import list_videos
-from model.errors import UserError
+from common.errors import UserError
 
 if TYPE_CHECKING:
     from app.gui.window import MainWindow

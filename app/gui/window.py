@@ -29,8 +29,8 @@ from app.gui.engine import RunSettings, gui_defaults
 from app.gui.run import PipelineRun
 from app.gui.teach import TeachPanel
 from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
-from model.device import DEVICE_CHOICES
-from model.fileio import atomic_write
+from common.device import DEVICE_CHOICES
+from common.fileio import atomic_write
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth);;All files (*)"

@@ -13,7 +13,7 @@ from PyQt5.QtGui import QImage
 
 from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder
 from app.sources import Frame, FrameBuffer
-from model.errors import UserError
+from common.errors import UserError
 from weights import DownloadFailed
 
 

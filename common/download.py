@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, Optional
 
-from model.errors import UserError
-from model.fileio import atomic_write
-from model.progress import progress_bar
+from common.errors import UserError
+from common.fileio import atomic_write
+from common.progress import progress_bar
 
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 30.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 NUM_JOINTS = 25
 NUM_BODIES = 2
-STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
 
 JOINT_NAMES = (
     "spine_base",
