@@ -429,7 +429,7 @@ def build_pipeline(config: dict[str, Any], model: torch.nn.Module | None = None,
                    keep_history: bool = False) -> FramePipeline:
     """A FramePipeline from settings (see load_config); loads the weights unless given."""
     from common.device import select_device
-    from model import load_model
+    from weights import load_model
 
     device = select_device(str(config["device"]))
     if model is None:

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{path} is absent: the benchmark needs ../shared beside the checkout")
     os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
     from app.pipeline import load_config
-    from model import load_model
+    from weights import load_model
 
     settings = load_config()["classifier"]
     skeletons = {path.name: video_skeleton(path) for path in VIDEOS}

@@ -27,9 +27,10 @@ from torch import nn
 
 from common.device import select_device
 from common.errors import cli_entry
-from model import ModelConfig, ShiftGCN, load_model
+from model import ModelConfig, ShiftGCN
 from model.export import onnx_bytes
 from model.runtime import RUNTIMES, OnnxRuntime
+from weights import load_model
 
 from .stgcn import STGCN
 from .timing import best_seconds

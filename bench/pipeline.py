@@ -84,8 +84,8 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     classifier runs it (on the window's own frames, model.runtime), looped in full in eager
     PyTorch and in ONNX Runtime, unpadded."""
     from app.pipeline import load_config, prepare_window
-    from model import load_model
     from model.runtime import TorchRuntime, make_runtime
+    from weights import load_model
 
     window = load_config()["classifier"]["window"]
     model = load_model(weights)
@@ -285,8 +285,8 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
                  step: int = 16) -> None:
     """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
     from app.pipeline import prepare_window
-    from model import load_model
     from model.preprocess import normalize_sample
+    from weights import load_model
 
     model = load_model(weights)
     samples, names = _study_samples(weights)

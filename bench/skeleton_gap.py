@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"beside the checkout")
     if OFFICIAL.is_dir():
         os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
-    from model import load_model
+    from weights import load_model
 
     gap = measure(detect_people(args.video), args.skeleton, load_model(args.weights), args.mirror)
     print(report(gap))

@@ -14,6 +14,8 @@ from torch import nn
 from common.errors import UserError
 from common.fileio import atomic_write
 from model.preprocess import STREAMS
+from ntu.labels import class_names as class_names_of
+from ntu.labels import dataset_of
 
 from .config import ModelConfig
 from .shift_gcn import ShiftGCN
@@ -21,7 +23,6 @@ from .shift_gcn import ShiftGCN
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "shiftgcn-live/1"
-LABEL_SETS = {60: "ntu60", 120: "ntu120"}
 
 
 @dataclass
@@ -32,20 +33,10 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
 
 
-def _resolve(path_or_name: str | os.PathLike) -> Path:
-    path = Path(path_or_name)
-    if path.is_file():
-        return path
-    if path.suffix or os.sep in str(path_or_name):
-        raise UserError(
-            f"checkpoint {path} does not exist: check the path, or give a registered name"
-        )
-    from weights.registry import resolve  # names live in the registry; imported only when needed
-
-    return Path(resolve(str(path_or_name)))
-
-
 def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"checkpoint file {path} not found; give an existing .pt file "
+                        "(or a registered name where the command takes one)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # torch raises many types for a truncated or foreign file
@@ -58,36 +49,31 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _default_class_names(num_class: int) -> list[str] | None:
-    label_set = LABEL_SETS.get(num_class)
-    if label_set is None:
-        return None
-    try:
-        from weights.registry import class_names
-    except ImportError:
-        return None
-    return class_names(label_set)
-
-
 def load_model(
-    path_or_name: str | os.PathLike,
+    path: str | os.PathLike,
     device: str | torch.device = "cpu",
     config: ModelConfig | None = None,
+    *,
+    class_names: list[str] | None = None,
+    stream: str | None = None,
 ) -> nn.Module:
-    """Load a checkpoint into a ShiftGCN in eval mode on `device`.
+    """Load a checkpoint file into a ShiftGCN in eval mode on `device`.
 
-    Released files are plain state_dicts: the class count comes from `fc.weight`. Project files
-    carry their config, class names and stream. A `config` with excitation blocks loads the shared
-    part of a plain checkpoint; the new keys are listed in `model.load_report`.
+    Released files are plain state_dicts: the class count comes from `fc.weight`, and
+    `class_names`/`stream` (a registry entry's metadata, see `weights.load_model`) say what the
+    file does not; without them an NTU class count gets NTU's names and the stream is `joint`.
+    Project files carry their config, class names and stream, which must agree with the given
+    ones. A `config` with excitation blocks loads the shared part of a plain checkpoint; the new
+    keys are listed in `model.load_report`.
     """
-    path = _resolve(path_or_name)
+    path = Path(path).expanduser()
     data = _read(path)
     if data.get("format") == CHECKPOINT_FORMAT:
         state = data.get("state_dict")
         saved_config = ModelConfig.from_dict(data.get("model_config"))
-        class_names, stream = data.get("class_names"), data.get("stream", "joint")
+        saved_names, saved_stream = data.get("class_names"), data.get("stream", "joint")
     else:
-        state, saved_config, class_names, stream = data, None, None, "joint"
+        state, saved_config, saved_names, saved_stream = data, None, None, None
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise UserError(f"{path} is not a Shift-GCN checkpoint: it has no 'fc.weight' entry")
     num_class = int(state["fc.weight"].shape[0])
@@ -98,13 +84,30 @@ def load_model(
             f"{path} has {num_class} classes but the model config asks for {config.num_class}; "
             "use a checkpoint for that class count or change num_class"
         )
-    _check_consistent(path, num_class, class_names, stream)
+    names = _one_of(path, "class names", saved_names, class_names) or _ntu_names(num_class)
+    stream = _one_of(path, "stream", saved_stream, stream)
+    if saved_config is None:  # a released state_dict: the joint stream unless told otherwise
+        stream = stream or "joint"
+    _check_consistent(path, num_class, names, stream)
     model = ShiftGCN(config)
     report = _load_state(model, state, path, strict)
     model.load_report = report
-    model.class_names = list(class_names) if class_names else _default_class_names(num_class)
+    model.class_names = list(names) if names else None
     model.stream = stream
     return model.to(device).eval()
+
+
+def _one_of(path: Path, what: str, saved: Any, given: Any) -> Any:
+    """The file's own value, else the given one; a UserError when both exist and differ."""
+    if saved and given and saved != given:
+        raise UserError(f"{path} carries other {what} than those given for it (by --stream or "
+                        "its registry entry); leave them out, or register the file again")
+    return saved or given
+
+
+def _ntu_names(num_class: int) -> list[str] | None:
+    dataset = dataset_of(num_class)
+    return class_names_of(dataset) if dataset else None
 
 
 def _check_consistent(path: Path, num_class: int, class_names: Any, stream: Any) -> None:

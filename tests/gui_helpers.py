@@ -65,7 +65,7 @@ def random_checkpoint(path: Path, num_class: int = 60) -> Path:
     import torch
 
     from model import ModelConfig, ShiftGCN, save_checkpoint
-    from weights import class_names
+    from ntu.labels import class_names
 
     torch.manual_seed(0)
     model = ShiftGCN(ModelConfig(num_class=num_class))

@@ -105,7 +105,7 @@ def test_missing_inputs_are_one_clear_error(data, tmp_path, capsys):
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
     assert (
         len(errors) == 2
-        and "none.pt does not exist" in errors[0]
+        and "none.pt not found" in errors[0]
         and "nodata does not exist" in errors[1]
     )
 

@@ -110,7 +110,7 @@ def test_load_errors_are_one_clear_line(tmp_path):
     small = tmp_path / "small.pt"
     torch.save(ShiftGCN(ModelConfig(num_class=7)).state_dict(), small)
     cases = [
-        (tmp_path / "missing.pt", "does not exist"),
+        (tmp_path / "missing.pt", "not found"),
         (corrupt, "not a readable PyTorch checkpoint"),
         (foreign, "not a Shift-GCN checkpoint"),
     ]

@@ -13,6 +13,7 @@ from shared_paths import SHARED
 import weights
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
+from ntu.labels import class_names
 from weights import registry
 from weights.__main__ import main as weights_main
 
@@ -62,11 +63,11 @@ def test_released_checkpoints_are_registered_with_their_facts() -> None:
 def test_class_names_match_class_counts() -> None:
     for entry in weights.entries():
         assert len(entry.class_names()) == entry.num_class
-    assert weights.class_names("ntu60")[0] == "drink water"
-    ntu120_first60 = [name.rstrip(".") for name in weights.class_names("ntu120")[:60]]
-    assert ntu120_first60 == weights.class_names("ntu60")
+    assert class_names("ntu60")[0] == "drink water"
+    ntu120_first60 = [name.rstrip(".") for name in class_names("ntu120")[:60]]
+    assert ntu120_first60 == class_names("ntu60")
     with pytest.raises(UserError, match="no class names"):
-        weights.class_names("kinetics")
+        class_names("kinetics")
 
 
 def test_class_names_equal_the_shared_label_maps() -> None:
@@ -76,8 +77,8 @@ def test_class_names_equal_the_shared_label_maps() -> None:
     for dataset in ("ntu60", "ntu120"):
         ref = (SHARED / "fixtures" / f"label_map_{dataset}.txt").read_text().splitlines()
         expected = [line.strip().rstrip(".") for line in ref if line.strip()]
-        assert weights.class_names(dataset) == expected
-    assert weights.class_names("ntu120")[:60] == weights.class_names("ntu60")
+        assert class_names(dataset) == expected
+    assert class_names("ntu120")[:60] == class_names("ntu60")
 
 
 def test_weights_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,7 +127,7 @@ class TrainConfig:
         """Class names for checkpoints and plots: the config's, else the dataset's, else None."""
         names = self.class_names
         if names is None and self.dataset in DATASETS:
-            from weights.registry import class_names
+            from ntu.labels import class_names
 
             names = class_names(self.dataset)
         elif names is None and self.dataset == SYNTHETIC:

@@ -18,8 +18,8 @@ from common.device import select_device
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.limits import MAX_BATCH, check_size, max_workers
-from model import load_model
 from model.preprocess import STREAMS
+from weights import load_model
 
 from .feeder import SkeletonFeeder
 from .metrics import confusion_matrix, save_scores, topk_accuracy

@@ -17,7 +17,7 @@ HEAD = "fc."
 def load_base_weights(model: nn.Module, name_or_path: str) -> None:
     """Copy a checkpoint's weights (a registered name or a file) into `model`, all but the
     classifier head, which starts near zero so that the first loss is that of a uniform guess."""
-    from model import load_model
+    from weights import load_model
 
     base = load_model(name_or_path)
     state = {k: v for k, v in base.state_dict().items() if not k.startswith(HEAD)}

@@ -2,11 +2,11 @@
 from common.download import DownloadFailed
 from weights.registry import (
     WeightEntry,
-    class_names,
     default_name,
     entries,
     fetch_checkpoint,
     get,
+    load_model,
     register,
     resolve,
     verify,
@@ -14,6 +14,6 @@ from weights.registry import (
 )
 
 __all__ = [
-    "DownloadFailed", "WeightEntry", "class_names", "default_name", "entries",
-    "fetch_checkpoint", "get", "register", "resolve", "verify", "weights_dir",
+    "DownloadFailed", "WeightEntry", "default_name", "entries",
+    "fetch_checkpoint", "get", "load_model", "register", "resolve", "verify", "weights_dir",
 ]

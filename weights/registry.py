@@ -14,10 +14,11 @@ import yaml
 from common.download import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint, sha256_of
 from common.errors import UserError
 from common.fileio import atomic_write
+from common.yaml_files import read_yaml
+from ntu.labels import class_names
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PACKAGE_DIR / "registry.yaml"
-LABELS_DIR = PACKAGE_DIR / "labels"
 LOCAL_REGISTRY_NAME = "local_registry.yaml"
 DIGEST_CACHE_NAME = ".sha256_cache.json"  # beside the checked files: {name: [size, mtime_ns, sha]}
 DIR_ENV = "SHIFTGCN_WEIGHTS_DIR"
@@ -73,7 +74,7 @@ class WeightEntry:
         a checkpoint that names its own classes)."""
         if self.labels:
             return class_names(self.labels)
-        from model import load_model
+        from model.checkpoint import load_model  # torch is needed only here
 
         return list(load_model(self.path()).class_names)
 
@@ -121,15 +122,6 @@ def default_name() -> str:
     return str(_load_yaml(REGISTRY_FILE).get("default"))
 
 
-def class_names(dataset: str) -> list[str]:
-    """Class names of `dataset` (ntu60, ntu120) in label order, from weights/labels/."""
-    path = LABELS_DIR / f"{dataset}.txt"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in LABELS_DIR.glob("*.txt")))
-        raise UserError(f"no class names for dataset '{dataset}' in {LABELS_DIR}; known: {known}")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def fetch_checkpoint(name: str, directory: str | os.PathLike | None = None,
           progress: ProgressFn | None = None) -> Path:
     """Make the registered checkpoint `name` present and digest-checked; return its path."""
@@ -151,7 +143,7 @@ def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
     as_path = Path(name_or_path).expanduser()
     if as_path.is_file():
         return as_path
-    if _looks_like_path(str(name_or_path)):
+    if is_path(name_or_path):
         raise UserError(f"checkpoint file {as_path} not found; give an existing .pt file "
                         f"or a registered name (python -m weights list)")
     entry = get(str(name_or_path), directory)
@@ -166,6 +158,21 @@ def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
         raise UserError(f"checkpoint '{entry.name}' is not in {dest.parent}; run python -m "
                         f"weights fetch {entry.name}, or {manual_hint(url, dest)}")
     return fetch_checkpoint(entry.name, directory, progress)
+
+
+def load_model(name_or_path: str | os.PathLike, device: str | Any = "cpu", config: Any = None,
+               *, directory: str | os.PathLike | None = None,
+               progress: ProgressFn | None = None) -> Any:
+    """A ShiftGCN (model.load_model) for a checkpoint file or a registered name, fetched on
+    first use; a registered entry's class names and stream say what its file does not."""
+    from model.checkpoint import load_model as load_file  # torch is needed only here
+
+    path = resolve(name_or_path, directory=directory, progress=progress)
+    if is_path(name_or_path):
+        return load_file(path, device, config)
+    entry = get(str(name_or_path), directory)
+    names = class_names(entry.labels) if entry.labels else None
+    return load_file(path, device, config, class_names=names, stream=entry.stream)
 
 
 def checked(entry: WeightEntry, path: Path) -> Path:
@@ -258,10 +265,7 @@ def _check_content(source: Path, dataset: str | None, stream: str | None
 
     from model.checkpoint import load_model  # torch is needed only here
 
-    model = load_model(source)
-    if stream is not None and stream != model.stream:
-        raise UserError(f"{source} was trained on the {model.stream} stream, not {stream}; "
-                        f"leave out --stream or give {model.stream}")
+    model = load_model(source, stream=stream)
     if dataset is None:
         if not torch.load(source, map_location="cpu", weights_only=True).get("class_names"):
             raise UserError(f"{source} does not name its own classes; give --dataset ntu60 or "
@@ -274,23 +278,17 @@ def _check_content(source: Path, dataset: str | None, stream: str | None
     return dataset, dataset, model.stream, model.num_class
 
 
-def _looks_like_path(text: str) -> bool:
-    """True for text meant as a file rather than a registry name."""
-    return os.sep in text or "/" in text or text.endswith((".pt", ".pth"))
+def is_path(name_or_path: str | os.PathLike) -> bool:
+    """True for a checkpoint meant as a file rather than a registry name: a path object, an
+    existing file, or text with a folder separator or a .pt/.pth ending."""
+    text = str(name_or_path)
+    return (not isinstance(name_or_path, str) or Path(text).expanduser().is_file()
+            or os.sep in text or "/" in text or text.endswith((".pt", ".pth")))
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     """A registry file's content; empty when absent, a UserError when unreadable."""
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"cannot read registry file {path} ({type(err).__name__}); "
-                        f"fix or delete it") from None
-    if not isinstance(data, dict):
-        raise UserError(f"registry file {path} is not a mapping; fix or delete it")
-    return data
+    return read_yaml(path) if path.is_file() else {}
 
 
 def _read_entries(path: Path, strict: bool = True) -> tuple[list[WeightEntry], dict[str, str]]:
