@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{path} is absent: the benchmark needs ../shared beside the checkout")
     os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
     from app.pipeline import load_config
-    from model import load_model
+    from model import fuse_for_inference, load_model
 
     settings = load_config()["classifier"]
     skeletons = {path.name: video_skeleton(path) for path in VIDEOS}
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"windows of {settings['window']} frames every {settings['stride']}, looped to "
           f"{settings['pad_to']}; {args.threads} torch thread(s)")
     for weights in args.weights:
-        net = load_model(weights)
+        net = fuse_for_inference(load_model(weights))
         for name, frames in skeletons.items():
             windows = live_windows(frames, settings["window"], settings["stride"],
                                    settings["min_frames"])

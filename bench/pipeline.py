@@ -285,10 +285,10 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
                  step: int = 16) -> None:
     """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
     from app.pipeline import prepare_window
-    from model import load_model
+    from model import fuse_for_inference, load_model
     from model.preprocess import normalize_sample
 
-    model = load_model(weights)
+    model = fuse_for_inference(load_model(weights))
     samples, names = _study_samples(weights)
     with torch.no_grad():
         full = np.stack([normalize_sample(s) for s in samples])

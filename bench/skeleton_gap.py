@@ -188,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                             f"beside the checkout")
     if OFFICIAL.is_dir():
         os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
-    from model import load_model
+    from model import fuse_for_inference, load_model
 
-    gap = measure(detect_people(args.video), args.skeleton, load_model(args.weights), args.mirror)
+    net = fuse_for_inference(load_model(args.weights))
+    gap = measure(detect_people(args.video), args.skeleton, net, args.mirror)
     print(report(gap))
     if args.json:
         with atomic_write(args.json) as tmp:
