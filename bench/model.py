@@ -88,8 +88,8 @@ def compare(
     """Best latency (s) of each (network, runtime) over `rounds` alternating rounds, and per
     runtime the median over rounds of the ST-GCN / Shift-GCN ratio measured back to back.
 
-    The machine's speed drifts by tens of percent over seconds; alternating keeps the drift out
-    of the ratio, and the best of all rounds is each network's least disturbed latency.
+    A shared machine's speed drifts from second to second; alternating keeps the drift out of
+    the ratio, and the best of all rounds is each network's least disturbed latency.
     """
     times: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for _ in range(rounds):

@@ -41,8 +41,8 @@ def pointwise(
 
 
 def permute_columns(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """x[:, index]. An exported graph gathers whole rows of the transpose instead: ONNX Runtime
-    copies a column gather element by element, several times slower than the transposes."""
+    """x[:, index]. An exported graph gathers whole rows of the transpose instead, because ONNX
+    Runtime copies a column gather element by element (`python -m bench.model` times both)."""
     if torch.jit.is_tracing():
         return x.t().index_select(0, index).t().contiguous()
     return x.index_select(1, index)
