@@ -252,6 +252,6 @@ def test_a_fused_network_refuses_training():
     with pytest.raises(RuntimeError, match="for inference only"):
         fused.train()
     assert not fused.training and fused.eval() is fused
-    with pytest.raises(TypeError, match="takes a ShiftGCN"):
-        model.fuse_for_inference(torch.nn.Linear(2, 2))
+    other = torch.nn.Linear(2, 2)
+    assert model.fuse_for_inference(other) is other  # nothing to fuse
 
