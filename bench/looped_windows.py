@@ -13,21 +13,17 @@ Needs ../shared (the videos and the released checkpoints).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from common.errors import UserError, cli_entry
+from common.errors import cli_entry
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VIDEOS = (
-    SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4",
-    SHARED / "fixtures" / "paired" / "S001C001P001R001A001_rgb.avi",
-)
-OFFICIAL = SHARED / "weights" / "official"
+from .shared import ARMWRESTLING, OFFICIAL, PAIRED, require_shared, use_released_weights
+
+VIDEOS = (ARMWRESTLING, PAIRED / "S001C001P001R001A001_rgb.avi")
 
 
 def video_skeleton(path: Path) -> np.ndarray:
@@ -92,11 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", nargs="+", default=["ntu60-xsub-joint", "ntu120-xsub-joint"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, live)")
     args = parser.parse_args(argv)
-    for path in (*VIDEOS, OFFICIAL):
-        if not path.exists():
-            raise UserError(f"{path} is absent: the benchmark needs ../shared beside the checkout")
-    os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
+    require_shared(*VIDEOS, OFFICIAL)
+    use_released_weights()
     from app.pipeline import load_config
+    from model import fuse_for_inference
     from weights import load_model
 
     settings = load_config()["classifier"]
@@ -105,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"windows of {settings['window']} frames every {settings['stride']}, looped to "
           f"{settings['pad_to']}; {args.threads} torch thread(s)")
     for weights in args.weights:
-        net = load_model(weights)
+        net = fuse_for_inference(load_model(weights))
         for name, frames in skeletons.items():
             windows = live_windows(frames, settings["window"], settings["stride"],
                                    settings["min_frames"])

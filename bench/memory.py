@@ -4,8 +4,8 @@ must not grow with the video's length. Each video is classified in its own proce
 
     python -m bench.memory [--repeat 10] [--rounds 1]
 
-Peak RSS varies from run to run by several per cent (threads' allocator arenas): --rounds
-alternates short and long runs and reports each, and the ratio of the largest peaks.
+Peak RSS varies from run to run (threads' allocator arenas): --rounds alternates short and long
+runs and reports each, and the ratio of the largest peaks.
 
 Needs ../shared (the fixture video and the released checkpoints).
 """

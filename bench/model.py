@@ -3,8 +3,9 @@
 Prints, for each batch size and window length: the latency of one forward pass, clips per second,
 and the clips per second of a training step (forward, backward, SGD), for both networks on the
 same random two-body input, and the ratio; at batch 1 also for one person (second body all zeros,
-which Shift-GCN skips in eager PyTorch). Each network runs in eager PyTorch and in ONNX Runtime
-(both exported by model.export; `--runtimes`), so that ratios are like for like, and the ratio
+which the fused Shift-GCN skips in eager PyTorch). Shift-GCN infers fused (model.fuse) and
+trains unfused. Each network runs in eager PyTorch and in ONNX Runtime (both exported by
+model.export; `--runtimes`), so that ratios are like for like, and the ratio
 of each network in its faster runtime is printed too. All are timed in alternating rounds;
 latencies are the best of all rounds (see bench.timing), and the median ratio of the paired
 rounds is printed beside.
@@ -27,7 +28,7 @@ from torch import nn
 
 from common.device import select_device
 from common.errors import cli_entry
-from model import ModelConfig, ShiftGCN
+from model import ModelConfig, ShiftGCN, fuse_for_inference
 from model.export import onnx_bytes
 from model.runtime import RUNTIMES, OnnxRuntime
 from weights import load_model
@@ -88,8 +89,8 @@ def compare(
     """Best latency (s) of each (network, runtime) over `rounds` alternating rounds, and per
     runtime the median over rounds of the ST-GCN / Shift-GCN ratio measured back to back.
 
-    The machine's speed drifts by tens of percent over seconds; alternating keeps the drift out
-    of the ratio, and the best of all rounds is each network's least disturbed latency.
+    A shared machine's speed drifts from second to second; alternating keeps the drift out of
+    the ratio, and the best of all rounds is each network's least disturbed latency.
     """
     times: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for _ in range(rounds):
@@ -199,10 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'clips/s':>10} {'train c/s':>10}"
     )
     baseline = STGCN(shift_gcn.num_class).to(device).eval()
-    shift_gcn = shift_gcn.to(device).eval()
+    shift_gcn = shift_gcn.to(device)
     runtimes = [r for r in args.runtimes if r == "torch" or device.type == "cpu"]
     sessions = onnx_sessions(baseline, shift_gcn) if "onnx" in runtimes else {}
-    nets = {"ST-GCN": baseline, "Shift-GCN": shift_gcn}
+    inference = {"ST-GCN": baseline, "Shift-GCN": fuse_for_inference(shift_gcn)}
+    training = {"ST-GCN": baseline, "Shift-GCN": shift_gcn}
     for batch in args.batch:
         for frames in args.frames:
             x = torch.randn(batch, 3, frames, 25, 2, device=device)
@@ -213,13 +215,13 @@ def main(argv: list[str] | None = None) -> int:
                 for runtime in runtimes:
                     for name in NETWORKS:
                         if runtime == "torch":
-                            calls[name, runtime] = torch_call(nets[name], x)
+                            calls[name, runtime] = torch_call(inference[name], x)
                         else:
                             calls[name, runtime] = partial(sessions[name].run, x.cpu().numpy())
                 best, medians = compare(calls, args.rounds, args.budget)
                 train = {}
                 if label == "two bodies" and not args.no_train and "torch" in runtimes:
-                    train = {name: train_clips_per_s(nets[name], x, args.budget)
+                    train = {name: train_clips_per_s(training[name], x, args.budget)
                              for name in NETWORKS}
                 _report(label, batch, frames, best, medians, train)
     return 0

@@ -19,21 +19,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.errors import UserError, cli_entry
+from common.errors import cli_entry
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VIDEO = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"
-PREPROCESSING = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"
-OFFICIAL = SHARED / "weights" / "official"
+from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
+
+VIDEO = ARMWRESTLING
+PREPROCESSING = FIXTURES / "ntu_preprocessing_reference.npz"
 CAMERA_FPS = 30.0
 
 
 def _require_shared() -> None:
     """Point the weights registry at the released files, or say what is missing."""
-    for path in (VIDEO, PREPROCESSING, OFFICIAL):
-        if not path.exists():
-            raise UserError(f"{path} is absent: the benchmark needs ../shared beside the checkout")
-    os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
+    require_shared(VIDEO, PREPROCESSING, OFFICIAL)
+    use_released_weights()
 
 
 def _frames(limit: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -285,10 +283,11 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
                  step: int = 16) -> None:
     """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
     from app.pipeline import prepare_window
+    from model import fuse_for_inference
     from model.preprocess import normalize_sample
     from weights import load_model
 
-    model = load_model(weights)
+    model = fuse_for_inference(load_model(weights))
     samples, names = _study_samples(weights)
     with torch.no_grad():
         full = np.stack([normalize_sample(s) for s in samples])

@@ -26,11 +26,10 @@ from common.fileio import atomic_write
 from ntu.joints import BONES, JOINT_NAMES
 from pose import Person
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PAIRED = SHARED / "fixtures" / "paired"
+from .shared import PAIRED, use_released_weights
+
 VIDEO = PAIRED / "S001C001P001R001A001_rgb.avi"
 SKELETON = PAIRED / "S001C001P001R001A001.skeleton"
-OFFICIAL = SHARED / "weights" / "official"
 NTU_LENGTH = 300
 # 0-based NTU joints of the hands: wrists, hands, hand tips and thumbs.
 HAND_JOINTS = (6, 7, 10, 11, 21, 22, 23, 24)
@@ -186,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise UserError(f"{path} not found: pass --video and --skeleton, or put ../shared "
                             f"beside the checkout")
-    if OFFICIAL.is_dir():
-        os.environ.setdefault("SHIFTGCN_WEIGHTS_DIR", str(OFFICIAL))
+    use_released_weights()
+    from model import fuse_for_inference
     from weights import load_model
 
-    gap = measure(detect_people(args.video), args.skeleton, load_model(args.weights), args.mirror)
+    net = fuse_for_inference(load_model(args.weights))
+    gap = measure(detect_people(args.video), args.skeleton, net, args.mirror)
     print(report(gap))
     if args.json:
         with atomic_write(args.json) as tmp:

@@ -39,7 +39,9 @@ def best_seconds(
     return best
 
 
-def synchronize() -> None:
-    """Wait for queued GPU work, so that a timer measures it."""
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+def synchronize(device: torch.device | None = None) -> None:
+    """Wait for the GPU work queued on `device` (default: the current CUDA device, if any), so
+    that a timer measures it."""
+    cuda = torch.cuda.is_available() if device is None else device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)

@@ -16,19 +16,17 @@ import numpy as np
 
 from app.annotate import video_writer
 from app.sources import VideoSource
-from common.errors import UserError, cli_entry
+from common.errors import cli_entry
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-ARMWRESTLING = SHARED / "video" / "armwrestling_340x256.mp4"
-DRINKING = SHARED / "paired" / "S001C001P001R001A001_rgb.avi"
+from .shared import ARMWRESTLING, PAIRED, require_shared
+
+DRINKING = PAIRED / "S001C001P001R001A001_rgb.avi"
 MAX_WIDTH = 640  # the NTU clip is 1920x1080: smaller frames decode faster, pose sees the same
 
 
 def read_frames(path: Path) -> tuple[list[np.ndarray], float]:
     """All frames of a video (scaled down to MAX_WIDTH) and its frame rate."""
-    if not path.is_file():
-        raise UserError(f"{path} is absent: the shared fixtures exist only beside the team's "
-                        "checkout")
+    require_shared(path)
     with VideoSource(path) as source:
         scale = min(1.0, MAX_WIDTH / source.size[0])
         size = (round(source.size[0] * scale), round(source.size[1] * scale))

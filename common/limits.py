@@ -11,7 +11,7 @@ from .errors import UserError
 
 MAX_WINDOW = 3000  # frames a classified window may span: 100 s at NTU's 30 fps
 MAX_PAD = 3000  # frames a window may be loop-padded to (the released models saw 300)
-MAX_BATCH = 4096  # samples per batch (a 300-frame NTU batch of 4096 is 2.5 GB of input)
+MAX_BATCH = 4096  # samples per batch (a 300-frame NTU batch of 4096 is 0.74 GB of float32 input)
 MAX_FILE_FRAMES = 10_000  # frames per sample in a data file (NTU's are 300)
 MAX_EPOCHS = 100_000
 

@@ -15,6 +15,7 @@ _EXPORTS = {
     "save_checkpoint": "checkpoint",
     "ExcitationConfig": "config",
     "ModelConfig": "config",
+    "fuse_for_inference": "fuse",
     "ShiftGCN": "shift_gcn",
     "build_model": "shift_gcn",
 }

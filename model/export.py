@@ -5,9 +5,9 @@
 
 The graph takes `x` (N, 3, T, 25, 2) float32, T a multiple of the network's temporal reduction
 (4; `model.runtime.OnnxRuntime` loop-pads other lengths as ShiftGCN does), and gives `logits`
-(N, num_class). It is the eval-mode network with every body computed (no skipping of empty body
-slots, whose results it does not change) and the inference constants (folded BatchNorms, shift
-kernels) stored as weights.
+(N, num_class). It is the fused network (model.fuse: folded BatchNorms, shift kernels stored as
+weights) with every body computed (no skipping of empty body slots, whose results it does not
+change).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from ntu.joints import NUM_BODIES, NUM_JOINTS
 
+from .fuse import fuse_for_inference
 from .shift_gcn import ShiftGCN
 
 OPSET = 17
@@ -44,7 +45,7 @@ class ExportedShiftGCN(nn.Module):
 
 
 def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = None) -> bytes:
-    """The serialised ONNX graph of `net` in eval mode; None leaves that dimension dynamic.
+    """The serialised ONNX graph of `net` (fused if a ShiftGCN); None leaves that dimension dynamic.
 
     `net` is a ShiftGCN, or another network on the same (N, 3, T, 25, 2) input (bench.stgcn).
     """
@@ -53,11 +54,9 @@ def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = No
         raise UserError(f"--frames {frames}: give a positive multiple of {multiple}")
     if batch is not None and batch <= 0:
         raise UserError(f"--batch {batch}: give a positive batch size")
-    net = net.eval()
-    wrapper = ExportedShiftGCN(net).eval() if isinstance(net, ShiftGCN) else net
+    wrapper = ExportedShiftGCN(fuse_for_inference(net)) if isinstance(net, ShiftGCN) else net
+    wrapper.eval()
     example = torch.randn(batch or 1, 3, frames or 64, NUM_JOINTS, NUM_BODIES)
-    with torch.no_grad():
-        wrapper(example)  # builds the inference constants, so that the trace stores them
     dynamic = {}
     if batch is None:
         dynamic[0] = "batch"

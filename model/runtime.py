@@ -14,6 +14,7 @@ import torch
 
 from common.errors import UserError
 
+from .fuse import fuse_for_inference
 from .preprocess import loop_period
 
 RUNTIMES = ("torch", "onnx")
@@ -24,11 +25,12 @@ class Runtime(Protocol):
 
 
 class TorchRuntime:
-    """Eager PyTorch on `device`; a looped window runs on its period when the network allows."""
+    """Eager PyTorch on `device` with the fused network (model.fuse); a looped window runs on its
+    period when the network allows."""
 
     def __init__(self, net: torch.nn.Module, device: torch.device | str = "cpu",
                  looped: bool = True) -> None:
-        self.net, self.device = net, torch.device(device)
+        self.net, self.device = fuse_for_inference(net), torch.device(device)
         self.multiple = net.config.temporal_reduction if hasattr(net, "config") else 0
         self.looped = looped and bool(getattr(net, "loops_exactly", False))
 

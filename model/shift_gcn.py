@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from .config import ExcitationConfig, ModelConfig
-from .eval_cache import cached
 from .excitation import ChannelExcitation, MotionExcitation
 from .temporal_shift import TemporalShift
 
@@ -43,39 +41,11 @@ def pointwise(
 
 
 def permute_columns(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """x[:, index]. An exported graph gathers whole rows of the transpose instead: ONNX Runtime
-    copies a column gather element by element, several times slower than the transposes."""
+    """x[:, index]. An exported graph gathers whole rows of the transpose instead, because ONNX
+    Runtime copies a column gather element by element (`python -m bench.model` times both)."""
     if torch.jit.is_tracing():
         return x.t().index_select(0, index).t().contiguous()
     return x.index_select(1, index)
-
-
-def fold_batch_norm(
-    weight: torch.Tensor, bias: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weights and bias of a linear map followed by an eval-mode BatchNorm, as one linear map."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    shape = (-1,) + (1,) * (weight.dim() - 1)
-    return weight * scale.view(shape), (bias - bn.running_mean) * scale + bn.bias
-
-
-def conv_bn(owner: nn.Module, conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """1x1 convolution then BatchNorm; in eval mode one pointwise product with the BN folded in."""
-    stride = conv.stride[0]
-    if owner.training:
-        return bn(pointwise(x, conv.weight, conv.bias, stride))
-    weight, bias = cached(
-        owner,
-        "folded",
-        lambda: fold_batch_norm(conv.weight, conv.bias, bn),
-        conv.weight,
-        conv.bias,
-        bn.weight,
-        bn.bias,
-        bn.running_mean,
-        bn.running_var,
-    )
-    return pointwise(x, weight, bias, stride)
 
 
 class ConvBN(nn.Sequential):
@@ -85,7 +55,7 @@ class ConvBN(nn.Sequential):
         super().__init__(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv_bn(self, self[0], self[1], x)
+        return self[1](pointwise(x, self[0].weight, self[0].bias))
 
 
 class Residual(nn.Module):
@@ -97,7 +67,7 @@ class Residual(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv_bn(self, self.conv, self.bn, x)
+        return self.bn(pointwise(x, self.conv.weight, self.conv.bias, self.conv.stride[0]))
 
 
 class ShiftGraphConv(nn.Module):
@@ -122,57 +92,11 @@ class ShiftGraphConv(nn.Module):
         n, c, t, v = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)  # free for a channels_last x
         y = permute_columns(rows.view(n * t, v * c), self.shift_in).view(n * t, v, c)
-        if self.training:
-            y = y * (torch.tanh(self.Feature_Mask) + 1)
-            y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
-            y = self.bn(y.view(n * t, -1).index_select(1, self.shift_out))
-            y = y.view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # channels_last
-            return y.add_(self.down(x)).relu_()
-        folded = cached(self, "folded", self._fold, *self.parameters(), *self.buffers())
-        y = torch.mm((y * folded.mask).view(n * t * v, c), self.Linear_weight)
-        y = permute_columns(y.view(n * t, -1), self.shift_out)
-        y = nn.functional.batch_norm(
-            y,
-            folded.mean,
-            self.bn.running_var,
-            self.bn.weight,
-            folded.shift,
-            False,
-            0.0,
-            self.bn.eps,
-        )
-        y_rows = y.view(n * t * v, self.out_channels)
-        if folded.down_weight is None:
-            y_rows.add_(rows)
-        else:
-            y_rows.addmm_(rows, folded.down_weight)  # the down projection, accumulated in place
-        # from y_rows, the tensor written in place: an ONNX trace would miss a write through a view
-        return y_rows.view(n, t, v, self.out_channels).permute(0, 3, 1, 2).relu_()
-
-    def _fold(self) -> FoldedGraphConv:
-        """Inference constants: the gate, and both biases moved into the BatchNorm's statistics.
-
-        The linear map's bias b[k] shifts every joint's channel k before the BatchNorm, so it
-        becomes `mean - b`; the down projection (with its own BatchNorm folded in) adds after
-        it, so its bias joins the BatchNorm's shift.
-        """
-        joints, out_channels = self.joints, self.out_channels
-        mean = self.bn.running_mean - self.Linear_bias.view(-1).repeat(joints)
-        shift, down_weight = self.bn.bias, None
-        if isinstance(self.down, ConvBN):
-            weight, bias = fold_batch_norm(self.down[0].weight, self.down[0].bias, self.down[1])
-            down_weight = weight.view(out_channels, -1).t().contiguous()
-            shift = shift + bias.repeat(joints)
-        return FoldedGraphConv(torch.tanh(self.Feature_Mask) + 1, mean, shift, down_weight)
-
-
-class FoldedGraphConv(NamedTuple):
-    """A ShiftGraphConv's constants for inference (see ShiftGraphConv._fold)."""
-
-    mask: torch.Tensor
-    mean: torch.Tensor
-    shift: torch.Tensor
-    down_weight: torch.Tensor | None
+        y = y * (torch.tanh(self.Feature_Mask) + 1)
+        y = torch.addmm(self.Linear_bias.view(-1), y.view(n * t * v, c), self.Linear_weight)
+        y = self.bn(y.view(n * t, -1).index_select(1, self.shift_out))
+        y = y.view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # channels_last
+        return y.add_(self.down(x)).relu_()
 
 
 class ShiftTemporalConv(nn.Module):
@@ -191,7 +115,7 @@ class ShiftTemporalConv(nn.Module):
         x = self.shift_in(self.bn(x))
         linear = self.temporal_linear
         x = pointwise(x, linear.weight, linear.bias).relu_()
-        return self.shift_out(x, self.bn2)  # in eval mode the BN is folded into the shift
+        return self.bn2(self.shift_out(x))
 
 
 def _excitation(kind: type[nn.Module], config: ExcitationConfig, channels: int) -> nn.Module | None:
@@ -316,10 +240,7 @@ class ShiftGCN(nn.Module):
         n, m = x.shape[0], x.shape[4]
         bodies = self.normalise_bodies(x)
         with self.circular_shifts(loop_to is not None):
-            if self.training:
-                features = self.body_features(bodies, weights)
-            else:
-                features = self.features_skipping_empty_bodies(x, bodies, weights, loop_to)
+            features = self.features(x, bodies, weights, loop_to)
         return self.fc(features.view(n, m, -1).mean(1))
 
     @property
@@ -377,46 +298,18 @@ class ShiftGCN(nn.Module):
             return bodies.flatten(2).mean(2)
         return (bodies.mean(3) * frame_weights).sum(2)
 
-    def features_skipping_empty_bodies(
+    def features(
         self,
         x: torch.Tensor,
         bodies: torch.Tensor,
         frame_weights: torch.Tensor | None = None,
         loop_to: int | None = None,
     ) -> torch.Tensor:
-        """Features of every body, computing only the bodies that hold a skeleton (eval mode).
+        """Features (N*M, 256) of the bodies of `x` (N, C, T, V, M), normalised as `bodies`.
 
-        A body slot that is all zeros (one person in view, as in most NTU classes) always gives
-        the same features for a given window length, loop and slot, so they are computed once
-        and reused: one-person windows cost half as much.
+        Every body slot is computed; the fused network (model.fuse) skips empty ones.
         """
-        n, _, t, _, m = x.shape
-        present = x.detach().abs().amax(dim=(1, 2, 3)).ne(0).flatten()  # (N*M,) in (n, m) order
-        if bool(present.all()):
-            return self.body_features(bodies, frame_weights)
-        features = bodies.new_empty(n * m, self.fc.in_features)
-        if bool(present.any()):
-            kept = bodies[present].contiguous(memory_format=torch.channels_last)
-            features[present] = self.body_features(kept, frame_weights)
-        empty = ~present
-        slots = torch.arange(m, device=x.device).repeat(n)[empty]
-        empty_features = cached(
-            self,
-            f"empty_body_features_T{t}_loop{loop_to}",
-            lambda: self._empty_body_features(x, t, frame_weights),
-            *self.parameters(),
-            *self.buffers(),
-        )
-        features[empty] = empty_features[slots]
-        return features
-
-    def _empty_body_features(
-        self, x: torch.Tensor, frames: int, frame_weights: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Features of an all-zero body in each slot, for windows of `frames` frames: (M, 256)."""
-        c, v, m = x.shape[1], x.shape[3], x.shape[4]
-        zeros = x.new_zeros(1, c, frames, v, m)
-        return self.body_features(self.normalise_bodies(zeros), frame_weights)
+        return self.body_features(bodies, frame_weights)
 
 
 def build_model(config: ModelConfig | None = None) -> ShiftGCN:

@@ -41,8 +41,8 @@ def count_parameters(model: nn.Module) -> int:
 def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelCost:
     """Count weights and operations of `model` on one (1, 3, frames, 25, bodies) sample.
 
-    Counted on a training-mode copy, where every BatchNorm runs as its own layer (inference folds
-    most of them into neighbouring weights).
+    Counted on an unfused copy, where every BatchNorm runs as its own layer (model.fuse folds
+    most of them into neighbouring weights for inference).
     """
     net = copy.deepcopy(model).train()
     x = torch.zeros(1, 3, frames, net.config.num_point, bodies)

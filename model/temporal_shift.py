@@ -6,10 +6,8 @@ input. Bilinear sampling is separable, and sampling every frame at the same frac
 convolution: each channel's shift is a depthwise convolution along T whose kernel holds the two
 interpolation weights `1 - frac(y)` and `frac(y)` at taps `floor(y)` and `floor(y) + 1`, followed by
 the same along V. Zero padding gives the zero outside, the stride is the convolution's stride, and
-the kernels are differentiable in the offsets. Measured against gather-and-lerp and `grid_sample`
-on channels_last input (`python -m bench.temporal_shift`), its forward pass is 1.5-3x faster than
-`grid_sample` and 4-10x faster than gather-and-lerp, and a training step 2x faster than either at
-stride 1 (at stride 2 it ties with `grid_sample`).
+the kernels are differentiable in the offsets. `python -m bench.temporal_shift` times it against
+gather-and-lerp and `grid_sample` on channels_last input, the layout the network runs in.
 """
 
 from __future__ import annotations
@@ -18,10 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .eval_cache import cached
-
 NEGLIGIBLE_WEIGHT = 1e-7
-"""Eval-time kernels drop taps lighter than this (the released V offsets are about 1e-10)."""
+"""Fused kernels (model.fuse) drop taps lighter than this (released V offsets are about 1e-10)."""
 
 
 def shift_kernel(offset: torch.Tensor, prune: bool = False) -> tuple[torch.Tensor, int]:
@@ -133,7 +129,6 @@ def temporal_shift(
 class TemporalShift(nn.Module):
     """Learnable per-channel shift along T (`ypos`) and V (`xpos`), as in the released models.
 
-    In eval mode the offsets are fixed: the kernels are built once, without negligible weights.
     With `circular` set, the input is one period of a looped sequence: frames before its start
     and after its end come from its other end (ShiftGCN.forward's `loop_to`).
     """
@@ -145,35 +140,8 @@ class TemporalShift(nn.Module):
         self.xpos = nn.Parameter(torch.empty(channels).uniform_(-1e-8, 1e-8))
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
-    def forward(self, x: torch.Tensor, batch_norm: nn.BatchNorm2d | None = None) -> torch.Tensor:
-        """Shift `x`; in eval mode an optional following `batch_norm` is folded into the kernels."""
-        if self.training:
-            shifted = temporal_shift(
-                x, self.xpos, self.ypos, self.stride, circular=self.circular
-            )
-            return batch_norm(shifted) if batch_norm is not None else shifted
-        sources = [self.xpos, self.ypos]
-        if batch_norm is not None:
-            sources += [
-                batch_norm.weight,
-                batch_norm.bias,
-                batch_norm.running_mean,
-                batch_norm.running_var,
-            ]
-        t_kernel, v_kernel, bias = cached(
-            self, "kernels", lambda: self._inference_kernels(batch_norm), *sources
-        )
-        return apply_shift(x, t_kernel, v_kernel, self.stride, bias, self.circular)
-
-    def _inference_kernels(self, batch_norm: nn.BatchNorm2d | None):
-        (t_kernel, t_radius), v_kernel = shift_kernels(
-            self.xpos, self.ypos, self.stride, prune=True
-        )
-        if batch_norm is None:
-            return (t_kernel, t_radius), v_kernel, None
-        scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)
-        bias = batch_norm.bias - batch_norm.running_mean * scale
-        return (t_kernel * scale[:, None], t_radius), v_kernel, bias
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return temporal_shift(x, self.xpos, self.ypos, self.stride, circular=self.circular)
 
     def extra_repr(self) -> str:
         return f"channels={self.xpos.numel()}, stride={self.stride}"

@@ -10,7 +10,7 @@ from shared_paths import SHARED
 
 from common.errors import UserError
 from model.preprocess import STREAMS, make_stream
-from train import bench_data, gendata
+from train import gendata
 from train.skeleton import SkeletonFileError, read_skeleton
 from train.synthetic import format_skeleton
 from train.synthetic import generate as make_synthetic
@@ -209,12 +209,6 @@ def test_trim_keeps_a_valid_npy(tmp_path):
     del array
     gendata._trim_npy(path, 998)
     np.testing.assert_array_equal(np.load(path), np.arange(2994).reshape(998, 3))
-
-
-def test_bench_data_prints_figures(capsys):
-    assert bench_data.main(["--files", "10", "--workers", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "synthetic (10 files): parse" in out and "files/s" in out
 
 
 def test_gendata_unwritable_output_is_one_line(raw_dir, tmp_path, capsys):

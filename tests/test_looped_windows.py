@@ -8,7 +8,7 @@ import torch
 from shared_paths import FIXTURES, OFFICIAL_WEIGHTS, require
 
 from app.pipeline import StreamingClassifier, prepare_window
-from model import ModelConfig, ShiftGCN
+from model import ModelConfig, ShiftGCN, fuse_for_inference
 from model.preprocess import loop_period
 from model.runtime import TorchRuntime
 
@@ -25,19 +25,25 @@ def wide_net() -> ShiftGCN:
     return net.eval()
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("period", [8, 20])
-def test_one_period_gives_the_logits_of_the_endless_loop(wide_net, period):
+def test_one_period_gives_the_logits_of_the_endless_loop(wide_net, period, fused):
     """On one period with circular shifts = on the long loop with circular shifts (no ends)."""
+    net = fuse_for_inference(wide_net) if fused else wide_net
     torch.manual_seed(1)
     x = torch.randn(2, 3, period, 25, 2)
     x[1, ..., 1] = 0  # one person in the second sample: the empty-body cache takes the loop too
     loop = x.repeat(1, 1, 6, 1, 1)
     with torch.no_grad():
-        short = wide_net(x, loop_to=6 * period)
-        long = wide_net(loop, loop_to=6 * period)
-        zero_padded = wide_net(loop)
+        short = net(x, loop_to=6 * period)
+        long = net(loop, loop_to=6 * period)
+        zero_padded = net(loop)
+        unfused_short = wide_net(x, loop_to=6 * period)
     torch.testing.assert_close(short, long, rtol=0, atol=1e-4)
+    torch.testing.assert_close(short, unfused_short, rtol=0, atol=1e-4)
     assert (short - zero_padded).abs().max() > 1e-2  # the long window's ends do differ
+    assert not any(shift.circular for unit in net.units
+                   for shift in (unit.tcn1.shift_in, unit.tcn1.shift_out))
 
 
 def test_a_period_that_does_not_divide_the_loop_weights_its_frames_by_their_count(wide_net):
@@ -66,8 +72,10 @@ def test_the_torch_runtime_runs_one_period(wide_net):
     with torch.no_grad():
         expected = wide_net(torch.from_numpy(x[:, :100])[None], loop_to=300)[0].numpy()
         full = wide_net(torch.from_numpy(x)[None])[0].numpy()
-    np.testing.assert_allclose(TorchRuntime(wide_net)(x), expected, atol=1e-5)
-    np.testing.assert_allclose(TorchRuntime(wide_net, looped=False)(x), full, atol=1e-5)
+    # the runtime runs the fused network; untrained logits reach 150, hence the relative tolerance
+    np.testing.assert_allclose(TorchRuntime(wide_net)(x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(TorchRuntime(wide_net, looped=False)(x), full, rtol=1e-5,
+                               atol=1e-5)
 
 
 @pytest.mark.parametrize("checkpoint", ["ntu_ShiftGCN_joint_xsub", "ntu120_ShiftGCN_joint_xsub"])

@@ -14,6 +14,7 @@ from shared_paths import REPO_ROOT, require_shared
 import model
 from common.errors import UserError
 from model import ExcitationConfig, ModelConfig, ShiftGCN
+from model.shift_gcn import Residual, ShiftGraphConv
 from model.summary import measure_cost
 
 RELEASED = {
@@ -30,9 +31,12 @@ def reference() -> dict[str, np.ndarray]:
     return {key: data[key] for key in data.files}
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("name", sorted(RELEASED))
-def test_released_checkpoint_matches_reference_logits(name, reference):
+def test_released_checkpoint_matches_reference_logits(name, fused, reference):
     net = model.load_model(require_shared("weights", "official", f"{name}.pt"))
+    if fused:
+        net = model.fuse_for_inference(net)
     assert net.num_class == RELEASED[name] and not net.training
     assert len(net.class_names) == RELEASED[name]
     for inputs in ("T300", "T64"):
@@ -177,12 +181,18 @@ def test_yaml_config_selects_a_variant(tmp_path: Path):
         ModelConfig.from_dict({"motion_excitation": {"placement": "beside"}})
 
 
-def test_inference_folding_keeps_the_function():
-    """Eval mode folds BatchNorms and prunes shift kernels; the unfolded path must agree."""
-    torch.manual_seed(0)
-    config = ModelConfig(num_class=9, motion_excitation=ExcitationConfig("parallel"))
+VARIANTS = {
+    "plain": ModelConfig(num_class=9),
+    "ME": ModelConfig(num_class=9, motion_excitation=ExcitationConfig("parallel")),
+    "CE": ModelConfig(num_class=9, channel_excitation=ExcitationConfig("series")),
+}
+
+
+def _trained_looking(config: ModelConfig) -> ShiftGCN:
+    """A network in eval mode whose BatchNorm statistics and offsets are away from their
+    initial values, so that a folding error would show."""
     net = ShiftGCN(config)
-    with torch.no_grad():  # BN statistics and offsets away from their initial values
+    with torch.no_grad():
         for module in net.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.running_mean.uniform_(-0.5, 0.5)
@@ -191,28 +201,57 @@ def test_inference_folding_keeps_the_function():
                 module.bias.uniform_(-0.2, 0.2)
         for unit in net.units:
             unit.tcn1.shift_out.ypos.uniform_(-3, 3)
-    x = torch.randn(2, 3, 24, 25, 2)
-    with torch.no_grad():
-        folded = net.eval()(x)
-        net.train()
-        for module in net.modules():  # unfolded layers, BatchNorms on their running statistics
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.eval()
-        unfolded = net(x)
-    # float32 rounding differs between the two orders of operations; a folding error is O(0.1)
-    torch.testing.assert_close(folded, unfolded, atol=2e-4, rtol=1e-4)
+    return net.eval()
 
 
-def test_empty_bodies_are_skipped_without_changing_the_logits():
-    """All-zero body slots reuse cached features; the logits must equal the full computation."""
-    torch.manual_seed(1)
-    net = ShiftGCN(ModelConfig(num_class=7)).eval()
-    x = torch.randn(3, 3, 20, 25, 2)
-    x[0, ..., 1] = 0  # one person
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_fused_network_gives_the_unfused_logits(variant):
+    """Folded BatchNorms, pruned shift kernels and skipped empty bodies keep the function:
+    within 1e-5 of the logits' scale (float32 rounds the two orders of operations apart; a
+    folding error is of the order of the logits)."""
+    torch.manual_seed(0)
+    net = _trained_looking(VARIANTS[variant])
+    fused = model.fuse_for_inference(net)
+    x = torch.randn(3, 3, 24, 25, 2)
+    x[1, ..., 1] = 0  # one person
     x[2] = 0  # nobody
     with torch.no_grad():
-        every_body = net.fc(net.body_features(net.normalise_bodies(x)).view(3, 2, -1).mean(1))
-        torch.testing.assert_close(net(x), every_body, atol=1e-6, rtol=1e-6)
-        net.data_bn.bias.add_(0.5)  # new weights: the cached empty-body features must follow
-        every_body = net.fc(net.body_features(net.normalise_bodies(x)).view(3, 2, -1).mean(1))
-        torch.testing.assert_close(net(x), every_body, atol=1e-6, rtol=1e-6)
+        unfused_logits, fused_logits = net(x), fused(x)
+        again = fused(x)  # the empty-body features now come from the cache
+    scale = float(unfused_logits.abs().max())
+    torch.testing.assert_close(fused_logits, unfused_logits, rtol=0, atol=1e-5 * scale)
+    torch.testing.assert_close(again, fused_logits, rtol=0, atol=1e-6 * scale)
+
+
+def test_fusing_copies_and_leaves_the_network_and_its_checkpoint_alone(tmp_path):
+    torch.manual_seed(2)
+    net = _trained_looking(ModelConfig(num_class=4))
+    net.class_names, net.stream = list("abcd"), "bone"
+    before = {key: value.clone() for key, value in net.state_dict().items()}
+    fused = model.fuse_for_inference(net)
+    assert fused is not net and model.fuse_for_inference(fused) is fused
+    assert fused.class_names == list("abcd") and fused.stream == "bone" and fused.num_class == 4
+    after = net.state_dict()
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[key], before[key]) for key in before)
+    assert isinstance(net.l1.gcn1, ShiftGraphConv) and isinstance(net.l5.residual, Residual)
+    net.train()  # the unfused network still trains
+    net.eval()
+    path = tmp_path / "best.pt"
+    model.save_checkpoint(path, net, class_names=net.class_names, stream="bone")
+    loaded = model.load_model(path)
+    x = torch.randn(1, 3, 8, 25, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x))
+        torch.testing.assert_close(model.fuse_for_inference(loaded)(x), fused(x))
+
+
+def test_a_fused_network_refuses_training():
+    fused = model.fuse_for_inference(ShiftGCN(ModelConfig(num_class=3)))
+    assert not fused.training and not any(p.requires_grad for p in fused.parameters())
+    with pytest.raises(RuntimeError, match="for inference only"):
+        fused.train()
+    assert not fused.training and fused.eval() is fused
+    other = torch.nn.Linear(2, 2)
+    assert model.fuse_for_inference(other) is other  # nothing to fuse
+

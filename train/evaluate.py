@@ -18,6 +18,7 @@ from common.device import select_device
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.limits import MAX_BATCH, check_size, max_workers
+from model import fuse_for_inference
 from model.preprocess import STREAMS
 from weights import load_model
 
@@ -72,7 +73,8 @@ def evaluate(
         num_workers=workers,
         pin_memory=torch_device.type == "cuda",
     )
-    scores, _, loss_sum = predict(model, loader, torch_device, amp=False, show=True)
+    scores, _, loss_sum = predict(fuse_for_inference(model), loader, torch_device, amp=False,
+                                  show=True)
     bad = int(np.count_nonzero(~np.isfinite(scores).all(axis=1)))
     if bad or not math.isfinite(loss_sum):
         raise UserError(f"{weights} gives non-finite scores (NaN or inf) for {bad} of "

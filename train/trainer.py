@@ -176,7 +176,9 @@ def train_epoch(
 def predict(
     model: nn.Module, loader: DataLoader, device: torch.device, amp: bool, show: bool
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Score every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum)."""
+    """Score every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum).
+
+    Validation passes the unfused network (eval-mode BatchNorms); train.evaluate the fused one."""
     model.eval()
     scores, indices, loss_sum = [], [], 0.0
     for x, y, index in progress_bar(loader, desc="eval", leave=False, enabled=show):

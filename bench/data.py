@@ -3,7 +3,7 @@
 Runs on the shared fixtures (when ../shared is present), on a synthetic set written to a
 temporary folder, and on any folder given with --skeletons, with each --workers count.
 
-    python -m train.bench_data [--files 500] [--workers 1 2] [--skeletons RAW_DIR]
+    python -m bench.data [--files 500] [--workers 1 2] [--skeletons RAW_DIR]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from model.preprocess import normalize_sample
 from train import gendata, synthetic
 from train.skeleton import read_skeleton
 
-SHARED_SKELETONS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "skeletons"
+from .shared import SKELETONS
 
 
 def stage_times(folder: Path, limit: int = 100, repeats: int = 3) -> tuple[float, float]:
@@ -59,9 +59,9 @@ def run(sets: dict[str, Path], workers: list[int], scratch: Path) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Command-line flags of train.bench_data."""
+    """Command-line flags of bench.data."""
     parser = argparse.ArgumentParser(
-        prog="python -m train.bench_data", description=__doc__.split("\n\n")[0]
+        prog="python -m bench.data", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--files", type=int, default=500, help="size of the synthetic set")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_data_") as tmp:
         scratch = Path(tmp)
         sets = {}
-        if SHARED_SKELETONS.is_dir():
-            sets["fixtures"] = SHARED_SKELETONS
+        if SKELETONS.is_dir():
+            sets["fixtures"] = SKELETONS
         else:
-            print(f"(fixtures not found at {SHARED_SKELETONS}; skipping them)")
+            print(f"(fixtures not found at {SKELETONS}; skipping them)")
         if args.skeletons:
             if not Path(args.skeletons).is_dir():
                 raise UserError(f"--skeletons {args.skeletons} is not a folder")

@@ -7,7 +7,7 @@ import re
 import yaml
 from train_helpers import TINY_MODEL, one_torch_thread
 
-from train import bench_train
+from bench import train as bench_train
 
 
 def test_benchmark_prints_throughput(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Benchmark data loading and training throughput (samples/s) on the present device.
 
-`python -m train.bench_train [--device auto] [--batch-size B] [--config train/configs/X.yaml]`
+`python -m bench.train [--device auto] [--batch-size B] [--config train/configs/X.yaml]`
 writes a temporary memory-mapped split of random NTU-shaped samples, then times: reading it
 through the feeder, a training pass (loading, forward, backward, SGD step) and an evaluation pass.
 """
@@ -20,12 +20,13 @@ from torch.utils.data import DataLoader
 from common.device import select_device
 from common.errors import UserError, cli_entry
 from model import build_model
+from train.config import TrainConfig, load_config
+from train.feeder import SkeletonFeeder
+from train.gendata import data_file, label_file
+from train.optim import build_optimizer
+from train.trainer import predict, train_epoch
 
-from .config import TrainConfig, load_config
-from .feeder import SkeletonFeeder
-from .gendata import data_file, label_file
-from .optim import build_optimizer
-from .trainer import predict, train_epoch
+from .timing import synchronize
 
 
 def write_random_split(folder: Path, samples: int, frames: int, classes: int) -> Path:
@@ -45,12 +46,6 @@ def write_random_split(folder: Path, samples: int, frames: int, classes: int) ->
     with label_file(folder, "train").open("wb") as f:
         pickle.dump(([f"sample{i}" for i in range(samples)], labels), f)
     return folder
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work so the clock measures it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_loading(loader: DataLoader) -> float:
@@ -87,7 +82,7 @@ def time_training(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m train.bench_train", description=__doc__.splitlines()[0]
+        prog="python -m bench.train", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--config", help="training config whose model to time (default: the released network)"
