@@ -5,10 +5,10 @@
 
 VIDEOS holds one folder per class (VIDEOS/<class name>/*.mp4|avi|mov|mkv). Every video goes
 through the live app's own pose path (app.pipeline's settings: two bodies, the same mapping,
-resampled to the classifier's frame rate); the skeletons are cached in W/skeletons. Clips are cut into the live
-classifier's windows, split into training and validation by video (stratified, seeded) unless
---val names a second folder, and the network is fine-tuned from an NTU checkpoint with the recipe
-of train/configs/finetune.yaml. W/best.pt carries the class names: give it to
+resampled to the classifier's frame rate); the skeletons are cached in W/skeletons. Clips are cut
+into the live classifier's windows, split into training and validation by video (stratified,
+seeded) unless --val names a second folder, and the network is fine-tuned from an NTU checkpoint
+with the recipe of train/configs/finetune.yaml. W/best.pt carries the class names: give it to
 `app.classify_video --weights`, `run_demo.py --weights` or `weights register`.
 """
 
