@@ -44,7 +44,7 @@ def _build(cls: type[Settings], data: Any, prefix: str) -> Settings:
         if not _fits(value, allowed):
             kinds = " or ".join(_KINDS.get(t, "null" if t is type(None) else t.__name__)
                                 for t in allowed)
-            raise UserError(f"{prefix}{key} = {value!r} is not {kinds}")
+            raise UserError(f"{prefix}{key}: {value!r} is not {kinds}")
         values[key] = float(value) if float in allowed and isinstance(value, int) else value
     return cls(**values)
 

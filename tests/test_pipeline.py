@@ -249,8 +249,8 @@ def test_settings_defaults_and_overrides(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("classifier:\n  windw: 3\n", r"bad.yaml: unknown setting 'classifier.windw'; known: window"),
-    ("classifier:\n  window: abc\n", r"bad.yaml: classifier.window = 'abc' is not a whole"),
-    ("tracker:\n  mirror: 1\n", r"bad.yaml: tracker.mirror = 1 is not true or false"),
+    ("classifier:\n  window: abc\n", r"bad.yaml: classifier.window: 'abc' is not a whole"),
+    ("tracker:\n  mirror: 1\n", r"bad.yaml: tracker.mirror: 1 is not true or false"),
     ("pose: 5\n", r"bad.yaml: pose must be a mapping"),
     ("classifier:\n  window: 2\n", r"bad.yaml: bad classifier settings: window 2"),
     ("pose:\n  max_people: 3\n", r"bad.yaml: max_people must be 1 or 2"),
