@@ -30,7 +30,7 @@ SAME_PERSON_DISTANCE = 0.08
 MIN_SECOND_SCALE = 0.5
 NEVER = 10**9  # frames since the last search for a second person, before the first one
 # MediaPipe's graphs log warnings nobody can act on to stderr in their first frames after a start
-# or a reset (frames 1 and 5 here); they are silenced this many frames.
+# or a reset; they are silenced this many frames.
 QUIET_FRAMES = 10
 
 

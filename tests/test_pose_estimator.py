@@ -13,7 +13,6 @@ from common.errors import UserError
 from pose import MediaPipePose, PoseSettings, make_estimator, to_ntu
 from pose.estimators import is_same_person
 
-
 EVERY_FRAME = PoseSettings(second_person_every=1, second_person_search_every=1)
 
 
