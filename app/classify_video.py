@@ -30,17 +30,19 @@ from common.download import sha256_of
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.progress import progress_bar
+from common.settings import settings_to_dict
 from pose import Person
 
 from .annotate import annotate_frame, codec_note, video_writer
 from .output_paths import check_outputs, output_stems
 from .pipeline import (
     FramePipeline,
+    PipelineSettings,
     Prediction,
     StreamingClassifier,
     add_handedness_flags,
     build_pipeline,
-    load_config,
+    load_settings,
     top_k,
 )
 from .sources import VideoSource, list_videos
@@ -120,10 +122,10 @@ def action_at(predictions: list[Prediction], index: int, fps: float) -> dict[str
     return {**_time_range(best, fps), "score": float(best.raw_probs[index])}
 
 
-def video_pipeline(config: dict[str, Any]) -> FramePipeline:
+def video_pipeline(settings: PipelineSettings) -> FramePipeline:
     """The pipeline for recorded videos: the model works through every window in its own
     thread while pose runs on the next frames (two cores busy, no window skipped)."""
-    return build_pipeline(config, background=True, drop_late=False, keep_history=True)
+    return build_pipeline(settings, background=True, drop_late=False, keep_history=True)
 
 
 def merge_windows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -239,14 +241,15 @@ def segment_rows(result: VideoResult) -> list[dict[str, Any]]:
             for number, segment in enumerate(result.segments)]
 
 
-def run_settings(config: dict[str, Any], pipeline: FramePipeline) -> dict[str, Any]:
+def run_settings(settings: PipelineSettings, pipeline: FramePipeline) -> dict[str, Any]:
     """What made the results, for the JSON: the checkpoint (as named, its file and sha256), the
     device, the classifier's window and stride, and the pose and tracker settings."""
-    checkpoint = weights.resolve(str(config["weights"]), fetch=False)
-    return {"weights": str(config["weights"]), "weights_file": str(checkpoint),
+    name = settings.weights_name()
+    checkpoint = weights.resolve(name, fetch=False)
+    return {"weights": name, "weights_file": str(checkpoint),
             "weights_sha256": sha256_of(checkpoint), "device": str(pipeline.classifier.device),
-            "classifier": dict(config["classifier"]), "pose": dict(config["pose"]),
-            "tracker": dict(config["tracker"])}
+            "classifier": settings_to_dict(settings.classifier),
+            "pose": settings_to_dict(settings.pose), "tracker": settings_to_dict(settings.tracker)}
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -296,7 +299,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description="Classify the actions in videos with Shift-GCN.")
     parser.add_argument("input", type=Path, help="a video file or a folder of videos")
     parser.add_argument("--weights", help="registered checkpoint name or checkpoint path "
-                        "(default from the config: ntu60-xsub-joint)")
+                        "(default from the config, else the registry's default)")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per window as CSV")
     parser.add_argument("--segments-csv", type=Path,
@@ -388,9 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
     planned = _planned_outputs(args, videos, folder)
-    config = load_config(args.config, _overrides(args))
-    pipeline = video_pipeline(config)
-    settings = run_settings(config, pipeline)
+    pipeline_settings = load_settings(args.config, _overrides(args))
+    pipeline = video_pipeline(pipeline_settings)
+    settings = run_settings(pipeline_settings, pipeline)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
     for video in videos:

@@ -14,9 +14,16 @@ import cv2
 import numpy as np
 
 from common.errors import UserError
+from ntu.recording import FPS
 from pose.native_log import native_stderr_silenced
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+def reported_fps(capture: cv2.VideoCapture) -> float:
+    """The frame rate a file or camera reports; NTU's (the model's) when it reports none usable."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else FPS
 
 
 @dataclass
@@ -43,8 +50,7 @@ class VideoSource:
             self._capture.release()
             raise UserError(f"cannot read video {self.path}: not a video, or a codec OpenCV lacks")
         self._first: np.ndarray | None = first
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 30.0
+        self.fps = reported_fps(self._capture)
         self.frame_count = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
         self.size = (first.shape[1], first.shape[0])
 
@@ -84,8 +90,7 @@ class CameraSource:
         if width and height:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 0 < fps < 1000 else 30.0
+        self.fps = reported_fps(self._capture)
         self.index = index
 
     def __iter__(self) -> Iterator[Frame]:
@@ -120,8 +125,8 @@ class FrameBuffer(Generic[Item]):
     A live view must show the present: when processing falls behind the camera, the oldest
     waiting frame is dropped. Depth 1 keeps only the newest frame; depth 2 lets a frame that
     took a little longer than the camera's interval be made up by the next, quicker one, at
-    the cost of up to one frame of extra latency (on 2 cores MediaPipe alone takes 24-30 of
-    the 33 ms of a 30 fps frame, so such frames are common: see bench.pipeline).
+    the cost of up to one frame of extra latency (where pose takes most of a frame's interval,
+    such frames are common: python -m bench.pipeline reports the drops).
     """
 
     def __init__(self, depth: int = 1) -> None:

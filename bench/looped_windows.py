@@ -29,9 +29,9 @@ VIDEOS = (ARMWRESTLING, PAIRED / "S001C001P001R001A001_rgb.avi")
 def video_skeleton(path: Path) -> np.ndarray:
     """The (T, 3, 25, 2) skeletons the pipeline extracts from a video, one per frame."""
     from app.classify_video import classify_video, video_pipeline
-    from app.pipeline import load_config
+    from app.pipeline import load_settings
 
-    pipeline = video_pipeline(load_config())
+    pipeline = video_pipeline(load_settings())
     skeleton = classify_video(path, pipeline, progress=False).skeleton
     pipeline.close()
     return np.moveaxis(skeleton, 1, 0)
@@ -90,21 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     require_shared(*VIDEOS, OFFICIAL)
     use_released_weights()
-    from app.pipeline import load_config
+    from app.pipeline import load_settings
     from model import fuse_for_inference
     from weights import load_model
 
-    settings = load_config()["classifier"]
+    settings = load_settings().classifier
     skeletons = {path.name: video_skeleton(path) for path in VIDEOS}
     torch.set_num_threads(args.threads)
-    print(f"windows of {settings['window']} frames every {settings['stride']}, looped to "
-          f"{settings['pad_to']}; {args.threads} torch thread(s)")
+    print(f"windows of {settings.window} frames every {settings.stride}, looped to "
+          f"{settings.pad_to}; {args.threads} torch thread(s)")
     for weights in args.weights:
         net = fuse_for_inference(load_model(weights))
         for name, frames in skeletons.items():
-            windows = live_windows(frames, settings["window"], settings["stride"],
-                                   settings["min_frames"])
-            r = compare(net, windows, settings["pad_to"])
+            windows = live_windows(frames, settings.window, settings.stride,
+                                   settings.min_frames)
+            r = compare(net, windows, settings.pad_to)
             margins = ", ".join(f"{m:.3f}" for m in r["disagreement_margins"]) or "-"
             print(f"{weights} {name}: {r['looped']}/{r['windows']} windows loop exactly; top-1 "
                   f"agrees in {r['top1_agree']}/{r['looped']}; logits differ by at most "

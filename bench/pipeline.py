@@ -58,15 +58,16 @@ def _rate(fn, count: int) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- benchmark
 def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
     """Frames per second of the offline MediaPipe backend with one and two people sought."""
-    from pose import MediaPipePose
+    from pose import MediaPipePose, PoseSettings
 
     out = {}
     for label, kwargs in (("1 person", dict(max_people=1)),
-                          ("2 people, second every frame", dict(second_person_every=1)),
-                          ("2 people, second every 3rd frame", dict(second_person_every=3)),
-                          ("2 people, default (3rd / 10th)",
-                           dict(second_person_every=3, second_person_search_every=10))):
-        estimator = MediaPipePose(**kwargs)
+                          ("2 people, second every frame",
+                           dict(second_person_every=1, second_person_search_every=1)),
+                          ("2 people, second every 3rd frame",
+                           dict(second_person_every=3, second_person_search_every=3)),
+                          ("2 people, default (3rd / 10th)", {})):
+        estimator = MediaPipePose(PoseSettings(**kwargs))
         began, cpu = time.perf_counter(), time.process_time()
         found = sum(len(estimator.estimate(f)) for f in frames)
         out[label] = len(frames) / (time.perf_counter() - began)
@@ -81,11 +82,11 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     """Inferences per second of one window, per thread count: looped to 300 frames as the live
     classifier runs it (on the window's own frames, model.runtime), looped in full in eager
     PyTorch and in ONNX Runtime, unpadded."""
-    from app.pipeline import load_config, prepare_window
+    from app.pipeline import load_settings, prepare_window
     from model.runtime import TorchRuntime, make_runtime
     from weights import load_model
 
-    window = load_config()["classifier"]["window"]
+    window = load_settings().classifier.window
     model = load_model(weights)
     frames = np.random.default_rng(0).normal(size=(window, 3, 25, 2)).astype(np.float32)
     out = {}
@@ -110,9 +111,9 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
 def bench_classify_video() -> float:
     """End-to-end frames per second of app.classify_video on the fixture video (default config)."""
     from app.classify_video import classify_video, video_pipeline
-    from app.pipeline import load_config
+    from app.pipeline import load_settings
 
-    pipeline = video_pipeline(load_config())
+    pipeline = video_pipeline(load_settings())
     began = time.perf_counter()
     result = classify_video(VIDEO, pipeline, progress=False)
     fps = result.frames / (time.perf_counter() - began)
@@ -127,13 +128,13 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     depth of live.frame_buffer), pose on every frame taken, inference in its own thread.
     Reports processed fps, dropped frames, how long frames waited in the buffer and the latency
     from a window's last frame reaching the pipeline to its prediction."""
-    from app.pipeline import build_pipeline, load_config
+    from app.pipeline import build_pipeline, load_settings
     from app.sources import FrameBuffer
 
-    config = load_config()
-    pipeline = build_pipeline(config, background=True)
+    settings = load_settings()
+    pipeline = build_pipeline(settings, background=True)
     buffer: FrameBuffer[tuple[np.ndarray, float, float]] = FrameBuffer(
-        config["live"]["frame_buffer"])
+        settings.live.frame_buffer)
     stop = threading.Event()
     delivered = 0
 
@@ -190,22 +191,22 @@ def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> dict[str
     model = bench_model(weights)
     classify_fps = bench_classify_video()
     live = bench_live(frames)
-    from app.pipeline import load_config
+    from app.pipeline import load_settings
 
-    classifier = load_config()["classifier"]
+    classifier = load_settings().classifier
     pose_fps = pose["2 people, default (3rd / 10th)"]
     # the pipeline runs the model with live.torch_threads (1) beside MediaPipe
     model_rate = model[next(k for k in model if "(live)" in k and k.endswith("1 thread(s)"))]
-    model_fps = model_rate * classifier["stride"]  # frames per second the model alone can follow
+    model_fps = model_rate * classifier.stride  # frames per second the model alone can follow
     stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
     print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
-          f"one window every {classifier['stride']} frames, {model_fps:.1f} frames/s); "
+          f"one window every {classifier.stride} frames, {model_fps:.1f} frames/s); "
           f"end to end {classify_fps:.1f} frames/s")
     pose_cores = pose["2 people, default (3rd / 10th) cpu ms"] * CAMERA_FPS / 1000
     model_cpu = model[next(k for k in model if "(live)" in k and "1 thread(s) cpu" in k)]
-    model_cores = model_cpu / 1000 * CAMERA_FPS / classifier["stride"]
+    model_cores = model_cpu / 1000 * CAMERA_FPS / classifier.stride
     print(f"CPU budget of a 30 fps camera: pose {pose_cores:.2f} cores + the model every "
-          f"{classifier['stride']} frames {model_cores:.2f} cores = {pose_cores + model_cores:.2f} "
+          f"{classifier.stride} frames {model_cores:.2f} cores = {pose_cores + model_cores:.2f} "
           f"of {os.cpu_count()} cores (the inference thread drops windows when it lags)")
     keeps_up = live["processed fps"] >= 0.95 * CAMERA_FPS
     print(f"live path {'keeps up with' if keeps_up else 'falls behind'} a 30 fps camera: "
@@ -266,12 +267,12 @@ def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
     """The non-empty NTU fixture samples (synthetic Kinect skeletons) and the skeleton the
     pipeline extracts from the fixture video (real motion, two people), as (3, 300, 25, 2)."""
     from app.classify_video import classify_video, video_pipeline
-    from app.pipeline import load_config
+    from app.pipeline import load_settings
 
     data = np.load(PREPROCESSING)
     samples = [s for s in data["raw"] if _sample_length(s) > 0]
     names = [str(n).split(".")[0] for n, s in zip(data["names"], data["raw"]) if _sample_length(s)]
-    pipeline = video_pipeline(load_config(overrides={"weights": weights}))
+    pipeline = video_pipeline(load_settings(overrides={"weights": weights}))
     video = classify_video(VIDEO, pipeline, progress=False).skeleton[:, :300]
     pipeline.close()
     padded = np.zeros((3, 300, 25, 2), dtype=np.float32)
@@ -337,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window-study", action="store_true",
                         help="measure window length, padding and camera rate on NTU fixtures")
-    parser.add_argument("--weights", default="ntu60-xsub-joint")
+    parser.add_argument("--weights", help="registered name or checkpoint path (default: the "
+                        "pipeline settings' weights)")
     parser.add_argument("--camera-size", metavar="WxH", type=_size,
                         help="resize the video's frames for pose and the live camera, e.g. "
                              "640x480 for a webcam (default: as recorded, 340x256)")
@@ -346,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                              "latency_ms, classify_video_fps (with the CPU and its load)")
     args = parser.parse_args(argv)
     _require_shared()
+    from app.pipeline import load_settings
+
+    args.weights = args.weights or load_settings().weights_name()
     if args.window_study:
         window_study(args.weights)
     else:

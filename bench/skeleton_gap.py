@@ -4,7 +4,7 @@
     python -m bench.skeleton_gap --no-mirror      # the same without exchanging left and right
     python -m bench.skeleton_gap --video V.avi --skeleton S.skeleton --json gap.json
 
-The video goes through the app's own pose stages (app/configs/pipeline.yaml, as the GUI and
+The video goes through the app's own pose stages (app.pipeline's settings, as the GUI and
 classify_video run them); both skeletons are then normalised as the model's input is. Printed:
 the error of each joint and its mean (over all joints, and over those Kinect tracked rather than
 inferred), bone lengths of the pose path over Kinect's, and the classifier's top-5 on each
@@ -30,7 +30,6 @@ from .shared import PAIRED, use_released_weights
 
 VIDEO = PAIRED / "S001C001P001R001A001_rgb.avi"
 SKELETON = PAIRED / "S001C001P001R001A001.skeleton"
-NTU_LENGTH = 300
 # 0-based NTU joints of the hands: wrists, hands, hand tips and thumbs.
 HAND_JOINTS = (6, 7, 10, 11, 21, 22, 23, 24)
 
@@ -55,10 +54,10 @@ def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
     """(timestamp, people) of every frame of the video, by the app's pose estimator."""
     from tqdm import tqdm
 
-    from app.pipeline import build_pose_stages, load_config
+    from app.pipeline import build_pose_stages, load_settings
     from app.sources import VideoSource
 
-    estimator, _ = build_pose_stages(load_config())
+    estimator, _ = build_pose_stages(load_settings())
     try:
         with VideoSource(video) as source:
             frames = [(frame.timestamp, estimator.estimate(frame.image))
@@ -72,9 +71,9 @@ def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
 
 def track(frames: list[tuple[float, list[Person]]], overrides: dict | None = None) -> np.ndarray:
     """(T, 3, 25, 2) NTU skeletons of detected people through the app's body tracker."""
-    from app.pipeline import build_pose_stages, load_config
+    from app.pipeline import build_pose_stages, load_settings
 
-    _, tracker = build_pose_stages(load_config(overrides=overrides))
+    _, tracker = build_pose_stages(load_settings(overrides=overrides))
     return np.stack([tracker.update(people, timestamp) for timestamp, people in frames])
 
 
@@ -90,10 +89,12 @@ def kinect_skeletons(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normalised(frames: np.ndarray) -> np.ndarray:
-    """(T, 3, 25, 2) -> the model's normalised (3, 300, 25, 2) input, the clip looped to 300."""
-    from app.pipeline import prepare_window
+    """(T, 3, 25, 2) -> the model's normalised (3, 300, 25, 2) input, the clip looped to the
+    length of NTU's training samples."""
+    from model.preprocess import prepare_window
+    from ntu.recording import SAMPLE_LENGTH
 
-    return prepare_window(frames, NTU_LENGTH, "joint")
+    return prepare_window(frames, SAMPLE_LENGTH, "joint")
 
 
 def joint_errors(pose: np.ndarray, kinect: np.ndarray) -> np.ndarray:
@@ -175,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", type=Path, default=VIDEO, help="an RGB video")
     parser.add_argument("--skeleton", type=Path, default=SKELETON,
                         help="the Kinect .skeleton file of the same recording")
-    parser.add_argument("--weights", default="ntu60-xsub-joint",
-                        help="registry name or checkpoint file of the classifier")
+    parser.add_argument("--weights", help="registry name or checkpoint file of the classifier "
+                        "(default: the pipeline settings' weights)")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                         help="the video is a mirror image of the skeleton's scene (NTU's are)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -186,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{path} not found: pass --video and --skeleton, or put ../shared "
                             f"beside the checkout")
     use_released_weights()
+    from app.pipeline import load_settings
     from model import fuse_for_inference
     from weights import load_model
 
-    net = fuse_for_inference(load_model(args.weights))
+    net = fuse_for_inference(load_model(args.weights or load_settings().weights_name()))
     gap = measure(detect_people(args.video), args.skeleton, net, args.mirror)
     print(report(gap))
     if args.json:

@@ -1,4 +1,5 @@
-"""The network's input: the published per-sample normalisation and the four input streams.
+"""The network's input: the published per-sample normalisation, the four input streams and
+window padding (a live window placed in a training-length sample).
 
 Arrays are float32 shaped ``(..., 3, T, 25, 2)`` (channels, frames, joints, bodies) in metres.
 ``normalize_sample`` reproduces the published Shift-GCN / 2s-AGCN ``pre_normalization`` step
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ntu.joints import BONES, MIRRORED_JOINTS, NUM_JOINTS
+from ntu.joints import BONES, MIRRORED_JOINTS, NUM_BODIES, NUM_JOINTS
 
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
 """The four input streams of the published four-stream ensemble."""
@@ -150,3 +151,18 @@ def make_stream(joint: np.ndarray, stream: str) -> np.ndarray:
     if stream == "bone_motion":
         return to_motion(to_bone(joint))
     raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
+
+
+def prepare_window(frames: np.ndarray, pad_to: int, stream: str) -> np.ndarray:
+    """(T, 3, 25, 2) skeletons -> the network's (3, T', 25, 2) input, normalised as in training.
+
+    With pad_to > 0 the window is placed at the start of `pad_to` empty frames, so the published
+    normalisation loops it to that length, as the released models saw their samples.
+    """
+    window = np.ascontiguousarray(np.transpose(frames, (1, 0, 2, 3)), dtype=np.float32)
+    length = window.shape[1]
+    if pad_to and pad_to > length:
+        padded = np.zeros((3, pad_to, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
+        padded[:, :length] = window
+        window = padded
+    return make_stream(normalize_sample(window), stream)

@@ -1,8 +1,15 @@
 """Pixels -> NTU skeletons: pose estimators, the BlazePose -> NTU mapping and the body tracker."""
-from .estimators import BACKENDS, MediaPipePose, PoseEstimator, TasksPose, make_estimator
+from .estimators import (
+    BACKENDS,
+    MediaPipePose,
+    PoseEstimator,
+    PoseSettings,
+    TasksPose,
+    make_estimator,
+)
 from .landmarks import NUM_LANDMARKS, POSE_EDGES, Person
-from .ntu import camera_offset, mirrored, ntu_visibility, steady_legs, to_ntu
-from .tracker import BodyTracker
+from .ntu import camera_offset, mirrored, ntu_visibility, person_to_ntu, steady_legs, to_ntu
+from .tracker import BodyTracker, TrackerSettings
 
 # The version of what pose/ makes of a frame (the landmark -> NTU mapping, the tracker's output):
 # skeletons cached under another value are extracted again. Bump it when the mapping changes.
@@ -10,6 +17,7 @@ SKELETON_FORMAT = "ntu-mapping-1"
 
 __all__ = [
     "BACKENDS", "BodyTracker", "MediaPipePose", "NUM_LANDMARKS", "POSE_EDGES", "Person",
-    "PoseEstimator", "SKELETON_FORMAT", "TasksPose", "camera_offset", "make_estimator", "mirrored",
-    "ntu_visibility", "steady_legs", "to_ntu",
+    "PoseEstimator", "PoseSettings", "SKELETON_FORMAT", "TasksPose", "TrackerSettings",
+    "camera_offset", "make_estimator", "mirrored", "ntu_visibility", "person_to_ntu",
+    "steady_legs", "to_ntu",
 ]

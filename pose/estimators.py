@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -25,13 +26,47 @@ GREY = 127  # what the first person is painted with before the search for a seco
 # Two detections whose torso centres are closer than this fraction of the frame are one person.
 SAME_PERSON_DISTANCE = 0.08
 # A second person whose torso is smaller than this fraction of the first one's is someone in the
-# background, not a partner (on the shared arm-wrestling video they measure 0.13-0.43, the
-# opponent 0.5-1.2).
+# background, not a partner (tests/test_pose_estimator.py checks it on the shared video).
 MIN_SECOND_SCALE = 0.5
 NEVER = 10**9  # frames since the last search for a second person, before the first one
 # MediaPipe's graphs log warnings nobody can act on to stderr in their first frames after a start
-# or a reset (frames 1 and 5 here); they are silenced this many frames.
+# or a reset; they are silenced this many frames.
 QUIET_FRAMES = 10
+
+
+@dataclass
+class PoseSettings:
+    """The pose estimator's settings; the defaults are the product's, a YAML `pose:` section
+    overrides them (app.pipeline.load_settings)."""
+
+    backend: str = "mediapipe"  # mediapipe (bundled, offline) | tasks (model_path: a .task file)
+    model_path: str | None = None  # a .task file selects the tasks backend by itself
+    max_people: int = 2
+    # 1 (full) is bundled; 0 (lite) and 2 (heavy) are fetched once into SHIFTGCN_POSE_DIR
+    # (pose/pose_models.yaml)
+    model_complexity: int = 1
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    second_person_every: int = 3  # while a second person is tracked, update them every n frames
+    second_person_search_every: int = 10  # while there is none, look for one every n frames
+    # XNNPACK threads per MediaPipe model: more cut a frame's latency but spin-wait between
+    # frames, which slows a small machine down (compare with python -m bench.pipeline)
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UserError(f"unknown pose backend {self.backend!r}: choose one of "
+                            f"{', '.join(BACKENDS)}")
+        if self.max_people not in (1, 2):
+            raise UserError(f"max_people must be 1 or 2, got {self.max_people}")
+        if self.model_complexity not in (0, 1, 2):
+            raise UserError(f"model_complexity must be 0, 1 or 2, got {self.model_complexity}")
+        if self.threads < 1:
+            raise UserError(f"pose threads must be 1 or more, got {self.threads}")
+        if min(self.second_person_every, self.second_person_search_every) < 1:
+            raise UserError("second_person_every and second_person_search_every must be 1 or "
+                            f"more, got {self.second_person_every} and "
+                            f"{self.second_person_search_every}")
 
 
 class PoseEstimator(Protocol):
@@ -65,13 +100,13 @@ def _rgb(frame_bgr: np.ndarray) -> np.ndarray:
         raise UserError(f"expected a BGR image of shape (H, W, 3), got {shape}")
     import cv2
 
-    # 20 times faster than numpy's copy through a reversed view (4 ms for a 640x480 frame)
+    # OpenCV's conversion: far quicker than numpy's copy through a reversed view
     return cv2.cvtColor(np.ascontiguousarray(frame_bgr), cv2.COLOR_BGR2RGB)
 
 
 def _grey_out(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A copy of `rgb` painted grey where the uint8 `mask` is set (OpenCV's masked copy takes
-    0.1 ms of a 640x480 frame; numpy's boolean indexing took 4-6 ms)."""
+    """A copy of `rgb` painted grey where the uint8 `mask` is set (OpenCV's masked copy: much
+    quicker than numpy's boolean indexing)."""
     import cv2
 
     return cv2.copyTo(np.full_like(rgb, GREY), mask, rgb.copy())
@@ -85,11 +120,6 @@ def _person(image_lms, world_lms, size: tuple[int, int]) -> Person:
     return Person(image=image, world=world, visibility=vis, image_size=size)
 
 
-def _torso_centre(person: Person) -> np.ndarray:
-    """Normalised image position of the mean of shoulders and hips."""
-    return person.image[[11, 12, 23, 24], :2].mean(axis=0)
-
-
 def torso_size(person: Person) -> float:
     """Shoulder width plus torso length in pixels: how large a person appears."""
     p = person.pixels
@@ -99,7 +129,7 @@ def torso_size(person: Person) -> float:
 
 def is_same_person(a: Person, b: Person) -> bool:
     """True when two detections are one person seen twice (torso centres nearly coincide)."""
-    return float(np.abs(_torso_centre(a) - _torso_centre(b)).max()) < SAME_PERSON_DISTANCE
+    return float(np.abs(a.torso_centre - b.torso_centre).max()) < SAME_PERSON_DISTANCE
 
 
 def _threaded_pose(mp, threads: int, **kwargs):
@@ -107,13 +137,11 @@ def _threaded_pose(mp, threads: int, **kwargs):
 
     The solution API has no such option and runs each model on one thread; the graph's
     InferenceCalculator nodes take the count from their XNNPACK delegate options, set here.
-    More threads cut one frame's latency (24 -> 15 ms here) but their pool spin-waits between
-    frames: on 2 cores a paced 30 fps stream then costs 50 ms of CPU a frame instead of 30.
+    More threads cut one frame's latency but their pool spin-waits between frames, so a paced
+    camera stream on a small machine costs more CPU a frame (see PoseSettings.threads).
     """
     from mediapipe.calculators.tensor import inference_calculator_pb2
 
-    if threads < 1:
-        raise UserError(f"pose threads must be 1 or more, got {threads}")
     extension = inference_calculator_pb2.InferenceCalculatorOptions.ext
 
     class ThreadedPose(mp.solutions.pose.Pose):
@@ -151,25 +179,21 @@ class MediaPipePose:
     runs; its result is taken at the next call, which reports the second person one frame late.
     The search runs every `second_person_every` frames while a second person is tracked (in
     between, their last pose is reported again) and every `second_person_search_every` frames
-    (default: the same) while there is none, which keeps one-person scenes cheap. Results do not
-    depend on timing: the same frames give the same people.
+    while there is none, which keeps one-person scenes cheap. Results do not depend on timing:
+    the same frames give the same people.
     """
 
-    def __init__(self, max_people: int = 2, model_complexity: int = 1,
-                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 second_person_every: int = 1,
-                 second_person_search_every: int | None = None, threads: int = 1) -> None:
+    def __init__(self, settings: PoseSettings | None = None) -> None:
+        settings = settings or PoseSettings()
         mp = _import_mediapipe()
-        self._check_model(mp, model_complexity)
-        if max_people not in (1, 2):
-            raise UserError(f"max_people must be 1 or 2, got {max_people}")
-        self.max_people = max_people
-        self.second_person_every = max(1, int(second_person_every))
-        self.second_person_search_every = max(1, int(second_person_search_every
-                                                     or second_person_every))
-        kwargs = dict(static_image_mode=False, model_complexity=model_complexity,
-                      min_detection_confidence=min_detection_confidence,
-                      min_tracking_confidence=min_tracking_confidence)
+        self._check_model(mp, settings.model_complexity)
+        max_people = self.max_people = settings.max_people
+        self.second_person_every = settings.second_person_every
+        self.second_person_search_every = settings.second_person_search_every
+        kwargs = dict(static_image_mode=False, model_complexity=settings.model_complexity,
+                      min_detection_confidence=settings.min_detection_confidence,
+                      min_tracking_confidence=settings.min_tracking_confidence)
+        threads = settings.threads
         self._first = _threaded_pose(mp, threads, enable_segmentation=max_people > 1, **kwargs)
         self._second = _threaded_pose(mp, threads, **kwargs) if max_people > 1 else None
         self._worker = (ThreadPoolExecutor(1, thread_name_prefix="second-person")
@@ -184,8 +208,6 @@ class MediaPipePose:
     def _check_model(mp, model_complexity: int) -> None:
         """Make sure the model variant is where mediapipe looks: the full model (1) is bundled,
         the lite (0) and heavy (2) ones are fetched into a cache first (pose.model_files)."""
-        if model_complexity not in (0, 1, 2):
-            raise UserError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
         root = Path(mp.__file__).parent
         if model_complexity != 1:
             ensure_pose_model(model_complexity, root)
@@ -296,13 +318,12 @@ class MediaPipePose:
 
 
 class TasksPose:
-    """MediaPipe Tasks `PoseLandmarker` in video mode with a user-supplied `.task` model file."""
+    """MediaPipe Tasks `PoseLandmarker` in video mode with a user-supplied `.task` model file
+    (settings.model_path; the complexity, thread and search settings are MediaPipePose's)."""
 
-    def __init__(self, model_path: str | os.PathLike, max_people: int = 2,
-                 min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5) -> None:
+    def __init__(self, settings: PoseSettings) -> None:
         mp = _import_mediapipe()
-        path = Path(model_path)
+        path = Path(settings.model_path or "")
         if path.suffix != ".task" or not path.is_file():
             raise UserError(f"pose model {path} not found or not a .task file: download "
                             f"{TASK_MODEL_URL} and pass its path")
@@ -313,9 +334,9 @@ class TasksPose:
                             f"'{MEDIAPIPE_PIN}'") from None
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=max_people,
-            min_pose_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence)
+            running_mode=vision.RunningMode.VIDEO, num_poses=settings.max_people,
+            min_pose_detection_confidence=settings.min_detection_confidence,
+            min_tracking_confidence=settings.min_tracking_confidence)
         try:
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as err:
@@ -345,20 +366,10 @@ class TasksPose:
         self._landmarker.close()
 
 
-def make_estimator(backend: str = "mediapipe", model_path: str | os.PathLike | None = None,
-                   max_people: int = 2, **options) -> PoseEstimator:
-    """Build the named backend; a `.task` model path selects the Tasks backend by itself."""
-    if model_path is not None and backend == "mediapipe":
-        backend = "tasks"
-    if backend == "mediapipe":
-        return MediaPipePose(max_people=max_people, **options)
-    if backend == "tasks":
-        if model_path is None:
-            raise UserError(f"the tasks pose backend needs a .task model file: download "
-                            f"{TASK_MODEL_URL} and pass its path")
-        options.pop("model_complexity", None)
-        options.pop("second_person_every", None)
-        options.pop("second_person_search_every", None)
-        options.pop("threads", None)
-        return TasksPose(model_path, max_people=max_people, **options)
-    raise UserError(f"unknown pose backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+def make_estimator(settings: PoseSettings | None = None) -> PoseEstimator:
+    """Build the settings' backend; a `.task` model path selects the Tasks backend by itself."""
+    settings = settings or PoseSettings()
+    if settings.model_path is None and settings.backend == "tasks":
+        raise UserError(f"the tasks pose backend needs a .task model file: download "
+                        f"{TASK_MODEL_URL} and pass its path")
+    return MediaPipePose(settings) if settings.model_path is None else TasksPose(settings)

@@ -21,6 +21,7 @@ LEFT_KNEE, RIGHT_KNEE = 25, 26
 LEFT_ANKLE, RIGHT_ANKLE = 27, 28
 LEFT_HEEL, RIGHT_HEEL = 29, 30
 LEFT_FOOT, RIGHT_FOOT = 31, 32  # foot index: the tip of the foot
+TORSO = [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]
 
 # Lines between landmarks for drawing a BlazePose skeleton on the image.
 POSE_EDGES = (
@@ -62,8 +63,12 @@ class Person:
     @property
     def score(self) -> float:
         """Mean visibility of the torso landmarks: how confidently the person is seen."""
-        torso = [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]
-        return float(self.visibility[torso].mean())
+        return float(self.visibility[TORSO].mean())
+
+    @property
+    def torso_centre(self) -> np.ndarray:
+        """Normalised image position of the mean of shoulders and hips: where the person is."""
+        return self.image[TORSO, :2].mean(axis=0)
 
     def bbox(self, pad: float = 0.1) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) pixel box around the landmarks, padded by `pad` of its size, clipped."""

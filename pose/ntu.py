@@ -102,11 +102,11 @@ def lifted_landmarks(person: Person, scale: float | None = None) -> np.ndarray:
 
     x and y come from the image landmarks at the fitted scale: their image positions are what
     the network is trained hardest on, and the world ones drift from them (a forearm raised to
-    the mouth is 0.24 m long in the image and 0.15 m in MediaPipe's world). z comes from the
-    world landmarks, except that along each arm a segment may not reach further in depth than
-    its length allows next to its extent in the image: MediaPipe's depth of the hands
-    overshoots (a hand at the mouth put 0.3 m in front of the chest), and a segment seen at
-    full length in the image lies across the view. `scale`: metric_scale(person), if known.
+    the mouth comes out shorter in MediaPipe's world than in the image). z comes from the world
+    landmarks, except that along each arm a segment may not reach further in depth than its
+    length allows next to its extent in the image: MediaPipe's depth of the hands overshoots (a
+    hand at the mouth is put well in front of the chest), and a segment seen at full length in
+    the image lies across the view. `scale`: metric_scale(person), if known.
     """
     scale = metric_scale(person) if scale is None else scale
     if scale <= 0:
@@ -193,3 +193,14 @@ def steady_legs(joints: np.ndarray, visibility: np.ndarray, min_visibility: floa
         out[:, ankle] = out[:, knee] + SHIN * down
         out[:, foot] = out[:, ankle] + FOOT_DOWN * down + FOOT_FORWARD * forward
     return out
+
+
+def person_to_ntu(person: Person, *, mirror: bool, leg_visibility: float) -> np.ndarray:
+    """One person's (3, 25) NTU joints as the classifier gets them: seen in a mirror image when
+    the source is one (`mirror`), lower legs less visible than `leg_visibility` steadied (0: kept
+    as MediaPipe guesses them)."""
+    seen = mirrored(person) if mirror else person
+    joints = to_ntu(seen)
+    if leg_visibility > 0:
+        joints = steady_legs(joints, ntu_visibility(seen), leg_visibility)
+    return joints

@@ -6,20 +6,55 @@ from itertools import permutations
 
 import numpy as np
 
+from common.errors import UserError
+from common.smoothing import exponential_average
 from ntu.joints import NUM_BODIES, NUM_JOINTS
+from ntu.recording import FPS
 
 from .landmarks import Person
-from .ntu import DEFAULT_FOV_DEG, mirrored, ntu_visibility, steady_legs, to_ntu
+from .ntu import person_to_ntu
 
 # A person whose torso moved more than this fraction of the frame since the slot's last
 # sighting is someone else.
 MAX_JUMP = 0.35
-# The frame interval assumed when the caller gives no timestamps (NTU's 30 frames a second).
-DEFAULT_STEP_S = 1 / 30
+# The frame interval assumed when the caller gives no timestamps (NTU's frame rate).
+DEFAULT_STEP_S = 1 / FPS
 # Weight of the past in the moving average of a slot's activity.
 ACTIVITY_MEMORY = 0.8
 SPINE_MID = 1  # NTU joint (0-based) between which two people's distance is taken
 FASTEST_JOINT = 22  # the 23rd slowest of 25 joints: the 90th percentile of their speeds
+
+
+@dataclass
+class TrackerSettings:
+    """The body tracker's settings (see BodyTracker); the defaults are the product's, a YAML
+    `tracker:` section overrides them (app.pipeline.load_settings)."""
+
+    hold_frames: int = 5  # keep a lost person's last pose this many frames before zeros
+    smoothing: float = 0.0  # moving-average weight of the past on joints (0 = off)
+    leg_visibility: float = 0.5  # lower legs less visible become still, straight legs (0 = off)
+    # the frames are mirror images (NTU's own videos, a mirrored camera view): exchange left and
+    # right so that a person's right hand is NTU's right hand
+    mirror: bool = False
+    # NTU's second body is an interacting partner: a second person is fed to the model once seen
+    # in partner_frames frames and either within partner_reach metres of the main person or
+    # moving their limbs at partner_speed m/s or more (a still bystander is neither; a phantom is
+    # brief); 1, .inf and 0 leave the gate open
+    partner_frames: int = 6
+    partner_reach: float = 1.2
+    partner_speed: float = 0.5
+    # a partner lost within reach is hidden by the main person (a hug): keep their last pose
+    # this many frames
+    partner_hold_frames: int = 45
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.smoothing < 1.0:
+            raise UserError(f"tracker smoothing must be in [0, 1), got {self.smoothing}")
+        counts = {"hold_frames": self.hold_frames, "partner_frames": self.partner_frames,
+                  "partner_hold_frames": self.partner_hold_frames}
+        negative = [name for name, value in counts.items() if value < 0]
+        if negative:
+            raise UserError(f"tracker {negative[0]} must be 0 or more, got {counts[negative[0]]}")
 
 
 @dataclass
@@ -42,11 +77,6 @@ class _Slot:
         return self.skeleton is not None
 
 
-def _centre(person: Person) -> np.ndarray:
-    """Normalised image position of the torso (shoulders and hips)."""
-    return person.image[[11, 12, 23, 24], :2].mean(axis=0)
-
-
 def _limb_speed(before: np.ndarray, after: np.ndarray, step: float) -> float:
     """How fast a body's fastest joints moved between two (3, 25) poses: about the 90th
     percentile of the joint speeds in metres per second (a wave moves few joints; jitter moves
@@ -64,39 +94,23 @@ def _prominence(person: Person) -> float:
 class BodyTracker:
     """Keeps two body slots with stable identities and turns people into a (3, 25, 2) skeleton.
 
-    A slot whose person is not seen keeps their last pose for `hold_frames` frames (bridging
-    missed detections), then is emptied to zeros, as NTU samples have zeros where no body is.
-    When slot 0 empties while slot 1 is tracked, slot 1 moves to slot 0: the model centres
-    every frame on body 0. `smoothing` in [0, 1) is the weight of the past in an exponential
-    moving average of the joints (0: none). Lower legs less visible than `leg_visibility` are
-    replaced by still, straight legs (0: keep MediaPipe's guesses). `mirror` says the frames are
-    mirror images of the scene (NTU's own videos, a camera shown as a mirror): left and right
-    are exchanged so that each person's right hand is NTU's right hand.
+    Each person seen becomes NTU joints (pose.ntu.person_to_ntu: mirrored for a mirror-image
+    source, hidden lower legs steadied), averaged over time with a continuing person's past ones
+    (settings.smoothing). A slot whose person is not seen keeps their last pose for
+    `hold_frames` frames (bridging missed detections), then is emptied to zeros, as NTU samples
+    have zeros where no body is. When slot 0 empties while slot 1 is tracked, slot 1 moves to
+    slot 0: the model centres every frame on body 0.
 
     NTU's second body is the main person's partner in an interaction, so someone in slot 1 is
     fed to the model only once seen in `partner_frames` frames (a phantom detection lasts less)
     and either within `partner_reach` metres of the main person or moving their limbs at
     `partner_speed` metres per second or more (a still bystander is neither). A partner lost
     within reach of the main person is taken to be hidden by them (a hug) and held
-    `partner_hold_frames` frames instead of hold_frames. The defaults here keep the gate open;
-    the pipeline YAML holds the product's settings.
+    `partner_hold_frames` frames instead of hold_frames.
     """
 
-    def __init__(self, hold_frames: int = 0, smoothing: float = 0.0,
-                 fov_deg: float = DEFAULT_FOV_DEG, leg_visibility: float = 0.0,
-                 mirror: bool = False, partner_frames: int = 1,
-                 partner_reach: float = float("inf"), partner_speed: float = 0.0,
-                 partner_hold_frames: int = 0) -> None:
-        if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        self.hold_frames = int(hold_frames)
-        self.smoothing = float(smoothing)
-        self.fov_deg = fov_deg
-        self.leg_visibility = float(leg_visibility)
-        self.mirror = bool(mirror)
-        self.partner_frames, self.partner_reach = int(partner_frames), float(partner_reach)
-        self.partner_speed = float(partner_speed)
-        self.partner_hold_frames = int(partner_hold_frames)
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
         self.slots = [_Slot() for _ in range(NUM_BODIES)]
         self._next_identity = 0
         self._last_time: float | None = None
@@ -135,9 +149,10 @@ class BodyTracker:
         self.slots[0].partner = False
         second = self.slots[1]
         if second.active and not second.partner:
-            second.partner = second.sightings >= self.partner_frames and (
-                self._partner_distance() <= self.partner_reach
-                or second.activity >= self.partner_speed)
+            gate = self.settings
+            second.partner = second.sightings >= gate.partner_frames and (
+                self._partner_distance() <= gate.partner_reach
+                or second.activity >= gate.partner_speed)
         return self.skeleton()
 
     def skeleton(self) -> np.ndarray:
@@ -175,7 +190,7 @@ class BodyTracker:
             cost = 1e-6 * sum(index * (len(order) - rank) for rank, index in enumerate(order))
             for person, index in zip(people, order):
                 slot = self.slots[index]
-                dist = (float(np.linalg.norm(_centre(person) - slot.centre))
+                dist = (float(np.linalg.norm(person.torso_centre - slot.centre))
                         if slot.active else np.inf)
                 if dist <= MAX_JUMP:
                     cost += dist
@@ -189,20 +204,17 @@ class BodyTracker:
 
     def _see(self, slot: _Slot, person: Person, newcomer: bool, step: float) -> None:
         """Update a slot with a sighting, smoothing the joints of a continuing person."""
-        seen = mirrored(person) if self.mirror else person
-        skeleton = to_ntu(seen, self.fov_deg)
-        if self.leg_visibility > 0:
-            skeleton = steady_legs(skeleton, ntu_visibility(seen), self.leg_visibility)
+        skeleton = person_to_ntu(person, mirror=self.settings.mirror,
+                                 leg_visibility=self.settings.leg_visibility)
         if newcomer:
             slot.identity = self._next_identity
             self._next_identity += 1
             slot.sightings, slot.activity, slot.partner = 0, 0.0, False
         else:
-            if self.smoothing > 0:
-                skeleton = self.smoothing * slot.skeleton + (1.0 - self.smoothing) * skeleton
-            slot.activity = (ACTIVITY_MEMORY * slot.activity
-                             + (1 - ACTIVITY_MEMORY) * _limb_speed(slot.skeleton, skeleton, step))
-        slot.person, slot.skeleton, slot.centre = person, skeleton, _centre(person)
+            skeleton = exponential_average(slot.skeleton, skeleton, self.settings.smoothing)
+            slot.activity = exponential_average(
+                slot.activity, _limb_speed(slot.skeleton, skeleton, step), ACTIVITY_MEMORY)
+        slot.person, slot.skeleton, slot.centre = person, skeleton, person.torso_centre
         slot.missed, slot.held = 0, False
         slot.sightings += 1
 
@@ -213,7 +225,9 @@ class BodyTracker:
             return
         slot.missed += 1
         slot.held = True
-        hidden = slot.partner and self._partner_distance() <= self.partner_reach
-        if slot.missed > max(self.hold_frames, self.partner_hold_frames if hidden else 0):
+        settings = self.settings
+        hidden = slot.partner and self._partner_distance() <= settings.partner_reach
+        if slot.missed > max(settings.hold_frames,
+                             settings.partner_hold_frames if hidden else 0):
             slot.person = slot.skeleton = slot.centre = None
             slot.held = slot.partner = False

@@ -105,3 +105,13 @@ def read_frames(path: Path, limit: int) -> list[np.ndarray]:
     return frames
 
 
+
+
+def streaming(model, *, background: bool = False, drop_late: bool = True,
+              keep_history: bool = False, runtime: str = "torch", **settings):
+    """A StreamingClassifier on the CPU with ClassifierSettings(**settings)."""
+    from app.pipeline import ClassifierSettings, StreamingClassifier
+
+    return StreamingClassifier(model, ClassifierSettings(**settings), device="cpu",
+                               runtime=runtime, background=background, drop_late=drop_late,
+                               keep_history=keep_history)

@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 import pytest
 import torch
-from pose_helpers import astronaut_video, blank_video
+from pose_helpers import astronaut_video, blank_video, streaming
 
 import app.classify_video as cv
 from app.classify_video import VideoResult, main, merge_windows
@@ -154,7 +154,7 @@ def test_folder_names_cannot_collide_and_results_are_written_as_each_video_ends(
     for name in ("clip.mp4", "clip.avi", "other.mp4"):
         (folder / name).write_bytes(b"video")
     monkeypatch.setattr(cv, "video_pipeline", lambda config: _Pipeline())
-    monkeypatch.setattr(cv, "load_config", lambda *a: {})
+    monkeypatch.setattr(cv, "load_settings", lambda *a: None)
     monkeypatch.setattr(cv, "run_settings", lambda config, pipeline: {"weights": "fake"})
 
     def classify(video, pipeline, annotate, progress):
@@ -211,9 +211,9 @@ class _SlowModel(torch.nn.Module):
 def test_windows_waiting_for_a_slow_model_are_bounded():
     """A video's classifier (no window dropped) keeps at most MAX_BACKLOG windows queued, so a
     long video's memory does not grow with its length when the model is the slower stage."""
-    from app.pipeline import MAX_BACKLOG, StreamingClassifier
+    from app.pipeline import MAX_BACKLOG
 
-    classifier = StreamingClassifier(_SlowModel(), window=8, stride=1, min_frames=1,
+    classifier = streaming(_SlowModel(), window=8, stride=1, min_frames=1,
                                      pad_to=0, background=True, drop_late=False,
                                      keep_history=True)
     skeleton = np.ones((3, 25, 2), np.float32)

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from pose_helpers import streaming
 from shared_paths import REPO_ROOT, require_shared
 
-from app.pipeline import StreamingClassifier
 from bench.stgcn import STGCN
 from model import ModelConfig, ShiftGCN, load_model
 from model.export import onnx_bytes
@@ -58,7 +58,7 @@ def test_the_streaming_classifier_runs_on_onnx_runtime():
     frames = np.random.default_rng(0).normal(size=(24, 3, 25, 2)).astype(np.float32)
     probs = []
     for runtime, looped in (("onnx", True), ("torch", False)):
-        classifier = StreamingClassifier(net, window=24, stride=24, min_frames=1, pad_to=300,
+        classifier = streaming(net, window=24, stride=24, min_frames=1, pad_to=300,
                                          runtime=runtime, looped=looped)
         probs.append([classifier.push(f, i / 30) for i, f in enumerate(frames)][-1].probs)
     np.testing.assert_allclose(probs[0], probs[1], atol=1e-5)

@@ -11,7 +11,7 @@ import yaml
 from video_set_helpers import MOVES, moving_person, write_video_set
 
 from app import classify_video
-from app.pipeline import load_config as load_pipeline_config
+from app.pipeline import load_settings as load_pipeline_config
 from model import load_model
 from train import from_videos
 from train.video_skeletons import cache_key

@@ -197,7 +197,7 @@ def test_a_stopped_run_gives_no_final_prediction() -> None:
 
 def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:
     """The GUI's Mirrored source and Either hand boxes (and run_demo's flags) set the pipeline's
-    tracker and classifier; the defaults come from the pipeline YAML."""
+    tracker and classifier; the defaults come from the pipeline settings."""
     from app.gui.launch import _settings, build_parser
 
     defaults = RunSettings.defaults()
@@ -209,7 +209,7 @@ def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> N
     settings.device = "cpu"
     engine = Engine(settings)
     try:
-        assert engine.pipeline.tracker.mirror and engine.classifier.either_hand
+        assert engine.pipeline.tracker.settings.mirror and engine.classifier.either_hand
     finally:
         engine.close()
     flags = build_parser().parse_args(["--no-mirror"])

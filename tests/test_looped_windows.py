@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from pose_helpers import streaming
 from shared_paths import FIXTURES, OFFICIAL_WEIGHTS, require
 
-from app.pipeline import StreamingClassifier, prepare_window
+from app.pipeline import prepare_window
 from model import ModelConfig, ShiftGCN, fuse_for_inference
 from model.preprocess import loop_period
 from model.runtime import TorchRuntime
@@ -119,7 +120,7 @@ def test_the_streaming_classifier_uses_the_loop():
     frames = np.moveaxis(sample[:, :40], 1, 0)
     tops = []
     for looped in (True, False):
-        classifier = StreamingClassifier(net, window=40, stride=40, min_frames=16, looped=looped)
+        classifier = streaming(net, window=40, stride=40, min_frames=16, looped=looped)
         prediction = [classifier.push(f, i / 30) for i, f in enumerate(frames)][-1]
         tops.append((prediction.top(1)[0]["index"], prediction.probs))
     assert tops[0][0] == tops[1][0]

@@ -8,13 +8,14 @@ import threading
 import numpy as np
 import pytest
 import torch
-from pose_helpers import OFFICIAL_WEIGHTS, PREPROCESSING, VIDEO, read_frames, require
+from pose_helpers import OFFICIAL_WEIGHTS, PREPROCESSING, VIDEO, read_frames, require, streaming
 
 from app.pipeline import (
     FramePipeline,
+    PipelineSettings,
     StreamingClassifier,
     build_pipeline,
-    load_config,
+    load_settings,
     prepare_window,
 )
 from common.errors import UserError
@@ -82,7 +83,7 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
     model = load_model(weights)
     raw, joint = reference_samples()
     sample, expected = raw[3], joint[3]  # 40 frames
-    classifier = StreamingClassifier(model, window=40, stride=40, pad_to=300, min_frames=16,
+    classifier = streaming(model, window=40, stride=40, pad_to=300, min_frames=16,
                                      looped=False)
     frames = np.moveaxis(sample[:, :40], 1, 0)
     predictions = [classifier.push(f, i / 30) for i, f in enumerate(frames)]
@@ -95,7 +96,7 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
 
 def test_predictions_come_every_stride_frames_once_enough_are_seen():
     """No prediction before min_frames frames with a person; then one every `stride` frames."""
-    classifier = StreamingClassifier(FakeModel(), window=16, stride=4, min_frames=8, pad_to=0)
+    classifier = streaming(FakeModel(), window=16, stride=4, min_frames=8, pad_to=0)
     got = [classifier.push(skeleton(i), i / 30) is not None for i in range(24)]
     assert [i for i, g in enumerate(got) if g] == [7, 11, 15, 19, 23]
     assert classifier.latest.top(2)[0]["index"] in range(4)
@@ -110,7 +111,7 @@ def test_either_hand_reads_a_mirror_image_as_the_same_action():
 
     def probs(either_hand: bool, mirrored: bool) -> np.ndarray:
         model = FakeModel()
-        classifier = StreamingClassifier(model, window=16, stride=16, min_frames=1, pad_to=0,
+        classifier = streaming(model, window=16, stride=16, min_frames=1, pad_to=0,
                                          either_hand=either_hand)
         for i in range(16):
             frame = skeleton(i)
@@ -140,7 +141,7 @@ def test_window_motion_is_the_speed_of_the_main_body():
 def test_nobody_gives_no_prediction():
     """Frames without a person are buffered as empty and never classified on their own."""
     model = FakeModel()
-    classifier = StreamingClassifier(model, window=16, stride=2, min_frames=4, pad_to=0)
+    classifier = streaming(model, window=16, stride=2, min_frames=4, pad_to=0)
     assert all(classifier.push(None, i / 30) is None for i in range(20))
     assert classifier.push(np.zeros((3, 25, 2), np.float32), 1.0) is None
     assert model.inputs == []
@@ -149,7 +150,7 @@ def test_nobody_gives_no_prediction():
 def test_window_is_resampled_to_the_model_rate():
     """A 15 fps source is resampled to 30 fps: each frame appears twice in the window."""
     model = FakeModel()
-    classifier = StreamingClassifier(model, window=8, stride=4, min_frames=1, pad_to=0, fps=30)
+    classifier = streaming(model, window=8, stride=4, min_frames=1, pad_to=0, fps=30)
     for i in range(8):
         classifier.push(skeleton(i), i / 15)
     window = model.inputs[-1][0]  # (3, 8, 25, 2): 0.23 s to 0.47 s = source frames 3 4 4 5 5 6 6 7
@@ -161,7 +162,7 @@ def test_window_is_resampled_to_the_model_rate():
 
 def test_probability_smoothing_is_an_exponential_average():
     """With smoothing s, probs = s * previous + (1 - s) * this window's."""
-    classifier = StreamingClassifier(FakeModel(), window=8, stride=4, min_frames=1, pad_to=0,
+    classifier = streaming(FakeModel(), window=8, stride=4, min_frames=1, pad_to=0,
                                      smoothing=0.5)
     predictions = [p for i in range(12) if (p := classifier.push(skeleton(i), i / 30))]
     first, second = predictions[-2], predictions[-1]
@@ -172,7 +173,7 @@ def test_probability_smoothing_is_an_exponential_average():
 def test_background_inference_never_blocks_push():
     """With the model busy in its thread, frames keep flowing; its result arrives later, once."""
     gate = threading.Event()
-    classifier = StreamingClassifier(FakeModel(gate), window=8, stride=2, min_frames=1,
+    classifier = streaming(FakeModel(gate), window=8, stride=2, min_frames=1,
                                      pad_to=0, background=True)
     results = [classifier.push(skeleton(i), i / 30) for i in range(10)]  # would hang if blocking
     assert results == [None] * 10
@@ -189,7 +190,7 @@ def test_background_inference_never_blocks_push():
 def test_finish_classifies_the_tail_once_enough_frames_show_a_person():
     """At the end of a source the frames since the last window are classified, once, when
     min_frames of them show a person."""
-    classifier = StreamingClassifier(FakeModel(), window=16, stride=8, min_frames=6, pad_to=0)
+    classifier = streaming(FakeModel(), window=16, stride=8, min_frames=6, pad_to=0)
     for i in range(5):
         classifier.push(skeleton(i), i / 30)
     assert classifier.finish() is None  # a person in 5 frames: too few for a prediction
@@ -205,7 +206,7 @@ def test_finish_returns_what_the_worker_still_had_and_the_skipped_tail():
     """Live (drop_late): finish() hands back the window the busy worker finished last, and
     classifies the windows skipped while it was busy, so a video ends on its last frames."""
     def live(gate: threading.Event) -> StreamingClassifier:
-        return StreamingClassifier(FakeModel(gate), window=8, stride=2, min_frames=1, pad_to=0,
+        return streaming(FakeModel(gate), window=8, stride=2, min_frames=1, pad_to=0,
                                    background=True, drop_late=True)
 
     gate = threading.Event()
@@ -226,38 +227,58 @@ def test_finish_returns_what_the_worker_still_had_and_the_skipped_tail():
 def test_bad_settings_are_one_line():
     """Impossible classifier settings raise a UserError."""
     with pytest.raises(UserError, match="window"):
-        StreamingClassifier(FakeModel(), window=2, stride=1)
+        streaming(FakeModel(), window=2, stride=1, min_frames=1)
 
 
-def test_config_defaults_and_overrides(tmp_path):
-    """Defaults come from app/configs/pipeline.yaml; a file and overrides replace single keys."""
-    config = load_config()
-    assert config["weights"] == "ntu60-xsub-joint" and config["classifier"]["pad_to"] == 300
+def test_settings_defaults_and_overrides(tmp_path):
+    """The dataclasses hold the defaults (the site YAML overrides none of them); a file and
+    overrides replace single keys; the weights default to the registry's."""
+    import weights
+
+    settings = load_settings()
+    assert settings == PipelineSettings()
+    assert settings.weights is None and settings.weights_name() == weights.default_name()
+    assert settings.classifier.pad_to == 300
     user = tmp_path / "mine.yaml"
-    user.write_text("classifier:\n  window: 32\n")
-    merged = load_config(user, {"device": "cpu"})
-    assert merged["classifier"]["window"] == 32 and merged["classifier"]["stride"] == 15
-    assert merged["device"] == "cpu"
+    user.write_text("classifier:\n  window: 32\n  fps: 25\n")
+    merged = load_settings(user, {"device": "cpu", "weights": "mine.pt"})
+    assert merged.classifier.window == 32 and merged.classifier.stride == 15
+    assert merged.classifier.fps == 25.0 and isinstance(merged.classifier.fps, float)
+    assert merged.device == "cpu" and merged.weights_name() == "mine.pt"
 
 
 @pytest.mark.parametrize("text, message", [
-    ("classifier:\n  windw: 3\n", "unknown configuration key 'windw'"),
+    ("classifier:\n  windw: 3\n", r"bad.yaml: unknown setting 'classifier.windw'; known: window"),
+    ("classifier:\n  window: abc\n", r"bad.yaml: classifier.window: 'abc' is not a whole"),
+    ("tracker:\n  mirror: 1\n", r"bad.yaml: tracker.mirror: 1 is not true or false"),
+    ("pose: 5\n", r"bad.yaml: pose must be a mapping"),
+    ("classifier:\n  window: 2\n", r"bad.yaml: bad classifier settings: window 2"),
+    ("pose:\n  max_people: 3\n", r"bad.yaml: max_people must be 1 or 2"),
+    ("runtime: tflite\n", r"bad.yaml: unknown runtime 'tflite'"),
     ("a: [1, 2\n", "not valid YAML"),
     ("- 1\n", "must be a mapping"),
 ])
 def test_bad_config_is_one_line(tmp_path, text, message):
-    """A misspelt key, broken YAML or a list raise one UserError line."""
+    """A misspelt key, a value of the wrong kind or out of range, broken YAML or a list raise
+    one UserError line naming the key and the file."""
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(UserError, match=message):
-        load_config(path)
+    with pytest.raises(UserError, match=message) as info:
+        load_settings(path)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_override_names_its_source():
+    """An override (--set) of an unknown key says where it came from."""
+    with pytest.raises(UserError, match="the settings given: unknown setting 'live.buffer'"):
+        load_settings(overrides={"live": {"buffer": 3}})
 
 
 def test_frame_pipeline_on_the_shared_video():
     """Real frames: people found, a (3, 25, 2) skeleton, predictions and every stage timed."""
     frames = read_frames(require(VIDEO), 24)
     pipeline = FramePipeline(MediaPipePose(), BodyTracker(),
-                             StreamingClassifier(FakeModel(), window=16, stride=8, min_frames=4))
+                             streaming(FakeModel(), window=16, stride=8, min_frames=4))
     results = [pipeline.process(f, i / 28) for i, f in enumerate(frames)]
     pipeline.close()
     assert sum(r.has_person for r in results) >= 12
@@ -273,7 +294,7 @@ def test_frame_pipeline_on_the_shared_video():
 def test_build_pipeline_resolves_registry_names(monkeypatch):
     """The default weights name resolves in SHIFTGCN_WEIGHTS_DIR; the model's classes are named."""
     monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", os.fspath(require(OFFICIAL_WEIGHTS)))
-    pipeline = build_pipeline(load_config(overrides={"device": "cpu"}))
+    pipeline = build_pipeline(load_settings(overrides={"device": "cpu"}))
     assert pipeline.classifier.class_names[0] == "drink water"
     pipeline.close()
 
@@ -282,7 +303,7 @@ def test_queued_background_inference_gives_the_synchronous_results():
     """A video's windows, queued to the worker (drop_late=False), give the same predictions in
     the same order as classifying them in the caller's thread."""
     def run(**kwargs) -> list:
-        classifier = StreamingClassifier(FakeModel(), window=8, stride=3, min_frames=2,
+        classifier = streaming(FakeModel(), window=8, stride=3, min_frames=2,
                                          pad_to=0, smoothing=0.3, keep_history=True, **kwargs)
         for i in range(31):
             classifier.push(skeleton(i), i / 30)
@@ -327,7 +348,7 @@ def test_missing_camera_is_one_line():
                     "are Linux features; elsewhere the inference thread runs as scheduled")
 def test_the_inference_thread_yields_to_pose(monkeypatch):
     """The live inference thread is niced and, with one torch thread, kept on the last CPU."""
-    from app.pipeline import INFERENCE_NICENESS, _yield_to_pose
+    from app.pipeline import INFERENCE_NICENESS, yield_to_pose
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     seen = {}
@@ -335,7 +356,7 @@ def test_the_inference_thread_yields_to_pose(monkeypatch):
     def inference_thread() -> None:
         thread = threading.get_native_id()
         before = os.getpriority(os.PRIO_PROCESS, thread)
-        _yield_to_pose()
+        yield_to_pose()
         seen["niceness"] = os.getpriority(os.PRIO_PROCESS, thread) - before
         seen["cpus"] = os.sched_getaffinity(thread)
 

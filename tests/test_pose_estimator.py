@@ -10,14 +10,16 @@ import pytest
 from pose_helpers import VIDEO, astronaut_bgr, read_frames, require
 
 from common.errors import UserError
-from pose import MediaPipePose, make_estimator, to_ntu
+from pose import MediaPipePose, PoseSettings, make_estimator, to_ntu
 from pose.estimators import is_same_person
+
+EVERY_FRAME = PoseSettings(second_person_every=1, second_person_search_every=1)
 
 
 @pytest.fixture(scope="module")
 def estimator():
     """One offline MediaPipe estimator for the module (graph start-up costs ~0.3 s)."""
-    est = MediaPipePose(second_person_every=1)
+    est = MediaPipePose(EVERY_FRAME)
     yield est
     est.close()
 
@@ -82,7 +84,7 @@ def test_frame_size_change_mid_stream(estimator):
 
 def test_second_person_search_can_be_sparse():
     """With a search every 3rd frame the second person is still reported on the frames between."""
-    est = MediaPipePose(second_person_every=3)
+    est = MediaPipePose(PoseSettings(second_person_every=3))
     image = astronaut_bgr()
     frame = np.hstack([image, image])
     counts = [len(est.estimate(frame)) for _ in range(6)]
@@ -92,7 +94,7 @@ def test_second_person_search_can_be_sparse():
 
 def test_one_person_mode_reports_one():
     """max_people=1 runs the model once per frame."""
-    est = make_estimator("mediapipe", max_people=1)
+    est = make_estimator(PoseSettings(max_people=1))
     image = astronaut_bgr()
     assert len(est.estimate(np.hstack([image, image]))) == 1
     est.close()
@@ -114,7 +116,7 @@ def test_not_an_image_is_one_line(estimator):
 def test_unavailable_backends_say_what_to_do(kwargs, message):
     """Each unavailable choice raises one UserError line naming what to install or download."""
     with pytest.raises(UserError, match=message) as info:
-        make_estimator(**kwargs)
+        make_estimator(PoseSettings(**kwargs))
     assert "\n" not in str(info.value)
 
 
@@ -123,14 +125,14 @@ def test_corrupt_task_file_is_one_line(tmp_path):
     bogus = tmp_path / "pose_landmarker.task"
     bogus.write_bytes(b"not a model" * 100)
     with pytest.raises(UserError, match="cannot load pose model") as info:
-        make_estimator(model_path=bogus)
+        make_estimator(PoseSettings(model_path=str(bogus)))
     assert "\n" not in str(info.value)
 
 
 def test_one_person_scenes_search_for_a_second_rarely(monkeypatch):
     """Without a second person the masked run happens every `second_person_search_every` frames;
     once one is found, every `second_person_every` frames."""
-    est = MediaPipePose(second_person_every=1, second_person_search_every=5)
+    est = MediaPipePose(PoseSettings(second_person_every=1, second_person_search_every=5))
     searches = []
     search = est._search
     monkeypatch.setattr(est, "_search", lambda *a: searches.append(1) or search(*a))
@@ -153,7 +155,7 @@ def test_second_person_search_in_its_thread_is_deterministic():
     frames = read_frames(require(VIDEO), 220)[185:215]
     runs = []
     for _ in range(2):
-        est = MediaPipePose(second_person_every=1)
+        est = MediaPipePose(EVERY_FRAME)
         runs.append([[p.image.copy() for p in est.estimate(f)] for f in frames])
         est.close()
     assert [len(people) for people in runs[0]] == [len(people) for people in runs[1]]
@@ -168,7 +170,7 @@ def test_xnnpack_threads_reach_both_models_of_both_graphs():
     image = astronaut_bgr()
     found = {}
     for threads in (1, 2):
-        est = MediaPipePose(threads=threads)
+        est = MediaPipePose(PoseSettings(threads=threads))
         for graph in (est._first, est._second):
             assert sorted(graph.inference_threads.values()) == [threads, threads]
             assert any("posedetection" in name for name in graph.inference_threads)
@@ -179,9 +181,19 @@ def test_xnnpack_threads_reach_both_models_of_both_graphs():
     np.testing.assert_allclose(found[2][0], found[1][0], atol=1e-3)
 
 
+def test_default_settings_are_the_products():
+    """The estimator's defaults are the pipeline's: a second person updated every 3rd frame and
+    sought every 10th, both models on one thread."""
+    from app.pipeline import load_settings
+
+    settings = PoseSettings()
+    assert (settings.second_person_every, settings.second_person_search_every) == (3, 10)
+    assert settings.threads == 1 and load_settings().pose == settings
+
+
 def test_no_pose_threads_is_one_line():
     with pytest.raises(UserError, match="pose threads must be 1 or more"):
-        MediaPipePose(threads=0)
+        PoseSettings(threads=0)
 
 
 def test_mediapipe_start_up_warnings_are_silenced(capfd):

@@ -84,4 +84,4 @@ def test_the_estimator_asks_for_the_model_before_starting(monkeypatch):
 
     monkeypatch.setattr(estimators, "ensure_pose_model", offline)
     with pytest.raises(UserError, match="could not download model 2"):
-        estimators.make_estimator("mediapipe", model_complexity=2)
+        estimators.make_estimator(estimators.PoseSettings(model_complexity=2))

@@ -4,11 +4,11 @@
         [--epochs N] [--config YAML] [--pipeline-config YAML] [--set KEY=VALUE] [--overwrite]
 
 VIDEOS holds one folder per class (VIDEOS/<class name>/*.mp4|avi|mov|mkv). Every video goes
-through the live app's own pose path (app/configs/pipeline.yaml: two bodies, the same mapping,
-resampled to 30 fps); the skeletons are cached in W/skeletons. Clips are cut into the live
-classifier's windows, split into training and validation by video (stratified, seeded) unless
---val names a second folder, and the network is fine-tuned from an NTU checkpoint with the recipe
-of train/configs/finetune.yaml. W/best.pt carries the class names: give it to
+through the live app's own pose path (app.pipeline's settings: two bodies, the same mapping,
+resampled to the classifier's frame rate); the skeletons are cached in W/skeletons. Clips are cut
+into the live classifier's windows, split into training and validation by video (stratified,
+seeded) unless --val names a second folder, and the network is fine-tuned from an NTU checkpoint
+with the recipe of train/configs/finetune.yaml. W/best.pt carries the class names: give it to
 `app.classify_video --weights`, `run_demo.py --weights` or `weights register`.
 """
 
@@ -26,8 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from app.pipeline import load_config as load_pipeline_config
-from app.pipeline import prepare_window
+from app.pipeline import ClassifierSettings, load_settings, prepare_window
 from app.sources import list_videos
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
@@ -98,7 +97,7 @@ class SplitData:
 
 
 def make_split(videos: dict[str, list[Path]], class_names: list[str], extraction: Extraction,
-               classifier: dict[str, Any], stride: int) -> SplitData:
+               classifier: ClassifierSettings, stride: int) -> SplitData:
     """Cut every readable video of a split into windows labelled with its class."""
     data = SplitData([], [], [], [])
     for name, paths in videos.items():
@@ -106,8 +105,8 @@ def make_split(videos: dict[str, list[Path]], class_names: list[str], extraction
             skeleton = extraction.skeletons.get(path)
             if skeleton is None:
                 continue  # unreadable: already reported
-            windows = clip_windows(skeleton.skeleton, int(classifier["window"]), stride,
-                                   int(classifier["min_frames"]))
+            windows = clip_windows(skeleton.skeleton, classifier.window, stride,
+                                   classifier.min_frames)
             if not windows:
                 data.unusable.append(path)
             for start, frames in windows:
@@ -161,8 +160,8 @@ def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
     work_dir = Path(work_dir)
     classes = find_classes(videos)
     class_names = list(classes)
-    pipeline = load_pipeline_config(pipeline_config)
-    classifier = pipeline["classifier"]
+    pipeline = load_settings(pipeline_config)
+    classifier = pipeline.classifier
     config = load_config(config_path or FINETUNE_CONFIG, {
         **(overrides or {}), "dataset": "videos", "num_class": len(class_names),
         "class_names": class_names, "data_dir": str(work_dir / "data"),
@@ -184,7 +183,7 @@ def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
                          for p in ps})
     extraction = extract_videos(everything, pipeline, cache_dir or work_dir / "skeletons",
                                 workers, progress, on_video)
-    window = int(classifier["window"])
+    window = classifier.window
     stride = stride or max(1, window // 2)
     splits = {}
     for split, group in (("train", train_videos), ("val", val_videos)):
@@ -227,7 +226,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default: a stratified share of VIDEOS)")
     parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION)
     parser.add_argument("--base-weights", help="NTU checkpoint to start from: registered name "
-                        "or file (default ntu60-xsub-joint); 'none' for random weights")
+                        "or file (default: the recipe's base_weights); 'none' for random weights")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--device", help="auto, cpu or cuda")

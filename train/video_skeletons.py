@@ -16,10 +16,11 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from app.pipeline import build_pose_stages, resample_clip
+from app.pipeline import PipelineSettings, build_pose_stages, resample_clip
 from app.sources import VideoSource
 from common.errors import UserError
 from common.fileio import atomic_write
+from common.settings import settings_to_dict
 from pose import SKELETON_FORMAT
 
 
@@ -36,17 +37,17 @@ class Extracted:
         return int(np.count_nonzero(self.skeleton.reshape(len(self.skeleton), -1).any(axis=1)))
 
 
-def cache_key(config: dict[str, Any]) -> str:
+def cache_key(config: PipelineSettings) -> str:
     """What the skeletons depend on: the pose and tracker settings, the classifier's fps and
     pose.SKELETON_FORMAT (the mapping's version). Any change gives another cache folder."""
     text = json.dumps(cache_settings(config), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def cache_settings(config: dict[str, Any]) -> dict[str, Any]:
+def cache_settings(config: PipelineSettings) -> dict[str, Any]:
     """The settings cache_key hashes (written beside the cached files)."""
-    return {"skeleton_format": SKELETON_FORMAT, "pose": config["pose"],
-            "tracker": config["tracker"], "fps": float(config["classifier"]["fps"])}
+    return {"skeleton_format": SKELETON_FORMAT, "pose": settings_to_dict(config.pose),
+            "tracker": settings_to_dict(config.tracker), "fps": float(config.classifier.fps)}
 
 
 def video_digest(path: Path) -> str:
@@ -61,7 +62,7 @@ def video_digest(path: Path) -> str:
 class SkeletonCache:
     """`<folder>/<cache_key>/<video digest>.npz`, one file a video, written atomically."""
 
-    def __init__(self, folder: Path, config: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, config: PipelineSettings) -> None:
         self.folder = Path(folder) / cache_key(config)
         self.folder.mkdir(parents=True, exist_ok=True)
         settings = self.folder / "settings.json"
@@ -86,12 +87,12 @@ class SkeletonCache:
 
 # Each extraction process builds the pose stages once and reuses them, reset, for every video.
 _stages: tuple[Any, Any] | None = None
-_fps = 30.0
+_fps: float | None = None  # the classifier's, set with the stages
 
 
-def _start_worker(config: dict[str, Any]) -> None:
+def _start_worker(config: PipelineSettings) -> None:
     global _stages, _fps
-    _stages, _fps = build_pose_stages(config), float(config["classifier"]["fps"])
+    _stages, _fps = build_pose_stages(config), config.classifier.fps
 
 
 def _extract(path: Path) -> Extracted | str:
@@ -132,10 +133,10 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) // 2)
 
 
-def extract_videos(videos: list[Path], config: dict[str, Any], cache_folder: Path,
+def extract_videos(videos: list[Path], config: PipelineSettings, cache_folder: Path,
                    workers: int | None = None, progress: bool = True,
                    on_video: Callable[[int, int], None] | None = None) -> Extraction:
-    """Skeletons of `videos` with the pipeline settings `config` (app.pipeline.load_config):
+    """Skeletons of `videos` with the pipeline settings `config` (app.pipeline.load_settings):
     from the cache where it has them, otherwise extracted in `workers` processes and cached."""
     cache = SkeletonCache(cache_folder, config)
     result = Extraction()
@@ -168,7 +169,7 @@ def extract_videos(videos: list[Path], config: dict[str, Any], cache_folder: Pat
     return result
 
 
-def _run(videos: list[Path], config: dict[str, Any], workers: int):
+def _run(videos: list[Path], config: PipelineSettings, workers: int):
     """_extract over `videos`, in order: in this process for one worker, else in a pool."""
     if not videos:
         return

@@ -14,7 +14,7 @@ import yaml
 
 import weights
 from app.annotate import annotate_frame, draw_top, video_writer
-from app.pipeline import FramePipeline, Prediction, build_pipeline, load_config
+from app.pipeline import FramePipeline, Prediction, build_pipeline, load_settings
 from app.sources import CameraSource, Frame, open_source
 from common.errors import UserError
 
@@ -43,11 +43,11 @@ class RunSettings:
     @classmethod
     def defaults(cls) -> RunSettings:
         """Settings from the pipeline's and the GUI's YAML defaults."""
-        pipeline, gui = load_config(), gui_defaults()
-        return cls(source=str(gui["source"]), weights=str(pipeline["weights"]),
-                   device=str(pipeline["device"]), window=int(pipeline["classifier"]["window"]),
-                   threshold=float(gui["threshold"]), mirror=bool(pipeline["tracker"]["mirror"]),
-                   either_hand=bool(pipeline["classifier"]["either_hand"]))
+        pipeline, gui = load_settings(), gui_defaults()
+        return cls(source=str(gui["source"]), weights=pipeline.weights_name(),
+                   device=pipeline.device, window=pipeline.classifier.window,
+                   threshold=float(gui["threshold"]), mirror=pipeline.tracker.mirror,
+                   either_hand=pipeline.classifier.either_hand)
 
 
 class LiveSource:
@@ -118,11 +118,11 @@ class Engine:
         self.top_k = int(gui["top_k"])
         self.recorded_top_k = int(gui["recorded_top_k"])
         checkpoint = weights.resolve(settings.weights, progress=progress)
-        config = load_config(overrides={
+        config = load_settings(overrides={
             "weights": str(checkpoint), "device": settings.device,
             "tracker": {"mirror": settings.mirror},
             "classifier": {"window": settings.window, "either_hand": settings.either_hand}})
-        background = bool(config["live"]["background_inference"])
+        background = config.live.background_inference
         self.pipeline: FramePipeline = build_pipeline(config, background=background)
         self.classifier = self.pipeline.classifier
         self._last_top: list[dict[str, Any]] = []

@@ -1,0 +1,67 @@
+"""The pipeline's typed settings: the dataclasses' defaults are the one home of its values;
+app/configs/pipeline.yaml, a user's YAML and overrides (--set key.sub=value) replace single keys."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import weights
+from common.device import DEVICE_CHOICES
+from common.errors import UserError
+from common.settings import settings_from_dict
+from common.yaml_files import deep_merge, read_yaml
+from model.runtime import RUNTIMES
+from pose import PoseSettings, TrackerSettings
+
+from .classifier import ClassifierSettings
+
+SITE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "pipeline.yaml"
+
+
+@dataclass
+class LiveSettings:
+    """How the live app shares the CPU between pose and the model."""
+
+    background_inference: bool = True  # run the model in its own thread, pose on every frame
+    torch_threads: int = 1  # intra-op threads for the model in the live app (0: torch's own)
+    frame_buffer: int = 2  # camera frames waiting for pose; when full the oldest is dropped
+
+
+@dataclass
+class PipelineSettings:
+    """Everything the frames -> actions pipeline is built from (build_pipeline)."""
+
+    weights: str | None = None  # registry name or checkpoint path; None: the registry's default
+    device: str = DEVICE_CHOICES[0]  # auto | cpu | cuda
+    runtime: str = RUNTIMES[0]  # torch | onnx (ONNX Runtime, CPU only: python -m bench.model)
+    pose: PoseSettings = field(default_factory=PoseSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise UserError(f"unknown runtime {self.runtime!r}; expected one of "
+                            f"{', '.join(RUNTIMES)}")
+
+    def weights_name(self) -> str:
+        """The checkpoint to load: the one named, else the registry's default."""
+        return self.weights or weights.default_name()
+
+
+def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | None = None
+                  ) -> PipelineSettings:
+    """The defaults, overlaid by app/configs/pipeline.yaml, a user's YAML file and `overrides`
+    (a nested mapping). A wrong key or value is one UserError line naming it and its source."""
+    layers: list[tuple[str, dict[str, Any]]] = [(f"config {SITE_CONFIG}", read_yaml(SITE_CONFIG))]
+    if path is not None:
+        layers.append((f"config {path}", read_yaml(path)))
+    if overrides:
+        layers.append(("the settings given", overrides))
+    data: dict[str, Any] = {}
+    settings = PipelineSettings()
+    for where, layer in layers:
+        data = deep_merge(data, layer)
+        settings = settings_from_dict(PipelineSettings, data, where)
+    return settings
