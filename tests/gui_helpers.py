@@ -165,11 +165,11 @@ class VanishingCamera(CameraSource):
 
 def _tour(plan_file: str) -> int:
     """Run each planned run in turn in one real window; print 'run NAME: <summary>' after each."""
-    import app.gui.engine as engine
+    import app.gui.media as media
     from app.gui.qtenv import prepare_qt_environment
 
-    real_open = engine.open_source
-    engine.open_source = lambda spec: VanishingCamera(0) if spec == "0" else real_open(spec)
+    real_open = media.open_source
+    media.open_source = lambda spec: VanishingCamera(0) if spec == "0" else real_open(spec)
     prepare_qt_environment()
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
@@ -200,9 +200,10 @@ def _tour(plan_file: str) -> int:
             self.record_button.setChecked(False)
             self.snapshot_button.click()
 
-    from app.gui.engine import RunSettings
+    from app.gui.settings import RunSettings, load_gui_settings
 
-    window = TourWindow(RunSettings.defaults())
+    gui = load_gui_settings()
+    window = TourWindow(RunSettings.defaults(gui), gui)
     window.show()
     saved_env = dict(os.environ)
 
@@ -230,13 +231,26 @@ def _tour(plan_file: str) -> int:
 LONG_TOP5 = [("use a fan (with hand or paper)/feeling warm", 0.62), ("wipe face", 0.12),
              ("put the palms together", 0.08), ("rub two hands together", 0.05),
              ("touch head (headache)", 0.03)]
+
+
+def prediction_of(pairs: list[tuple[str, float]]):
+    """An app.pipeline.Prediction whose classes are `pairs`' names with their probabilities."""
+    from app.pipeline import Prediction
+
+    probs = np.array([score for _, score in pairs])
+    return Prediction(probs=probs, raw_probs=probs, start=0.0, timestamp=3.3, frames=100,
+                      motion=0.1, inference_ms=20.0, latency_ms=42.0,
+                      class_names=[name for name, _ in pairs])
+
+
 MODEL_LINES = "ntu60-xsub-joint\nNTU60 xsub · top-1 87.8 % reported\n60 classes · joint stream\n" \
               "window 100 frames · cpu"
 
 
 def _states(folder: str) -> int:
-    """At the default size: a long label's Top-5, then an offline first start, its Copy buttons,
-    and Retry once the file is in place (the source does not exist: the second run ends there).
+    """At the default size: a long label's Top-5 (chart, action and latency from one Prediction;
+    the threshold judged anew when moved), then an offline first start, its Copy buttons, and
+    Retry once the file is in place (the source does not exist: the second run ends there).
     Saves top5.png and offline.png in `folder`; prints the facts as one JSON line."""
     import socket
 
@@ -246,7 +260,7 @@ def _states(folder: str) -> int:
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication, QPushButton
 
-    from app.gui.engine import RunSettings
+    from app.gui.settings import RunSettings, load_gui_settings
     from app.gui.window import MainWindow
 
     out = Path(folder)
@@ -255,17 +269,24 @@ def _states(folder: str) -> int:
         os.environ["SHIFTGCN_WEIGHTS_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
     os.environ["SHIFTGCN_WEIGHTS_DIR"] = str(out / "weights")
     app = QApplication([sys.argv[0]])
-    window = MainWindow(RunSettings.defaults())
+    gui = load_gui_settings()
+    window = MainWindow(RunSettings.defaults(gui), gui)
     window.show()
     window.model_label.setText(MODEL_LINES)
-    window._show_prediction(LONG_TOP5)
+    window._show_prediction(prediction_of(LONG_TOP5))
     app.processEvents()
     chart = window.chart
     facts = {"chart_height": chart.height(),
              "chart_visible_height": chart.visibleRegion().boundingRect().height(),
+             "chart_labels": [item["label"] for item in chart._items],
              "action": window.action.text(),
-             "action_tooltip": window.action._action.toolTip()}
+             "action_tooltip": window.action._action.toolTip(),
+             "latency": window.stats.value("latency")}
     window.grab().save(str(out / "top5.png"))
+    window.threshold_spin.setValue(70)  # above the best class's 62 %: uncertain, then sure again
+    facts["action_at_70"] = window.action.text()
+    window.threshold_spin.setValue(30)
+    facts["action_at_30"] = window.action.text()
     window.source_edit.setText(str(out / "clip.mp4"))
     window.weights_combo.setEditText("ntu60-xsub-joint")
     runs = []

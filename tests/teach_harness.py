@@ -20,17 +20,15 @@ def main(video: str, weights: str, output: str, training: str) -> int:
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
-    from app.gui.engine import RunSettings
+    from app.gui.settings import GuiSettings, RunSettings, TeachSettings
     from app.gui.window import MainWindow
 
     app = QApplication([sys.argv[0]])
-    settings = RunSettings.defaults()
+    gui = GuiSettings(teach=TeachSettings(countdown_s=1, clip_s=2, training=json.loads(training)))
+    settings = RunSettings.defaults(gui)
     settings.source, settings.weights, settings.device = video, weights, "cpu"
-    window = MainWindow(settings, output_dir=Path(output))
+    window = MainWindow(settings, gui, output_dir=Path(output))
     teach = window.teach
-    teach.countdown_s = 1
-    teach.seconds_spin.setValue(2)
-    teach.training_overrides = json.loads(training)
     report: dict = {"clips": [], "progress": [], "trained": None, "failed": None,
                     "frames_while_training": 0}
     classes = ["sway", "bob"]
@@ -80,12 +78,12 @@ def main(video: str, weights: str, output: str, training: str) -> int:
     teach.training_done.connect(trained)
     teach.training_failed.connect(failed)
     window.start_run()
-    window.run.frame_ready.connect(count_frame)
-    window.run.model_loaded.connect(lambda _text: QTimer.singleShot(200, record_next))
+    window.run.worker.frame_ready.connect(count_frame)
+    window.run.worker.loaded.connect(lambda _text: QTimer.singleShot(200, record_next))
 
     def watch_new_runs() -> None:  # the run restarted with the trained model
         if window.run is not None:
-            window.run.model_loaded.connect(loaded)
+            window.run.worker.loaded.connect(loaded)
 
     window.run_stopped.connect(lambda: QTimer.singleShot(0, watch_new_runs))
     QTimer.singleShot(TIMEOUT_MS, finish)

@@ -183,6 +183,9 @@ def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
     facts = json.loads(outcome.stdout.strip().splitlines()[-1])
     assert facts["chart_visible_height"] == facts["chart_height"]  # the fifth row is on screen
     assert facts["action"] == facts["action_tooltip"] == LONG_TOP5[0][0]
+    assert facts["chart_labels"] == [name for name, _ in LONG_TOP5]  # the same Prediction
+    assert facts["latency"] == "42"  # the pipeline's own figure, computed there only
+    assert (facts["action_at_70"], facts["action_at_30"]) == ("uncertain", LONG_TOP5[0][0])
     dest = tmp_path / "weights" / "ntu_ShiftGCN_joint_xsub.pt"
     assert facts["copied"][0].endswith("/ntu_ShiftGCN_joint_xsub.pt")
     assert facts["copied"][1] == str(dest)

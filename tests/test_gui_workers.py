@@ -1,25 +1,35 @@
-"""The GUI's non-visual parts: frame hand-over, rates, image conversion, playback and recording."""
+"""The GUI's non-visual parts: frame hand-over, rates, image conversion, playback, recording,
+settings, and the pipeline worker's frames and predictions."""
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 from gui_helpers import person_frames, random_checkpoint, write_video
 
-from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder, RunSettings
-from app.gui.workers import Captured, PipelineWorker, RateMeter, to_qimage
+from app.gui.media import LiveSource, Recorder
+from app.gui.settings import GuiSettings, RunSettings, TeachSettings, load_gui_settings
+from app.gui.workers import (
+    Captured,
+    PipelineWorker,
+    RateMeter,
+    build_live_pipeline,
+    describe_model,
+    to_qimage,
+)
+from app.pipeline import FrameResult, Prediction
 from app.sources import Frame, FrameBuffer
 from common.errors import UserError
 
 
-def _captured(index: int) -> Captured:
-    """A tiny frame numbered `index`."""
-    image = np.full((4, 4, 3), index, dtype=np.uint8)
+def _captured(index: int, size: int = 4, grey: int | None = None) -> Captured:
+    """A plain frame numbered `index` (its grey level, unless given)."""
+    image = np.full((size, size, 3), index if grey is None else grey, dtype=np.uint8)
     return Captured(Frame(image, index / 30, index, 0.0), time.perf_counter())
 
 
@@ -140,41 +150,90 @@ def test_recorder_without_frames_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_run_settings_defaults_come_from_the_yaml_files() -> None:
-    settings = RunSettings.defaults()
+    settings = RunSettings.defaults(load_gui_settings())
     assert settings.source == "0" and 0 < settings.threshold < 1
     assert settings.window >= 4 and settings.device in ("auto", "cpu", "cuda")
 
 
-class _ClipEngine:
-    """Stands in for Engine on a clip shorter than a stride: no prediction until finish()."""
+def test_gui_settings_are_the_defaults_with_the_yaml_on_top(tmp_path: Path) -> None:
+    assert load_gui_settings() == GuiSettings()  # the shipped gui.yaml overrides nothing
+    own = tmp_path / "gui.yaml"
+    own.write_text("threshold: 1\nteach: {clip_s: 5, training: {epochs: 2}}\n")
+    settings = load_gui_settings(own)
+    assert settings.threshold == 1.0 and isinstance(settings.threshold, float)
+    assert settings.teach == TeachSettings(clip_s=5, training={"epochs": 2})
+    assert settings.top_k == GuiSettings().top_k  # what the file leaves out keeps its default
 
-    def __init__(self) -> None:
-        self.finished = False
 
-    def describe(self) -> str:
-        return "stand-in"
+@pytest.mark.parametrize("text, message", [
+    ("top_k: many", "top_k: 'many' is not a whole number (the default is 5)"),
+    ("source: 0", "source: 0 is not a quoted text"),
+    ("teach: {seconds: 2}", "teach: unknown key 'seconds'; known: clip_s, countdown_s, folder,"),
+    ("teach: 3", "teach: 3 is not a mapping of keys to values"),
+    ("threshold: 1.5", "threshold 1.5 is outside [0.0, 1.0]"),
+    ("realtime_video: 1", "realtime_video: 1 is not true or false"),
+])
+def test_gui_settings_refuse_a_bad_yaml_in_one_line(tmp_path: Path, text: str,
+                                                    message: str) -> None:
+    own = tmp_path / "gui.yaml"
+    own.write_text(text + "\n")
+    with pytest.raises(UserError) as caught:
+        load_gui_settings(own)
+    assert str(caught.value).startswith(f"{own}: ") and message in str(caught.value)
+    assert "\n" not in str(caught.value)
 
-    def process(self, frame: Frame) -> EngineOutput:
-        return EngineOutput(frame.image, 1, None, None)
 
-    def finish(self) -> tuple[list[tuple[str, float]], float]:
+def _prediction(timestamp: float, best: float = 0.9) -> Prediction:
+    """A two-class prediction whose best class is 'wave'."""
+    probs = np.array([best, 1 - best])
+    return Prediction(probs=probs, raw_probs=probs, start=0.0, timestamp=timestamp, frames=3,
+                      motion=0.0, inference_ms=1.0, latency_ms=5.0, class_names=["wave", "clap"])
+
+
+class _ClipPipeline:
+    """Stands in for FramePipeline on a clip: a prediction on frame `predict_at` (None: none
+    before the end), then one over the last frames when the source runs out."""
+
+    def __init__(self, predict_at: int | None = None) -> None:
+        self.predict_at = predict_at
+        self.finished = self.closed = False
+        self.arrivals: list[float | None] = []
+        self.classifier = SimpleNamespace(class_names=["wave", "clap"], stream="joint",
+                                          window=4, device="cpu")
+
+    def process(self, image: np.ndarray, timestamp: float, capture_ms: float = 0.0,
+                arrival: float | None = None) -> FrameResult:
+        self.arrivals.append(arrival)
+        index = len(self.arrivals) - 1
+        fresh = _prediction(timestamp) if index == self.predict_at else None
+        return FrameResult(index=index, timestamp=timestamp, people=[], slots=[None, None],
+                           identities=[-1, -1], skeleton=np.zeros((3, 25, 2), np.float32),
+                           prediction=fresh, new_prediction=fresh is not None)
+
+    def finish(self) -> Prediction:
         self.finished = True
-        return [("wave", 0.9)], 0.1
+        return _prediction(99.0)
 
     def close(self) -> None:
-        """Nothing to release."""
+        self.closed = True
 
 
-def _run_worker(engine: _ClipEngine, stop_first: bool) -> tuple[list, list]:
-    """Run a PipelineWorker in this thread over 3 frames; return (people per frame, predictions)."""
-    buffer = FrameBuffer(1)
+def _run_worker(pipeline: _ClipPipeline, frames: int, stop_first: bool = False,
+                depth: int = 1, recorder: Recorder | None = None, size: int = 4
+                ) -> tuple[list, list]:
+    """Run a PipelineWorker in this thread over `frames` buffered frames; return (people per
+    frame shown, predictions emitted)."""
+    buffer = FrameBuffer(depth)
     meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
-    worker = PipelineWorker(lambda progress: engine, buffer, meters, deque())
+    settings = RunSettings.defaults(GuiSettings())
+    worker = PipelineWorker(settings, {}, 2, buffer, meters,
+                            build=lambda settings, config, progress: pipeline)
     shown, predictions = [], []
     worker.frame_ready.connect(lambda image, people: shown.append(people))
     worker.prediction_ready.connect(predictions.append)
-    for i in range(3):
-        buffer.put(_captured(i))
+    worker.set_recorder(recorder)
+    for i in range(frames):
+        buffer.put(_captured(i, size, grey=128 if recorder else None))
     buffer.close()
     if stop_first:
         worker.stop()
@@ -183,16 +242,51 @@ def _run_worker(engine: _ClipEngine, stop_first: bool) -> tuple[list, list]:
 
 
 def test_a_source_that_runs_out_ends_on_a_prediction_of_its_last_frames() -> None:
-    engine = _ClipEngine()
-    shown, predictions = _run_worker(engine, stop_first=False)
-    assert shown == [1] and predictions == [[("wave", 0.9)]]  # a buffer of one keeps the newest
-    assert engine.finished
+    pipeline = _ClipPipeline()
+    shown, predictions = _run_worker(pipeline, 3)
+    assert shown == [0]  # a buffer of one keeps the newest frame
+    assert [p.timestamp for p in predictions] == [99.0] and pipeline.finished and pipeline.closed
+
+
+def test_the_worker_emits_the_pipelines_own_prediction_with_the_frames_arrival() -> None:
+    """The Prediction object reaches the window as the pipeline made it (one source of the
+    chart, the action and the latency), and the pipeline learns when each frame was read."""
+    pipeline = _ClipPipeline(predict_at=1)
+    shown, predictions = _run_worker(pipeline, 3, depth=3)
+    assert shown == [0, 0, 0]
+    assert [p.timestamp for p in predictions] == [1 / 30, 99.0]
+    assert all(isinstance(p, Prediction) for p in predictions)
+    assert all(a is not None and a <= time.perf_counter() for a in pipeline.arrivals)
 
 
 def test_a_stopped_run_gives_no_final_prediction() -> None:
-    engine = _ClipEngine()
-    shown, predictions = _run_worker(engine, stop_first=True)
-    assert shown == [] and predictions == [] and not engine.finished
+    pipeline = _ClipPipeline()
+    shown, predictions = _run_worker(pipeline, 3, stop_first=True)
+    assert shown == [] and predictions == [] and not pipeline.finished and pipeline.closed
+
+
+def test_recorded_frames_carry_the_shown_prediction(tmp_path: Path) -> None:
+    """An annotated recording draws the classes of the prediction on screen; the worker closes
+    it when the run ends."""
+    path = tmp_path / "rec.mp4"
+    _run_worker(_ClipPipeline(predict_at=1), 4, depth=4, recorder=Recorder(path, fps=30.0),
+                size=128)
+    capture = cv2.VideoCapture(str(path))
+    frames = [capture.read()[1] for _ in range(4)]
+    capture.release()
+    assert all(f is not None for f in frames)
+    # frame 0 came before the prediction: plain grey; from frame 1 on, the classes' dark panel
+    darkened = [128 - float(f[:20, :60].mean()) for f in frames]
+    assert darkened[0] < 5 and all(d > 30 for d in darkened[1:]), darkened
+
+
+def test_the_model_description_names_the_checkpoint_and_how_it_runs() -> None:
+    text = describe_model("ntu60-xsub-joint", _ClipPipeline())
+    lines = text.splitlines()
+    assert lines[0] == "ntu60-xsub-joint" and lines[1].startswith("NTU60 xsub")
+    assert lines[2:] == ["2 classes · joint stream", "window 4 frames · cpu"]
+    assert describe_model("/some/where/own.pt", _ClipPipeline()).splitlines()[:2] == [
+        "own.pt", "2 classes · joint stream"]
 
 
 def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:
@@ -200,17 +294,19 @@ def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> N
     tracker and classifier; the defaults come from the pipeline settings."""
     from app.gui.launch import _settings, build_parser
 
-    defaults = RunSettings.defaults()
+    gui = GuiSettings()
+    defaults = RunSettings.defaults(gui)
     assert (defaults.mirror, defaults.either_hand) == (False, False)
     args = build_parser().parse_args(["--mirror", "--either-hand"])
-    settings = _settings(args, RunSettings.defaults())
+    settings = _settings(args, RunSettings.defaults(gui))
     assert settings.mirror and settings.either_hand
     settings.weights = str(random_checkpoint(tmp_path / "untrained.pt"))
     settings.device = "cpu"
-    engine = Engine(settings)
+    pipeline = build_live_pipeline(settings, settings.pipeline_config())
     try:
-        assert engine.pipeline.tracker.settings.mirror and engine.classifier.either_hand
+        assert pipeline.tracker.settings.mirror and pipeline.classifier.either_hand
+        assert pipeline.classifier.window == settings.window
     finally:
-        engine.close()
+        pipeline.close()
     flags = build_parser().parse_args(["--no-mirror"])
-    assert not _settings(flags, RunSettings.defaults()).mirror
+    assert not _settings(flags, RunSettings.defaults(gui)).mirror

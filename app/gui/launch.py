@@ -67,12 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
-    from app.gui.engine import RunSettings
+    from app.gui.settings import RunSettings, load_gui_settings
     from app.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Shift-GCN live")
-    window = MainWindow(_settings(args, RunSettings.defaults()))
+    gui = load_gui_settings()
+    window = MainWindow(_settings(args, RunSettings.defaults(gui)), gui)
     sys.excepthook = _show_instead_of_abort(window)
     window.show()
     QTimer.singleShot(0, window.start_run)

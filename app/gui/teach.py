@@ -1,7 +1,7 @@
 """The Teach panel: record clips of your own actions from the running source, one folder a class,
 then fine-tune on them (train.from_videos, in a worker thread) and switch the live model.
 
-The folder (gui.yaml `teach.folder`, beside the window's output) is the command line's layout:
+The folder (TeachSettings.folder, beside the window's output) is the command line's layout:
 `clips/<class>/*.mp4` (python -m train.from_videos <folder>/clips), `models/<time>/best.pt` and
 the skeleton cache `skeletons/`, reused by every training.
 """
@@ -25,7 +25,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.gui.engine import gui_defaults
+from app.gui.settings import TeachSettings
 from app.sources import list_videos
 from common.errors import UserError
 
@@ -88,18 +88,15 @@ class TeachPanel(QWidget):
     training_done = pyqtSignal(str)  # the checkpoint the live model switched to
     training_failed = pyqtSignal(str)
 
-    def __init__(self, window: MainWindow, output_dir: Path) -> None:
+    def __init__(self, window: MainWindow, output_dir: Path, settings: TeachSettings) -> None:
         super().__init__()
         self.window = window
-        settings = gui_defaults()["teach"]
-        self.folder = Path(output_dir) / str(settings["folder"])
-        self.countdown_s = int(settings["countdown_s"])
-        # training keys over train/configs/finetune.yaml (tests: a tiny network, few epochs)
-        self.training_overrides: dict[str, Any] = dict(settings.get("training") or {})
+        self.folder = Path(output_dir) / settings.folder
+        self.settings = settings
         self._clip: Path | None = None
         self._left = 0
         self._thread: QThread | None = None
-        self._build(int(settings["clip_s"]))
+        self._build(settings.clip_s)
         dock = QDockWidget("Teach", window)
         dock.setObjectName("teach")
         dock.setWidget(self)
@@ -179,9 +176,9 @@ class TeachPanel(QWidget):
         if run is None:
             self.status.setText("Press Start first: clips are recorded from the running source.")
             return
-        run.frame_ready.connect(self.show_preview)
+        run.worker.frame_ready.connect(self.show_preview)
         self.record_button.setEnabled(False)
-        self._left = self.countdown_s
+        self._left = self.settings.countdown_s
         self._count_down()
         self._tick.start()
 
@@ -213,7 +210,7 @@ class TeachPanel(QWidget):
             self._abandon("The source stopped during the clip; nothing was saved.")
             return
         run.stop_recording()
-        run.frame_ready.disconnect(self.show_preview)
+        run.worker.frame_ready.disconnect(self.show_preview)
         if clip.is_file():
             self.status.setText(f"Saved {clip.parent.name}/{clip.name}.")
             self.refresh()
@@ -236,7 +233,7 @@ class TeachPanel(QWidget):
         from train.config import load_config
         from train.from_videos import FINETUNE_CONFIG
 
-        overrides = dict(self.training_overrides)
+        overrides = dict(self.settings.training)
         overrides.setdefault("epochs", load_config(FINETUNE_CONFIG).epochs)
         self._thread = QThread(self)
         self._worker = TrainWorker(self.folder, overrides)

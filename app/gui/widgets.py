@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from PyQt5.QtCore import QEvent, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
@@ -19,6 +19,9 @@ from PyQt5.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from app.pipeline import Prediction
 
 BACKGROUND = QColor(24, 24, 28)
 ACCENT = QColor(64, 160, 255)
@@ -158,8 +161,10 @@ class ActionLabel(QWidget):
         layout.addWidget(self._action, 0, 0)
         layout.addWidget(self._confidence, 1, 0)
 
-    def show_prediction(self, name: str, confidence: float, threshold: float) -> None:
+    def show_prediction(self, prediction: Prediction, threshold: float) -> None:
         """Show the best class, or 'uncertain' with the best guess when under the threshold."""
+        best = prediction.top(1)[0]
+        name, confidence = best["label"], best["score"]
         if confidence >= threshold:
             self._action.set_whole_text(name)
             self._action.setStyleSheet("color: #1a7f37;")
@@ -187,25 +192,21 @@ class TopKChart(QWidget):
     def __init__(self, k: int = 5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.k = k
-        self._items: list[tuple[str, float]] = []
+        self._items: list[dict[str, Any]] = []  # the prediction's top k, best first
         self._threshold = 0.0
         self._placeholder = ""
         self.setFixedHeight(ROW_HEIGHT * k)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
-    def set_items(self, items: Sequence[tuple[str, float]]) -> None:
-        """The (class name, probability) pairs to draw, most probable first."""
-        self._items = list(items)[: self.k]
+    def set_prediction(self, prediction: Prediction | None) -> None:
+        """Draw a prediction's k most probable classes (None: empty bars)."""
+        self._items = [] if prediction is None else prediction.top(self.k)
         self.update()
 
     def set_threshold(self, threshold: float) -> None:
         """Where to draw the confidence threshold line (0..1)."""
         self._threshold = threshold
         self.update()
-
-    def items(self) -> list[tuple[str, float]]:
-        """The pairs currently drawn (for tests)."""
-        return list(self._items)
 
     def set_placeholder(self, text: str) -> None:
         """A line to show instead of empty bars while there are no items ('' for empty bars)."""
@@ -221,8 +222,8 @@ class TopKChart(QWidget):
         if event.type() == QEvent.ToolTip:
             row = int(event.pos().y() // (self.height() / self.k))
             if row < len(self._items):
-                name, prob = self._items[row]
-                QToolTip.showText(event.globalPos(), f"{name}: {prob:.1%}", self)
+                item = self._items[row]
+                QToolTip.showText(event.globalPos(), f"{item['label']}: {item['score']:.1%}", self)
             else:
                 QToolTip.hideText()
             return True
@@ -247,7 +248,8 @@ class TopKChart(QWidget):
         width = self.width() - 56
         for i in range(self.k):
             top = i * row
-            name, prob = self._items[i] if i < len(self._items) else ("", 0.0)
+            item = self._items[i] if i < len(self._items) else {"label": "", "score": 0.0}
+            name, prob = item["label"], item["score"]
             painter.setPen(self.palette().windowText().color() if name else MUTED)
             elided = painter.fontMetrics().elidedText(name or "—", Qt.ElideRight, int(width))
             painter.drawText(QRectF(0, top, width, text_h), Qt.AlignLeft | Qt.AlignVCenter, elided)

@@ -25,10 +25,11 @@ from PyQt5.QtWidgets import (
 )
 
 import weights
-from app.gui.engine import RunSettings, gui_defaults
-from app.gui.run import PipelineRun
+from app.gui.run import LiveRun
+from app.gui.settings import GuiSettings, RunSettings
 from app.gui.teach import TeachPanel
 from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
+from app.pipeline import Prediction
 from common.device import DEVICE_CHOICES
 from common.fileio import atomic_write
 
@@ -41,18 +42,21 @@ class MainWindow(QMainWindow):
 
     run_stopped = pyqtSignal()
 
-    def __init__(self, settings: RunSettings, output_dir: Path | None = None) -> None:
+    def __init__(self, settings: RunSettings, gui: GuiSettings,
+                 output_dir: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Shift-GCN live — skeleton action recognition")
+        self._gui = gui
         self._output_dir = output_dir or Path.cwd()
-        self._run: PipelineRun | None = None
+        self._run: LiveRun | None = None
         self._frames_shown = 0
         self._predictions = 0
+        self._prediction: Prediction | None = None  # the newest, drawn by chart and action
         self._fault = ""  # the last error of the current run, '' while none
         self._build_widgets()
         self._build_layout()
         self._load_settings(settings)
-        self.teach = TeachPanel(self, self._output_dir)
+        self.teach = TeachPanel(self, self._output_dir, gui.teach)
         self.resize(1200, 760)
 
     # ---- construction -------------------------------------------------------------------------
@@ -62,7 +66,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         self.video = VideoView()
         self.action = ActionLabel()
-        self.chart = TopKChart(k=int(gui_defaults()["top_k"]))
+        self.chart = TopKChart(k=self._gui.top_k)
         self.stats = StatsPanel()
         self.source_edit = QLineEdit()
         self.source_edit.setPlaceholderText("camera index (0, 1, …) or a video file")
@@ -221,7 +225,7 @@ class MainWindow(QMainWindow):
         return self._run is not None
 
     @property
-    def run(self) -> PipelineRun | None:
+    def run(self) -> LiveRun | None:
         """The run in progress, if any (the Teach panel records from it)."""
         return self._run
 
@@ -238,20 +242,26 @@ class MainWindow(QMainWindow):
             return
         self.banner.clear_message()
         self._frames_shown = self._predictions = 0
+        self._prediction = None
         self._fault = ""
         self.action.clear("starting…")
         self.video.set_notice("Loading the checkpoint and the pose model…")
-        self.chart.set_items([])
+        self.chart.set_prediction(None)
         self.chart.set_placeholder("")
+        self.stats.set_value("latency", None)
         self.model_label.setText("loading the checkpoint…")
-        self._run = PipelineRun(self.current_settings(), parent=self)
-        self._run.frame_ready.connect(self._show_frame)
-        self._run.prediction_ready.connect(self._show_prediction)
-        self._run.stats_ready.connect(self._show_stats)
-        self._run.message.connect(self._show_message)
-        self._run.download_progress.connect(self._show_download)
-        self._run.model_loaded.connect(self.model_label.setText)
-        self._run.load_failed.connect(self._show_load_failure)
+        settings = self.current_settings()
+        self.statusBar().showMessage(f"starting {settings.source} with {settings.weights}")
+        self._run = LiveRun(settings, self._gui, parent=self)
+        worker = self._run.worker
+        worker.frame_ready.connect(self._show_frame)
+        worker.prediction_ready.connect(self._show_prediction)
+        worker.download_progress.connect(self._show_download)
+        worker.loaded.connect(self.model_label.setText)
+        worker.load_failed.connect(self._show_load_failure)
+        worker.message.connect(self._show_message)
+        self._run.capture.message.connect(self._show_message)
+        self._run.rates_ready.connect(self._show_rates)
         self._run.finished.connect(self._run_finished)
         self._set_running_controls(True)
         self._run.start()
@@ -299,30 +309,30 @@ class MainWindow(QMainWindow):
             self.action.clear("gathering a window of frames for the first prediction…")
         self.stats.set_value("people", people, digits=0)
 
-    def _show_prediction(self, top: list) -> None:
-        """The latest (class name, probability) pairs, best first."""
+    def _show_prediction(self, prediction: Prediction) -> None:
+        """A new prediction: the chart, the action and the latency figure all show it."""
         self._predictions += 1
-        self.chart.set_items(top)
+        self._prediction = prediction
+        self.chart.set_prediction(prediction)
         self._show_action()
+        self.stats.set_value("latency", prediction.latency_ms, digits=0)
 
     def _show_action(self) -> None:
-        """The best class in large type, judged against the current threshold."""
-        top = self.chart.items()
-        if top:
-            self.action.show_prediction(top[0][0], top[0][1], self.threshold_spin.value() / 100)
+        """The newest prediction's best class in large type, judged against the threshold."""
+        if self._prediction is not None:
+            self.action.show_prediction(self._prediction, self.threshold_spin.value() / 100)
 
     def _threshold_changed(self, percent: int) -> None:
         """A new threshold applies at once to the chart and the action shown."""
         self.chart.set_threshold(percent / 100)
         self._show_action()
 
-    def _show_stats(self, stats: dict) -> None:
-        """Rates and latency, refreshed about twice a second."""
+    def _show_rates(self, rates: dict) -> None:
+        """Frames per second of capture and pose, predictions per second."""
         for key in ("capture", "pose", "inference"):
-            self.stats.set_value(key, stats.get(key))
-        self.stats.set_value("latency", stats.get("latency"), digits=0)
+            self.stats.set_value(key, rates.get(key))
 
-    def _show_message(self, text: str, kind: str) -> None:
+    def _show_message(self, kind: str, text: str) -> None:
         """Faults go to the banner; progress notes to the status bar."""
         if kind in ("error", "info"):
             self.banner.show_message(text, kind)
@@ -403,7 +413,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, text: str) -> None:
         """Show a fault in the banner and the status bar."""
-        self._show_message(text, "error")
+        self._show_message("error", text)
 
     def summary(self) -> str:
         """One line on what the last run showed: for --quit-after smoke runs and tests."""

@@ -1,17 +1,29 @@
-"""Workers in their own QThreads: capture, and pose + inference; they talk only through signals."""
+"""The run's two workers, each in its own QThread, talking to the window only through signals:
+capture (reads the source into a FrameBuffer) and the pipeline (pose, tracking, inference).
+
+Capture keeps a thread of its own so that the source is read at its own pace while pose runs:
+a camera's driver queues frames while nobody reads, and a video plays by the clock; the buffer
+drops the oldest waiting frame, so the pipeline always takes a fresh one.
+"""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PyQt5.QtCore import QObject, pyqtSignal
 from PyQt5.QtGui import QImage
 
-from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder
+import weights
+from app.annotate import annotate_frame, draw_top
+from app.gui.media import LiveSource, Recorder
+from app.gui.settings import RunSettings
+from app.pipeline import FramePipeline, PipelineSettings, Prediction, build_pipeline
 from app.sources import Frame, FrameBuffer
 from common.errors import UserError
 from weights import DownloadFailed
@@ -60,8 +72,7 @@ def to_qimage(frame_bgr: np.ndarray) -> QImage:
 class CaptureWorker(QObject):
     """Reads frames from the source into a FrameBuffer until stopped, the source ends or fails."""
 
-    opened = pyqtSignal(str)  # what was opened, e.g. "video.mp4 640x480 @ 30 fps"
-    message = pyqtSignal(str, str)  # kind ("error" | "info"), one line
+    message = pyqtSignal(str, str)  # kind ("error" | "info" | "status"), one line
     finished = pyqtSignal()
 
     def __init__(self, open_source: Callable[[], LiveSource], buffer: FrameBuffer[Captured],
@@ -94,7 +105,7 @@ class CaptureWorker(QObject):
         source = self._open_source()
         try:
             self.fps = source.fps
-            self.opened.emit(source.describe())
+            self.message.emit("status", f"playing {source.describe()}")
             for frame in source.frames(self._stop):
                 self._meter.tick()
                 self._buffer.put(Captured(frame, time.perf_counter()))
@@ -104,53 +115,83 @@ class CaptureWorker(QObject):
             source.close()
 
 
+def build_live_pipeline(settings: RunSettings, config: PipelineSettings,
+                        progress: Callable[[int, int | None], None] | None = None
+                        ) -> FramePipeline:
+    """The run's FramePipeline: the checkpoint resolved (a released one downloaded, with
+    progress), the model in a background thread when the config's `live` section says so."""
+    checkpoint = weights.resolve(settings.weights, progress=progress)
+    return build_pipeline(dataclasses.replace(config, weights=str(checkpoint)),
+                          background=config.live.background_inference)
+
+
+def describe_model(name: str, pipeline: FramePipeline) -> str:
+    """A few lines on the loaded model: name, training data, reported accuracy, how it runs."""
+    classifier = pipeline.classifier
+    lines = [Path(name).name]
+    try:
+        entry = weights.get(name)
+    except UserError:  # a file path, or a name the registry does not know
+        entry = None
+    if entry is not None:
+        accuracy = f" · top-1 {entry.accuracy:.1f} % reported" if entry.accuracy else ""
+        lines.append(f"{entry.dataset.upper()} {entry.benchmark}{accuracy}")
+    lines.append(f"{len(classifier.class_names or []) or '?'} classes · {classifier.stream} stream")
+    lines.append(f"window {classifier.window} frames · {classifier.device}")
+    return "\n".join(lines)
+
+
 class PipelineWorker(QObject):
-    """Loads the checkpoint, then runs pose + inference on the buffered frames, emitting results."""
+    """The one worker over app.pipeline: loads the checkpoint, then runs each buffered frame
+    through the FramePipeline, emitting the frame with its skeletons drawn and each new
+    Prediction as the pipeline made it; writes the recording when one runs."""
 
     download_progress = pyqtSignal(int, int)  # bytes done, bytes total (0 when unknown)
     loaded = pyqtSignal(str)  # a few lines on the model that was loaded
     load_failed = pyqtSignal(str, str, str)  # why; a URL to fetch by hand and where ('' if none)
-    message = pyqtSignal(str, str)  # kind, one line
-    frame_ready = pyqtSignal(QImage, int)  # annotated frame, people in view
-    prediction_ready = pyqtSignal(list)  # [(class name, probability)] best first
+    message = pyqtSignal(str, str)  # kind ("error" | "status"), one line
+    frame_ready = pyqtSignal(QImage, int)  # the frame with skeletons drawn, people in view
+    prediction_ready = pyqtSignal(object)  # app.pipeline.Prediction
     finished = pyqtSignal()
 
-    def __init__(self, build: Callable[[Callable[[int, int | None], None]], Engine],
+    def __init__(self, settings: RunSettings, config: PipelineSettings, recorded_top_k: int,
                  buffer: FrameBuffer[Captured], meters: dict[str, RateMeter],
-                 latency: deque) -> None:
+                 build: Callable[..., FramePipeline] = build_live_pipeline) -> None:
         super().__init__()
-        self._build = build
+        self._settings, self._config, self._build = settings, config, build
+        self._recorded_top_k = recorded_top_k
         self._buffer = buffer
         self._meters = meters
-        self._latency = latency
         self._stop = threading.Event()
         self._recorder_lock = threading.Lock()
         self._recorder: Recorder | None = None
-        self._engine: Engine | None = None
-        self._read_at: deque[tuple[float, float]] = deque(maxlen=512)  # (timestamp, read_at)
+        self._pipeline: FramePipeline | None = None
+        self._shown: Prediction | None = None  # the newest prediction emitted
 
     def stop(self) -> None:
         """Ask the loop to end (thread-safe)."""
         self._stop.set()
 
     def set_recorder(self, recorder: Recorder | None) -> None:
-        """Start (a Recorder) or stop (None) writing annotated frames; thread-safe."""
+        """Start (a Recorder) or stop (None) writing frames from the next one on; thread-safe."""
         with self._recorder_lock:
             old, self._recorder = self._recorder, recorder
         if old is not None:
             self._finish_recording(old)
+        if recorder is not None:
+            self.message.emit("status", f"recording to {recorder.path}")
 
     def run(self) -> None:
-        """Build the engine (may download), then process frames until the source is done."""
+        """Build the pipeline (may download), then process frames until the source is done."""
         try:
             try:
-                self._engine = self._build(self._report_download)
+                self._pipeline = self._build(self._settings, self._config, self._report_download)
             except UserError as err:
                 manual = isinstance(err, DownloadFailed)
                 self.load_failed.emit(str(err), err.url if manual else "",
                                       str(err.dest) if manual else "")
                 return
-            self.loaded.emit(self._engine.describe())
+            self.loaded.emit(describe_model(self._settings.weights, self._pipeline))
             self._loop()
         except UserError as err:
             self.message.emit("error", str(err))
@@ -158,8 +199,8 @@ class PipelineWorker(QObject):
             self.message.emit("error", f"processing stopped: {type(err).__name__}: {err}")
         finally:
             self.set_recorder(None)
-            if self._engine is not None:
-                self._engine.close()
+            if self._pipeline is not None:
+                self._pipeline.close()
             self.finished.emit()
 
     def _report_download(self, done: int, total: int | None) -> None:
@@ -175,41 +216,40 @@ class PipelineWorker(QObject):
             item = self._buffer.take(timeout=0.1)
             if item is None:
                 if self._buffer.closed:
-                    final = self._engine.finish()
+                    final = self._pipeline.finish()
                     if final is not None:
-                        self._publish(*final)
+                        self._publish(final)
                     return
                 continue
-            self._read_at.append((item.frame.timestamp, item.read_at))
-            output = self._engine.process(item.frame)
+            frame = item.frame
+            result = self._pipeline.process(frame.image, frame.timestamp, frame.capture_ms,
+                                            arrival=item.read_at)
             self._meters["pose"].tick()
-            if output.top is not None:
-                self._publish(output.top, output.window_end)
-            self.frame_ready.emit(to_qimage(output.annotated), output.people)
-            self._record(output, item.frame)
+            if result.new_prediction and result.prediction is not None:
+                self._publish(result.prediction)
+            drawn = annotate_frame(frame.image, result.people, result.slots, None)
+            self.frame_ready.emit(to_qimage(drawn), len(result.people))
+            self._record(frame, drawn)
 
-    def _publish(self, top: list[tuple[str, float]], window_end: float | None) -> None:
-        """Count and emit a new prediction."""
+    def _publish(self, prediction: Prediction) -> None:
+        """Count and emit a new prediction; recordings show it from now on."""
         self._meters["inference"].tick()
-        self._note_latency(window_end)
-        self.prediction_ready.emit(top)
+        self._shown = prediction
+        self.prediction_ready.emit(prediction)
 
-    def _note_latency(self, window_end: float | None) -> None:
-        """Seconds from reading the window's last frame to its prediction reaching the GUI."""
-        for timestamp, read_at in reversed(self._read_at):
-            if timestamp == window_end:
-                self._latency.append(time.perf_counter() - read_at)
-                return
-
-    def _record(self, output: EngineOutput, frame: Frame) -> None:
-        """Write the frame (annotated, or as captured for a raw recording) to the recording, if
-        one is running; a failure stops it, visibly."""
+    def _record(self, frame: Frame, drawn: np.ndarray) -> None:
+        """Write the frame to the recording, if one runs: as captured (raw), else with skeletons
+        and the shown prediction's best classes; a failure stops it, visibly."""
         with self._recorder_lock:
             recorder = self._recorder
             if recorder is None:
                 return
+            if recorder.raw or self._shown is None:
+                image = frame.image if recorder.raw else drawn
+            else:
+                image = drawn.copy()
+                draw_top(image, self._shown.top(self._recorded_top_k))
             try:
-                image = frame.image if recorder.raw else self._engine.recorded_frame(output)
                 recorder.write(image, frame.timestamp)
             except UserError as err:
                 self._recorder = None

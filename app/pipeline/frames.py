@@ -41,15 +41,18 @@ class FramePipeline:
         self.estimator, self.tracker, self.classifier = estimator, tracker, classifier
         self._index = 0
 
-    def process(self, frame_bgr: np.ndarray, timestamp: float, capture_ms: float = 0.0
-                ) -> FrameResult:
-        """Run every stage on one frame (timestamp in seconds) and report what each took."""
+    def process(self, frame_bgr: np.ndarray, timestamp: float, capture_ms: float = 0.0,
+                arrival: float | None = None) -> FrameResult:
+        """Run every stage on one frame (timestamp in seconds) and report what each took;
+        `arrival` (perf_counter) is when the frame was read, so latency includes its wait for
+        pose (by default, now)."""
         t0 = time.perf_counter()
         people = self.estimator.estimate(frame_bgr)
         t1 = time.perf_counter()
         skeleton = self.tracker.update(people, timestamp)
         t2 = time.perf_counter()
-        fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp, t0)
+        fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp,
+                                     t0 if arrival is None else arrival)
         t3 = time.perf_counter()
         latest = self.classifier.latest
         timings = {"capture_ms": capture_ms, "pose_ms": 1000 * (t1 - t0),

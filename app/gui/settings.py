@@ -1,0 +1,119 @@
+"""The GUI's settings: its own (defaults here, app/gui/gui.yaml overriding, read once at start)
+and what one run uses (the controls' values, defaulting to the pipeline's YAML)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from app.pipeline import PipelineSettings, load_settings
+from common.errors import UserError
+from common.yaml_files import read_yaml
+
+GUI_YAML = Path(__file__).resolve().parent / "gui.yaml"
+
+
+@dataclass(frozen=True)
+class TeachSettings:
+    """The Teach panel: its folder (beside the window's output), countdown, clip length, and
+    training keys over train/configs/finetune.yaml (e.g. {epochs: 5})."""
+
+    folder: str = "shiftgcn-teach"  # holds clips/<class>/, models/<time>/ and skeletons/
+    countdown_s: int = 3  # seconds between Record and the clip's start
+    clip_s: int = 3  # length of a clip
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuiSettings:
+    """The desktop GUI's own settings; the pipeline's (checkpoint, device, window, pose,
+    classifier) are app/configs/pipeline.yaml's."""
+
+    source: str = "0"  # camera index, or a video file
+    threshold: float = 0.30  # below this confidence the action reads "uncertain"
+    top_k: int = 5  # bars in the live chart
+    recorded_top_k: int = 3  # classes written onto recorded video frames
+    stats_interval_ms: int = 500  # how often the rates refresh
+    realtime_video: bool = True  # play video files at their own frame rate (false: at once)
+    teach: TeachSettings = field(default_factory=TeachSettings)
+
+    def __post_init__(self) -> None:
+        for name, value, low, high in (("threshold", self.threshold, 0.0, 1.0),
+                                       ("top_k", self.top_k, 1, 20),
+                                       ("recorded_top_k", self.recorded_top_k, 0, 20),
+                                       ("stats_interval_ms", self.stats_interval_ms, 50, 10_000)):
+            if not low <= value <= high:
+                raise UserError(f"{name} {value} is outside [{low}, {high}]")
+
+
+def load_gui_settings(path: str | Path = GUI_YAML) -> GuiSettings:
+    """The GUI's settings: GuiSettings' defaults with the keys of the YAML file at `path` on top."""
+    return _overlay(GuiSettings(), read_yaml(path), f"{path}")
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a quoted text",
+          dict: "a mapping of keys to values"}
+
+
+def _overlay(defaults: Any, data: Any, where: str) -> Any:
+    """A copy of the dataclass `defaults` with the values of mapping `data` (from `where`),
+    refusing unknown keys and values of another kind than the default's in one line each."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: {data!r} is not a mapping of keys to values")
+    known = {f.name for f in fields(defaults)}
+    values = {}
+    for key, value in data.items():
+        if key not in known:
+            raise UserError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(known))}")
+        default = getattr(defaults, key)
+        if is_dataclass(default):
+            value = _overlay(default, value, f"{where}: {key}")
+        elif not _same_kind(default, value):
+            raise UserError(f"{where}: {key}: {value!r} is not {_KINDS[type(default)]} "
+                            f"(the default is {default!r})")
+        values[key] = float(value) if isinstance(default, float) else value
+    try:
+        return dataclasses.replace(defaults, **values)
+    except UserError as err:  # a value out of range: say where it came from
+        raise UserError(f"{where}: {err}") from None
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """Whether `value` may replace `default`: the same type, or an int for a float."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+@dataclass
+class RunSettings:
+    """What one run uses: the source, the checkpoint, the device, the window, the threshold,
+    whether the source is a mirror image and whether either hand reads alike."""
+
+    source: str
+    weights: str
+    device: str
+    window: int
+    threshold: float
+    mirror: bool
+    either_hand: bool
+
+    @classmethod
+    def defaults(cls, gui: GuiSettings) -> RunSettings:
+        """The GUI's source and threshold with the pipeline YAML's checkpoint, device, window
+        and handedness."""
+        pipeline = load_settings()
+        return cls(source=gui.source, weights=pipeline.weights_name(), device=pipeline.device,
+                   window=pipeline.classifier.window, threshold=gui.threshold,
+                   mirror=pipeline.tracker.mirror, either_hand=pipeline.classifier.either_hand)
+
+    def pipeline_config(self) -> PipelineSettings:
+        """The pipeline's settings for this run: its YAML with these choices on top (`weights`
+        still a name or path: the worker resolves it, downloading if need be)."""
+        return load_settings(overrides={
+            "weights": self.weights, "device": self.device,
+            "tracker": {"mirror": self.mirror},
+            "classifier": {"window": self.window, "either_hand": self.either_hand}})
