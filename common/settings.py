@@ -12,7 +12,8 @@ from .errors import UserError
 
 Settings = TypeVar("Settings")
 
-_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text",
+          dict: "a mapping of keys to values"}
 
 
 def settings_from_dict(cls: type[Settings], data: Any, where: str) -> Settings:
@@ -57,8 +58,8 @@ def settings_to_dict(settings: Any) -> dict[str, Any]:
 def _allowed_types(hint: Any) -> tuple[type, ...]:
     """The types a field's annotation admits (`X | None` admits both)."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return typing.get_args(hint)
-    return (hint,)
+        return tuple(typing.get_origin(t) or t for t in typing.get_args(hint))
+    return (typing.get_origin(hint) or hint,)  # dict[str, Any] admits a dict
 
 
 def _fits(value: Any, allowed: tuple[type, ...]) -> bool:

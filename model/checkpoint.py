@@ -18,6 +18,7 @@ from ntu.labels import class_names as class_names_of
 from ntu.labels import dataset_of
 
 from .config import ModelConfig
+from .fuse import FusedShiftGCN
 from .shift_gcn import ShiftGCN
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,9 @@ def save_checkpoint(
 ) -> None:
     """Write a project checkpoint atomically: weights, config, class names, stream and `extra`."""
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    if isinstance(module, FusedShiftGCN):
+        raise TypeError("a fused network's weights are folded (model.fuse_for_inference); "
+                        "save the network it was fused from")
     data = {
         "format": CHECKPOINT_FORMAT,
         "model_config": module.config.to_dict(),

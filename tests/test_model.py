@@ -246,7 +246,7 @@ def test_fusing_copies_and_leaves_the_network_and_its_checkpoint_alone(tmp_path)
         torch.testing.assert_close(model.fuse_for_inference(loaded)(x), fused(x))
 
 
-def test_a_fused_network_refuses_training():
+def test_a_fused_network_refuses_training_and_saving(tmp_path):
     fused = model.fuse_for_inference(ShiftGCN(ModelConfig(num_class=3)))
     assert not fused.training and not any(p.requires_grad for p in fused.parameters())
     with pytest.raises(RuntimeError, match="for inference only"):
@@ -254,4 +254,7 @@ def test_a_fused_network_refuses_training():
     assert not fused.training and fused.eval() is fused
     other = torch.nn.Linear(2, 2)
     assert model.fuse_for_inference(other) is other  # nothing to fuse
+    with pytest.raises(TypeError, match="save the network it was fused from"):
+        model.save_checkpoint(tmp_path / "fused.pt", fused)
+    assert not (tmp_path / "fused.pt").exists()
 

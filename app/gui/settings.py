@@ -2,13 +2,13 @@
 and what one run uses (the controls' values, defaulting to the pipeline's YAML)."""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.pipeline import PipelineSettings, load_settings
 from common.errors import UserError
+from common.settings import settings_from_dict
 from common.yaml_files import read_yaml
 
 GUI_YAML = Path(__file__).resolve().parent / "gui.yaml"
@@ -49,43 +49,7 @@ class GuiSettings:
 
 def load_gui_settings(path: str | Path = GUI_YAML) -> GuiSettings:
     """The GUI's settings: GuiSettings' defaults with the keys of the YAML file at `path` on top."""
-    return _overlay(GuiSettings(), read_yaml(path), f"{path}")
-
-
-_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a quoted text",
-          dict: "a mapping of keys to values"}
-
-
-def _overlay(defaults: Any, data: Any, where: str) -> Any:
-    """A copy of the dataclass `defaults` with the values of mapping `data` (from `where`),
-    refusing unknown keys and values of another kind than the default's in one line each."""
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: {data!r} is not a mapping of keys to values")
-    known = {f.name for f in fields(defaults)}
-    values = {}
-    for key, value in data.items():
-        if key not in known:
-            raise UserError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(known))}")
-        default = getattr(defaults, key)
-        if is_dataclass(default):
-            value = _overlay(default, value, f"{where}: {key}")
-        elif not _same_kind(default, value):
-            raise UserError(f"{where}: {key}: {value!r} is not {_KINDS[type(default)]} "
-                            f"(the default is {default!r})")
-        values[key] = float(value) if isinstance(default, float) else value
-    try:
-        return dataclasses.replace(defaults, **values)
-    except UserError as err:  # a value out of range: say where it came from
-        raise UserError(f"{where}: {err}") from None
-
-
-def _same_kind(default: Any, value: Any) -> bool:
-    """Whether `value` may replace `default`: the same type, or an int for a float."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    return isinstance(value, type(default))
+    return settings_from_dict(GuiSettings, read_yaml(path), str(path))
 
 
 @dataclass
