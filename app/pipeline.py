@@ -2,7 +2,6 @@
 classify_video. Thread-agnostic and free of Qt: callers drive it one frame at a time."""
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import threading
@@ -68,17 +67,6 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     if path is not None:
         config = _merge(config, read_yaml(path))
     return _merge(config, overrides or {})
-
-
-def add_handedness_flags(parser: argparse.ArgumentParser) -> None:
-    """--mirror and --either-hand, shared by classify_video and run_demo.py (None when not given:
-    the config's tracker.mirror and classifier.either_hand then hold)."""
-    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
-                        help="the source is a mirror image (a selfie view, NTU's own videos): "
-                        "exchange left and right (default from the config: no)")
-    parser.add_argument("--either-hand", action=argparse.BooleanOptionalAction,
-                        help="average each window's prediction with its mirror image's, so that "
-                        "left- and right-handed actions read alike (default from the config: no)")
 
 
 # ----------------------------------------------------------------------------- classifier

@@ -198,12 +198,12 @@ def test_a_stopped_run_gives_no_final_prediction() -> None:
 def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:
     """The GUI's Mirrored source and Either hand boxes (and run_demo's flags) set the pipeline's
     tracker and classifier; the defaults come from the pipeline YAML."""
-    from app.gui.launch import _settings, build_parser
+    from app.gui.launch import build_parser, run_settings
 
     defaults = RunSettings.defaults()
     assert (defaults.mirror, defaults.either_hand) == (False, False)
     args = build_parser().parse_args(["--mirror", "--either-hand"])
-    settings = _settings(args, RunSettings.defaults())
+    settings = run_settings(args)
     assert settings.mirror and settings.either_hand
     settings.weights = str(random_checkpoint(tmp_path / "untrained.pt"))
     settings.device = "cpu"
@@ -213,4 +213,4 @@ def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> N
     finally:
         engine.close()
     flags = build_parser().parse_args(["--no-mirror"])
-    assert not _settings(flags, RunSettings.defaults()).mirror
+    assert not run_settings(flags).mirror

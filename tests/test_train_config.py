@@ -8,10 +8,10 @@ import pytest
 import torch
 from train_helpers import REPO_ROOT
 
+from common.cli import parse_assignments
 from common.errors import UserError
 from model import ModelConfig, build_model
 from model.preprocess import STREAMS
-from common.cli import parse_assignments
 from train.config import TrainConfig, load_config
 from train.optim import build_optimizer, build_scheduler, load_scheduler_state
 from train.run import build_parser, overrides_from
@@ -123,7 +123,8 @@ def test_flags_override_the_file():
         True,
         0.05,
     )
-    assert build_parser().parse_args(["--config", "x.yaml"]).amp is None  # absent flags keep the file's values
+    absent = build_parser().parse_args(["--config", "x.yaml"])
+    assert absent.amp is None  # absent flags keep the file's values
 
 
 @pytest.mark.parametrize(

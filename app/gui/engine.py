@@ -17,6 +17,7 @@ from app.annotate import annotate_frame, draw_top, video_writer
 from app.pipeline import FramePipeline, Prediction, build_pipeline, load_config
 from app.sources import CameraSource, Frame, open_source
 from common.errors import UserError
+from common.yaml_files import deep_merge
 
 GUI_DEFAULTS = Path(__file__).resolve().parent / "gui.yaml"
 MAX_REPEATS = 30  # a recording fills at most this many frames for one shown frame
@@ -39,15 +40,16 @@ class RunSettings:
     threshold: float
     mirror: bool
     either_hand: bool
+    pipeline: dict[str, Any] = field(default_factory=load_config)  # what the fields above override
 
     @classmethod
-    def defaults(cls) -> RunSettings:
-        """Settings from the pipeline's and the GUI's YAML defaults."""
-        pipeline, gui = load_config(), gui_defaults()
+    def defaults(cls, pipeline: dict[str, Any] | None = None) -> RunSettings:
+        """Settings from the pipeline settings (default: the pipeline YAML's) and the GUI's YAML."""
+        pipeline, gui = pipeline or load_config(), gui_defaults()
         return cls(source=str(gui["source"]), weights=str(pipeline["weights"]),
                    device=str(pipeline["device"]), window=int(pipeline["classifier"]["window"]),
                    threshold=float(gui["threshold"]), mirror=bool(pipeline["tracker"]["mirror"]),
-                   either_hand=bool(pipeline["classifier"]["either_hand"]))
+                   either_hand=bool(pipeline["classifier"]["either_hand"]), pipeline=pipeline)
 
 
 class LiveSource:
@@ -118,7 +120,7 @@ class Engine:
         self.top_k = int(gui["top_k"])
         self.recorded_top_k = int(gui["recorded_top_k"])
         checkpoint = weights.resolve(settings.weights, progress=progress)
-        config = load_config(overrides={
+        config = deep_merge(settings.pipeline, {
             "weights": str(checkpoint), "device": settings.device,
             "tracker": {"mirror": settings.mirror},
             "classifier": {"window": settings.window, "either_hand": settings.either_hand}})

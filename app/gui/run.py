@@ -9,7 +9,6 @@ from PyQt5.QtGui import QImage
 
 from app.gui.engine import Engine, LiveSource, Recorder, RunSettings, gui_defaults
 from app.gui.workers import CaptureWorker, PipelineWorker, RateMeter
-from app.pipeline import load_config
 from app.sources import FrameBuffer
 
 
@@ -33,7 +32,7 @@ class PipelineRun(QObject):
         super().__init__(parent)
         self.settings = settings
         defaults = gui_defaults()
-        self._buffer = FrameBuffer(int(load_config()["live"]["frame_buffer"]))
+        self._buffer = FrameBuffer(int(settings.pipeline["live"]["frame_buffer"]))
         self._meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
         self._latency: deque[float] = deque(maxlen=20)
         self._reason = "stopped"
