@@ -14,6 +14,7 @@ from gui_helpers import person_frames, random_checkpoint, write_video
 from app.gui.engine import Engine, EngineOutput, LiveSource, Recorder, RunSettings
 from app.gui.workers import Captured, PipelineWorker, RateMeter, to_qimage
 from app.sources import Frame, FrameBuffer
+from common.device import DEVICE_CHOICES
 from common.errors import UserError
 
 
@@ -142,7 +143,7 @@ def test_recorder_without_frames_leaves_nothing(tmp_path: Path) -> None:
 def test_run_settings_defaults_come_from_the_yaml_files() -> None:
     settings = RunSettings.defaults()
     assert settings.source == "0" and 0 < settings.threshold < 1
-    assert settings.window >= 4 and settings.device in ("auto", "cpu", "cuda")
+    assert settings.window >= 4 and settings.device in DEVICE_CHOICES
 
 
 class _ClipEngine:
