@@ -3,7 +3,8 @@ timeline), JSON/CSV, an annotated video and the extracted NTU skeletons.
 
     python -m app.classify_video VIDEO_OR_FOLDER [--weights NAME|PATH] [--json OUT] [--csv OUT]
         [--segments-csv OUT] [--annotate OUT.mp4] [--save-skeleton OUT.npy] [--device ...]
-        [--window N] [--stride N] [--config YAML] [--pose-model FILE.task]
+        [--window N] [--stride N] [--config YAML] [--set KEY=VALUE] [--pose-model FILE.task]
+        [--[no-]mirror] [--[no-]either-hand]
 
 For a folder, each video is classified in turn; --json and --csv then collect all videos in one
 file, rewritten as each video ends; --annotate and --save-skeleton name folders (one file per
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import weights
+from common.cli import command_parser
 from common.download import sha256_of
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
@@ -34,15 +36,14 @@ from common.settings import settings_to_dict
 from pose import Person
 
 from .annotate import annotate_frame, codec_note, video_writer
+from .cli import add_pipeline_flags, pipeline_settings
 from .output_paths import check_outputs, output_stems
 from .pipeline import (
     FramePipeline,
     PipelineSettings,
     Prediction,
     StreamingClassifier,
-    add_handedness_flags,
     build_pipeline,
-    load_settings,
     top_k,
 )
 from .sources import VideoSource, list_videos
@@ -293,13 +294,10 @@ def _pace(frames: int, seconds: float) -> str:
     return f"{frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """Command-line flags; unset ones fall back to the pipeline config."""
-    parser = argparse.ArgumentParser(prog="python -m app.classify_video",
-                                     description="Classify the actions in videos with Shift-GCN.")
+    parser = command_parser("python -m app.classify_video", __doc__)
     parser.add_argument("input", type=Path, help="a video file or a folder of videos")
-    parser.add_argument("--weights", help="registered checkpoint name or checkpoint path "
-                        "(default from the config, else the registry's default)")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per window as CSV")
     parser.add_argument("--segments-csv", type=Path,
@@ -309,34 +307,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="write an annotated MP4 (a folder when the input is a folder)")
     parser.add_argument("--save-skeleton", type=Path,
                         help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
-                        help="where the model runs: auto (a GPU if there is one, else the CPU), "
-                        "cpu or cuda (default from the config: auto)")
+    add_pipeline_flags(parser)
     parser.add_argument("--window", type=int, help="frames per classified window (at 30 fps)")
     parser.add_argument("--stride", type=int, help="frames between classified windows")
-    parser.add_argument("--config", type=Path, help="YAML overriding app/configs/pipeline.yaml")
     parser.add_argument("--pose-model", type=Path, help="a MediaPipe PoseLandmarker .task file")
-    add_handedness_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The config entries the flags set."""
-    out: dict[str, Any] = {}
-    if args.weights:
-        out["weights"] = args.weights
-    if args.device:
-        out["device"] = args.device
-    classifier = {k: v for k, v in (("window", args.window), ("stride", args.stride),
-                                    ("either_hand", args.either_hand)) if v is not None}
-    if classifier:
-        out["classifier"] = classifier
-    if args.pose_model:
-        out["pose"] = {"backend": "tasks", "model_path": str(args.pose_model)}
-    if args.mirror is not None:
-        out["tracker"] = {"mirror": args.mirror}
-    return out
+def settings_from(args: argparse.Namespace) -> PipelineSettings:
+    """The pipeline settings: the configuration with the flags applied."""
+    pose = {"backend": "tasks", "model_path": str(args.pose_model)} if args.pose_model else None
+    return pipeline_settings(args, {"window": args.window, "stride": args.stride}, pose=pose)
 
 
 def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | None, Path | None]:
@@ -383,7 +365,7 @@ def _write_tables(args: argparse.Namespace, results: list[VideoResult],
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Classify one video or each video of a folder; non-zero exit when any failed."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     folder = args.input.is_dir()
     videos = list_videos(args.input) if folder else [args.input]
     if folder and not videos:
@@ -391,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
     planned = _planned_outputs(args, videos, folder)
-    pipeline_settings = load_settings(args.config, _overrides(args))
+    pipeline_settings = settings_from(args)
     pipeline = video_pipeline(pipeline_settings)
     settings = run_settings(pipeline_settings, pipeline)
     results: list[VideoResult] = []

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from model.preprocess import normalize_sample
 from train import gendata, synthetic
@@ -60,9 +61,7 @@ def run(sets: dict[str, Path], workers: list[int], scratch: Path) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags of bench.data."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.data", description=__doc__.split("\n\n")[0]
-    )
+    parser = command_parser("python -m bench.data", __doc__)
     parser.add_argument("--files", type=int, default=500, help="size of the synthetic set")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skeletons", help="also measure this folder of .skeleton files")

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.cli import add_config_flags, command_parser, config_overrides
 from common.errors import UserError, cli_entry
-from train.config import load_config, parse_assignments
+from train.config import load_config
 from train.gendata import data_file, generate, label_file
 from train.synthetic import generate as make_synthetic
 from train.trainer import train
@@ -63,15 +64,15 @@ def synthetic_windows(folder: Path, classes: int, per_class: int, frames: int, n
     return split
 
 
-def run_variant(name: str, data: Path, work: Path, classes: int, epochs: int,
-                batch_size: int, common: dict[str, Any]) -> dict[str, Any]:
-    """Train one variant; its best top-1, last validation loss and time, or why it stopped."""
+def run_variant(name: str, data: Path, work: Path, classes: int, recipe: Path,
+                common: dict[str, Any]) -> dict[str, Any]:
+    """Train one variant of `recipe` (with `common` overrides, epochs and batch size among them);
+    its best top-1, last validation loss and time, or why it stopped."""
     overrides = {**common, **VARIANTS[name], "dataset": "synthetic", "num_class": classes,
-                 "data_dir": str(data), "work_dir": str(work), "epochs": epochs,
-                 "batch_size": batch_size, "device": "cpu"}
+                 "data_dir": str(data), "work_dir": str(work), "device": "cpu"}
     began = time.perf_counter()
     try:
-        state = train(load_config(FINETUNE, overrides))
+        state = train(load_config(recipe, overrides))
     except UserError as err:
         return {"variant": name, "result": f"stopped: {str(err).split(';')[0]}",
                 "seconds": time.perf_counter() - began}
@@ -81,23 +82,28 @@ def run_variant(name: str, data: Path, work: Path, classes: int, epochs: int,
             "seconds": time.perf_counter() - began}
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    """Build the set once, train each variant, print the table."""
-    parser = argparse.ArgumentParser(prog="python -m bench.finetune",
-                                     description=__doc__.splitlines()[0])
-    recipe = load_config(FINETUNE)
-    parser.add_argument("--epochs", type=int, default=recipe.epochs)
-    parser.add_argument("--batch-size", type=int, default=recipe.batch_size)
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; --epochs and --batch-size left out keep the recipe's."""
+    parser = command_parser("python -m bench.finetune", __doc__)
+    add_config_flags(parser, "the fine-tuning recipe whose variants run", "batchnorm=frozen",
+                     default=FINETUNE)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
     parser.add_argument("--classes", type=int, default=4)
     parser.add_argument("--per-class", type=int, default=16, help="samples a class (half train)")
     parser.add_argument("--noise", type=float, default=0.0, help="joint noise (metres)")
     parser.add_argument("--frames", type=int, default=100, help="window length (frames)")
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="change the recipe for every variant, e.g. --set batchnorm=frozen")
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Build the set once, train each variant, print the table."""
+    args = build_parser().parse_args(argv)
+    common = config_overrides(args, {"epochs": args.epochs, "batch_size": args.batch_size})
+    recipe = load_config(args.config, common)
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         with label_file(data, "val").open("rb") as f:
             chance = 100 / len(set(pickle.load(f)[1]))
         print(f"{args.classes} classes x {args.per_class} (train.synthetic, xsub split), "
-              f"{args.frames} frames, noise {args.noise} m, {args.epochs} epochs of batch "
-              f"{args.batch_size}, chance "
+              f"{args.frames} frames, noise {args.noise} m, {recipe.epochs} epochs of batch "
+              f"{recipe.batch_size}, chance "
               f"{chance:.0f}%", flush=True)
         for number, name in enumerate(args.variants):
             rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.classes,
-                                    args.epochs, args.batch_size, parse_assignments(args.set)))
+                                    args.config, common))
             print(f"| {rows[-1]['variant']} | {rows[-1]['result']} | "
                   f"{rows[-1]['seconds']:.0f} s |", flush=True)
     return 0

@@ -19,11 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cli import add_weights_flag, command_parser
 from common.errors import cli_entry
+from weights import default_name
 
 from .shared import ARMWRESTLING, OFFICIAL, PAIRED, require_shared, use_released_weights
 
 VIDEOS = (ARMWRESTLING, PAIRED / "S001C001P001R001A001_rgb.avi")
+NTU120 = "ntu120-xsub-joint"  # beside the default, a model with twice the classes
 
 
 def video_skeleton(path: Path) -> np.ndarray:
@@ -81,13 +84,19 @@ def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dic
             "looped_ms": 1000 * float(np.median(loop_s)) if loop_s else float("nan")}
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.looped_windows", __doc__)
+    add_weights_flag(parser, [default_name(), NTU120], nargs="+", note="one or more; default: "
+                     f"the registry's default and {NTU120}, a 60- and a 120-class model")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, live)")
+    return parser
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.looped_windows",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", nargs="+", default=["ntu60-xsub-joint", "ntu120-xsub-joint"])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, live)")
-    args = parser.parse_args(argv)
+    """Compare the looped and the full computation on each checkpoint and print the table."""
+    args = build_parser().parse_args(argv)
     require_shared(*VIDEOS, OFFICIAL)
     use_released_weights()
     from app.pipeline import load_settings

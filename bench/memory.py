@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.cli import command_parser
 from common.errors import cli_entry
 
 from .pipeline import VIDEO, _require_shared
@@ -66,18 +67,22 @@ def child(video: Path, out: Path) -> int:
     return status
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    """Measure the short and the long video and print both peaks and their ratio."""
-    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.memory", __doc__)
     parser.add_argument("--repeat", type=int, default=10, choices=range(2, 101),
                         metavar="N", help="copies of the clip in the long video (2-100)")
     parser.add_argument("--rounds", type=int, default=1, choices=range(1, 11), metavar="R",
                         help="alternate short and long runs R times (1-10)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Measure the short and the long video and print both peaks and their ratio."""
+    args = build_parser().parse_args(argv)
     _require_shared()
     if args.child:
         return child(args.child, args.out)

@@ -26,12 +26,13 @@ from functools import partial
 import torch
 from torch import nn
 
+from common.cli import add_device_flag, add_weights_flag, command_parser
 from common.device import select_device
 from common.errors import cli_entry
 from model import ModelConfig, ShiftGCN, fuse_for_inference
 from model.export import onnx_bytes
 from model.runtime import RUNTIMES, OnnxRuntime
-from weights import load_model
+from weights import default_name, load_model
 
 from .stgcn import STGCN
 from .timing import best_seconds
@@ -148,18 +149,16 @@ def _report(
         )
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.model", description=__doc__.splitlines()[0]
-    )
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.model", __doc__)
     parser.add_argument(
         "--batch", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)"
     )
     parser.add_argument(
         "--frames", type=int, nargs="+", default=[64, 300], help="window lengths (default 64 300)"
     )
-    parser.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
+    add_device_flag(parser)
     parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
     parser.add_argument(
         "--rounds", type=int, default=6, help="alternating timing rounds (default 6)"
@@ -172,19 +171,21 @@ def main(argv: list[str] | None = None) -> int:
         default=list(RUNTIMES),
         help="eager PyTorch and/or ONNX Runtime (CPU only; default both)",
     )
-    parser.add_argument(
-        "--weights",
-        default="ntu60-xsub-joint",
-        help="Shift-GCN checkpoint (name or file, fetched if missing) or 'random' "
-        "(default %(default)s)",
-    )
+    add_weights_flag(parser, default_name(), note="or 'random' for untrained weights; default: "
+                     "the registry's default (%(default)s)")
     parser.add_argument(
         "--budget",
         type=float,
         default=4.0,
         help="seconds of timing per figure; slow cases get fewer repeats (default 4)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Time both networks and print the table."""
+    args = build_parser().parse_args(argv)
     device = select_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cli import add_weights_flag, command_parser
 from common.errors import cli_entry
 
 from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
@@ -331,22 +332,25 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark or the window study."""
-    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.pipeline", __doc__)
     parser.add_argument("--window-study", action="store_true",
                         help="measure window length, padding and camera rate on NTU fixtures")
-    parser.add_argument("--weights", help="registered name or checkpoint path (default: the "
-                        "pipeline settings' weights)")
+    add_weights_flag(parser, note="default: the pipeline settings' checkpoint")
     parser.add_argument("--camera-size", metavar="WxH", type=_size,
                         help="resize the video's frames for pose and the live camera, e.g. "
                              "640x480 for a webcam (default: as recorded, 340x256)")
     parser.add_argument("--json", metavar="OUT.json", type=Path,
                         help="also write live_fps, dropped_fraction, predictions_per_s, "
                              "latency_ms, classify_video_fps (with the CPU and its load)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark or the window study."""
+    args = build_parser().parse_args(argv)
     _require_shared()
     from app.pipeline import load_settings
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cli import add_weights_flag, command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from ntu.joints import BONES, JOINT_NAMES
@@ -168,20 +169,23 @@ def report(gap: Gap) -> str:
     return "\n".join(lines)
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    """Measure and print the gap; non-zero exit on a missing or mismatched file."""
-    parser = argparse.ArgumentParser(prog="python -m bench.skeleton_gap", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.skeleton_gap", __doc__)
     parser.add_argument("--video", type=Path, default=VIDEO, help="an RGB video")
     parser.add_argument("--skeleton", type=Path, default=SKELETON,
                         help="the Kinect .skeleton file of the same recording")
-    parser.add_argument("--weights", help="registry name or checkpoint file of the classifier "
-                        "(default: the pipeline settings' weights)")
+    add_weights_flag(parser, note="default: the pipeline settings' checkpoint")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                         help="the video is a mirror image of the skeleton's scene (NTU's are)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the gap; non-zero exit on a missing or mismatched file."""
+    args = build_parser().parse_args(argv)
     for path in (args.video, args.skeleton):
         if not path.is_file():
             raise UserError(f"{path} not found: pass --video and --skeleton, or put ../shared "

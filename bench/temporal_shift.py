@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from common.cli import command_parser
 from common.errors import cli_entry
 from model.temporal_shift import temporal_shift
 
@@ -75,13 +76,17 @@ IMPLEMENTATIONS = {
 }
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.temporal_shift", __doc__)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
+    return parser
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.temporal_shift", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
-    args = parser.parse_args(argv)
+    """Check the three implementations agree, then time them."""
+    args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from common.cli import add_config_flags, add_device_flag, command_parser, config_overrides
 from common.device import select_device
 from common.errors import UserError, cli_entry
 from model import build_model
@@ -79,29 +80,26 @@ def time_training(
     return train_rate, len(scores) / (time.perf_counter() - start)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.train", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--config", help="training config whose model to time (default: the released network)"
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser = command_parser("python -m bench.train", __doc__)
+    add_config_flags(parser, "training config whose model to time (default: the released "
+                     "network)", "model.channels=[32,64]")
+    add_device_flag(parser)
     parser.add_argument("--batch-size", type=int, help="default: 64 on CUDA, 8 on CPU")
     parser.add_argument("--batches", type=int, default=4, help="batches per timed pass")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
     parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    return parser.parse_args(argv)
+    return parser
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Print loading, training and evaluation throughput."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     device = select_device(args.device)
-    config = load_config(args.config) if args.config else TrainConfig()
+    config = load_config(args.config, config_overrides(args, {}))
     batch = args.batch_size or (64 if device.type == "cuda" else 8)
     if min(batch, args.batches, args.frames) < 1:
         raise UserError("--batch-size, --batches and --frames must be at least 1")

@@ -16,6 +16,7 @@ import numpy as np
 
 from app.annotate import video_writer
 from app.sources import VideoSource
+from common.cli import command_parser
 from common.errors import cli_entry
 
 from .shared import ARMWRESTLING, PAIRED, require_shared
@@ -51,15 +52,19 @@ def write_parts(frames: list[np.ndarray], fps: float, folder: Path, name: str, s
     return count
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    """Write the three class folders and say how many clips each got."""
-    parser = argparse.ArgumentParser(prog="python -m bench.video_set",
-                                     description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m bench.video_set", __doc__)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a part")
     parser.add_argument("--step", type=float, default=0.5, help="seconds between part starts")
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Write the three class folders and say how many clips each got."""
+    args = build_parser().parse_args(argv)
     arm, arm_fps = read_frames(ARMWRESTLING)
     drink, drink_fps = read_frames(DRINKING)
     drink_step = args.step / 4  # the NTU clip is 3.4 s long, the other 10 s

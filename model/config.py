@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import UserError
-from common.yaml_files import read_yaml
+from common.yaml_files import deep_merge, read_yaml
 
 PLACEMENTS = ("none", "series", "parallel")
 
@@ -85,9 +85,13 @@ class ModelConfig:
             raise UserError(f"model config: {err}") from None
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> ModelConfig:
-        """Read the `model:` section of a YAML file (following `_base_`); absent, the defaults."""
-        section = read_yaml(path).get("model") or {}
+    def from_yaml(cls, path: str | Path | None, overrides: dict[str, Any] | None = None
+                  ) -> ModelConfig:
+        """Read the `model:` section of a YAML file (following `_base_`; None: no file) with
+        `overrides` (keys of the whole file, as --set gives them); absent, the defaults."""
+        data = deep_merge(read_yaml(path) if path is not None else {}, overrides or {})
+        section = data.get("model") or {}
         if not isinstance(section, dict):
-            raise UserError(f"config {path}: 'model' must be a mapping of keys to values")
+            raise UserError(f"config {path or '--set'}: 'model' must be a mapping of keys to "
+                            "values")
         return cls.from_dict(section)

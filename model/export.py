@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.cli import add_weights_flag, command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from ntu.joints import NUM_BODIES, NUM_JOINTS
@@ -80,17 +81,20 @@ def export_onnx(net: nn.Module, out: str | os.PathLike, frames: int | None = Non
     return Path(out)
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.export",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", required=True,
-                        help="checkpoint: a registered name (fetched if missing) or a file")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m model.export", __doc__)
+    add_weights_flag(parser, required=True)
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     parser.add_argument("--frames", type=int,
                         help="a fixed window length (a multiple of 4); default: dynamic")
     parser.add_argument("--batch", type=int, help="a fixed batch size; default: dynamic")
-    args = parser.parse_args(argv)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from .checkpoint import load_model
 
     net = load_model(args.weights)

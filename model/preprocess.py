@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ntu.joints import BONES, MIRRORED_JOINTS, NUM_BODIES, NUM_JOINTS
+from ntu.joints import BONES, MIRRORED_JOINTS, NUM_BODIES, NUM_JOINTS, joint
 
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
 """The four input streams of the published four-stream ensemble."""
 
-SPINE_BASE, SPINE_MID = 0, 1  # the bone turned onto +z
-LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8  # the bone turned onto +x
+CENTRE_JOINT = joint("spine_mid")  # body 0's, the origin of every frame
+UPRIGHT_BONE = (joint("spine_base"), joint("spine_mid"))  # turned onto +z
+ACROSS_BONE = (joint("left_shoulder"), joint("right_shoulder"))  # turned onto +x
 
 _CHILDREN = np.array([child for child, _ in BONES])
 _PARENTS = np.array([parent for _, parent in BONES])
@@ -37,8 +38,8 @@ def normalize_sample(x: np.ndarray) -> np.ndarray:
     for body in s:  # in place: each body is a view of s
         _loop_pad(body)
     _centre_on_spine(s)
-    _rotate_first_frame_bone(s, SPINE_BASE, SPINE_MID, np.array([0.0, 0.0, 1.0]))
-    _rotate_first_frame_bone(s, LEFT_SHOULDER, RIGHT_SHOULDER, np.array([1.0, 0.0, 0.0]))
+    _rotate_first_frame_bone(s, *UPRIGHT_BONE, np.array([0.0, 0.0, 1.0]))
+    _rotate_first_frame_bone(s, *ACROSS_BONE, np.array([1.0, 0.0, 0.0]))
     return np.ascontiguousarray(np.transpose(s, (3, 1, 2, 0)))
 
 
@@ -78,7 +79,7 @@ def _loop_pad(body: np.ndarray) -> None:
 
 def _centre_on_spine(s: np.ndarray) -> None:
     """Step 2, in place: subtract body 0's spine-mid per frame; empty joints stay 0."""
-    centre = s[0, :, SPINE_MID : SPINE_MID + 1, :].copy()  # (T, 1, C)
+    centre = s[0, :, CENTRE_JOINT : CENTRE_JOINT + 1, :].copy()  # (T, 1, C)
     present = s.sum(axis=-1, keepdims=True) != 0  # (M, T, V, 1)
     s[:] = (s - centre) * present
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from common.cli import add_config_flags, command_parser, config_overrides
 from common.errors import cli_entry
 
 from .config import ModelConfig
@@ -84,20 +85,23 @@ def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelC
     )
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m model.summary", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--config", help="YAML model config (defaults: the released network)")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m model.summary", __doc__)
+    add_config_flags(parser, "YAML whose model: section to count (default: the released "
+                     "network)", "model.channels=[32,64]")
     parser.add_argument(
         "--frames", type=int, default=300, help="frames of the sample (default 300)"
     )
     parser.add_argument("--num-class", type=int, help="classes (default: the config's, else 60)")
-    args = parser.parse_args(argv)
-    config = ModelConfig.from_yaml(args.config) if args.config else ModelConfig()
-    if args.num_class:
-        config.num_class = args.num_class
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = ModelConfig.from_yaml(
+        args.config, config_overrides(args, {"model": {"num_class": args.num_class}}))
     cost = measure_cost(ShiftGCN(config), frames=args.frames)
     print(f"classes:           {config.num_class}")
     print(f"learnable weights: {cost.parameters:,} ({cost.parameters / 1e6:.2f} M)")

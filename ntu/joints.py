@@ -61,6 +61,13 @@ _BONES_1_BASED = (
     (24, 25),
     (25, 12),
 )
+
+
+def joint(name: str) -> int:
+    """The 0-based NTU index of the joint JOINT_NAMES calls `name` (e.g. "left_shoulder")."""
+    return JOINT_NAMES.index(name)
+
+
 BONES = tuple((child - 1, parent - 1) for child, parent in _BONES_1_BASED)
 """0-based (child, parent) pairs; the bone stream is joint[child] - joint[parent]."""
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ntu.joints import NUM_JOINTS
+from ntu.joints import NUM_JOINTS, joint
 
 from . import landmarks as L
 from .landmarks import NUM_LANDMARKS, Person
@@ -26,7 +26,9 @@ VISIBLE = 0.5
 # 0.05 m down and 0.08 m forward.
 THIGH, SHIN, FOOT_DOWN, FOOT_FORWARD = 0.42, 0.40, 0.05, 0.08
 LEGS = ((12, 13, 14, 15), (16, 17, 18, 19))  # 0-based NTU hip, knee, ankle, foot of each leg
-SPINE_BASE, SPINE_SHOULDER, LEFT_HIP, RIGHT_HIP = 0, 20, 12, 16
+# NTU joints (pose.landmarks' names are BlazePose's)
+NTU_SPINE_BASE, NTU_SPINE_SHOULDER = joint("spine_base"), joint("spine_shoulder")
+NTU_LEFT_HIP, NTU_RIGHT_HIP = joint("left_hip"), joint("right_hip")
 # MediaPipe world axes (x right, y down, z away) -> Kinect axes (x to the sensor's left, y up,
 # z away): a rotation by 180 degrees about z, so a person's left side stays their left side.
 MEDIAPIPE_TO_KINECT = np.array([-1.0, -1.0, 1.0], dtype=np.float32)
@@ -61,8 +63,8 @@ def _mapping_matrix() -> np.ndarray:
         22: mean(L.LEFT_INDEX), 23: mean(L.LEFT_THUMB),
         24: mean(L.RIGHT_INDEX), 25: mean(L.RIGHT_THUMB),
     }
-    for joint, row in rows.items():
-        w[joint - 1] = row
+    for number, row in rows.items():  # 1-based NTU numbers
+        w[number - 1] = row
     return w
 
 
@@ -179,8 +181,8 @@ def steady_legs(joints: np.ndarray, visibility: np.ndarray, min_visibility: floa
     `min_visibility` replaced by a straight leg under its hip (a seated or half-framed person's
     hidden legs then stay still instead of jittering)."""
     out = joints.copy()
-    down = joints[:, SPINE_BASE] - joints[:, SPINE_SHOULDER]
-    across = joints[:, RIGHT_HIP] - joints[:, LEFT_HIP]
+    down = joints[:, NTU_SPINE_BASE] - joints[:, NTU_SPINE_SHOULDER]
+    across = joints[:, NTU_RIGHT_HIP] - joints[:, NTU_LEFT_HIP]
     if np.linalg.norm(down) < 1e-6 or np.linalg.norm(across) < 1e-6:
         return out
     down = down / np.linalg.norm(down)

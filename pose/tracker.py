@@ -21,7 +21,7 @@ MAX_JUMP = 0.35
 DEFAULT_STEP_S = 1 / FPS
 # Weight of the past in the moving average of a slot's activity.
 ACTIVITY_MEMORY = 0.8
-SPINE_MID = 1  # NTU joint (0-based) between which two people's distance is taken
+NTU_SPINE_MID = 1  # NTU joint (0-based) between which two people's distance is taken
 FASTEST_JOINT = 22  # the 23rd slowest of 25 joints: the 90th percentile of their speeds
 
 
@@ -173,7 +173,8 @@ class BodyTracker:
         first, second = self.slots
         if not (first.active and second.active):
             return float("inf")
-        return float(np.linalg.norm(first.skeleton[:, SPINE_MID] - second.skeleton[:, SPINE_MID]))
+        gap = first.skeleton[:, NTU_SPINE_MID] - second.skeleton[:, NTU_SPINE_MID]
+        return float(np.linalg.norm(gap))
 
     def _match(self, people: list[Person]) -> dict[int, tuple[Person, bool]]:
         """Slot index -> (person, newcomer?) at the least cost over all assignments.

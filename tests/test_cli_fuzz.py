@@ -163,7 +163,7 @@ def test_ensemble(world):
     @given(scores=st.lists(paths, min_size=1, max_size=3), labels=paths, weight=FLOATS)
     def fuzz(scores, labels, weight):
         check_one_line_failure(ensemble.main, ["--scores", *scores, "--labels", labels,
-                                               f"--weights={weight!r}"])
+                                               f"--alphas={weight!r}"])
     fuzz()
 
 

@@ -55,7 +55,7 @@ def test_cli_prints_the_ensemble(two_streams, capsys):
             str(two_streams / "b"),
             "--labels",
             str(two_streams / "val_label.pkl"),
-            "--weights",
+            "--alphas",
             "1",
             "1",
         ]
@@ -74,7 +74,7 @@ def test_scores_round_trip_as_float32(tmp_path):
 
 def test_mismatches_are_one_clear_error(two_streams, capsys):
     labels = two_streams / "val_label.pkl"
-    with pytest.raises(UserError, match="2 weights for 1 scores files"):
+    with pytest.raises(UserError, match="2 alphas for 1 scores files"):
         ensemble([two_streams / "a.pkl"], labels, [1, 1])
     save_scores(two_streams / "other.pkl", ["t0", "t1"], np.zeros((2, 2)))
     with pytest.raises(UserError, match="lacks 4 of the 4 labelled samples"):

@@ -24,6 +24,7 @@ from app.gui.workers import (
 )
 from app.pipeline import FrameResult, Prediction
 from app.sources import Frame, FrameBuffer
+from common.device import DEVICE_CHOICES
 from common.errors import UserError
 
 
@@ -152,7 +153,7 @@ def test_recorder_without_frames_leaves_nothing(tmp_path: Path) -> None:
 def test_run_settings_defaults_come_from_the_yaml_files() -> None:
     settings = RunSettings.defaults(load_gui_settings())
     assert settings.source == "0" and 0 < settings.threshold < 1
-    assert settings.window >= 4 and settings.device in ("auto", "cpu", "cuda")
+    assert settings.window >= 4 and settings.device in DEVICE_CHOICES
 
 
 def test_gui_settings_are_the_defaults_with_the_yaml_on_top(tmp_path: Path) -> None:
@@ -292,13 +293,13 @@ def test_the_model_description_names_the_checkpoint_and_how_it_runs() -> None:
 def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:
     """The GUI's Mirrored source and Either hand boxes (and run_demo's flags) set the pipeline's
     tracker and classifier; the defaults come from the pipeline settings."""
-    from app.gui.launch import _settings, build_parser
+    from app.gui.launch import build_parser, run_settings
 
     gui = GuiSettings()
     defaults = RunSettings.defaults(gui)
     assert (defaults.mirror, defaults.either_hand) == (False, False)
     args = build_parser().parse_args(["--mirror", "--either-hand"])
-    settings = _settings(args, RunSettings.defaults(gui))
+    settings = run_settings(args, gui)
     assert settings.mirror and settings.either_hand
     settings.weights = str(random_checkpoint(tmp_path / "untrained.pt"))
     settings.device = "cpu"
@@ -309,4 +310,4 @@ def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> N
     finally:
         pipeline.close()
     flags = build_parser().parse_args(["--no-mirror"])
-    assert not _settings(flags, RunSettings.defaults(gui)).mirror
+    assert not run_settings(flags, gui).mirror

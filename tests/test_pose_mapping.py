@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 from pose_helpers import PREPROCESSING, person_from_world, raise_right_hand, require, standing_world
 
+from ntu.joints import joint
 from pose import Person, camera_offset, mirrored, ntu_visibility, to_ntu
 from pose.ntu import NTU_FROM_BLAZEPOSE, lifted_landmarks, steady_legs
 
-RIGHT_HAND, LEFT_HAND = 11, 7  # NTU joints 12 and 8, 0-based
-LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8
-SPINE_BASE, HEAD = 0, 3
+# NTU joints, 0-based
+RIGHT_HAND, LEFT_HAND = joint("right_hand"), joint("left_hand")
+LEFT_SHOULDER, RIGHT_SHOULDER = joint("left_shoulder"), joint("right_shoulder")
+SPINE_BASE, HEAD = joint("spine_base"), joint("head")
 
 
 def test_mapping_is_an_average_of_landmarks():

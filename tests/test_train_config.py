@@ -8,12 +8,13 @@ import pytest
 import torch
 from train_helpers import REPO_ROOT
 
+from common.cli import parse_assignments
 from common.errors import UserError
 from model import ModelConfig, build_model
 from model.preprocess import STREAMS
-from train.config import TrainConfig, load_config, parse_assignments
+from train.config import TrainConfig, load_config
 from train.optim import build_optimizer, build_scheduler, load_scheduler_state
-from train.run import overrides_from, parse_args
+from train.run import build_parser, overrides_from
 
 CONFIGS = REPO_ROOT / "train" / "configs"
 BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
@@ -84,7 +85,7 @@ def test_base_files_merge_nested_keys(tmp_path):
 
 
 def test_flags_override_the_file():
-    args = parse_args(
+    args = build_parser().parse_args(
         [
             "--config",
             "x.yaml",
@@ -122,7 +123,8 @@ def test_flags_override_the_file():
         True,
         0.05,
     )
-    assert parse_args(["--config", "x.yaml"]).amp is None  # absent flags keep the file's values
+    absent = build_parser().parse_args(["--config", "x.yaml"])
+    assert absent.amp is None  # absent flags keep the file's values
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from common.device import DEVICE_CHOICES, is_device_name
 from common.errors import UserError
 from common.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
 from common.yaml_files import deep_merge, read_yaml
@@ -50,7 +49,7 @@ class TrainConfig:
     )
     seed: int = 1
     num_workers: int = 4
-    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    device: str = "auto"  # common.device.DEVICE_CHOICES or cuda:N
     amp: bool = False  # mixed precision (CUDA only)
     model: dict[str, Any] = field(default_factory=dict)  # overrides of model.ModelConfig
     # Fine-tuning (train/configs/finetune.yaml sets the recipe measured for small data)
@@ -93,8 +92,9 @@ class TrainConfig:
             raise UserError("config: loss_limit must not be negative")
         if self.num_class is not None and int(self.num_class) < 2:
             raise UserError("config: num_class must be at least 2")
-        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
-            raise UserError(f"config: device {self.device!r} is not auto, cpu or cuda[:N]")
+        if not is_device_name(self.device):
+            known = ", ".join(DEVICE_CHOICES)
+            raise UserError(f"config: device {self.device!r} is not one of {known} or cuda:N")
 
     @property
     def classes(self) -> int:
@@ -194,25 +194,6 @@ def resume_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     current = config.to_dict()
     return [f"{key} {saved[key]!r} -> {value!r}" for key, value in current.items()
             if key not in FREE_ON_RESUME and key in saved and saved[key] != value]
-
-
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """Turn `a.b=value` strings (value in YAML syntax) into a nested mapping."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set base_lr=0.05")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserError(f"--set {item!r}: the value is not valid YAML") from None
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import command_parser
 from common.errors import UserError, cli_entry
 
 from .feeder import read_labels
@@ -40,13 +41,13 @@ def score_matrix(path: str | Path, names: list[str]) -> np.ndarray:
 
 
 def ensemble(
-    score_paths: list[str | Path], label_path: str | Path, weights: list[float] | None = None
+    score_paths: list[str | Path], label_path: str | Path, alphas: list[float] | None = None
 ) -> EnsembleResult:
-    """Sum weight * scores over the inputs and measure top-1/top-5 against the labels."""
-    weights = list(weights) if weights else [1.0] * len(score_paths)
-    if len(weights) != len(score_paths):
+    """Sum alpha * scores over the inputs and measure top-1/top-5 against the labels."""
+    alphas = list(alphas) if alphas else [1.0] * len(score_paths)
+    if len(alphas) != len(score_paths):
         raise UserError(
-            f"{len(weights)} weights for {len(score_paths)} scores files; give one weight per file"
+            f"{len(alphas)} alphas for {len(score_paths)} scores files; give one alpha per file"
         )
     names, labels = read_labels(label_path)
     matrices = [score_matrix(p, names) for p in score_paths]
@@ -59,7 +60,7 @@ def ensemble(
             f"{label_path} has labels up to {labels.max()} "
             f"but the scores have {matrices[0].shape[1]} classes"
         )
-    total = sum(w * m for w, m in zip(weights, matrices))
+    total = sum(a * m for a, m in zip(alphas, matrices))
     return EnsembleResult(
         single_top1=[topk_accuracy(m, labels, 1) for m in matrices],
         top1=topk_accuracy(total, labels, 1),
@@ -68,11 +69,9 @@ def ensemble(
     )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.ensemble", description=__doc__.splitlines()[0]
-    )
+    parser = command_parser("python -m train.ensemble", __doc__)
     parser.add_argument(
         "--scores",
         nargs="+",
@@ -81,16 +80,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--labels", required=True, help="the split's <split>_label.pkl")
     parser.add_argument(
-        "--weights", nargs="+", type=float, help="one weight per scores file (default: all 1)"
+        "--alphas", nargs="+", type=float, metavar="ALPHA",
+        help="one score weight per scores file (default: all 1)",
     )
-    return parser.parse_args(argv)
+    return parser
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Print each input's top-1 and the ensemble's top-1/top-5."""
-    args = parse_args(argv)
-    result = ensemble(args.scores, args.labels, args.weights)
+    args = build_parser().parse_args(argv)
+    result = ensemble(args.scores, args.labels, args.alphas)
     for path, top1 in zip(args.scores, result.single_top1):
         print(f"{path}: top-1 {top1:.2f}%")
     print(

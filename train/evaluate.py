@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
+from common.cli import add_device_flag, add_weights_flag, command_parser
 from common.device import select_device
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
@@ -106,12 +107,10 @@ def evaluate(
     return result
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.evaluate", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--weights", required=True, help="checkpoint file or registered name")
+    parser = command_parser("python -m train.evaluate", __doc__)
+    add_weights_flag(parser, required=True)
     parser.add_argument(
         "--data-dir",
         required=True,
@@ -121,15 +120,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="val", choices=("train", "val"))
     parser.add_argument("--out", help="output folder (default: eval/<checkpoint name>_<stream>)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_device_flag(parser)
     parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
-    return parser.parse_args(argv)
+    return parser
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Evaluate and print one line of results."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     result = evaluate(
         args.weights,
         args.data_dir,

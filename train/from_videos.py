@@ -28,10 +28,11 @@ import numpy as np
 
 from app.pipeline import ClassifierSettings, load_settings, prepare_window
 from app.sources import list_videos
+from common.cli import add_config_flags, add_device_flag, command_parser, config_overrides
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 
-from .config import load_config, parse_assignments
+from .config import load_config
 from .gendata import data_file, label_file
 from .trainer import BEST, CONFUSION_PNG, CURVES_PNG, LAST, LOG, METRICS, SCORES, train
 from .video_skeletons import Extraction, default_workers, extract_videos
@@ -215,27 +216,25 @@ def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
     return summary
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line; training flags left out keep train/configs/finetune.yaml's values."""
-    parser = argparse.ArgumentParser(prog="python -m train.from_videos",
-                                     description=__doc__.splitlines()[0])
+    parser = command_parser("python -m train.from_videos", __doc__)
     parser.add_argument("videos", type=Path, help="folder with one folder of videos per class")
     parser.add_argument("--work-dir", type=Path, required=True,
                         help="where the skeleton cache, the windows and the model go")
     parser.add_argument("--val", type=Path, help="validation videos in the same layout "
                         "(default: a stratified share of VIDEOS)")
     parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION)
-    parser.add_argument("--base-weights", help="NTU checkpoint to start from: registered name "
-                        "or file (default: the recipe's base_weights); 'none' for random weights")
+    parser.add_argument("--base-weights", help="the checkpoint to start from, a registered name "
+                        "or file (default: the training config's base_weights); 'none' for "
+                        "random weights")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--device", help="auto, cpu or cuda")
-    parser.add_argument("--config", type=Path,
-                        help="training YAML (default train/configs/finetune.yaml)")
-    parser.add_argument("--pipeline-config", type=Path,
+    add_device_flag(parser, None, "default: the training config's")
+    add_config_flags(parser, "training YAML (default: train/configs/finetune.yaml)",
+                     "base_lr=0.005")
+    parser.add_argument("--pipeline-config", type=Path, metavar="YAML",
                         help="YAML overriding app/configs/pipeline.yaml (pose, window)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a training key, e.g. --set base_lr=0.005")
     parser.add_argument("--cache-dir", type=Path, help="skeleton cache (default W/skeletons)")
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="extraction processes (default: one per two cores)")
@@ -244,13 +243,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true",
                         help="train again in a work dir that holds a model")
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    return parser
 
 
 def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The training keys the flags set (--set first, named flags on top)."""
-    named = {"epochs": args.epochs, "batch_size": args.batch_size, "device": args.device}
-    out = {**parse_assignments(args.set), **{k: v for k, v in named.items() if v is not None}}
+    out = config_overrides(args, {"epochs": args.epochs, "batch_size": args.batch_size,
+                                  "device": args.device})
     if args.base_weights is not None:
         out["base_weights"] = None if args.base_weights.lower() == "none" else args.base_weights
     return out
@@ -259,7 +258,7 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     """Fine-tune on a folder of videos and print where the model is and what it reached."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     summary = from_videos(
         args.videos, args.work_dir, val=args.val, val_fraction=args.val_fraction,
         config_path=args.config, pipeline_config=args.pipeline_config,

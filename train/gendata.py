@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.limits import check_size, max_workers
@@ -351,9 +352,7 @@ def _trim_npy(path: Path, rows: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags of train.gendata."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.gendata", description=__doc__.split("\n\n")[0]
-    )
+    parser = command_parser("python -m train.gendata", __doc__)
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
     parser.add_argument("--data-path", required=True, help="folder of .skeleton files")
     parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from common.progress import progress_bar
 from ntu.joints import NUM_JOINTS
@@ -341,9 +342,7 @@ def generate(
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags of train.synthetic."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.synthetic", description=__doc__.split("\n\n")[0]
-    )
+    parser = command_parser("python -m train.synthetic", __doc__)
     parser.add_argument("--out", required=True, help="folder for the .skeleton files")
     parser.add_argument("--classes", type=int, required=True, help="number of action classes")
     parser.add_argument("--per-class", type=int, required=True, help="samples per class")

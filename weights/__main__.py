@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from weights import registry
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per operation, each taking --dir."""
-    parser = argparse.ArgumentParser(prog="python -m weights", description=__doc__)
+    parser = command_parser("python -m weights", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     dir_help = f"weights directory (default: ${registry.DIR_ENV}, else {registry.PACKAGE_DIR})"
     for name, text in (("list", "show the known checkpoints and whether each is present"),
@@ -99,4 +100,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

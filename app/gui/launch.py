@@ -1,4 +1,11 @@
-"""Start the desktop demo: parse the flags, prepare Qt, open the window and start the first run."""
+"""Live skeleton action recognition from a camera or a video file, in a window.
+
+    python run_demo.py                                  # webcam 0
+    python run_demo.py --source clip.mp4 --weights NAME --device cpu --set classifier.stride=10
+
+Omitted flags take the pipeline settings (app/configs/pipeline.yaml, --config, --set). This module
+parses the flags, prepares Qt, opens the window and starts the first run.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,24 +15,21 @@ import sys
 import traceback
 from pathlib import Path
 
+from app.cli import add_pipeline_flags, pipeline_settings
 from app.gui.qtenv import prepare_qt_environment
+from app.gui.settings import GuiSettings, RunSettings, load_gui_settings
 from app.output_paths import check_outputs
+from common.cli import command_parser
+from common.device import select_device
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The run_demo.py command line; omitted flags take app/configs/pipeline.yaml's defaults."""
-    from app.pipeline import add_handedness_flags
-
-    parser = argparse.ArgumentParser(
-        prog="run_demo.py",
-        description="Live skeleton action recognition from a camera or a video file.")
+    """The run_demo.py command line."""
+    parser = command_parser("run_demo.py", __doc__)
     parser.add_argument("--source", help="camera index (0, 1, ...) or a video file (default: 0)")
-    parser.add_argument("--weights", help="registered checkpoint name (python -m weights list) "
-                                          "or a .pt file; a missing released one is downloaded")
-    parser.add_argument("--device", metavar="auto|cpu|cuda", help="where the model runs")
-    add_handedness_flags(parser)
+    add_pipeline_flags(parser)
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="save a picture of the window here before exiting")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
@@ -59,21 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None:
         check_outputs({"--screenshot": args.screenshot}, [])
     check_display()
-    from common.device import select_device
-
-    if args.device is not None:
-        select_device(args.device)  # a bad or unavailable device is a one-line error, here
+    gui = load_gui_settings()
+    settings = run_settings(args, gui)
+    select_device(settings.device)  # a bad or unavailable device is a one-line error, here
     prepare_qt_environment()
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
-    from app.gui.settings import RunSettings, load_gui_settings
     from app.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Shift-GCN live")
-    gui = load_gui_settings()
-    window = MainWindow(_settings(args, RunSettings.defaults(gui)), gui)
+    window = MainWindow(settings, gui)
     sys.excepthook = _show_instead_of_abort(window)
     window.show()
     QTimer.singleShot(0, window.start_run)
@@ -86,14 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
-def _settings(args: argparse.Namespace, settings):
-    """The defaults with the flags given on the command line applied."""
-    for name in ("source", "weights", "device"):
-        if getattr(args, name) is not None:
-            setattr(settings, name, str(getattr(args, name)))
-    for name in ("mirror", "either_hand"):
-        if getattr(args, name) is not None:
-            setattr(settings, name, getattr(args, name))
+def run_settings(args: argparse.Namespace, gui: GuiSettings) -> RunSettings:
+    """The first run's RunSettings: the pipeline settings the flags ask for, and --source."""
+    settings = RunSettings.defaults(gui, pipeline_settings(args))
+    if args.source is not None:
+        settings.source = args.source
     return settings
 
 

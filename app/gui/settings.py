@@ -2,6 +2,7 @@
 and what one run uses (the controls' values, defaulting to the pipeline's YAML)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def load_gui_settings(path: str | Path = GUI_YAML) -> GuiSettings:
 @dataclass
 class RunSettings:
     """What one run uses: the source, the checkpoint, the device, the window, the threshold,
-    whether the source is a mirror image and whether either hand reads alike."""
+    whether the source is a mirror image and whether either hand reads alike; `pipeline` holds
+    the rest (the settings run_demo's --config and --set gave), which these fields override."""
 
     source: str
     weights: str
@@ -64,20 +66,24 @@ class RunSettings:
     threshold: float
     mirror: bool
     either_hand: bool
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @classmethod
-    def defaults(cls, gui: GuiSettings) -> RunSettings:
-        """The GUI's source and threshold with the pipeline YAML's checkpoint, device, window
-        and handedness."""
-        pipeline = load_settings()
+    def defaults(cls, gui: GuiSettings, pipeline: PipelineSettings | None = None) -> RunSettings:
+        """The GUI's source and threshold with the pipeline settings' checkpoint, device, window
+        and handedness (default: app/configs/pipeline.yaml's)."""
+        pipeline = pipeline or load_settings()
         return cls(source=gui.source, weights=pipeline.weights_name(), device=pipeline.device,
                    window=pipeline.classifier.window, threshold=gui.threshold,
-                   mirror=pipeline.tracker.mirror, either_hand=pipeline.classifier.either_hand)
+                   mirror=pipeline.tracker.mirror, either_hand=pipeline.classifier.either_hand,
+                   pipeline=pipeline)
 
     def pipeline_config(self) -> PipelineSettings:
-        """The pipeline's settings for this run: its YAML with these choices on top (`weights`
+        """The pipeline's settings for this run: `pipeline` with these choices on top (`weights`
         still a name or path: the worker resolves it, downloading if need be)."""
-        return load_settings(overrides={
-            "weights": self.weights, "device": self.device,
-            "tracker": {"mirror": self.mirror},
-            "classifier": {"window": self.window, "either_hand": self.either_hand}})
+        base = self.pipeline
+        return dataclasses.replace(
+            base, weights=self.weights, device=self.device,
+            tracker=dataclasses.replace(base.tracker, mirror=self.mirror),
+            classifier=dataclasses.replace(base.classifier, window=self.window,
+                                           either_hand=self.either_hand))

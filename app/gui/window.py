@@ -181,7 +181,8 @@ class MainWindow(QMainWindow):
         return box
 
     def _load_settings(self, settings: RunSettings) -> None:
-        """Put a RunSettings into the controls."""
+        """Put a RunSettings into the controls (and keep the pipeline settings they override)."""
+        self._pipeline_settings = settings.pipeline
         self.source_edit.setText(settings.source)
         self.weights_combo.setEditText(settings.weights)
         self.device_combo.setCurrentText(settings.device)
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
             threshold=self.threshold_spin.value() / 100,
             mirror=self.mirror_check.isChecked(),
             either_hand=self.either_hand_check.isChecked(),
+            pipeline=self._pipeline_settings,
         )
 
     # ---- browsing -----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from model.preprocess import prepare_window
 
 from .build import build_pipeline, build_pose_stages
 from .classifier import MAX_BACKLOG, ClassifierSettings, StreamingClassifier
-from .flags import add_handedness_flags
 from .frames import FramePipeline, FrameResult
 from .prediction import Prediction, softmax, top_k
 from .priority import INFERENCE_NICENESS, yield_to_pose
@@ -16,9 +15,24 @@ from .resampling import resample_clip, resample_index, window_motion
 from .settings import SITE_CONFIG, LiveSettings, PipelineSettings, load_settings
 
 __all__ = [
-    "INFERENCE_NICENESS", "MAX_BACKLOG", "SITE_CONFIG", "ClassifierSettings", "FramePipeline",
-    "FrameResult", "LiveSettings", "PipelineSettings", "Prediction", "StreamingClassifier",
-    "add_handedness_flags", "build_pipeline", "build_pose_stages", "load_settings",
-    "prepare_window", "resample_clip", "resample_index", "softmax", "top_k", "window_motion",
+    "ClassifierSettings",
+    "FramePipeline",
+    "FrameResult",
+    "INFERENCE_NICENESS",
+    "LiveSettings",
+    "MAX_BACKLOG",
+    "PipelineSettings",
+    "Prediction",
+    "SITE_CONFIG",
+    "StreamingClassifier",
+    "build_pipeline",
+    "build_pose_stages",
+    "load_settings",
+    "prepare_window",
+    "resample_clip",
+    "resample_index",
+    "softmax",
+    "top_k",
+    "window_motion",
     "yield_to_pose",
 ]
