@@ -1,7 +1,4 @@
-"""`python -m model.export`: a Shift-GCN checkpoint as an ONNX graph, for ONNX Runtime.
-
-    python -m model.export --weights ntu60-xsub-joint --out model.onnx            # any T, any N
-    python -m model.export --weights ntu60-xsub-joint --out model.onnx --frames 300 --batch 1
+"""A Shift-GCN as an ONNX graph, for ONNX Runtime (the command is `python -m weights.export`).
 
 The graph takes `x` (N, 3, T, 25, 2) float32, T a multiple of the network's temporal reduction
 (4; `model.runtime.OnnxRuntime` loop-pads other lengths as ShiftGCN does), and gives `logits`
@@ -12,7 +9,6 @@ change).
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import warnings
@@ -21,8 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from common.cli import add_weights_flag, command_parser
-from common.errors import UserError, cli_entry
+from common.errors import UserError
 from common.fileio import atomic_write
 from ntu.joints import NUM_BODIES, NUM_JOINTS
 
@@ -79,32 +74,3 @@ def export_onnx(net: nn.Module, out: str | os.PathLike, frames: int | None = Non
     with atomic_write(out) as tmp:
         tmp.write_bytes(data)
     return Path(out)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line."""
-    parser = command_parser("python -m model.export", __doc__)
-    add_weights_flag(parser, required=True)
-    parser.add_argument("--out", required=True, help="the .onnx file to write")
-    parser.add_argument("--frames", type=int,
-                        help="a fixed window length (a multiple of 4); default: dynamic")
-    parser.add_argument("--batch", type=int, help="a fixed batch size; default: dynamic")
-    return parser
-
-
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .checkpoint import load_model
-
-    net = load_model(args.weights)
-    path = export_onnx(net, args.out, args.frames, args.batch)
-    shape = (f"{args.batch or 'N'}, 3, {args.frames or 'T'}, {net.config.num_point}, "
-             f"{net.config.num_person}")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): x ({shape}) -> logits "
-          f"({args.batch or 'N'}, {net.num_class})")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,7 +21,7 @@ from common.errors import UserError
 COMMANDS = {
     "app.classify_video": "python -m app.classify_video",
     "app.gui.launch": "run_demo.py",
-    "model.export": "python -m model.export",
+    "weights.export": "python -m weights.export",
     "model.summary": "python -m model.summary",
     "weights.__main__": "python -m weights",
     "train.run": "python -m train.run",
@@ -46,7 +46,7 @@ CONFIG_COMMANDS = {"app.classify_video", "app.gui.launch", "model.summary", "tra
                    "train.from_videos", "bench.train", "bench.finetune"}
 DEVICE_COMMANDS = {"app.classify_video", "app.gui.launch", "train.run", "train.evaluate",
                    "train.from_videos", "bench.train", "bench.model"}
-WEIGHTS_COMMANDS = {"app.classify_video", "app.gui.launch", "model.export", "train.evaluate",
+WEIGHTS_COMMANDS = {"app.classify_video", "app.gui.launch", "weights.export", "train.evaluate",
                     "bench.model", "bench.pipeline", "bench.looped_windows", "bench.skeleton_gap"}
 
 

@@ -1,9 +1,12 @@
-"""model.export and the ONNX Runtime backend: parity with PyTorch, the command, the pipeline."""
+"""model.export and the ONNX Runtime backend: parity with PyTorch, the command (weights.export),
+the pipeline."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,15 +75,18 @@ def test_unknown_runtime_and_onnx_off_the_cpu_are_one_line_errors():
         make_runtime(net, "onnx", "meta")
 
 
-def _export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "model.export", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+def _export(*args: str, weights_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SHIFTGCN_WEIGHTS_DIR": str(weights_dir)} if weights_dir else None
+    return subprocess.run([sys.executable, "-m", "weights.export", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_export_command_writes_a_static_graph_and_refuses_bad_lengths(tmp_path):
+    """A registered name (the released file already in the weights folder) or a file."""
     weights = require_shared("weights", "official", "ntu_ShiftGCN_joint_xsub.pt")
     out = tmp_path / "model.onnx"
-    done = _export("--weights", str(weights), "--out", str(out), "--frames", "300", "--batch", "1")
+    done = _export("--weights", "ntu60-xsub-joint", "--out", str(out), "--frames", "300",
+                   "--batch", "1", weights_dir=weights.parent)
     assert done.returncode == 0, done.stderr
     assert "x (1, 3, 300, 25, 2) -> logits (1, 60)" in done.stdout
     import onnxruntime

@@ -1,0 +1,45 @@
+"""`python -m weights.export`: a registered or saved Shift-GCN checkpoint as an ONNX graph.
+
+    python -m weights.export --weights ntu60-xsub-joint --out model.onnx            # any T, any N
+    python -m weights.export --weights ntu60-xsub-joint --out model.onnx --frames 300 --batch 1
+
+The graph (model.export) takes `x` (N, 3, T, 25, 2) float32, T a multiple of 4, and gives
+`logits` (N, num_class); `runtime: onnx` in the pipeline settings runs it with ONNX Runtime.
+"""
+from __future__ import annotations
+
+import argparse
+
+from common.cli import add_weights_flag, command_parser
+from common.errors import cli_entry
+
+from .registry import load_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = command_parser("python -m weights.export", __doc__)
+    add_weights_flag(parser, required=True)
+    parser.add_argument("--out", required=True, help="the .onnx file to write")
+    parser.add_argument("--frames", type=int,
+                        help="a fixed window length (a multiple of 4); default: dynamic")
+    parser.add_argument("--batch", type=int, help="a fixed batch size; default: dynamic")
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from model.export import export_onnx  # torch and onnx are needed only here
+
+    net = load_model(args.weights)
+    path = export_onnx(net, args.out, args.frames, args.batch)
+    shape = (f"{args.batch or 'N'}, 3, {args.frames or 'T'}, {net.config.num_point}, "
+             f"{net.config.num_person}")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): x ({shape}) -> logits "
+          f"({args.batch or 'N'}, {net.num_class})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
