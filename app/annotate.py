@@ -1,5 +1,6 @@
 """Drawing on frames with OpenCV: skeletons per body slot, the current top-3 and a confidence bar,
 and writing an annotated video."""
+
 from __future__ import annotations
 
 import contextlib
@@ -53,12 +54,17 @@ def draw_top(image: np.ndarray, top: list[dict[str, Any]]) -> None:
         colour = (80, 200, 80) if rank == 0 else (120, 120, 120)
         cv2.rectangle(image, (5, y + line - 6), (5 + bar, y + line - 3), colour, -1)
         text = f"{entry['score'] * 100:4.1f}% {entry['label']}"
-        cv2.putText(image, text, (5, y + line - 10), FONT, 0.5 * scale, (255, 255, 255),
-                    1, cv2.LINE_AA)
+        cv2.putText(
+            image, text, (5, y + line - 10), FONT, 0.5 * scale, (255, 255, 255), 1, cv2.LINE_AA
+        )
 
 
-def annotate_frame(image: np.ndarray, people: list[Person], slots: list[Person | None],
-                   top: list[dict[str, Any]] | None) -> np.ndarray:
+def annotate_frame(
+    image: np.ndarray,
+    people: list[Person],
+    slots: list[Person | None],
+    top: list[dict[str, Any]] | None,
+) -> np.ndarray:
     """A copy of the frame with everyone's skeleton (slot colours) and the top classes."""
     out = image.copy()
     for person in people:
@@ -97,14 +103,17 @@ def codec_note(path: str | os.PathLike) -> str | None:
     """What to tell a user whose video was written without H.264, or None when it was."""
     if mp4_codec() == H264:
         return None
-    return (f"note: {path} is MPEG-4 Part 2 (mp4v), which browsers and some players do not play: "
-            f"this OpenCV build has no H.264 encoder; convert it with "
-            f"ffmpeg -i {path} -c:v libx264 -pix_fmt yuv420p OUT.mp4")
+    return (
+        f"note: {path} is MPEG-4 Part 2 (mp4v), which browsers and some players do not play: "
+        f"this OpenCV build has no H.264 encoder; convert it with "
+        f"ffmpeg -i {path} -c:v libx264 -pix_fmt yuv420p OUT.mp4"
+    )
 
 
 @contextlib.contextmanager
-def video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
-                 ) -> Iterator[cv2.VideoWriter]:
+def video_writer(
+    path: str | os.PathLike, fps: float, size: tuple[int, int]
+) -> Iterator[cv2.VideoWriter]:
     """An MP4 writer (H.264 where OpenCV has it, see mp4_codec) whose file appears at `path`
     only when writing finished without error."""
     path = Path(path)
@@ -115,8 +124,10 @@ def video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
         staging = tmp.with_name(tmp.name + ".mp4")  # OpenCV picks the container by the suffix
         writer = cv2.VideoWriter(str(staging), cv2.VideoWriter_fourcc(*codec), fps, size)
         if not writer.isOpened():
-            raise UserError(f"cannot write video {path} with the {codec} codec; "
-                            f"check that its folder is writable")
+            raise UserError(
+                f"cannot write video {path} with the {codec} codec; "
+                f"check that its folder is writable"
+            )
         try:
             yield writer
             writer.release()

@@ -11,6 +11,7 @@ file, rewritten as each video ends; --annotate and --save-skeleton name folders 
 video, named by its stem, or by its whole name where two videos share a stem). Every output is
 checked before the work starts: writable, not an input, no file written twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,21 @@ from .sources import VideoSource, list_videos
 TOP = 5
 # A window in which the person moved least still counts this fraction of the liveliest one.
 MIN_MOTION_WEIGHT = 0.25
-CSV_FIELDS = (["video", "window", "start", "end", "start_frame", "end_frame"]
-              + [f"top{r}_{k}" for r in range(1, TOP + 1) for k in ("index", "label", "score")])
-SEGMENT_FIELDS = ["video", "segment", "start", "end", "start_frame", "end_frame", "index", "label",
-                  "score", "windows"]
+CSV_FIELDS = ["video", "window", "start", "end", "start_frame", "end_frame"] + [
+    f"top{r}_{k}" for r in range(1, TOP + 1) for k in ("index", "label", "score")
+]
+SEGMENT_FIELDS = [
+    "video",
+    "segment",
+    "start",
+    "end",
+    "start_frame",
+    "end_frame",
+    "index",
+    "label",
+    "score",
+    "windows",
+]
 
 
 @dataclass
@@ -74,16 +86,26 @@ class VideoResult:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object for this video."""
-        return {"video": self.video, "fps": self.fps, "frames": self.frames,
-                "frames_with_person": self.frames_with_person, "top5": self.top5,
-                "action_at": self.action_at, "windows": self.windows, "segments": self.segments}
+        return {
+            "video": self.video,
+            "fps": self.fps,
+            "frames": self.frames,
+            "frames_with_person": self.frames_with_person,
+            "top5": self.top5,
+            "action_at": self.action_at,
+            "windows": self.windows,
+            "segments": self.segments,
+        }
 
 
 def _time_range(prediction: Prediction, fps: float) -> dict[str, Any]:
     """A window's time range in seconds and frames."""
-    return {"start": round(prediction.start, 3), "end": round(prediction.timestamp, 3),
-            "start_frame": int(round(prediction.start * fps)),
-            "end_frame": int(round(prediction.timestamp * fps))}
+    return {
+        "start": round(prediction.start, 3),
+        "end": round(prediction.timestamp, 3),
+        "start_frame": int(round(prediction.start * fps)),
+        "end_frame": int(round(prediction.timestamp * fps)),
+    }
 
 
 @dataclass
@@ -113,8 +135,9 @@ def window_weights(predictions: list[Prediction], window: int) -> np.ndarray:
 
 def video_probabilities(predictions: list[Prediction], window: int) -> np.ndarray:
     """The video's class probabilities: the windows' own, averaged with window_weights."""
-    return np.average([p.raw_probs for p in predictions], axis=0,
-                      weights=window_weights(predictions, window))
+    return np.average(
+        [p.raw_probs for p in predictions], axis=0, weights=window_weights(predictions, window)
+    )
 
 
 def action_at(predictions: list[Prediction], index: int, fps: float) -> dict[str, Any]:
@@ -142,16 +165,24 @@ def merge_windows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         start, start_frame = run[0]["start"], run[0]["start_frame"]
         if segments and start < segments[-1]["end"]:
             start, start_frame = segments[-1]["end"], segments[-1]["end_frame"]
-        segments.append({"start": start, "end": run[-1]["end"], "start_frame": start_frame,
-                         "end_frame": run[-1]["end_frame"], "index": index,
-                         "label": run[0]["top5"][0]["label"],
-                         "score": float(np.mean([w["top5"][0]["score"] for w in run])),
-                         "windows": len(run)})
+        segments.append(
+            {
+                "start": start,
+                "end": run[-1]["end"],
+                "start_frame": start_frame,
+                "end_frame": run[-1]["end_frame"],
+                "index": index,
+                "label": run[0]["top5"][0]["label"],
+                "score": float(np.mean([w["top5"][0]["score"] for w in run])),
+                "windows": len(run),
+            }
+        )
     return segments
 
 
-def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = None,
-                   progress: bool = True) -> VideoResult:
+def classify_video(
+    path: Path, pipeline: FramePipeline, annotate: Path | None = None, progress: bool = True
+) -> VideoResult:
     """Run the pipeline over every frame of one video; the video's top-5 is the weighted mean
     over its windows (video_probabilities).
 
@@ -165,8 +196,14 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
     drawings: list[Drawing] = []
     seen = 0
     with VideoSource(path) as source:
-        bar = progress_bar(source, total=source.frame_count or None, unit="frame", desc=path.name,
-                           enabled=progress, leave=False)
+        bar = progress_bar(
+            source,
+            total=source.frame_count or None,
+            unit="frame",
+            desc=path.name,
+            enabled=progress,
+            leave=False,
+        )
         for frame in bar:
             result = pipeline.process(frame.image, frame.timestamp, frame.capture_ms)
             seen += result.has_person
@@ -184,22 +221,40 @@ def classify_video(path: Path, pipeline: FramePipeline, annotate: Path | None = 
     names = classifier.class_names
     top5 = top_k(video_probabilities(predictions, classifier.window), TOP, names)
     windows = [_window(p, fps, names) for p in predictions]
-    return VideoResult(video=str(path), fps=round(fps, 3), frames=len(skeletons),
-                       frames_with_person=seen, top5=top5,
-                       action_at=action_at(predictions, top5[0]["index"], fps), windows=windows,
-                       segments=merge_windows(windows), skeleton=np.stack(skeletons, axis=1),
-                       seconds=time.perf_counter() - began)
+    return VideoResult(
+        video=str(path),
+        fps=round(fps, 3),
+        frames=len(skeletons),
+        frames_with_person=seen,
+        top5=top5,
+        action_at=action_at(predictions, top5[0]["index"], fps),
+        windows=windows,
+        segments=merge_windows(windows),
+        skeleton=np.stack(skeletons, axis=1),
+        seconds=time.perf_counter() - began,
+    )
 
 
-def write_annotated(video: Path, out: Path, drawings: list[Drawing],
-                    predictions: list[Prediction], progress: bool = True) -> None:
+def write_annotated(
+    video: Path,
+    out: Path,
+    drawings: list[Drawing],
+    predictions: list[Prediction],
+    progress: bool = True,
+) -> None:
     """A second pass over the video: each frame with its skeletons and the newest prediction
     whose window ends at or before it, so that a prediction shows from the frame it describes
     (drawn during the first pass, it would lag by the model's time behind pose)."""
     ends = [p.timestamp for p in predictions]
     with VideoSource(video) as source, video_writer(out, source.fps, source.size) as writer:
-        frames = progress_bar(source, total=len(drawings), unit="frame", leave=False,
-                              desc=f"{video.name} (annotating)", enabled=progress)
+        frames = progress_bar(
+            source,
+            total=len(drawings),
+            unit="frame",
+            leave=False,
+            desc=f"{video.name} (annotating)",
+            enabled=progress,
+        )
         for frame, drawing in zip(frames, drawings):
             newest = bisect.bisect_right(ends, frame.timestamp + 1e-6) - 1
             top = predictions[newest].top(3) if newest >= 0 else None
@@ -210,26 +265,35 @@ def _nothing_to_classify(path: Path, seen: int, classifier: StreamingClassifier)
     """Why a video gave no prediction: nobody in it, or a person in too few frames."""
     if seen == 0:
         return f"no person found in {path}: nothing to classify"
-    return (f"a person in only {seen} frames of {path}: too few to classify (a window needs "
-            f"{classifier.min_frames} at {classifier.fps:g} fps)")
+    return (
+        f"a person in only {seen} frames of {path}: too few to classify (a window needs "
+        f"{classifier.min_frames} at {classifier.fps:g} fps)"
+    )
 
 
 def _check_finite(path: Path, predictions: list[Prediction]) -> None:
     """Refuse to report NaN or infinite scores (a damaged checkpoint): never nan% or NaN in JSON."""
     bad = sum(not np.isfinite(p.raw_probs).all() for p in predictions)
     if bad:
-        raise UserError(f"the model gave non-finite scores (NaN or inf) for {bad} of "
-                        f"{len(predictions)} windows of {path}: its weights are damaged; "
-                        "use another checkpoint")
+        raise UserError(
+            f"the model gave non-finite scores (NaN or inf) for {bad} of "
+            f"{len(predictions)} windows of {path}: its weights are damaged; "
+            "use another checkpoint"
+        )
 
 
 def csv_rows(result: VideoResult) -> list[dict[str, Any]]:
     """One CSV row per window: its time range and its top-5 flattened."""
     rows = []
     for number, window in enumerate(result.windows):
-        row = {"video": result.video, "window": number, "start": window["start"],
-               "end": window["end"], "start_frame": window["start_frame"],
-               "end_frame": window["end_frame"]}
+        row = {
+            "video": result.video,
+            "window": number,
+            "start": window["start"],
+            "end": window["end"],
+            "start_frame": window["start_frame"],
+            "end_frame": window["end_frame"],
+        }
         for rank, entry in enumerate(window["top5"], start=1):
             row.update({f"top{rank}_{k}": entry[k] for k in ("index", "label", "score")})
         rows.append(row)
@@ -238,8 +302,10 @@ def csv_rows(result: VideoResult) -> list[dict[str, Any]]:
 
 def segment_rows(result: VideoResult) -> list[dict[str, Any]]:
     """One CSV row per segment of the timeline."""
-    return [{"video": result.video, "segment": number, **segment}
-            for number, segment in enumerate(result.segments)]
+    return [
+        {"video": result.video, "segment": number, **segment}
+        for number, segment in enumerate(result.segments)
+    ]
 
 
 def run_settings(settings: PipelineSettings, pipeline: FramePipeline) -> dict[str, Any]:
@@ -247,10 +313,15 @@ def run_settings(settings: PipelineSettings, pipeline: FramePipeline) -> dict[st
     device, the classifier's window and stride, and the pose and tracker settings."""
     name = settings.weights_name()
     checkpoint = weights.resolve(name, fetch=False)
-    return {"weights": name, "weights_file": str(checkpoint),
-            "weights_sha256": sha256_of(checkpoint), "device": str(pipeline.classifier.device),
-            "classifier": settings_to_dict(settings.classifier),
-            "pose": settings_to_dict(settings.pose), "tracker": settings_to_dict(settings.tracker)}
+    return {
+        "weights": name,
+        "weights_file": str(checkpoint),
+        "weights_sha256": sha256_of(checkpoint),
+        "device": str(pipeline.classifier.device),
+        "classifier": settings_to_dict(settings.classifier),
+        "pose": settings_to_dict(settings.pose),
+        "tracker": settings_to_dict(settings.tracker),
+    }
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -259,8 +330,9 @@ def write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def write_csv(path: Path, results: list[VideoResult], rows=csv_rows,
-              fields: list[str] = CSV_FIELDS) -> None:
+def write_csv(
+    path: Path, results: list[VideoResult], rows=csv_rows, fields: list[str] = CSV_FIELDS
+) -> None:
     """Write the windows (or, with rows=segment_rows, the segments) of all results as CSV,
     atomically."""
     with atomic_write(path) as tmp, open(tmp, "w", newline="") as handle:
@@ -278,14 +350,18 @@ def save_skeleton(path: Path, skeleton: np.ndarray) -> None:
 
 def print_result(result: VideoResult) -> None:
     """The video's top-5 on the terminal."""
-    print(f"{result.video}: {result.frames} frames at {result.fps:g} fps, a person in "
-          f"{result.frames_with_person}, {len(result.windows)} windows, "
-          f"{len(result.segments)} segments")
+    print(
+        f"{result.video}: {result.frames} frames at {result.fps:g} fps, a person in "
+        f"{result.frames_with_person}, {len(result.windows)} windows, "
+        f"{len(result.segments)} segments"
+    )
     for rank, entry in enumerate(result.top5, start=1):
         print(f"  {rank}. {entry['score'] * 100:5.1f}%  {entry['label']} (class {entry['index']})")
     at = result.action_at
-    print(f"  {result.top5[0]['label']} most clearly at {at['start']:.1f}-{at['end']:.1f} s "
-          f"(frames {at['start_frame']}-{at['end_frame']}, {at['score'] * 100:.1f}%)")
+    print(
+        f"  {result.top5[0]['label']} most clearly at {at['start']:.1f}-{at['end']:.1f} s "
+        f"(frames {at['start_frame']}-{at['end_frame']}, {at['score'] * 100:.1f}%)"
+    )
     print(f"  {_pace(result.frames, result.seconds)}")
 
 
@@ -300,13 +376,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="a video file or a folder of videos")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per window as CSV")
-    parser.add_argument("--segments-csv", type=Path,
-                        help="write the timeline as CSV: one row per segment (consecutive "
-                        "windows with the same best class)")
-    parser.add_argument("--annotate", type=Path,
-                        help="write an annotated MP4 (a folder when the input is a folder)")
-    parser.add_argument("--save-skeleton", type=Path,
-                        help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder)")
+    parser.add_argument(
+        "--segments-csv",
+        type=Path,
+        help="write the timeline as CSV: one row per segment (consecutive "
+        "windows with the same best class)",
+    )
+    parser.add_argument(
+        "--annotate", type=Path, help="write an annotated MP4 (a folder when the input is a folder)"
+    )
+    parser.add_argument(
+        "--save-skeleton",
+        type=Path,
+        help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder)",
+    )
     add_pipeline_flags(parser)
     parser.add_argument("--window", type=int, help="frames per classified window (at 30 fps)")
     parser.add_argument("--stride", type=int, help="frames between classified windows")
@@ -326,12 +409,15 @@ def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | Non
     `stem`.mp4 and `stem`.npy inside the folders they name (see output_stems)."""
     if stem is None:
         return args.annotate, args.save_skeleton
-    return (args.annotate / f"{stem}.mp4" if args.annotate else None,
-            args.save_skeleton / f"{stem}.npy" if args.save_skeleton else None)
+    return (
+        args.annotate / f"{stem}.mp4" if args.annotate else None,
+        args.save_skeleton / f"{stem}.npy" if args.save_skeleton else None,
+    )
 
 
-def _planned_outputs(args: argparse.Namespace, videos: list[Path], folder: bool
-                     ) -> dict[Path, tuple[Path | None, Path | None]]:
+def _planned_outputs(
+    args: argparse.Namespace, videos: list[Path], folder: bool
+) -> dict[Path, tuple[Path | None, Path | None]]:
     """Each video's annotated video and skeleton paths, checked with --json and --csv before
     any work: writable, none an input, no file shared (app.output_paths)."""
     stems = output_stems(videos) if folder else {}
@@ -346,13 +432,17 @@ def _planned_outputs(args: argparse.Namespace, videos: list[Path], folder: bool
     return planned
 
 
-def _write_tables(args: argparse.Namespace, results: list[VideoResult],
-                  failures: list[tuple[Path, str]], folder: bool, settings: dict[str, Any]
-                  ) -> None:
+def _write_tables(
+    args: argparse.Namespace,
+    results: list[VideoResult],
+    failures: list[tuple[Path, str]],
+    folder: bool,
+    settings: dict[str, Any],
+) -> None:
     """--json, --csv and --segments-csv with the videos done so far (rewritten atomically after
     each one of a folder, so that a kill or a later failure keeps the finished videos' results)."""
     if args.json and (folder or results):
-        data = ([r.to_json() for r in results] if folder else results[0].to_json())
+        data = [r.to_json() for r in results] if folder else results[0].to_json()
         if folder:
             data = {"videos": data, "failed": [{"video": str(v), "error": e} for v, e in failures]}
         write_json(args.json, {"settings": settings, **data})
@@ -404,8 +494,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_summary(results: list[VideoResult], failures: list[tuple[Path, str]]) -> None:
     """One line per video of a folder: its best class, or why it failed."""
-    print(f"\nsummary: {len(results)} classified, {len(failures)} failed; "
-          f"{_pace(sum(r.frames for r in results), sum(r.seconds for r in results))}")
+    print(
+        f"\nsummary: {len(results)} classified, {len(failures)} failed; "
+        f"{_pace(sum(r.frames for r in results), sum(r.seconds for r in results))}"
+    )
     for result in results:
         best = result.top5[0]
         print(f"  {Path(result.video).name}: {best['label']} ({best['score'] * 100:.1f}%)")

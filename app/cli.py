@@ -1,5 +1,6 @@
 """The flags the pipeline commands (classify_video, run_demo.py) share, and the pipeline settings
 they make: app/configs/pipeline.yaml, then --config, then --set, then the named flags."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,18 +19,35 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     add_weights_flag(parser, note=f"{FROM_CONFIG}, out of the box the registry's default")
     add_device_flag(parser, None, f"{FROM_CONFIG}, auto")
     add_config_flags(parser, "YAML overriding app/configs/pipeline.yaml", "classifier.stride=10")
-    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
-                        help="the source is a mirror image (a selfie view, NTU's own videos): "
-                        f"exchange left and right ({FROM_CONFIG}, no)")
-    parser.add_argument("--either-hand", action=argparse.BooleanOptionalAction,
-                        help="average each window's prediction with its mirror image's, so that "
-                        f"left- and right-handed actions read alike ({FROM_CONFIG}, no)")
+    parser.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        help="the source is a mirror image (a selfie view, NTU's own videos): "
+        f"exchange left and right ({FROM_CONFIG}, no)",
+    )
+    parser.add_argument(
+        "--either-hand",
+        action=argparse.BooleanOptionalAction,
+        help="average each window's prediction with its mirror image's, so that "
+        f"left- and right-handed actions read alike ({FROM_CONFIG}, no)",
+    )
 
 
-def pipeline_settings(args: argparse.Namespace, classifier: dict[str, Any] | None = None,
-                      **flags: Any) -> PipelineSettings:
+def pipeline_settings(
+    args: argparse.Namespace, classifier: dict[str, Any] | None = None, **flags: Any
+) -> PipelineSettings:
     """The pipeline settings the command line asks for; `classifier` and `flags` are the
     command's own flags as configuration keys (None: left out)."""
-    return load_settings(args.config, config_overrides(args, {
-        "weights": args.weights, "device": args.device, "tracker": {"mirror": args.mirror},
-        "classifier": {"either_hand": args.either_hand, **(classifier or {})}, **flags}))
+    return load_settings(
+        args.config,
+        config_overrides(
+            args,
+            {
+                "weights": args.weights,
+                "device": args.device,
+                "tracker": {"mirror": args.mirror},
+                "classifier": {"either_hand": args.either_hand, **(classifier or {})},
+                **flags,
+            },
+        ),
+    )

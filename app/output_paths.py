@@ -1,5 +1,6 @@
 """Output paths of classify_video, checked before any work starts: each can be written, none is
 an input, and no two results share one file (minutes of pose are not lost to a bad path)."""
+
 from __future__ import annotations
 
 import os
@@ -28,11 +29,12 @@ def check_outputs(outputs: dict[str, Path], inputs: list[Path]) -> None:
     for what, path in outputs.items():
         key = _identity(path)
         if key in sources:
-            raise UserError(f"{what} {path} is the input video {sources[key]}: it would be "
-                            "destroyed; write the output elsewhere")
+            raise UserError(
+                f"{what} {path} is the input video {sources[key]}: it would be "
+                "destroyed; write the output elsewhere"
+            )
         if key in seen:
-            raise UserError(f"{what} and {seen[key]} both write {path}; give them different "
-                            "paths")
+            raise UserError(f"{what} and {seen[key]} both write {path}; give them different paths")
         seen[key] = what
         _check_writable(what, path)
 
@@ -55,5 +57,7 @@ def _check_writable(what: str, path: Path) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise UserError(f"cannot write {what} {path}: {folder} is not writable "
-                        f"({err.strerror}); choose another place") from None
+        raise UserError(
+            f"cannot write {what} {path}: {folder} is not writable "
+            f"({err.strerror}); choose another place"
+        ) from None

@@ -1,4 +1,5 @@
 """Frame sources with timestamps: a video file, or a camera (a video file stands in for one)."""
+
 from __future__ import annotations
 
 import os
@@ -85,8 +86,10 @@ class CameraSource:
     def __init__(self, index: int = 0, width: int | None = None, height: int | None = None) -> None:
         self._capture = cv2.VideoCapture(index)
         if not self._capture.isOpened():
-            raise UserError(f"cannot open camera {index}: is one connected and free? "
-                            f"(a video file can stand in for it)")
+            raise UserError(
+                f"cannot open camera {index}: is one connected and free? "
+                f"(a video file can stand in for it)"
+            )
         if width and height:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
@@ -174,5 +177,6 @@ def open_source(spec: str | int | os.PathLike) -> VideoSource | CameraSource:
 
 def list_videos(folder: str | os.PathLike) -> list[Path]:
     """Video files directly in a folder, by name."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    return sorted(
+        p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+    )

@@ -5,6 +5,7 @@ temporary folder, and on any folder given with --skeletons, with each --workers 
 
     python -m bench.data [--files 500] [--workers 1 2] [--skeletons RAW_DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def run(sets: dict[str, Path], workers: list[int], scratch: Path) -> list[str]:
         rates = ", ".join(
             f"{w} worker(s) {gendata_rate(folder, w, scratch / label):.0f} files/s" for w in workers
         )
-        lines.append(f"{label} ({files} files): parse {parse_ms:.1f} ms/file, "
-                     f"normalise {norm_ms:.1f} ms/file; gendata {rates}")
+        lines.append(
+            f"{label} ({files} files): parse {parse_ms:.1f} ms/file, "
+            f"normalise {norm_ms:.1f} ms/file; gendata {rates}"
+        )
     return lines
 
 
@@ -85,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             if not Path(args.skeletons).is_dir():
                 raise UserError(f"--skeletons {args.skeletons} is not a folder")
             sets["given"] = Path(args.skeletons)
-        synthetic.generate(scratch / "synthetic_raw", classes=10, per_class=args.files // 10,
-                           progress=False)
+        synthetic.generate(
+            scratch / "synthetic_raw", classes=10, per_class=args.files // 10, progress=False
+        )
         sets["synthetic"] = scratch / "synthetic_raw"
         for line in run(sets, args.workers, scratch):
             print(line)

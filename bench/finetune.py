@@ -32,8 +32,13 @@ FINETUNE = Path(__file__).resolve().parents[1] / "train" / "configs" / "finetune
 
 # name -> overrides of the fine-tuning recipe (the first is the released recipe, from scratch)
 VARIANTS: dict[str, dict[str, Any]] = {
-    "released recipe, random init": {"base_weights": None, "base_lr": 0.1, "warmup_epochs": 0,
-                                     "frozen_units": 0, "batchnorm": "train"},
+    "released recipe, random init": {
+        "base_weights": None,
+        "base_lr": 0.1,
+        "warmup_epochs": 0,
+        "frozen_units": 0,
+        "batchnorm": "train",
+    },
     "fine-tune recipe": {},
     "lr 0.1": {"base_lr": 0.1},
     "lr 0.03": {"base_lr": 0.03},
@@ -47,14 +52,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def synthetic_windows(folder: Path, classes: int, per_class: int, frames: int, noise: float
-                      ) -> Path:
+def synthetic_windows(
+    folder: Path, classes: int, per_class: int, frames: int, noise: float
+) -> Path:
     """train.synthetic's set through gendata (xsub), cut to each sample's first `frames`, with
     Gaussian noise of `noise` metres on every joint (pose estimates jitter; 0: none)."""
     make_synthetic(folder / "raw", classes, per_class, seed=0, progress=False)
     rng = np.random.default_rng(0)
-    generate("ntu60", folder / "raw", folder / "data", benchmarks=["xsub"], workers=1,
-             progress=False)
+    generate(
+        "ntu60", folder / "raw", folder / "data", benchmarks=["xsub"], workers=1, progress=False
+    )
     split = folder / "data" / "xsub"
     for part in ("train", "val"):
         path = data_file(split, part, "joint")
@@ -64,29 +71,44 @@ def synthetic_windows(folder: Path, classes: int, per_class: int, frames: int, n
     return split
 
 
-def run_variant(name: str, data: Path, work: Path, classes: int, recipe: Path,
-                common: dict[str, Any]) -> dict[str, Any]:
+def run_variant(
+    name: str, data: Path, work: Path, classes: int, recipe: Path, common: dict[str, Any]
+) -> dict[str, Any]:
     """Train one variant of `recipe` (with `common` overrides, epochs and batch size among them);
     its best top-1, last validation loss and time, or why it stopped."""
-    overrides = {**common, **VARIANTS[name], "dataset": "synthetic", "num_class": classes,
-                 "data_dir": str(data), "work_dir": str(work), "device": "cpu"}
+    overrides = {
+        **common,
+        **VARIANTS[name],
+        "dataset": "synthetic",
+        "num_class": classes,
+        "data_dir": str(data),
+        "work_dir": str(work),
+        "device": "cpu",
+    }
     began = time.perf_counter()
     try:
         state = train(load_config(recipe, overrides))
     except UserError as err:
-        return {"variant": name, "result": f"stopped: {str(err).split(';')[0]}",
-                "seconds": time.perf_counter() - began}
+        return {
+            "variant": name,
+            "result": f"stopped: {str(err).split(';')[0]}",
+            "seconds": time.perf_counter() - began,
+        }
     last = state.history[-1]
-    return {"variant": name, "result": f"top-1 {state.best_top1:.1f}% (epoch "
-            f"{state.best_epoch}), last val loss {last['val_loss']:.3g}",
-            "seconds": time.perf_counter() - began}
+    return {
+        "variant": name,
+        "result": f"top-1 {state.best_top1:.1f}% (epoch "
+        f"{state.best_epoch}), last val loss {last['val_loss']:.3g}",
+        "seconds": time.perf_counter() - began,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; --epochs and --batch-size left out keep the recipe's."""
     parser = command_parser("python -m bench.finetune", __doc__)
-    add_config_flags(parser, "the fine-tuning recipe whose variants run", "batchnorm=frozen",
-                     default=FINETUNE)
+    add_config_flags(
+        parser, "the fine-tuning recipe whose variants run", "batchnorm=frozen", default=FINETUNE
+    )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--classes", type=int, default=4)
@@ -107,19 +129,26 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        data = synthetic_windows(Path(tmp), args.classes, args.per_class, args.frames,
-                                 args.noise)
+        data = synthetic_windows(Path(tmp), args.classes, args.per_class, args.frames, args.noise)
         with label_file(data, "val").open("rb") as f:
             chance = 100 / len(set(pickle.load(f)[1]))
-        print(f"{args.classes} classes x {args.per_class} (train.synthetic, xsub split), "
-              f"{args.frames} frames, noise {args.noise} m, {recipe.epochs} epochs of batch "
-              f"{recipe.batch_size}, chance "
-              f"{chance:.0f}%", flush=True)
+        print(
+            f"{args.classes} classes x {args.per_class} (train.synthetic, xsub split), "
+            f"{args.frames} frames, noise {args.noise} m, {recipe.epochs} epochs of batch "
+            f"{recipe.batch_size}, chance "
+            f"{chance:.0f}%",
+            flush=True,
+        )
         for number, name in enumerate(args.variants):
-            rows.append(run_variant(name, data, Path(tmp) / f"run{number}", args.classes,
-                                    args.config, common))
-            print(f"| {rows[-1]['variant']} | {rows[-1]['result']} | "
-                  f"{rows[-1]['seconds']:.0f} s |", flush=True)
+            rows.append(
+                run_variant(
+                    name, data, Path(tmp) / f"run{number}", args.classes, args.config, common
+                )
+            )
+            print(
+                f"| {rows[-1]['variant']} | {rows[-1]['result']} | {rows[-1]['seconds']:.0f} s |",
+                flush=True,
+            )
     return 0
 
 

@@ -40,12 +40,11 @@ def video_skeleton(path: Path) -> np.ndarray:
     return np.moveaxis(skeleton, 1, 0)
 
 
-def live_windows(frames: np.ndarray, window: int, stride: int, min_frames: int
-                 ) -> list[np.ndarray]:
+def live_windows(frames: np.ndarray, window: int, stride: int, min_frames: int) -> list[np.ndarray]:
     """The windows a live classifier sees: every `stride` frames, the last `window` or fewer."""
     seen = np.cumsum(frames.reshape(len(frames), -1).any(axis=1))
     ends = [end for end in range(stride, len(frames) + 1, stride) if seen[end - 1] >= min_frames]
-    return [frames[max(0, end - window): end] for end in ends]
+    return [frames[max(0, end - window) : end] for end in ends]
 
 
 def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dict[str, float]:
@@ -64,8 +63,9 @@ def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dic
             if period is None:
                 continue
             began = time.perf_counter()
-            short = net(torch.from_numpy(np.ascontiguousarray(x[:, :period]))[None],
-                        loop_to=x.shape[1])[0]
+            short = net(
+                torch.from_numpy(np.ascontiguousarray(x[:, :period]))[None], loop_to=x.shape[1]
+            )[0]
             loop_s.append(time.perf_counter() - began)
         looped += 1
         diffs.append(float((full - short).abs().max()))
@@ -75,20 +75,29 @@ def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dic
         if full.argmax() != short.argmax():  # how sure the full computation was
             top2 = probs.topk(2).values
             margins.append(float(top2[0] - top2[1]))
-    return {"windows": len(windows), "looped": looped, "top1_agree": agree,
-            "max_logit_diff": max(diffs, default=float("nan")),
-            "median_logit_diff": float(np.median(diffs)) if diffs else float("nan"),
-            "max_prob_diff": max(prob_diffs, default=float("nan")),
-            "disagreement_margins": margins,
-            "full_ms": 1000 * float(np.median(full_s)),
-            "looped_ms": 1000 * float(np.median(loop_s)) if loop_s else float("nan")}
+    return {
+        "windows": len(windows),
+        "looped": looped,
+        "top1_agree": agree,
+        "max_logit_diff": max(diffs, default=float("nan")),
+        "median_logit_diff": float(np.median(diffs)) if diffs else float("nan"),
+        "max_prob_diff": max(prob_diffs, default=float("nan")),
+        "disagreement_margins": margins,
+        "full_ms": 1000 * float(np.median(full_s)),
+        "looped_ms": 1000 * float(np.median(loop_s)) if loop_s else float("nan"),
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.looped_windows", __doc__)
-    add_weights_flag(parser, [default_name(), NTU120], nargs="+", note="one or more; default: "
-                     f"the registry's default and {NTU120}, a 60- and a 120-class model")
+    add_weights_flag(
+        parser,
+        [default_name(), NTU120],
+        nargs="+",
+        note="one or more; default: "
+        f"the registry's default and {NTU120}, a 60- and a 120-class model",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, live)")
     return parser
 
@@ -106,21 +115,25 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings().classifier
     skeletons = {path.name: video_skeleton(path) for path in VIDEOS}
     torch.set_num_threads(args.threads)
-    print(f"windows of {settings.window} frames every {settings.stride}, looped to "
-          f"{settings.pad_to}; {args.threads} torch thread(s)")
+    print(
+        f"windows of {settings.window} frames every {settings.stride}, looped to "
+        f"{settings.pad_to}; {args.threads} torch thread(s)"
+    )
     for weights in args.weights:
         net = fuse_for_inference(load_model(weights))
         for name, frames in skeletons.items():
-            windows = live_windows(frames, settings.window, settings.stride,
-                                   settings.min_frames)
+            windows = live_windows(frames, settings.window, settings.stride, settings.min_frames)
             r = compare(net, windows, settings.pad_to)
             margins = ", ".join(f"{m:.3f}" for m in r["disagreement_margins"]) or "-"
-            print(f"{weights} {name}: {r['looped']}/{r['windows']} windows loop exactly; top-1 "
-                  f"agrees in {r['top1_agree']}/{r['looped']}; logits differ by at most "
-                  f"{r['max_logit_diff']:.3f} (median {r['median_logit_diff']:.3f}), "
-                  f"probabilities by {r['max_prob_diff']:.3f}; where top-1 differs, the full "
-                  f"top-1 led by {margins}; "
-                  f"{r['full_ms']:.0f} ms in full, {r['looped_ms']:.0f} ms looped", flush=True)
+            print(
+                f"{weights} {name}: {r['looped']}/{r['windows']} windows loop exactly; top-1 "
+                f"agrees in {r['top1_agree']}/{r['looped']}; logits differ by at most "
+                f"{r['max_logit_diff']:.3f} (median {r['median_logit_diff']:.3f}), "
+                f"probabilities by {r['max_prob_diff']:.3f}; where top-1 differs, the full "
+                f"top-1 led by {margins}; "
+                f"{r['full_ms']:.0f} ms in full, {r['looped_ms']:.0f} ms looped",
+                flush=True,
+            )
     return 0
 
 

@@ -9,6 +9,7 @@ runs and reports each, and the ratio of the largest peaks.
 
 Needs ../shared (the fixture video and the released checkpoints).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,11 @@ def write_repeated(path: Path, repeat: int) -> int:
 def measure(video: Path, out: Path) -> dict[str, float]:
     """Classify `video` in a fresh process; its peak RSS (MB) and wall time (s)."""
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "bench.memory", "--child", str(video),
-                           "--out", str(out)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.memory", "--child", str(video), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"classify_video failed on {video}:\n{done.stderr[-2000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -58,9 +62,20 @@ def child(video: Path, out: Path) -> int:
     """Run classify_video as a user would and print this process's peak RSS as JSON."""
     from app.classify_video import main as classify
 
-    status = classify([str(video), "--no-progress", "--device", "cpu", "--json",
-                       str(out / f"{video.stem}.json"), "--csv", str(out / f"{video.stem}.csv"),
-                       "--save-skeleton", str(out / f"{video.stem}.npy")])
+    status = classify(
+        [
+            str(video),
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--json",
+            str(out / f"{video.stem}.json"),
+            "--csv",
+            str(out / f"{video.stem}.csv"),
+            "--save-skeleton",
+            str(out / f"{video.stem}.npy"),
+        ]
+    )
     frames = json.loads((out / f"{video.stem}.json").read_text())["frames"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(json.dumps({"frames": frames, "peak_mb": peak_mb}))
@@ -70,10 +85,22 @@ def child(video: Path, out: Path) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.memory", __doc__)
-    parser.add_argument("--repeat", type=int, default=10, choices=range(2, 101),
-                        metavar="N", help="copies of the clip in the long video (2-100)")
-    parser.add_argument("--rounds", type=int, default=1, choices=range(1, 11), metavar="R",
-                        help="alternate short and long runs R times (1-10)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=10,
+        choices=range(2, 101),
+        metavar="N",
+        help="copies of the clip in the long video (2-100)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        choices=range(1, 11),
+        metavar="R",
+        help="alternate short and long runs R times (1-10)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     return parser
@@ -96,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in (("short", short), (f"x{args.repeat}", long)):
                 r = measure(path, folder)
                 peaks[name].append(r["peak_mb"])
-                print(f"{name:>6}: {r['frames']:6d} frames, peak RSS {r['peak_mb']:7.1f} MB, "
-                      f"{r['seconds']:6.1f} s", flush=True)
+                print(
+                    f"{name:>6}: {r['frames']:6d} frames, peak RSS {r['peak_mb']:7.1f} MB, "
+                    f"{r['seconds']:6.1f} s",
+                    flush=True,
+                )
     ratio = max(peaks[f"x{args.repeat}"]) / max(peaks["short"])
     print(f"largest peak RSS long / short: {ratio:.3f}")
     return 0

@@ -62,8 +62,10 @@ def torch_call(net: nn.Module, x: torch.Tensor) -> Callable[[], object]:
 def onnx_sessions(baseline: nn.Module, shift_gcn: nn.Module) -> dict[str, OnnxRuntime]:
     """Both networks exported the same way (model.export, dynamic batch and frames) and loaded
     into ONNX Runtime with as many intra-op threads as torch uses."""
-    return {"ST-GCN": OnnxRuntime(onnx_bytes(baseline), 1),
-            "Shift-GCN": OnnxRuntime(onnx_bytes(shift_gcn), shift_gcn.config.temporal_reduction)}
+    return {
+        "ST-GCN": OnnxRuntime(onnx_bytes(baseline), 1),
+        "Shift-GCN": OnnxRuntime(onnx_bytes(shift_gcn), shift_gcn.config.temporal_reduction),
+    }
 
 
 def train_clips_per_s(net: nn.Module, x: torch.Tensor, budget: float) -> float:
@@ -171,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(RUNTIMES),
         help="eager PyTorch and/or ONNX Runtime (CPU only; default both)",
     )
-    add_weights_flag(parser, default_name(), note="or 'random' for untrained weights; default: "
-                     "the registry's default (%(default)s)")
+    add_weights_flag(
+        parser,
+        default_name(),
+        note="or 'random' for untrained weights; default: the registry's default (%(default)s)",
+    )
     parser.add_argument(
         "--budget",
         type=float,
@@ -222,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                 best, medians = compare(calls, args.rounds, args.budget)
                 train = {}
                 if label == "two bodies" and not args.no_train and "torch" in runtimes:
-                    train = {name: train_clips_per_s(training[name], x, args.budget)
-                             for name in NETWORKS}
+                    train = {
+                        name: train_clips_per_s(training[name], x, args.budget) for name in NETWORKS
+                    }
                 _report(label, batch, frames, best, medians, train)
     return 0
 

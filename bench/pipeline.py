@@ -8,6 +8,7 @@
 
 Needs ../shared (the fixture video, NTU skeletons and released checkpoints).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,20 +63,25 @@ def bench_pose(frames: list[np.ndarray]) -> dict[str, float]:
     from pose import MediaPipePose, PoseSettings
 
     out = {}
-    for label, kwargs in (("1 person", dict(max_people=1)),
-                          ("2 people, second every frame",
-                           dict(second_person_every=1, second_person_search_every=1)),
-                          ("2 people, second every 3rd frame",
-                           dict(second_person_every=3, second_person_search_every=3)),
-                          ("2 people, default (3rd / 10th)", {})):
+    for label, kwargs in (
+        ("1 person", dict(max_people=1)),
+        ("2 people, second every frame", dict(second_person_every=1, second_person_search_every=1)),
+        (
+            "2 people, second every 3rd frame",
+            dict(second_person_every=3, second_person_search_every=3),
+        ),
+        ("2 people, default (3rd / 10th)", {}),
+    ):
         estimator = MediaPipePose(PoseSettings(**kwargs))
         began, cpu = time.perf_counter(), time.process_time()
         found = sum(len(estimator.estimate(f)) for f in frames)
         out[label] = len(frames) / (time.perf_counter() - began)
         out[label + " cpu ms"] = 1000 * (time.process_time() - cpu) / len(frames)
         estimator.close()
-        print(f"pose  {label:34s} {out[label]:6.1f} frames/s, {out[label + ' cpu ms']:5.1f} ms CPU"
-              f" a frame ({found} people in {len(frames)} frames)")
+        print(
+            f"pose  {label:34s} {out[label]:6.1f} frames/s, {out[label + ' cpu ms']:5.1f} ms CPU"
+            f" a frame ({found} people in {len(frames)} frames)"
+        )
     return out
 
 
@@ -95,16 +101,20 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
         torch.set_num_threads(count)
         eager = TorchRuntime(model, looped=False)
         onnx = make_runtime(model, "onnx")  # after the thread count: its session takes it
-        for label, pad, runtime in (("looped to 300 (live)", 300, TorchRuntime(model)),
-                                    ("looped to 300 in full", 300, eager),
-                                    ("looped to 300, ONNX Runtime", 300, onnx),
-                                    ("unpadded", 0, eager)):
+        for label, pad, runtime in (
+            ("looped to 300 (live)", 300, TorchRuntime(model)),
+            ("looped to 300 in full", 300, eager),
+            ("looped to 300, ONNX Runtime", 300, onnx),
+            ("unpadded", 0, eager),
+        ):
             x = prepare_window(frames, pad, "joint")
             rate, cpu_ms = _rate(lambda x=x, runtime=runtime: runtime(x), 3 if pad else 10)
             label = f"window {window} {label}, {count} thread(s)"
             out[label], out[label + " cpu ms"] = rate, cpu_ms
-            print(f"model {label:44s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms, "
-                  f"{cpu_ms:.0f} ms CPU)")
+            print(
+                f"model {label:44s} {rate:6.2f} inferences/s ({1000 / rate:.0f} ms, "
+                f"{cpu_ms:.0f} ms CPU)"
+            )
     torch.set_num_threads(os.cpu_count() or 1)
     return out
 
@@ -119,8 +129,10 @@ def bench_classify_video() -> float:
     result = classify_video(VIDEO, pipeline, progress=False)
     fps = result.frames / (time.perf_counter() - began)
     pipeline.close()
-    print(f"classify_video end to end               {fps:6.1f} frames/s  ({result.frames} frames,"
-          f" {len(result.segments)} windows; top-1 {result.top5[0]['label']!r})")
+    print(
+        f"classify_video end to end               {fps:6.1f} frames/s  ({result.frames} frames,"
+        f" {len(result.segments)} windows; top-1 {result.top5[0]['label']!r})"
+    )
     return fps
 
 
@@ -134,8 +146,7 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
 
     settings = load_settings()
     pipeline = build_pipeline(settings, background=True)
-    buffer: FrameBuffer[tuple[np.ndarray, float, float]] = FrameBuffer(
-        settings.live.frame_buffer)
+    buffer: FrameBuffer[tuple[np.ndarray, float, float]] = FrameBuffer(settings.live.frame_buffer)
     stop = threading.Event()
     delivered = 0
 
@@ -143,8 +154,9 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
         nonlocal delivered
         began = time.perf_counter()
         while not stop.is_set():
-            buffer.put((frames[delivered % len(frames)], delivered / CAMERA_FPS,
-                        time.perf_counter()))
+            buffer.put(
+                (frames[delivered % len(frames)], delivered / CAMERA_FPS, time.perf_counter())
+            )
             delivered += 1
             time.sleep(max(0.0, began + delivered / CAMERA_FPS - time.perf_counter()))
         buffer.close()
@@ -170,23 +182,31 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     thread.join()
     pipeline.classifier.flush()
     pipeline.close()
-    out = {"processed fps": processed / elapsed, "dropped": buffer.dropped / max(delivered, 1),
-           "pose ms": float(np.mean(pose_ms)), "wait ms": float(np.mean(waits)),
-           "predictions/s": predictions / elapsed,
-           "latency ms": float(np.mean(latencies)) if latencies else float("nan")}
-    print(f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s "
-          f"processed,"
-          f" {100 * out['dropped']:.0f}% of frames dropped, {out['wait ms']:.0f} ms in the buffer, "
-          f"pose {out['pose ms']:.1f} ms, "
-          f"{out['predictions/s']:.2f} predictions/s, latency {out['latency ms']:.0f} ms")
+    out = {
+        "processed fps": processed / elapsed,
+        "dropped": buffer.dropped / max(delivered, 1),
+        "pose ms": float(np.mean(pose_ms)),
+        "wait ms": float(np.mean(waits)),
+        "predictions/s": predictions / elapsed,
+        "latency ms": float(np.mean(latencies)) if latencies else float("nan"),
+    }
+    print(
+        f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s "
+        f"processed,"
+        f" {100 * out['dropped']:.0f}% of frames dropped, {out['wait ms']:.0f} ms in the buffer, "
+        f"pose {out['pose ms']:.1f} ms, "
+        f"{out['predictions/s']:.2f} predictions/s, latency {out['latency ms']:.0f} ms"
+    )
     return out
 
 
 def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> dict[str, float]:
     """All measurements, then which stage limits the end-to-end rate; the headline figures."""
     shown = f" resized to {size[0]}x{size[1]} for pose and the live camera" if size else ""
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
-          f"torch threads; video {VIDEO.name}{shown}")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
+        f"torch threads; video {VIDEO.name}{shown}"
+    )
     frames = _frames(size=size)
     pose = bench_pose(frames)
     model = bench_model(weights)
@@ -200,21 +220,31 @@ def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> dict[str
     model_rate = model[next(k for k in model if "(live)" in k and k.endswith("1 thread(s)"))]
     model_fps = model_rate * classifier.stride  # frames per second the model alone can follow
     stage = "pose estimation" if pose_fps < model_fps else "the Shift-GCN inference"
-    print(f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
-          f"one window every {classifier.stride} frames, {model_fps:.1f} frames/s); "
-          f"end to end {classify_fps:.1f} frames/s")
+    print(
+        f"\nbottleneck of classify_video: {stage} (pose {pose_fps:.1f} frames/s; the model, "
+        f"one window every {classifier.stride} frames, {model_fps:.1f} frames/s); "
+        f"end to end {classify_fps:.1f} frames/s"
+    )
     pose_cores = pose["2 people, default (3rd / 10th) cpu ms"] * CAMERA_FPS / 1000
     model_cpu = model[next(k for k in model if "(live)" in k and "1 thread(s) cpu" in k)]
     model_cores = model_cpu / 1000 * CAMERA_FPS / classifier.stride
-    print(f"CPU budget of a 30 fps camera: pose {pose_cores:.2f} cores + the model every "
-          f"{classifier.stride} frames {model_cores:.2f} cores = {pose_cores + model_cores:.2f} "
-          f"of {os.cpu_count()} cores (the inference thread drops windows when it lags)")
+    print(
+        f"CPU budget of a 30 fps camera: pose {pose_cores:.2f} cores + the model every "
+        f"{classifier.stride} frames {model_cores:.2f} cores = {pose_cores + model_cores:.2f} "
+        f"of {os.cpu_count()} cores (the inference thread drops windows when it lags)"
+    )
     keeps_up = live["processed fps"] >= 0.95 * CAMERA_FPS
-    print(f"live path {'keeps up with' if keeps_up else 'falls behind'} a 30 fps camera: "
-          f"{live['processed fps']:.1f} frames/s with inference in its own thread")
-    return {"live_fps": live["processed fps"], "dropped_fraction": live["dropped"],
-            "predictions_per_s": live["predictions/s"], "latency_ms": live["latency ms"],
-            "classify_video_fps": classify_fps}
+    print(
+        f"live path {'keeps up with' if keeps_up else 'falls behind'} a 30 fps camera: "
+        f"{live['processed fps']:.1f} frames/s with inference in its own thread"
+    )
+    return {
+        "live_fps": live["processed fps"],
+        "dropped_fraction": live["dropped"],
+        "predictions_per_s": live["predictions/s"],
+        "latency_ms": live["latency ms"],
+        "classify_video_fps": classify_fps,
+    }
 
 
 def write_json(path: Path, figures: dict[str, float], size: tuple[int, int] | None) -> None:
@@ -225,10 +255,15 @@ def write_json(path: Path, figures: dict[str, float], size: tuple[int, int] | No
 
     from common.fileio import atomic_write
 
-    record = dict(figures, camera_size=f"{size[0]}x{size[1]}" if size else "340x256",
-                  cpu=_cpu_model() or platform.processor(), cpus=os.cpu_count(),
-                  load_average=list(os.getloadavg()), torch=torch.__version__,
-                  measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    record = dict(
+        figures,
+        camera_size=f"{size[0]}x{size[1]}" if size else "340x256",
+        cpu=_cpu_model() or platform.processor(),
+        cpus=os.cpu_count(),
+        load_average=list(os.getloadavg()),
+        torch=torch.__version__,
+        measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
@@ -261,7 +296,7 @@ def _windows(sample: np.ndarray, window: int, step: int, rate: int) -> list[np.n
     if len(frames) <= window:
         return [frames]
     ends = range(window, len(frames) + 1, step)
-    return [frames[e - window: e] for e in ends]
+    return [frames[e - window : e] for e in ends]
 
 
 def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
@@ -281,8 +316,9 @@ def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
     return samples + [padded], names + [VIDEO.stem]
 
 
-def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
-                 step: int = 16) -> None:
+def window_study(
+    weights: str, windows: tuple[int, ...] = (32, 48, 64, 100), step: int = 16
+) -> None:
     """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
     from app.pipeline import prepare_window
     from model import fuse_for_inference
@@ -294,13 +330,19 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
     with torch.no_grad():
         full = np.stack([normalize_sample(s) for s in samples])
         reference = model(torch.from_numpy(full)).argmax(1).numpy()
-    print(f"{len(samples)} samples: " + ", ".join(
-        f"{n} ({_sample_length(s)} frames)" for n, s in zip(names, samples)))
+    print(
+        f"{len(samples)} samples: "
+        + ", ".join(f"{n} ({_sample_length(s)} frames)" for n, s in zip(names, samples))
+    )
     settings = [(w, 300, 1) for w in windows] + [(w, 0, 1) for w in windows] + [(64, 300, 2)]
-    print("agree: windows whose top-1 is the full sample's; shorter: the same, counting only "
-          "windows shorter than their sample; video: mean over a sample's windows")
-    print(f"{'window':>6} {'padding':>13} {'camera':>7} {'windows':>7} {'agree':>6} "
-          f"{'shorter':>9} {'video':>6} {'ms/window':>9}")
+    print(
+        "agree: windows whose top-1 is the full sample's; shorter: the same, counting only "
+        "windows shorter than their sample; video: mean over a sample's windows"
+    )
+    print(
+        f"{'window':>6} {'padding':>13} {'camera':>7} {'windows':>7} {'agree':>6} "
+        f"{'shorter':>9} {'video':>6} {'ms/window':>9}"
+    )
     for window, pad, rate in settings:
         agree = total = videos = part_agree = part_total = 0
         spent = 0.0
@@ -316,10 +358,12 @@ def window_study(weights: str, windows: tuple[int, ...] = (32, 48, 64, 100),
             if _sample_length(sample) > window:
                 part_agree, part_total = part_agree + int(hits.sum()), part_total + len(hits)
             videos += int(probs.mean(0).argmax() == ref)
-        print(f"{window:6d} {('loop to ' + str(pad)) if pad else 'none':>13} "
-              f"{CAMERA_FPS / rate:5.0f}fps {total:7d} {agree / total:6.2f} "
-              f"{part_agree / max(part_total, 1):5.2f}/{part_total:<3d} "
-              f"{videos:>2d}/{len(samples):<3d} {1000 * spent / total:9.0f}")
+        print(
+            f"{window:6d} {('loop to ' + str(pad)) if pad else 'none':>13} "
+            f"{CAMERA_FPS / rate:5.0f}fps {total:7d} {agree / total:6.2f} "
+            f"{part_agree / max(part_total, 1):5.2f}/{part_total:<3d} "
+            f"{videos:>2d}/{len(samples):<3d} {1000 * spent / total:9.0f}"
+        )
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -328,22 +372,34 @@ def _size(text: str) -> tuple[int, int]:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
+            f"expected WIDTHxHEIGHT such as 640x480, got {text!r}"
+        ) from None
     return width, height
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.pipeline", __doc__)
-    parser.add_argument("--window-study", action="store_true",
-                        help="measure window length, padding and camera rate on NTU fixtures")
+    parser.add_argument(
+        "--window-study",
+        action="store_true",
+        help="measure window length, padding and camera rate on NTU fixtures",
+    )
     add_weights_flag(parser, note="default: the pipeline settings' checkpoint")
-    parser.add_argument("--camera-size", metavar="WxH", type=_size,
-                        help="resize the video's frames for pose and the live camera, e.g. "
-                             "640x480 for a webcam (default: as recorded, 340x256)")
-    parser.add_argument("--json", metavar="OUT.json", type=Path,
-                        help="also write live_fps, dropped_fraction, predictions_per_s, "
-                             "latency_ms, classify_video_fps (with the CPU and its load)")
+    parser.add_argument(
+        "--camera-size",
+        metavar="WxH",
+        type=_size,
+        help="resize the video's frames for pose and the live camera, e.g. "
+        "640x480 for a webcam (default: as recorded, 340x256)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="OUT.json",
+        type=Path,
+        help="also write live_fps, dropped_fraction, predictions_per_s, "
+        "latency_ms, classify_video_fps (with the CPU and its load)",
+    )
     return parser
 
 

@@ -10,6 +10,7 @@ the error of each joint and its mean (over all joints, and over those Kinect tra
 inferred), bone lengths of the pose path over Kinect's, and the classifier's top-5 on each
 skeleton with the whole clip looped to 300 frames, as the released models were trained.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,10 @@ def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
     estimator, _ = build_pose_stages(load_settings())
     try:
         with VideoSource(video) as source:
-            frames = [(frame.timestamp, estimator.estimate(frame.image))
-                      for frame in tqdm(source, desc="pose", unit="frame", leave=False)]
+            frames = [
+                (frame.timestamp, estimator.estimate(frame.image))
+                for frame in tqdm(source, desc="pose", unit="frame", leave=False)
+            ]
     finally:
         estimator.close()
     if not frames:
@@ -114,7 +117,8 @@ def bone_ratios(pose: np.ndarray, kinect: np.ndarray) -> dict[str, float]:
         ours = np.linalg.norm(pose[:, :, child, 0] - pose[:, :, parent, 0], axis=1)
         theirs = np.linalg.norm(kinect[:, :, child, 0] - kinect[:, :, parent, 0], axis=1)
         ratios[f"{JOINT_NAMES[parent]}-{JOINT_NAMES[child]}"] = float(
-            np.median(ours[ours > 0]) / np.median(theirs[theirs > 0]))
+            np.median(ours[ours > 0]) / np.median(theirs[theirs > 0])
+        )
     return ratios
 
 
@@ -131,41 +135,60 @@ def top5(model: torch.nn.Module, frames: np.ndarray, either_hand: bool = False) 
     return top_k(probs, 5, model.class_names)
 
 
-def measure(people: list[tuple[float, list[Person]]], skeleton: str | os.PathLike,
-            model: torch.nn.Module, mirror: bool) -> Gap:
+def measure(
+    people: list[tuple[float, list[Person]]],
+    skeleton: str | os.PathLike,
+    model: torch.nn.Module,
+    mirror: bool,
+) -> Gap:
     """Compare the pose path's skeletons of a video's detected people with the Kinect skeleton
     of the same recording."""
     kinect, tracked = kinect_skeletons(skeleton)
     pose = track(people, {"tracker": {"mirror": mirror}})
     if len(pose) != len(kinect):
-        raise UserError(f"the video has {len(pose)} frames but {skeleton} has {len(kinect)}: "
-                        f"they are not the same recording")
+        raise UserError(
+            f"the video has {len(pose)} frames but {skeleton} has {len(kinect)}: "
+            f"they are not the same recording"
+        )
     if not pose[:, :, :, 0].any():
         raise UserError("the pose path found nobody in the video; nothing to compare")
     errors = joint_errors(pose, kinect)
     seen = tracked[:, :, 0]
     hands = list(HAND_JOINTS)
-    return Gap(frames=len(kinect), mean=float(errors.mean()), hands=float(errors[:, hands].mean()),
-               mean_tracked=float(errors[seen].mean()),
-               hands_tracked=float(errors[:, hands][seen[:, hands]].mean()),
-               per_joint={name: float(errors[:, j].mean()) for j, name in enumerate(JOINT_NAMES)},
-               bone_ratio=bone_ratios(pose, kinect),
-               top5_kinect=top5(model, kinect), top5_pose=top5(model, pose),
-               top5_pose_either_hand=top5(model, pose, either_hand=True))
+    return Gap(
+        frames=len(kinect),
+        mean=float(errors.mean()),
+        hands=float(errors[:, hands].mean()),
+        mean_tracked=float(errors[seen].mean()),
+        hands_tracked=float(errors[:, hands][seen[:, hands]].mean()),
+        per_joint={name: float(errors[:, j].mean()) for j, name in enumerate(JOINT_NAMES)},
+        bone_ratio=bone_ratios(pose, kinect),
+        top5_kinect=top5(model, kinect),
+        top5_pose=top5(model, pose),
+        top5_pose_either_hand=top5(model, pose, either_hand=True),
+    )
 
 
 def report(gap: Gap) -> str:
     """The figures as text, one per line."""
-    lines = [f"{gap.frames} frames; error after normalisation, metres: mean {gap.mean:.3f} "
-             f"(hands {gap.hands:.3f}); joints Kinect tracked: mean {gap.mean_tracked:.3f} "
-             f"(hands {gap.hands_tracked:.3f})", "per joint:"]
+    lines = [
+        f"{gap.frames} frames; error after normalisation, metres: mean {gap.mean:.3f} "
+        f"(hands {gap.hands:.3f}); joints Kinect tracked: mean {gap.mean_tracked:.3f} "
+        f"(hands {gap.hands_tracked:.3f})",
+        "per joint:",
+    ]
     lines += [f"  {name:15s} {error:.3f}" for name, error in gap.per_joint.items()]
     lines.append("bone length, pose path / Kinect (median over frames):")
     lines += [f"  {name:31s} {ratio:.2f}" for name, ratio in gap.bone_ratio.items()]
-    for who, top in (("Kinect", gap.top5_kinect), ("pose path", gap.top5_pose),
-                     ("pose path, either hand,", gap.top5_pose_either_hand)):
-        lines.append(f"top-5 on the {who} skeleton: "
-                     + "; ".join(f"{t['label']} {t['score']:.3f}" for t in top))
+    for who, top in (
+        ("Kinect", gap.top5_kinect),
+        ("pose path", gap.top5_pose),
+        ("pose path, either hand,", gap.top5_pose_either_hand),
+    ):
+        lines.append(
+            f"top-5 on the {who} skeleton: "
+            + "; ".join(f"{t['label']} {t['score']:.3f}" for t in top)
+        )
     return "\n".join(lines)
 
 
@@ -173,11 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.skeleton_gap", __doc__)
     parser.add_argument("--video", type=Path, default=VIDEO, help="an RGB video")
-    parser.add_argument("--skeleton", type=Path, default=SKELETON,
-                        help="the Kinect .skeleton file of the same recording")
+    parser.add_argument(
+        "--skeleton",
+        type=Path,
+        default=SKELETON,
+        help="the Kinect .skeleton file of the same recording",
+    )
     add_weights_flag(parser, note="default: the pipeline settings' checkpoint")
-    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
-                        help="the video is a mirror image of the skeleton's scene (NTU's are)")
+    parser.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the video is a mirror image of the skeleton's scene (NTU's are)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser
 
@@ -188,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for path in (args.video, args.skeleton):
         if not path.is_file():
-            raise UserError(f"{path} not found: pass --video and --skeleton, or put ../shared "
-                            f"beside the checkout")
+            raise UserError(
+                f"{path} not found: pass --video and --skeleton, or put ../shared "
+                f"beside the checkout"
+            )
     use_released_weights()
     from app.pipeline import load_settings
     from model import fuse_for_inference

@@ -83,8 +83,11 @@ def time_training(
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.train", __doc__)
-    add_config_flags(parser, "training config whose model to time (default: the released "
-                     "network)", "model.channels=[32,64]")
+    add_config_flags(
+        parser,
+        "training config whose model to time (default: the released network)",
+        "model.channels=[32,64]",
+    )
     add_device_flag(parser)
     parser.add_argument("--batch-size", type=int, help="default: 64 on CUDA, 8 on CPU")
     parser.add_argument("--batches", type=int, default=4, help="batches per timed pass")

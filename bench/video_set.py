@@ -6,6 +6,7 @@ down instead of raising it, the same poses in the other order). Each class gets 
 
     python -m bench.video_set --out my_videos     # then: python -m train.from_videos my_videos ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +36,15 @@ def read_frames(path: Path) -> tuple[list[np.ndarray], float]:
         return frames, source.fps
 
 
-def write_parts(frames: list[np.ndarray], fps: float, folder: Path, name: str, seconds: float,
-                step: float) -> int:
+def write_parts(
+    frames: list[np.ndarray], fps: float, folder: Path, name: str, seconds: float, step: float
+) -> int:
     """Parts of `seconds` every `step` seconds, each also mirrored; returns how many files."""
     folder.mkdir(parents=True, exist_ok=True)
     length, hop = round(seconds * fps), max(1, round(step * fps))
     count = 0
     for start in range(0, len(frames) - length + 1, hop):
-        part = frames[start:start + length]
+        part = frames[start : start + length]
         for mirrored in (False, True):
             path = folder / f"{name}_{start:04d}{'_mirror' if mirrored else ''}.mp4"
             with video_writer(path, fps, (part[0].shape[1], part[0].shape[0])) as writer:
@@ -68,11 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     arm, arm_fps = read_frames(ARMWRESTLING)
     drink, drink_fps = read_frames(DRINKING)
     drink_step = args.step / 4  # the NTU clip is 3.4 s long, the other 10 s
-    for name, frames, fps, step in (("armwrestling", arm, arm_fps, args.step),
-                                    ("drinking", drink, drink_fps, drink_step),
-                                    ("drinking reversed", drink[::-1], drink_fps, drink_step)):
-        count = write_parts(frames, fps, args.out / name, name.replace(" ", "_"), args.seconds,
-                            step)
+    for name, frames, fps, step in (
+        ("armwrestling", arm, arm_fps, args.step),
+        ("drinking", drink, drink_fps, drink_step),
+        ("drinking reversed", drink[::-1], drink_fps, drink_step),
+    ):
+        count = write_parts(
+            frames, fps, args.out / name, name.replace(" ", "_"), args.seconds, step
+        )
         print(f"{args.out / name}: {count} clips")
     return 0
 

@@ -13,14 +13,17 @@ from .device import DEVICE_CHOICES, is_device_name
 from .errors import UserError
 from .yaml_files import deep_merge
 
-WEIGHTS_HELP = ("checkpoint: a registered name (python -m weights list; a missing released one "
-                "is downloaded) or a .pt file")
+WEIGHTS_HELP = (
+    "checkpoint: a registered name (python -m weights list; a missing released one "
+    "is downloaded) or a .pt file"
+)
 
 
 def command_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     """A parser whose help is `doc` (the command module's docstring) as written."""
-    return argparse.ArgumentParser(prog=prog, description=doc,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 class _DeviceChoices(tuple):
@@ -30,32 +33,66 @@ class _DeviceChoices(tuple):
         return isinstance(name, str) and is_device_name(name)
 
 
-def add_device_flag(parser: argparse.ArgumentParser, default: str | None = "auto",
-                    note: str = "default: %(default)s") -> None:
+def add_device_flag(
+    parser: argparse.ArgumentParser,
+    default: str | None = "auto",
+    note: str = "default: %(default)s",
+) -> None:
     """--device auto|cpu|cuda|cuda:N (auto: a GPU where there is one, else the CPU)."""
-    parser.add_argument("--device", choices=_DeviceChoices(DEVICE_CHOICES), default=default,
-                        help=f"where the model runs: auto (a GPU where there is one, else the "
-                        f"CPU), cpu, cuda or cuda:N; {note}")
+    parser.add_argument(
+        "--device",
+        choices=_DeviceChoices(DEVICE_CHOICES),
+        default=default,
+        help=f"where the model runs: auto (a GPU where there is one, else the "
+        f"CPU), cpu, cuda or cuda:N; {note}",
+    )
 
 
-def add_weights_flag(parser: argparse.ArgumentParser, default: str | None = None, *,
-                     required: bool = False, note: str = "default: the registry's default "
-                     "(%(default)s)", nargs: str | None = None) -> None:
+def add_weights_flag(
+    parser: argparse.ArgumentParser,
+    default: str | None = None,
+    *,
+    required: bool = False,
+    note: str = "default: the registry's default (%(default)s)",
+    nargs: str | None = None,
+) -> None:
     """--weights: always a checkpoint; a default given is the registry's (weights.default_name)."""
-    parser.add_argument("--weights", default=default, required=required, nargs=nargs,
-                        help=WEIGHTS_HELP if required else f"{WEIGHTS_HELP}; {note}")
+    parser.add_argument(
+        "--weights",
+        default=default,
+        required=required,
+        nargs=nargs,
+        help=WEIGHTS_HELP if required else f"{WEIGHTS_HELP}; {note}",
+    )
 
 
-def add_config_flags(parser: argparse.ArgumentParser, what: str, example: str, *,
-                     required: bool = False, default: Path | None = None) -> None:
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    what: str,
+    example: str,
+    *,
+    required: bool = False,
+    default: Path | None = None,
+) -> None:
     """--config YAML and --set KEY.SUB=VALUE (repeatable, read by config_overrides) over it."""
     shown = f" (default: {default})" if default is not None else ""
-    parser.add_argument("--config", type=Path, required=required, default=default,
-                        metavar="YAML", help=f"{what}{shown}")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one configuration key with a YAML value, dots reaching "
-                        f"into sections, e.g. --set {example} (repeatable; above --config, "
-                        "below the named flags)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        required=required,
+        default=default,
+        metavar="YAML",
+        help=f"{what}{shown}",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one configuration key with a YAML value, dots reaching "
+        f"into sections, e.g. --set {example} (repeatable; above --config, "
+        "below the named flags)",
+    )
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
@@ -74,8 +111,9 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise UserError(f"--set {item!r}: {part} is set to a value above; set one or "
-                                "the other")
+                raise UserError(
+                    f"--set {item!r}: {part} is set to a value above; set one or the other"
+                )
         node[leaf] = value
     return out
 

@@ -1,4 +1,5 @@
 """Download one checkpoint file: progress, sha256 check, and nothing partial left behind."""
+
 from __future__ import annotations
 
 import contextlib
@@ -56,18 +57,25 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
         old = urllib.parse.urlsplit(req.full_url).scheme
         new = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl)).scheme
         if new not in ("http", "https") or (old == "https" and new != "https"):
-            raise UserError(f"refused: {req.full_url} redirects to {newurl}, a {new} address "
-                            f"(a downgrade from {old}); nothing was saved")
+            raise UserError(
+                f"refused: {req.full_url} redirects to {newurl}, a {new} address "
+                f"(a downgrade from {old}); nothing was saved"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 _OPENER = urllib.request.build_opener(_SafeRedirects)
 
 
-def download(url: str, dest: Path, sha256: str | None, progress: ProgressFn | None = None,
-             max_bytes: int = DEFAULT_MAX_BYTES, check: Callable[[Path], None] | None = None,
-             writable_hint: str = "choose a writable directory with --dir or SHIFTGCN_WEIGHTS_DIR"
-             ) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    sha256: str | None,
+    progress: ProgressFn | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    check: Callable[[Path], None] | None = None,
+    writable_hint: str = "choose a writable directory with --dir or SHIFTGCN_WEIGHTS_DIR",
+) -> Path:
     """Fetch `url` into `dest`, verify its digest (unless None) and `check(file)` (raising
     UserError), and rename it into place only if both pass. More than `max_bytes` (announced or
     sent) stops the download: a server cannot fill the disk."""
@@ -81,7 +89,10 @@ def download(url: str, dest: Path, sha256: str | None, progress: ProgressFn | No
                 if sha256 is not None and got != sha256:
                     raise DownloadFailed(
                         f"the file downloaded from {url} has sha256 {got}, expected {sha256}; "
-                        f"nothing was saved: retry, or {manual_hint(url, dest)}", url, dest)
+                        f"nothing was saved: retry, or {manual_hint(url, dest)}",
+                        url,
+                        dest,
+                    )
                 if check is not None:
                     check(tmp)
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:
@@ -95,12 +106,20 @@ def download(url: str, dest: Path, sha256: str | None, progress: ProgressFn | No
 
 
 def _too_big(url: str, size: int, max_bytes: int) -> UserError:
-    return UserError(f"refused: {url} sends {size} bytes or more, but the registry allows "
-                     f"{max_bytes}; nothing was saved (a wrong or hostile server?)")
+    return UserError(
+        f"refused: {url} sends {size} bytes or more, but the registry allows "
+        f"{max_bytes}; nothing was saved (a wrong or hostile server?)"
+    )
 
 
-def _copy_response(response: http.client.HTTPResponse, tmp: Path, total: int | None,
-                   report: ProgressFn, max_bytes: int, url: str) -> str:
+def _copy_response(
+    response: http.client.HTTPResponse,
+    tmp: Path,
+    total: int | None,
+    report: ProgressFn,
+    max_bytes: int,
+    url: str,
+) -> str:
     """Copy a response body into `tmp`, reporting progress; return the sha256 of the bytes."""
     digest = hashlib.sha256()
     done = 0

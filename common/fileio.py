@@ -21,8 +21,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part",
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp)
     umask = os.umask(0)
@@ -41,7 +42,7 @@ def remove_stale_parts(path: Path) -> list[Path]:
     """Delete the temporary files of `path` left by writers that are no longer running."""
     removed = []
     for part in path.parent.glob(f".{glob.escape(path.name)}.*.part*"):
-        pid = part.name[len(path.name) + 2:].split(".", 1)[0]
+        pid = part.name[len(path.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
             part.unlink(missing_ok=True)
             removed.append(part)

@@ -3,6 +3,7 @@
 A bar redrawn into a log file leaves carriage returns, escape codes and blank lines; commands
 that report per step (the trainer's one line an epoch) print those lines either way.
 """
+
 from __future__ import annotations
 
 import sys

@@ -12,8 +12,13 @@ from .errors import UserError
 
 Settings = TypeVar("Settings")
 
-_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text",
-          dict: "a mapping of keys to values"}
+_KINDS = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a text",
+    dict: "a mapping of keys to values",
+}
 
 
 def settings_from_dict(cls: type[Settings], data: Any, where: str) -> Settings:
@@ -29,8 +34,9 @@ def settings_from_dict(cls: type[Settings], data: Any, where: str) -> Settings:
 def _build(cls: type[Settings], data: Any, prefix: str) -> Settings:
     """settings_from_dict below the key path `prefix` (e.g. "classifier.")."""
     if not isinstance(data, dict):
-        raise UserError(f"{prefix.rstrip('.') or 'the settings'} must be a mapping of keys to "
-                        "values")
+        raise UserError(
+            f"{prefix.rstrip('.') or 'the settings'} must be a mapping of keys to values"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     values = {}
@@ -43,8 +49,9 @@ def _build(cls: type[Settings], data: Any, prefix: str) -> Settings:
             continue
         allowed = _allowed_types(hint)
         if not _fits(value, allowed):
-            kinds = " or ".join(_KINDS.get(t, "null" if t is type(None) else t.__name__)
-                                for t in allowed)
+            kinds = " or ".join(
+                _KINDS.get(t, "null" if t is type(None) else t.__name__) for t in allowed
+            )
             raise UserError(f"{prefix}{key}: {value!r} is not {kinds}")
         values[key] = float(value) if float in allowed and isinstance(value, int) else value
     return cls(**values)

@@ -36,8 +36,10 @@ class LoadReport:
 
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise UserError(f"checkpoint file {path} not found; give an existing .pt file "
-                        "(or a registered name where the command takes one)")
+        raise UserError(
+            f"checkpoint file {path} not found; give an existing .pt file "
+            "(or a registered name where the command takes one)"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # torch raises many types for a truncated or foreign file
@@ -101,8 +103,10 @@ def load_model(
 def _one_of(path: Path, what: str, saved: Any, given: Any) -> Any:
     """The file's own value, else the given one; a UserError when both exist and differ."""
     if saved and given and saved != given:
-        raise UserError(f"{path} carries other {what} than those given for it (by --stream or "
-                        "its registry entry); leave them out, or register the file again")
+        raise UserError(
+            f"{path} carries other {what} than those given for it (by --stream or "
+            "its registry entry); leave them out, or register the file again"
+        )
     return saved or given
 
 
@@ -113,15 +117,21 @@ def _ntu_names(num_class: int) -> list[str] | None:
 
 def _check_consistent(path: Path, num_class: int, class_names: Any, stream: Any) -> None:
     """A project checkpoint's parts must agree: one name per output of the head, a known stream."""
-    if class_names is not None and (not isinstance(class_names, (list, tuple))
-                                    or not all(isinstance(n, str) for n in class_names)):
+    if class_names is not None and (
+        not isinstance(class_names, (list, tuple))
+        or not all(isinstance(n, str) for n in class_names)
+    ):
         raise UserError(f"{path}: its class_names are not a list of strings; save it again")
     if class_names and len(class_names) != num_class:
-        raise UserError(f"{path} disagrees with itself: its head has {num_class} classes but it "
-                        f"names {len(class_names)}; save it again with matching class names")
+        raise UserError(
+            f"{path} disagrees with itself: its head has {num_class} classes but it "
+            f"names {len(class_names)}; save it again with matching class names"
+        )
     if stream not in STREAMS:
-        raise UserError(f"{path} has stream {stream!r}, not one of {', '.join(STREAMS)}; "
-                        "save it again with its real stream")
+        raise UserError(
+            f"{path} has stream {stream!r}, not one of {', '.join(STREAMS)}; "
+            "save it again with its real stream"
+        )
 
 
 def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: bool) -> LoadReport:
@@ -164,8 +174,10 @@ def save_checkpoint(
     """Write a project checkpoint atomically: weights, config, class names, stream and `extra`."""
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
     if isinstance(module, FusedShiftGCN):
-        raise TypeError("a fused network's weights are folded (model.fuse_for_inference); "
-                        "save the network it was fused from")
+        raise TypeError(
+            "a fused network's weights are folded (model.fuse_for_inference); "
+            "save the network it was fused from"
+        )
     data = {
         "format": CHECKPOINT_FORMAT,
         "model_config": module.config.to_dict(),

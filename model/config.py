@@ -85,13 +85,15 @@ class ModelConfig:
             raise UserError(f"model config: {err}") from None
 
     @classmethod
-    def from_yaml(cls, path: str | Path | None, overrides: dict[str, Any] | None = None
-                  ) -> ModelConfig:
+    def from_yaml(
+        cls, path: str | Path | None, overrides: dict[str, Any] | None = None
+    ) -> ModelConfig:
         """Read the `model:` section of a YAML file (following `_base_`; None: no file) with
         `overrides` (keys of the whole file, as --set gives them); absent, the defaults."""
         data = deep_merge(read_yaml(path) if path is not None else {}, overrides or {})
         section = data.get("model") or {}
         if not isinstance(section, dict):
-            raise UserError(f"config {path or '--set'}: 'model' must be a mapping of keys to "
-                            "values")
+            raise UserError(
+                f"config {path or '--set'}: 'model' must be a mapping of keys to values"
+            )
         return cls.from_dict(section)

@@ -61,14 +61,22 @@ def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = No
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python ints and shape asserts
-        torch.onnx.export(wrapper, (example,), buffer, dynamo=False, opset_version=OPSET,
-                          input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": dynamic} if dynamic else None)
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": dynamic} if dynamic else None,
+        )
     return buffer.getvalue()
 
 
-def export_onnx(net: nn.Module, out: str | os.PathLike, frames: int | None = None,
-                batch: int | None = None) -> Path:
+def export_onnx(
+    net: nn.Module, out: str | os.PathLike, frames: int | None = None, batch: int | None = None
+) -> Path:
     """Write `net` as an ONNX file (atomically) and return its path."""
     data = onnx_bytes(net, frames, batch)
     with atomic_write(out) as tmp:

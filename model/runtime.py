@@ -28,8 +28,9 @@ class TorchRuntime:
     """Eager PyTorch on `device` with the fused network (model.fuse); a looped window runs on its
     period when the network allows."""
 
-    def __init__(self, net: torch.nn.Module, device: torch.device | str = "cpu",
-                 looped: bool = True) -> None:
+    def __init__(
+        self, net: torch.nn.Module, device: torch.device | str = "cpu", looped: bool = True
+    ) -> None:
         self.net, self.device = fuse_for_inference(net), torch.device(device)
         self.multiple = net.config.temporal_reduction if hasattr(net, "config") else 0
         self.looped = looped and bool(getattr(net, "loops_exactly", False))
@@ -37,8 +38,9 @@ class TorchRuntime:
     @torch.no_grad()
     def __call__(self, x: np.ndarray) -> np.ndarray:
         frames = x.shape[1]
-        period = loop_period(x, self.multiple) if self.looped and frames % self.multiple == 0 \
-            else None
+        period = (
+            loop_period(x, self.multiple) if self.looped and frames % self.multiple == 0 else None
+        )
         if period is None:
             logits = self.net(torch.from_numpy(x)[None].to(self.device))
         else:
@@ -54,16 +56,18 @@ class OnnxRuntime:
         try:
             import onnxruntime
         except ImportError:
-            raise UserError("runtime 'onnx' needs the onnxruntime package: "
-                            "pip install -r requirements.txt") from None
+            raise UserError(
+                "runtime 'onnx' needs the onnxruntime package: pip install -r requirements.txt"
+            ) from None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         # no spin-waiting between runs: on a small CPU the pose thread needs those cycles
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's
-        self.session = onnxruntime.InferenceSession(graph, options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            graph, options, providers=["CPUExecutionProvider"]
+        )
         self.multiple = multiple
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -79,8 +83,9 @@ class OnnxRuntime:
         return self.session.run(None, {"x": np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
 
-def make_runtime(net: torch.nn.Module, runtime: str, device: torch.device | str = "cpu",
-                 looped: bool = True) -> Runtime:
+def make_runtime(
+    net: torch.nn.Module, runtime: str, device: torch.device | str = "cpu", looped: bool = True
+) -> Runtime:
     """The runtime named in the pipeline's `runtime:` key for a loaded network."""
     if runtime == "torch":
         return TorchRuntime(net, device, looped)

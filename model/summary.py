@@ -88,8 +88,11 @@ def measure_cost(model: nn.Module, frames: int = 300, bodies: int = 2) -> ModelC
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m model.summary", __doc__)
-    add_config_flags(parser, "YAML whose model: section to count (default: the released "
-                     "network)", "model.channels=[32,64]")
+    add_config_flags(
+        parser,
+        "YAML whose model: section to count (default: the released network)",
+        "model.channels=[32,64]",
+    )
     parser.add_argument(
         "--frames", type=int, default=300, help="frames of the sample (default 300)"
     )
@@ -101,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = ModelConfig.from_yaml(
-        args.config, config_overrides(args, {"model": {"num_class": args.num_class}}))
+        args.config, config_overrides(args, {"model": {"num_class": args.num_class}})
+    )
     cost = measure_cost(ShiftGCN(config), frames=args.frames)
     print(f"classes:           {config.num_class}")
     print(f"learnable weights: {cost.parameters:,} ({cost.parameters / 1e6:.2f} M)")

@@ -1,4 +1,5 @@
 """NTU RGB+D class names in label order, from the label files shipped in ntu/labels/."""
+
 from __future__ import annotations
 
 from pathlib import Path

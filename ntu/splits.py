@@ -1,16 +1,71 @@
 """NTU RGB+D sample names (SsssCcccPpppRrrrAaaa) and the published train/val splits."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-NTU60_XSUB_TRAIN_PERFORMERS = frozenset((
-    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38,
-))
-NTU120_XSUB_TRAIN_PERFORMERS = NTU60_XSUB_TRAIN_PERFORMERS | frozenset((
-    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86,
-    89, 91, 92, 93, 94, 95, 97, 98, 100, 103,
-))
+NTU60_XSUB_TRAIN_PERFORMERS = frozenset(
+    (
+        1,
+        2,
+        4,
+        5,
+        8,
+        9,
+        13,
+        14,
+        15,
+        16,
+        17,
+        18,
+        19,
+        25,
+        27,
+        28,
+        31,
+        34,
+        35,
+        38,
+    )
+)
+NTU120_XSUB_TRAIN_PERFORMERS = NTU60_XSUB_TRAIN_PERFORMERS | frozenset(
+    (
+        45,
+        46,
+        47,
+        49,
+        50,
+        52,
+        53,
+        54,
+        55,
+        56,
+        57,
+        58,
+        59,
+        70,
+        74,
+        78,
+        80,
+        81,
+        82,
+        83,
+        84,
+        85,
+        86,
+        89,
+        91,
+        92,
+        93,
+        94,
+        95,
+        97,
+        98,
+        100,
+        103,
+    )
+)
 XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
 
 

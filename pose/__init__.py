@@ -1,4 +1,5 @@
 """Pixels -> NTU skeletons: pose estimators, the BlazePose -> NTU mapping and the body tracker."""
+
 from .estimators import (
     BACKENDS,
     MediaPipePose,
@@ -16,8 +17,22 @@ from .tracker import BodyTracker, TrackerSettings
 SKELETON_FORMAT = "ntu-mapping-1"
 
 __all__ = [
-    "BACKENDS", "BodyTracker", "MediaPipePose", "NUM_LANDMARKS", "POSE_EDGES", "Person",
-    "PoseEstimator", "PoseSettings", "SKELETON_FORMAT", "TasksPose", "TrackerSettings",
-    "camera_offset", "make_estimator", "mirrored", "ntu_visibility", "person_to_ntu",
-    "steady_legs", "to_ntu",
+    "BACKENDS",
+    "BodyTracker",
+    "MediaPipePose",
+    "NUM_LANDMARKS",
+    "POSE_EDGES",
+    "Person",
+    "PoseEstimator",
+    "PoseSettings",
+    "SKELETON_FORMAT",
+    "TasksPose",
+    "TrackerSettings",
+    "camera_offset",
+    "make_estimator",
+    "mirrored",
+    "ntu_visibility",
+    "person_to_ntu",
+    "steady_legs",
+    "to_ntu",
 ]

@@ -1,4 +1,5 @@
 """Pose estimators: MediaPipe's bundled offline model, and Tasks PoseLandmarker (.task file)."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ from .model_files import ensure_pose_model
 from .native_log import native_stderr_silenced
 
 MEDIAPIPE_PIN = "mediapipe==0.10.21"
-TASK_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/pose_landmarker/"
-                  "pose_landmarker_full/float16/latest/pose_landmarker_full.task")
+TASK_MODEL_URL = (
+    "https://storage.googleapis.com/mediapipe-models/pose_landmarker/"
+    "pose_landmarker_full/float16/latest/pose_landmarker_full.task"
+)
 BACKENDS = ("mediapipe", "tasks")
 # Pixels of margin grown around the first person's segmentation before looking for a second one.
 MASK_DILATE_PX = 15
@@ -55,8 +58,9 @@ class PoseSettings:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise UserError(f"unknown pose backend {self.backend!r}: choose one of "
-                            f"{', '.join(BACKENDS)}")
+            raise UserError(
+                f"unknown pose backend {self.backend!r}: choose one of {', '.join(BACKENDS)}"
+            )
         if self.max_people not in (1, 2):
             raise UserError(f"max_people must be 1 or 2, got {self.max_people}")
         if self.model_complexity not in (0, 1, 2):
@@ -64,9 +68,11 @@ class PoseSettings:
         if self.threads < 1:
             raise UserError(f"pose threads must be 1 or more, got {self.threads}")
         if min(self.second_person_every, self.second_person_search_every) < 1:
-            raise UserError("second_person_every and second_person_search_every must be 1 or "
-                            f"more, got {self.second_person_every} and "
-                            f"{self.second_person_search_every}")
+            raise UserError(
+                "second_person_every and second_person_search_every must be 1 or "
+                f"more, got {self.second_person_every} and "
+                f"{self.second_person_search_every}"
+            )
 
 
 class PoseEstimator(Protocol):
@@ -88,8 +94,9 @@ def _import_mediapipe():
     try:
         import mediapipe as mp
     except ImportError as err:
-        raise UserError(f"MediaPipe is not installed ({err}): "
-                        f"pip install '{MEDIAPIPE_PIN}'") from None
+        raise UserError(
+            f"MediaPipe is not installed ({err}): pip install '{MEDIAPIPE_PIN}'"
+        ) from None
     return mp
 
 
@@ -190,14 +197,18 @@ class MediaPipePose:
         max_people = self.max_people = settings.max_people
         self.second_person_every = settings.second_person_every
         self.second_person_search_every = settings.second_person_search_every
-        kwargs = dict(static_image_mode=False, model_complexity=settings.model_complexity,
-                      min_detection_confidence=settings.min_detection_confidence,
-                      min_tracking_confidence=settings.min_tracking_confidence)
+        kwargs = dict(
+            static_image_mode=False,
+            model_complexity=settings.model_complexity,
+            min_detection_confidence=settings.min_detection_confidence,
+            min_tracking_confidence=settings.min_tracking_confidence,
+        )
         threads = settings.threads
         self._first = _threaded_pose(mp, threads, enable_segmentation=max_people > 1, **kwargs)
         self._second = _threaded_pose(mp, threads, **kwargs) if max_people > 1 else None
-        self._worker = (ThreadPoolExecutor(1, thread_name_prefix="second-person")
-                        if max_people > 1 else None)
+        self._worker = (
+            ThreadPoolExecutor(1, thread_name_prefix="second-person") if max_people > 1 else None
+        )
         self._search_started: tuple[Future, Person] | None = None  # and who the first one was
         self._since_search = NEVER
         self._last_second: Person | None = None
@@ -214,8 +225,9 @@ class MediaPipePose:
             return
         path = root / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
         if not path.is_file():
-            raise UserError(f"the bundled MediaPipe pose model {path} is missing: reinstall "
-                            f"{MEDIAPIPE_PIN}")
+            raise UserError(
+                f"the bundled MediaPipe pose model {path} is missing: reinstall {MEDIAPIPE_PIN}"
+            )
 
     def estimate(self, frame_bgr: np.ndarray) -> list[Person]:
         """Up to two people in the frame, the one the first instance tracks first."""
@@ -230,8 +242,9 @@ class MediaPipePose:
         if first.pose_landmarks is None:
             self._last_second = None
             return []
-        people = [_person(first.pose_landmarks.landmark, first.pose_world_landmarks.landmark,
-                          (w, h))]
+        people = [
+            _person(first.pose_landmarks.landmark, first.pose_world_landmarks.landmark, (w, h))
+        ]
         if self._second is not None:
             self._maybe_start_search(rgb, first.segmentation_mask, people[0])
             if self._last_second is not None:
@@ -246,12 +259,14 @@ class MediaPipePose:
         self._search_started = None
         self._last_second = self._accept_second(future.result(), first)
 
-    def _maybe_start_search(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person
-                            ) -> None:
+    def _maybe_start_search(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person) -> None:
         """Start the second-person search on this frame in the worker when one is due."""
         self._since_search += 1
-        interval = (self.second_person_every if self._last_second is not None
-                    else self.second_person_search_every)
+        interval = (
+            self.second_person_every
+            if self._last_second is not None
+            else self.second_person_search_every
+        )
         if self._since_search < interval:
             return
         self._since_search = 0
@@ -264,8 +279,7 @@ class MediaPipePose:
         result = self._second.process(masked_rgb)
         if result.pose_landmarks is None:
             return None
-        return _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark,
-                       (w, h))
+        return _person(result.pose_landmarks.landmark, result.pose_world_landmarks.landmark, (w, h))
 
     @staticmethod
     def _accept_second(second: Person | None, first: Person) -> Person | None:
@@ -276,8 +290,9 @@ class MediaPipePose:
         return None if too_small or is_same_person(first, second) else second
 
     @staticmethod
-    def _grown_mask(segmentation: np.ndarray | None, first: Person, shape: tuple[int, int]
-                    ) -> np.ndarray:
+    def _grown_mask(
+        segmentation: np.ndarray | None, first: Person, shape: tuple[int, int]
+    ) -> np.ndarray:
         """0/1 mask of the first person (segmentation, else bounding box), grown by a margin."""
         import cv2
 
@@ -325,18 +340,23 @@ class TasksPose:
         mp = _import_mediapipe()
         path = Path(settings.model_path or "")
         if path.suffix != ".task" or not path.is_file():
-            raise UserError(f"pose model {path} not found or not a .task file: download "
-                            f"{TASK_MODEL_URL} and pass its path")
+            raise UserError(
+                f"pose model {path} not found or not a .task file: download "
+                f"{TASK_MODEL_URL} and pass its path"
+            )
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as err:
-            raise UserError(f"this MediaPipe has no Tasks API ({err}): pip install "
-                            f"'{MEDIAPIPE_PIN}'") from None
+            raise UserError(
+                f"this MediaPipe has no Tasks API ({err}): pip install '{MEDIAPIPE_PIN}'"
+            ) from None
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=settings.max_people,
+            running_mode=vision.RunningMode.VIDEO,
+            num_poses=settings.max_people,
             min_pose_detection_confidence=settings.min_detection_confidence,
-            min_tracking_confidence=settings.min_tracking_confidence)
+            min_tracking_confidence=settings.min_tracking_confidence,
+        )
         try:
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as err:
@@ -350,13 +370,18 @@ class TasksPose:
         """People found in the frame; timestamps must increase (one is made up when absent)."""
         rgb = _rgb(frame_bgr)
         h, w = rgb.shape[:2]
-        ms = (self._last_ms + 33 if timestamp_ms is None
-              else max(int(timestamp_ms), self._last_ms + 1))
+        ms = (
+            self._last_ms + 33
+            if timestamp_ms is None
+            else max(int(timestamp_ms), self._last_ms + 1)
+        )
         self._last_ms = ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         result = self._landmarker.detect_for_video(image, ms)
-        return [_person(img, world, (w, h))
-                for img, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
+        return [
+            _person(img, world, (w, h))
+            for img, world in zip(result.pose_landmarks, result.pose_world_landmarks)
+        ]
 
     def reset(self) -> None:
         """Nothing to forget: video-mode timestamps only keep increasing."""
@@ -370,6 +395,8 @@ def make_estimator(settings: PoseSettings | None = None) -> PoseEstimator:
     """Build the settings' backend; a `.task` model path selects the Tasks backend by itself."""
     settings = settings or PoseSettings()
     if settings.model_path is None and settings.backend == "tasks":
-        raise UserError(f"the tasks pose backend needs a .task model file: download "
-                        f"{TASK_MODEL_URL} and pass its path")
+        raise UserError(
+            f"the tasks pose backend needs a .task model file: download "
+            f"{TASK_MODEL_URL} and pass its path"
+        )
     return MediaPipePose(settings) if settings.model_path is None else TasksPose(settings)

@@ -1,4 +1,5 @@
 """One detected person: BlazePose's 33 landmarks in image and world coordinates, with visibility."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,11 +26,34 @@ TORSO = [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]
 
 # Lines between landmarks for drawing a BlazePose skeleton on the image.
 POSE_EDGES = (
-    (11, 12), (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19),
-    (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20),
-    (11, 23), (12, 24), (23, 24), (23, 25), (25, 27), (27, 29), (29, 31), (27, 31),
-    (24, 26), (26, 28), (28, 30), (30, 32), (28, 32),
-    (0, 7), (0, 8),
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (15, 17),
+    (15, 19),
+    (15, 21),
+    (17, 19),
+    (12, 14),
+    (14, 16),
+    (16, 18),
+    (16, 20),
+    (16, 22),
+    (18, 20),
+    (11, 23),
+    (12, 24),
+    (23, 24),
+    (23, 25),
+    (25, 27),
+    (27, 29),
+    (29, 31),
+    (27, 31),
+    (24, 26),
+    (26, 28),
+    (28, 30),
+    (30, 32),
+    (28, 32),
+    (0, 7),
+    (0, 8),
 )
 
 
@@ -77,5 +101,9 @@ class Person:
         x0, y0 = p.min(axis=0)
         x1, y1 = p.max(axis=0)
         px, py = (x1 - x0) * pad, (y1 - y0) * pad
-        return (int(max(0, x0 - px)), int(max(0, y0 - py)),
-                int(min(w, x1 + px)), int(min(h, y1 + py)))
+        return (
+            int(max(0, x0 - px)),
+            int(max(0, y0 - py)),
+            int(min(w, x1 + px)),
+            int(min(h, y1 + py)),
+        )

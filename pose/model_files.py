@@ -32,8 +32,10 @@ def pose_model_dir(override: str | os.PathLike | None = None) -> Path:
 def _entry(complexity: int) -> dict:
     models = read_yaml(MODELS_FILE)["models"]
     if complexity not in models:
-        raise UserError(f"no downloadable pose model for model_complexity={complexity} "
-                        f"(known: {', '.join(str(k) for k in models)}; 1 is bundled)")
+        raise UserError(
+            f"no downloadable pose model for model_complexity={complexity} "
+            f"(known: {', '.join(str(k) for k in models)}; 1 is bundled)"
+        )
     return models[complexity]
 
 
@@ -51,8 +53,7 @@ def check_model_file(path: Path, entry: dict) -> None:
         identifier = f.read(8)[4:8]
     problem = None
     if not entry["min_bytes"] <= size <= entry["max_bytes"]:
-        problem = (f"{size} bytes, outside the {entry['min_bytes']}-{entry['max_bytes']} "
-                   "expected")
+        problem = f"{size} bytes, outside the {entry['min_bytes']}-{entry['max_bytes']} expected"
     elif identifier != TFLITE_IDENTIFIER:
         problem = "not a TensorFlow Lite model (no TFL3 identifier)"
     elif entry.get("sha256"):
@@ -62,8 +63,10 @@ def check_model_file(path: Path, entry: dict) -> None:
         if digest != entry["sha256"]:
             problem = f"sha256 {digest}, expected {entry['sha256']} ({MODELS_FILE.name})"
     if problem:
-        raise UserError(f"{path.name} from {model_url(entry)} is {problem}; nothing was kept: "
-                        "retry, or fetch it by hand (see pose/pose_models.yaml)")
+        raise UserError(
+            f"{path.name} from {model_url(entry)} is {problem}; nothing was kept: "
+            "retry, or fetch it by hand (see pose/pose_models.yaml)"
+        )
 
 
 def _is_valid(path: Path, entry: dict) -> bool:
@@ -74,8 +77,9 @@ def _is_valid(path: Path, entry: dict) -> bool:
     return True
 
 
-def ensure_pose_model(complexity: int, mediapipe_root: Path,
-                      directory: str | os.PathLike | None = None, progress=None) -> Path:
+def ensure_pose_model(
+    complexity: int, mediapipe_root: Path, directory: str | os.PathLike | None = None, progress=None
+) -> Path:
     """The path where mediapipe's graph reads the model of `complexity` (0 or 2), after fetching
     it into the cache and linking it there if needed. `mediapipe_root` is the mediapipe package
     folder; `progress(done, total)` replaces the tqdm bar (see common.download.download)."""
@@ -88,12 +92,20 @@ def ensure_pose_model(complexity: int, mediapipe_root: Path,
     cached = pose_model_dir(directory) / entry["file"]
     if not _is_valid(cached, entry):
         url = model_url(entry)
-        download(url, cached, entry.get("sha256"), progress, max_bytes=int(entry["max_bytes"]),
-                 check=lambda tmp: check_model_file(tmp, entry),
-                 writable_hint="set SHIFTGCN_POSE_DIR to a writable folder")
+        download(
+            url,
+            cached,
+            entry.get("sha256"),
+            progress,
+            max_bytes=int(entry["max_bytes"]),
+            check=lambda tmp: check_model_file(tmp, entry),
+            writable_hint="set SHIFTGCN_POSE_DIR to a writable folder",
+        )
         if not entry.get("sha256"):
-            print(f"fetched {cached} from {url}: sha256 {sha256_of(cached)}, not recorded in "
-                  f"{MODELS_FILE.name} yet (only its size and format were checked)")
+            print(
+                f"fetched {cached} from {url}: sha256 {sha256_of(cached)}, not recorded in "
+                f"{MODELS_FILE.name} yet (only its size and format were checked)"
+            )
     _link(cached, target)
     return target
 
@@ -107,5 +119,7 @@ def _link(cached: Path, target: Path) -> None:
         except OSError:
             shutil.copyfile(cached, target)
     except OSError as err:
-        raise UserError(f"cannot place {target.name} in mediapipe's folder {target.parent} "
-                        f"({err.strerror or err}); copy {cached} there by hand") from None
+        raise UserError(
+            f"cannot place {target.name} in mediapipe's folder {target.parent} "
+            f"({err.strerror or err}); copy {cached} there by hand"
+        ) from None

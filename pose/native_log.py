@@ -5,6 +5,7 @@ requires a model with a single signature", "Created TensorFlow Lite XNNPACK dele
 time a graph runs, straight to descriptor 2, where they break into progress bars. Python's
 `GLOG_minloglevel` does not reach them (they go through absl, not glog).
 """
+
 from __future__ import annotations
 
 import os

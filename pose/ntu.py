@@ -1,4 +1,5 @@
 """BlazePose landmarks -> the 25 NTU RGB+D joints in Kinect camera axes (metres)."""
+
 from __future__ import annotations
 
 import math
@@ -51,17 +52,27 @@ def _mapping_matrix() -> np.ndarray:
         2: spine_base + SPINE_MID_FRACTION * (spine_shoulder - spine_base),
         3: spine_shoulder + NECK_FRACTION * (head - spine_shoulder),
         4: head,
-        5: mean(L.LEFT_SHOULDER), 6: mean(L.LEFT_ELBOW), 7: mean(L.LEFT_WRIST),
+        5: mean(L.LEFT_SHOULDER),
+        6: mean(L.LEFT_ELBOW),
+        7: mean(L.LEFT_WRIST),
         8: mean(L.LEFT_PINKY, L.LEFT_INDEX),
-        9: mean(L.RIGHT_SHOULDER), 10: mean(L.RIGHT_ELBOW), 11: mean(L.RIGHT_WRIST),
+        9: mean(L.RIGHT_SHOULDER),
+        10: mean(L.RIGHT_ELBOW),
+        11: mean(L.RIGHT_WRIST),
         12: mean(L.RIGHT_PINKY, L.RIGHT_INDEX),
-        13: mean(L.LEFT_HIP), 14: mean(L.LEFT_KNEE), 15: mean(L.LEFT_ANKLE),
+        13: mean(L.LEFT_HIP),
+        14: mean(L.LEFT_KNEE),
+        15: mean(L.LEFT_ANKLE),
         16: mean(L.LEFT_HEEL, L.LEFT_FOOT),
-        17: mean(L.RIGHT_HIP), 18: mean(L.RIGHT_KNEE), 19: mean(L.RIGHT_ANKLE),
+        17: mean(L.RIGHT_HIP),
+        18: mean(L.RIGHT_KNEE),
+        19: mean(L.RIGHT_ANKLE),
         20: mean(L.RIGHT_HEEL, L.RIGHT_FOOT),
         21: spine_shoulder,
-        22: mean(L.LEFT_INDEX), 23: mean(L.LEFT_THUMB),
-        24: mean(L.RIGHT_INDEX), 25: mean(L.RIGHT_THUMB),
+        22: mean(L.LEFT_INDEX),
+        23: mean(L.LEFT_THUMB),
+        24: mean(L.RIGHT_INDEX),
+        25: mean(L.RIGHT_THUMB),
     }
     for number, row in rows.items():  # 1-based NTU numbers
         w[number - 1] = row
@@ -72,17 +83,24 @@ NTU_FROM_BLAZEPOSE = _mapping_matrix()
 
 # Each arm landmark and the one it hangs from, shoulder outward (parents before children).
 ARM_PARENT = {
-    L.LEFT_ELBOW: L.LEFT_SHOULDER, L.LEFT_WRIST: L.LEFT_ELBOW, L.LEFT_PINKY: L.LEFT_WRIST,
-    L.LEFT_INDEX: L.LEFT_WRIST, L.LEFT_THUMB: L.LEFT_WRIST,
-    L.RIGHT_ELBOW: L.RIGHT_SHOULDER, L.RIGHT_WRIST: L.RIGHT_ELBOW, L.RIGHT_PINKY: L.RIGHT_WRIST,
-    L.RIGHT_INDEX: L.RIGHT_WRIST, L.RIGHT_THUMB: L.RIGHT_WRIST,
+    L.LEFT_ELBOW: L.LEFT_SHOULDER,
+    L.LEFT_WRIST: L.LEFT_ELBOW,
+    L.LEFT_PINKY: L.LEFT_WRIST,
+    L.LEFT_INDEX: L.LEFT_WRIST,
+    L.LEFT_THUMB: L.LEFT_WRIST,
+    L.RIGHT_ELBOW: L.RIGHT_SHOULDER,
+    L.RIGHT_WRIST: L.RIGHT_ELBOW,
+    L.RIGHT_PINKY: L.RIGHT_WRIST,
+    L.RIGHT_INDEX: L.RIGHT_WRIST,
+    L.RIGHT_THUMB: L.RIGHT_WRIST,
 }
 _ARM_CHILDREN = np.array(list(ARM_PARENT))
 _ARM_PARENTS = np.array(list(ARM_PARENT.values()))
 # BlazePose index of each landmark's mirror image: left and right exchanged.
 MIRRORED_LANDMARKS = np.array(
     [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9]
-    + [i + 1 if i % 2 else i - 1 for i in range(11, NUM_LANDMARKS)])
+    + [i + 1 if i % 2 else i - 1 for i in range(11, NUM_LANDMARKS)]
+)
 
 
 def metric_scale(person: Person) -> float:
@@ -136,12 +154,17 @@ def mirrored(person: Person) -> Person:
     image[:, 0] = 1.0 - image[:, 0]
     world[:, 0] = -world[:, 0]
     swap = MIRRORED_LANDMARKS
-    return Person(image=image[swap], world=world[swap], visibility=person.visibility[swap],
-                  image_size=person.image_size)
+    return Person(
+        image=image[swap],
+        world=world[swap],
+        visibility=person.visibility[swap],
+        image_size=person.image_size,
+    )
 
 
-def camera_offset(person: Person, fov_deg: float = DEFAULT_FOV_DEG, scale: float | None = None
-                  ) -> np.ndarray:
+def camera_offset(
+    person: Person, fov_deg: float = DEFAULT_FOV_DEG, scale: float | None = None
+) -> np.ndarray:
     """Position (MediaPipe axes, metres) of the world-landmark origin in camera space.
 
     World landmarks are centred between the hips, so two people would overlap; a pinhole
@@ -175,8 +198,9 @@ def ntu_visibility(person: Person) -> np.ndarray:
     return vis.min(axis=1).astype(np.float32)
 
 
-def steady_legs(joints: np.ndarray, visibility: np.ndarray, min_visibility: float = 0.5
-                ) -> np.ndarray:
+def steady_legs(
+    joints: np.ndarray, visibility: np.ndarray, min_visibility: float = 0.5
+) -> np.ndarray:
     """(3, 25) joints with each lower leg whose knee, ankle or foot is less visible than
     `min_visibility` replaced by a straight leg under its hip (a seated or half-framed person's
     hidden legs then stay still instead of jittering)."""

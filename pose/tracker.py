@@ -1,4 +1,5 @@
 """Two NTU body slots with stable identities across frames; the main person stays in slot 0."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,11 @@ class TrackerSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.smoothing < 1.0:
             raise UserError(f"tracker smoothing must be in [0, 1), got {self.smoothing}")
-        counts = {"hold_frames": self.hold_frames, "partner_frames": self.partner_frames,
-                  "partner_hold_frames": self.partner_hold_frames}
+        counts = {
+            "hold_frames": self.hold_frames,
+            "partner_frames": self.partner_frames,
+            "partner_hold_frames": self.partner_hold_frames,
+        }
         negative = [name for name, value in counts.items() if value < 0]
         if negative:
             raise UserError(f"tracker {negative[0]} must be 0 or more, got {counts[negative[0]]}")
@@ -123,8 +127,9 @@ class BodyTracker:
     @property
     def people(self) -> list[Person | None]:
         """The person seen in each slot this frame (None when not seen or not a partner)."""
-        return [s.person if self._counts(i) and not s.held else None
-                for i, s in enumerate(self.slots)]
+        return [
+            s.person if self._counts(i) and not s.held else None for i, s in enumerate(self.slots)
+        ]
 
     @property
     def identities(self) -> list[int]:
@@ -134,8 +139,11 @@ class BodyTracker:
     def update(self, people: list[Person], timestamp: float | None = None) -> np.ndarray:
         """Assign this frame's people to slots; return the (3, 25, 2) NTU skeleton. `timestamp`
         (seconds) times how fast people move; without it frames are taken 1/30 s apart."""
-        step = (DEFAULT_STEP_S if timestamp is None or self._last_time is None
-                else max(timestamp - self._last_time, 1e-3))
+        step = (
+            DEFAULT_STEP_S
+            if timestamp is None or self._last_time is None
+            else max(timestamp - self._last_time, 1e-3)
+        )
         self._last_time = timestamp
         people = sorted(people, key=_prominence, reverse=True)[:NUM_BODIES]
         matched = self._match(people)
@@ -152,7 +160,8 @@ class BodyTracker:
             gate = self.settings
             second.partner = second.sightings >= gate.partner_frames and (
                 self._partner_distance() <= gate.partner_reach
-                or second.activity >= gate.partner_speed)
+                or second.activity >= gate.partner_speed
+            )
         return self.skeleton()
 
     def skeleton(self) -> np.ndarray:
@@ -191,8 +200,11 @@ class BodyTracker:
             cost = 1e-6 * sum(index * (len(order) - rank) for rank, index in enumerate(order))
             for person, index in zip(people, order):
                 slot = self.slots[index]
-                dist = (float(np.linalg.norm(person.torso_centre - slot.centre))
-                        if slot.active else np.inf)
+                dist = (
+                    float(np.linalg.norm(person.torso_centre - slot.centre))
+                    if slot.active
+                    else np.inf
+                )
                 if dist <= MAX_JUMP:
                     cost += dist
                     assignment[index] = (person, False)
@@ -205,8 +217,9 @@ class BodyTracker:
 
     def _see(self, slot: _Slot, person: Person, newcomer: bool, step: float) -> None:
         """Update a slot with a sighting, smoothing the joints of a continuing person."""
-        skeleton = person_to_ntu(person, mirror=self.settings.mirror,
-                                 leg_visibility=self.settings.leg_visibility)
+        skeleton = person_to_ntu(
+            person, mirror=self.settings.mirror, leg_visibility=self.settings.leg_visibility
+        )
         if newcomer:
             slot.identity = self._next_identity
             self._next_identity += 1
@@ -214,7 +227,8 @@ class BodyTracker:
         else:
             skeleton = exponential_average(slot.skeleton, skeleton, self.settings.smoothing)
             slot.activity = exponential_average(
-                slot.activity, _limb_speed(slot.skeleton, skeleton, step), ACTIVITY_MEMORY)
+                slot.activity, _limb_speed(slot.skeleton, skeleton, step), ACTIVITY_MEMORY
+            )
         slot.person, slot.skeleton, slot.centre = person, skeleton, person.torso_centre
         slot.missed, slot.held = 0, False
         slot.sightings += 1
@@ -228,7 +242,6 @@ class BodyTracker:
         slot.held = True
         settings = self.settings
         hidden = slot.partner and self._partner_distance() <= settings.partner_reach
-        if slot.missed > max(settings.hold_frames,
-                             settings.partner_hold_frames if hidden else 0):
+        if slot.missed > max(settings.hold_frames, settings.partner_hold_frames if hidden else 0):
             slot.person = slot.skeleton = slot.centre = None
             slot.held = slot.partner = False

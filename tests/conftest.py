@@ -1,4 +1,5 @@
 """Shared fixtures: a real X11 display (Xvfb) for the GUI tests, torch's thread count kept."""
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,10 @@ def qt_display() -> Iterator[dict[str, str]]:
     # -displayfd: Xvfb picks a free display number and writes it to the pipe once it is ready.
     server = subprocess.Popen(
         [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_fd)
     try:
         number = _read_display_number(read_fd)

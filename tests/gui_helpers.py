@@ -5,6 +5,7 @@ clicks on Record and Snapshot), running several runs in one real window to save 
 `python tests/gui_helpers.py tour -- PLAN.json`; `states -- FOLDER` checks and pictures the
 window in states that are hard to reach from the command line (see _states).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,12 @@ def person_frames(count: int, size: int = 320) -> list[np.ndarray]:
 def empty_frames(count: int, size: int = 320) -> list[np.ndarray]:
     """Frames with nobody in them: a moving grey gradient."""
     ramp = np.linspace(40, 200, size, dtype=np.float32)
-    return [np.repeat(((ramp + 3 * i) % 255).astype(np.uint8)[None, :, None], size, axis=0)
-            .repeat(3, axis=2) for i in range(count)]
+    return [
+        np.repeat(((ramp + 3 * i) % 255).astype(np.uint8)[None, :, None], size, axis=0).repeat(
+            3, axis=2
+        )
+        for i in range(count)
+    ]
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path:
@@ -96,19 +101,26 @@ def parse_summary(stdout: str) -> dict[str, str]:
     return {key: value for key, _, value in fields}
 
 
-def start_demo(args: list[str], display: dict[str, str], cwd: Path,
-               env: dict[str, str] | None = None, harness: str | None = None) -> subprocess.Popen:
+def start_demo(
+    args: list[str],
+    display: dict[str, str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    harness: str | None = None,
+) -> subprocess.Popen:
     """Start run_demo.py (or this harness with a scenario) in a subprocess on the test display."""
     full_env = {**os.environ, **display, **(env or {})}
     full_env = {k: v for k, v in full_env.items() if v != ""}
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                           full_env.get("PYTHONPATH")]))
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), full_env.get("PYTHONPATH")])
+    )
     if harness is None:
         command = [sys.executable, str(REPO_ROOT / "run_demo.py"), *args]
     else:
         command = [sys.executable, str(Path(__file__).resolve()), harness, "--", *args]
-    return subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish_demo(process: subprocess.Popen) -> DemoRun:
@@ -121,13 +133,19 @@ def finish_demo(process: subprocess.Popen) -> DemoRun:
     return DemoRun(process.returncode, stdout, stderr, parse_summary(stdout))
 
 
-def run_demo(args: list[str], display: dict[str, str], cwd: Path,
-             env: dict[str, str] | None = None, harness: str | None = None) -> DemoRun:
+def run_demo(
+    args: list[str],
+    display: dict[str, str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    harness: str | None = None,
+) -> DemoRun:
     """Run run_demo.py (or a harness scenario) to the end."""
     return finish_demo(start_demo(args, display, cwd, env, harness))
 
 
 # ---- the tour: several runs in one window, one process (run as a script) ------------------------
+
 
 def start_tour(plan: list[dict], display: dict[str, str], cwd: Path) -> subprocess.Popen:
     """Start the harness on a plan: [{"name", "source", "weights", "env"?, "record"?}, ...]."""
@@ -228,9 +246,13 @@ def _tour(plan_file: str) -> int:
 
 # ---- states: the window's look in states a run reaches rarely, checked in one process -----------
 
-LONG_TOP5 = [("use a fan (with hand or paper)/feeling warm", 0.62), ("wipe face", 0.12),
-             ("put the palms together", 0.08), ("rub two hands together", 0.05),
-             ("touch head (headache)", 0.03)]
+LONG_TOP5 = [
+    ("use a fan (with hand or paper)/feeling warm", 0.62),
+    ("wipe face", 0.12),
+    ("put the palms together", 0.08),
+    ("rub two hands together", 0.05),
+    ("touch head (headache)", 0.03),
+]
 
 
 def prediction_of(pairs: list[tuple[str, float]]):
@@ -238,13 +260,23 @@ def prediction_of(pairs: list[tuple[str, float]]):
     from app.pipeline import Prediction
 
     probs = np.array([score for _, score in pairs])
-    return Prediction(probs=probs, raw_probs=probs, start=0.0, timestamp=3.3, frames=100,
-                      motion=0.1, inference_ms=20.0, latency_ms=42.0,
-                      class_names=[name for name, _ in pairs])
+    return Prediction(
+        probs=probs,
+        raw_probs=probs,
+        start=0.0,
+        timestamp=3.3,
+        frames=100,
+        motion=0.1,
+        inference_ms=20.0,
+        latency_ms=42.0,
+        class_names=[name for name, _ in pairs],
+    )
 
 
-MODEL_LINES = "ntu60-xsub-joint\nNTU60 xsub · top-1 87.8 % reported\n60 classes · joint stream\n" \
-              "window 100 frames · cpu"
+MODEL_LINES = (
+    "ntu60-xsub-joint\nNTU60 xsub · top-1 87.8 % reported\n60 classes · joint stream\n"
+    "window 100 frames · cpu"
+)
 
 
 def _states(folder: str) -> int:
@@ -276,12 +308,14 @@ def _states(folder: str) -> int:
     window._show_prediction(prediction_of(LONG_TOP5))
     app.processEvents()
     chart = window.chart
-    facts = {"chart_height": chart.height(),
-             "chart_visible_height": chart.visibleRegion().boundingRect().height(),
-             "chart_labels": [item["label"] for item in chart._items],
-             "action": window.action.text(),
-             "action_tooltip": window.action._action.toolTip(),
-             "latency": window.stats.value("latency")}
+    facts = {
+        "chart_height": chart.height(),
+        "chart_visible_height": chart.visibleRegion().boundingRect().height(),
+        "chart_labels": [item["label"] for item in chart._items],
+        "action": window.action.text(),
+        "action_tooltip": window.action._action.toolTip(),
+        "latency": window.stats.value("latency"),
+    }
     window.grab().save(str(out / "top5.png"))
     window.threshold_spin.setValue(70)  # above the best class's 62 %: uncertain, then sure again
     facts["action_at_70"] = window.action.text()
@@ -300,8 +334,11 @@ def _states(folder: str) -> int:
                 if button.text() == "Copy" and button.isVisible():
                     button.click()
                     facts.setdefault("copied", []).append(QApplication.clipboard().text())
-            facts.update(summary=window.summary(), chart_placeholder=chart.placeholder(),
-                         retry_visible=window.banner.retry_button.isVisible())
+            facts.update(
+                summary=window.summary(),
+                chart_placeholder=chart.placeholder(),
+                retry_visible=window.banner.retry_button.isVisible(),
+            )
             # The user saves the file where the banner says, then presses Retry: the released
             # file where ../shared has it, else an untrained stand-in (refused by its digest).
             dest = Path(window.banner.fetch_fields()[1])
@@ -328,7 +365,10 @@ HARNESSES = {"tour": _tour, "states": _states}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO_ROOT))
-    if sys.argv[1:2] not in ([h] for h in HARNESSES) or sys.argv[2:3] != ["--"] \
-            or len(sys.argv) != 4:
+    if (
+        sys.argv[1:2] not in ([h] for h in HARNESSES)
+        or sys.argv[2:3] != ["--"]
+        or len(sys.argv) != 4
+    ):
         sys.exit("usage: python tests/gui_helpers.py tour -- PLAN.json | states -- FOLDER")
     sys.exit(HARNESSES[sys.argv[1]](sys.argv[3]))

@@ -1,4 +1,5 @@
 """A local HTTP server on 127.0.0.1 for the download tests (no real network in tests)."""
+
 from __future__ import annotations
 
 import functools

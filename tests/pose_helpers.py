@@ -1,5 +1,6 @@
 """Helpers for the pose, pipeline and classify_video tests: shared fixtures, synthetic people,
 real photographs and generated videos."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,12 +18,22 @@ OFFICIAL_WEIGHTS = SHARED / "weights" / "official"
 # A person facing the camera, MediaPipe world axes (metres, hip centre origin, x to the image
 # right, y down): the person's left side is on the image's right.
 _HALF = {  # left-side landmark -> (x, y, z); the right side mirrors x
-    11: (0.18, -0.45, 0.0), 13: (0.22, -0.20, 0.0), 15: (0.24, 0.02, 0.0),
-    17: (0.25, 0.10, 0.0), 19: (0.24, 0.11, 0.0), 21: (0.22, 0.08, -0.02),
-    23: (0.10, 0.0, 0.0), 25: (0.10, 0.42, 0.0), 27: (0.10, 0.82, 0.0),
-    29: (0.10, 0.86, 0.05), 31: (0.10, 0.88, -0.10),
-    1: (0.02, -0.63, -0.08), 2: (0.035, -0.63, -0.08), 3: (0.05, -0.63, -0.07),
-    7: (0.07, -0.60, 0.0), 9: (0.02, -0.55, -0.08),
+    11: (0.18, -0.45, 0.0),
+    13: (0.22, -0.20, 0.0),
+    15: (0.24, 0.02, 0.0),
+    17: (0.25, 0.10, 0.0),
+    19: (0.24, 0.11, 0.0),
+    21: (0.22, 0.08, -0.02),
+    23: (0.10, 0.0, 0.0),
+    25: (0.10, 0.42, 0.0),
+    27: (0.10, 0.82, 0.0),
+    29: (0.10, 0.86, 0.05),
+    31: (0.10, 0.88, -0.10),
+    1: (0.02, -0.63, -0.08),
+    2: (0.035, -0.63, -0.08),
+    3: (0.05, -0.63, -0.07),
+    7: (0.07, -0.60, 0.0),
+    9: (0.02, -0.55, -0.08),
 }
 _MIRROR = {1: 4, 2: 5, 3: 6, 7: 8, 9: 10}  # left face landmark -> right one (limbs: index + 1)
 RIGHT_ARM = (14, 16, 18, 20, 22)
@@ -39,8 +50,13 @@ def standing_world() -> np.ndarray:
     return world
 
 
-def person_from_world(world: np.ndarray, centre_x: float = 0.5, size: tuple[int, int] = (640, 480),
-                      visibility: float = 0.99, distance: float = 2.5) -> Person:
+def person_from_world(
+    world: np.ndarray,
+    centre_x: float = 0.5,
+    size: tuple[int, int] = (640, 480),
+    visibility: float = 0.99,
+    distance: float = 2.5,
+) -> Person:
     """A Person whose image landmarks are the world ones seen by a camera `distance` metres away."""
     w, h = size
     focal = w  # pixels
@@ -79,8 +95,9 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path
     return path
 
 
-def astronaut_video(path: Path, count: int = 24, fps: float = 30.0,
-                    size: tuple[int, int] = (256, 256)) -> Path:
+def astronaut_video(
+    path: Path, count: int = 24, fps: float = 30.0, size: tuple[int, int] = (256, 256)
+) -> Path:
     """A short video of the astronaut photograph drifting sideways (a person in every frame)."""
     image = cv2.resize(astronaut_bgr(), size)
     frames = [np.roll(image, 2 * i, axis=1) for i in range(count)]
@@ -105,13 +122,24 @@ def read_frames(path: Path, limit: int) -> list[np.ndarray]:
     return frames
 
 
-
-
-def streaming(model, *, background: bool = False, drop_late: bool = True,
-              keep_history: bool = False, runtime: str = "torch", **settings):
+def streaming(
+    model,
+    *,
+    background: bool = False,
+    drop_late: bool = True,
+    keep_history: bool = False,
+    runtime: str = "torch",
+    **settings,
+):
     """A StreamingClassifier on the CPU with ClassifierSettings(**settings)."""
     from app.pipeline import ClassifierSettings, StreamingClassifier
 
-    return StreamingClassifier(model, ClassifierSettings(**settings), device="cpu",
-                               runtime=runtime, background=background, drop_late=drop_late,
-                               keep_history=keep_history)
+    return StreamingClassifier(
+        model,
+        ClassifierSettings(**settings),
+        device="cpu",
+        runtime=runtime,
+        background=background,
+        drop_late=drop_late,
+        keep_history=keep_history,
+    )

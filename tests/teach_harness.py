@@ -4,6 +4,7 @@ then saves a screenshot of the panel and of the window and prints one JSON line 
 
     python tests/teach_harness.py VIDEO WEIGHTS OUTPUT_DIR TRAINING_JSON
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,13 @@ def main(video: str, weights: str, output: str, training: str) -> int:
     settings.source, settings.weights, settings.device = video, weights, "cpu"
     window = MainWindow(settings, gui, output_dir=Path(output))
     teach = window.teach
-    report: dict = {"clips": [], "progress": [], "trained": None, "failed": None,
-                    "frames_while_training": 0}
+    report: dict = {
+        "clips": [],
+        "progress": [],
+        "trained": None,
+        "failed": None,
+        "frames_while_training": 0,
+    }
     classes = ["sway", "bob"]
 
     def record_next() -> None:

@@ -1,4 +1,5 @@
 """bench.memory's long video (its figures are asserted nowhere: timings and peaks vary)."""
+
 from __future__ import annotations
 
 import cv2

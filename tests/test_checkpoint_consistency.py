@@ -1,5 +1,6 @@
 """A project checkpoint whose parts disagree (head size, class names, stream, config) is refused
 when loaded, in one line naming the file, instead of failing later at prediction time."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,22 +16,28 @@ SMALL = {"channels": (8, 16), "strides": (1, 2)}
 def _saved(tmp_path, **changes):
     """A small project checkpoint, then `changes` written into its dict."""
     path = tmp_path / "ckpt.pt"
-    model.save_checkpoint(path, ShiftGCN(ModelConfig(num_class=4, **SMALL)),
-                          class_names=list("abcd"), stream="joint")
+    model.save_checkpoint(
+        path, ShiftGCN(ModelConfig(num_class=4, **SMALL)), class_names=list("abcd"), stream="joint"
+    )
     data = torch.load(path, weights_only=True)
     data.update(changes)
     torch.save(data, path)
     return path
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({"class_names": [f"c{i}" for i in range(60)]}, "head has 4 classes but it names 60"),
-    ({"class_names": "abcd"}, "class_names are not a list of strings"),
-    ({"stream": "skeleton"}, "stream 'skeleton', not one of joint"),
-    ({"stream": None}, "stream None"),
-    ({"model_config": {**ModelConfig(num_class=120, **SMALL).to_dict()}},
-     "has 4 classes but the model config asks for 120"),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"class_names": [f"c{i}" for i in range(60)]}, "head has 4 classes but it names 60"),
+        ({"class_names": "abcd"}, "class_names are not a list of strings"),
+        ({"stream": "skeleton"}, "stream 'skeleton', not one of joint"),
+        ({"stream": None}, "stream None"),
+        (
+            {"model_config": {**ModelConfig(num_class=120, **SMALL).to_dict()}},
+            "has 4 classes but the model config asks for 120",
+        ),
+    ],
+)
 def test_inconsistent_checkpoints_are_one_line(tmp_path, changes, expected):
     path = _saved(tmp_path, **changes)
     with pytest.raises(UserError, match=expected) as err:

@@ -1,5 +1,6 @@
 """python -m app.classify_video: output schema (JSON, CSV, annotated video, skeleton array),
 folders, and one clear line for every input it cannot use."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,8 @@ CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
 FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
 
 
-
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
+
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
@@ -58,14 +59,35 @@ def check_top5(top5: list[dict]) -> None:
 def test_outputs_and_their_schema(capsys, tmp_path, small_checkpoint, person_video):
     """JSON, CSV of windows and of segments, annotated MP4 and the (3, T, 25, 2) skeleton."""
     out = {k: tmp_path / f"out.{k}" for k in ("json", "csv", "mp4", "npy")}
-    status, stdout, stderr = run(capsys, person_video, "--weights", small_checkpoint, *FAST,
-                                 "--json", out["json"], "--csv", out["csv"],
-                                 "--segments-csv", tmp_path / "segments.csv",
-                                 "--annotate", out["mp4"], "--save-skeleton", out["npy"])
+    status, stdout, stderr = run(
+        capsys,
+        person_video,
+        "--weights",
+        small_checkpoint,
+        *FAST,
+        "--json",
+        out["json"],
+        "--csv",
+        out["csv"],
+        "--segments-csv",
+        tmp_path / "segments.csv",
+        "--annotate",
+        out["mp4"],
+        "--save-skeleton",
+        out["npy"],
+    )
     assert status == 0
     result = json.loads(out["json"].read_text())
-    assert {"video", "fps", "frames", "frames_with_person", "top5", "windows", "segments",
-            "settings"} <= set(result)
+    assert {
+        "video",
+        "fps",
+        "frames",
+        "frames_with_person",
+        "top5",
+        "windows",
+        "segments",
+        "settings",
+    } <= set(result)
     assert result["video"] == str(person_video)
     assert result["fps"] == pytest.approx(30) and result["frames"] == 24
     assert 20 <= result["frames_with_person"] <= 24
@@ -114,17 +136,26 @@ def test_outputs_and_their_schema(capsys, tmp_path, small_checkpoint, person_vid
 
 def test_windows_merge_into_a_timeline():
     """Consecutive windows with the same best class are one segment, without overlaps."""
+
     def window(start, end, label, score):
         other = {"index": 9, "label": "other", "score": 1 - score}
         best = {"index": CLASSES.index(label), "label": label, "score": score}
-        return {"start": start, "end": end, "start_frame": round(start * 30),
-                "end_frame": round(end * 30), "top5": [best, other]}
+        return {
+            "start": start,
+            "end": end,
+            "start_frame": round(start * 30),
+            "end_frame": round(end * 30),
+            "top5": [best, other],
+        }
 
-    windows = [window(0.0, 3.3, "wave", 0.6), window(0.5, 3.8, "wave", 0.8),
-               window(1.0, 4.3, "clap", 0.5), window(1.5, 4.8, "wave", 0.9)]
+    windows = [
+        window(0.0, 3.3, "wave", 0.6),
+        window(0.5, 3.8, "wave", 0.8),
+        window(1.0, 4.3, "clap", 0.5),
+        window(1.5, 4.8, "wave", 0.9),
+    ]
     segments = merge_windows(windows)
-    assert [(s["label"], s["windows"]) for s in segments] == [("wave", 2), ("clap", 1),
-                                                              ("wave", 1)]
+    assert [(s["label"], s["windows"]) for s in segments] == [("wave", 2), ("clap", 1), ("wave", 1)]
     assert [(s["start"], s["end"]) for s in segments] == [(0.0, 3.8), (3.8, 4.3), (4.3, 4.8)]
     assert [s["start_frame"] for s in segments] == [0, 114, 129]
     assert segments[0]["score"] == pytest.approx(0.7) and segments[0]["index"] == 0
@@ -147,9 +178,19 @@ def test_a_folder_is_processed_with_a_summary(capsys, tmp_path, small_checkpoint
     os.symlink(person_video, folder / "a_person.mp4")
     blank_video(folder / "b_empty.mp4")
     (folder / "c_broken.mp4").write_text("not a video")
-    status, stdout, stderr = run(capsys, folder, "--weights", small_checkpoint, *FAST,
-                                 "--json", tmp_path / "all.json", "--csv", tmp_path / "all.csv",
-                                 "--annotate", tmp_path / "annotated")
+    status, stdout, stderr = run(
+        capsys,
+        folder,
+        "--weights",
+        small_checkpoint,
+        *FAST,
+        "--json",
+        tmp_path / "all.json",
+        "--csv",
+        tmp_path / "all.csv",
+        "--annotate",
+        tmp_path / "annotated",
+    )
     assert status == 1
     assert "summary: 1 classified, 2 failed" in stdout
     assert "no person found" in stderr and "cannot read video" in stderr
@@ -166,21 +207,27 @@ def test_a_folder_of_videos_of_different_sizes(capsys, tmp_path, small_checkpoin
     folder.mkdir()
     astronaut_video(folder / "a_square.mp4", count=20, size=(256, 256))
     astronaut_video(folder / "b_wide.mp4", count=20, size=(320, 192))
-    status, stdout, stderr = run(capsys, folder, "--weights", small_checkpoint, *FAST,
-                                 "--json", tmp_path / "all.json")
+    status, stdout, stderr = run(
+        capsys, folder, "--weights", small_checkpoint, *FAST, "--json", tmp_path / "all.json"
+    )
     assert status == 0, stderr
     assert "summary: 2 classified, 0 failed" in stdout
     data = json.loads((tmp_path / "all.json").read_text())
     assert [v["frames_with_person"] for v in data["videos"]] == [20, 20]
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: d / "missing.mp4", "does not exist"),
-    (lambda d: (d / "text.mp4", (d / "text.mp4").write_text("hello"))[0], "cannot read video"),
-    (lambda d: blank_video(d / "empty.mp4"), "no person found"),
-    (lambda d: astronaut_video(d / "blink.mp4", count=4),
-     "a person in only 4 frames of "),  # fewer than min_frames (16): no window is classified
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.mp4", "does not exist"),
+        (lambda d: (d / "text.mp4", (d / "text.mp4").write_text("hello"))[0], "cannot read video"),
+        (lambda d: blank_video(d / "empty.mp4"), "no person found"),
+        (
+            lambda d: astronaut_video(d / "blink.mp4", count=4),
+            "a person in only 4 frames of ",
+        ),  # fewer than min_frames (16): no window is classified
+    ],
+)
 def test_unusable_videos_are_one_line(capsys, tmp_path, small_checkpoint, make, message):
     """Missing, unreadable, or no person: one line on stderr, exit status 1."""
     status, _, stderr = run(capsys, make(tmp_path), "--weights", small_checkpoint, *FAST)
@@ -209,8 +256,9 @@ def test_bad_checkpoint_is_one_line(capsys, tmp_path, person_video):
     """A file that is not a checkpoint: one line, exit status 1, no output written."""
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00garbage" * 50)
-    status, _, stderr = run(capsys, person_video, "--weights", bad, *FAST,
-                            "--json", tmp_path / "out.json")
+    status, _, stderr = run(
+        capsys, person_video, "--weights", bad, *FAST, "--json", tmp_path / "out.json"
+    )
     assert status == 1 and stderr.startswith("error: ") and stderr.count("\n") == 1
     assert not (tmp_path / "out.json").exists()
 
@@ -219,8 +267,17 @@ def test_bad_checkpoint_is_one_line(capsys, tmp_path, person_video):
 def test_real_video_with_the_released_model(capsys, tmp_path, monkeypatch):
     """The shared arm-wrestling video with the released NTU-60 model named through the registry."""
     monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", os.fspath(require(OFFICIAL_WEIGHTS)))
-    status, _, _ = run(capsys, require(VIDEO), "--stride", "140", "--device", "cpu",
-                       "--no-progress", "--json", tmp_path / "r.json")
+    status, _, _ = run(
+        capsys,
+        require(VIDEO),
+        "--stride",
+        "140",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert status == 0
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["frames"] == 280 and result["fps"] == pytest.approx(28)
@@ -236,8 +293,16 @@ def _prediction(frames: int, motion: float, probs: list[float], start: float = 0
     from app.pipeline import Prediction
 
     p = np.array(probs, dtype=np.float32)
-    return Prediction(probs=p, raw_probs=p, start=start, timestamp=start + 3.0, frames=frames,
-                      motion=motion, inference_ms=1.0, latency_ms=1.0)
+    return Prediction(
+        probs=p,
+        raw_probs=p,
+        start=start,
+        timestamp=start + 3.0,
+        frames=frames,
+        motion=motion,
+        inference_ms=1.0,
+        latency_ms=1.0,
+    )
 
 
 def test_video_summary_weighs_windows_by_what_they_saw():

@@ -1,5 +1,6 @@
 """classify_video against hostile input: sizes out of bounds, outputs that cannot be written or
 would destroy an input, colliding names in a folder, a kill mid-folder, non-finite scores."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ def person_video(tmp_path_factory):
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if the pipeline is built: the refusal must come before any work."""
+
     def refuse(_config):
         raise AssertionError("work started before the outputs were checked")
+
     monkeypatch.setattr(cv, "video_pipeline", refuse)
 
 
@@ -54,35 +57,45 @@ def one_line_error(status: int, err: str, message: str) -> None:
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--window", "1000000000"], "window 1000000000 is out of bounds"),
-    (["--stride", "99999999999"], "stride 99999999999 is out of bounds"),
-    (["--window", "-7"], "window -7 is out of bounds"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--window", "1000000000"], "window 1000000000 is out of bounds"),
+        (["--stride", "99999999999"], "stride 99999999999 is out of bounds"),
+        (["--window", "-7"], "window -7 is out of bounds"),
+    ],
+)
 def test_sizes_out_of_bounds_are_one_line(capsys, small_checkpoint, person_video, flags, message):
-    status, _, err = run(capsys, person_video, "--weights", small_checkpoint, "--device", "cpu",
-                         *flags)
+    status, _, err = run(
+        capsys, person_video, "--weights", small_checkpoint, "--device", "cpu", *flags
+    )
     one_line_error(status, err, message)
     assert "3000" in err  # the bound is named
 
 
-@pytest.mark.parametrize("yaml_text, message", [
-    ("classifier:\n  pad_to: 100000000\n", "pad_to 100000000 is out of bounds"),
-    ("classifier:\n  window: abc\n", "classifier.window: 'abc' is not a whole number"),
-    ("classifier:\n  fps: fast\n", "classifier.fps: 'fast' is not a number"),
-    ("pose:\n  max_people: [1, 2]\n", "pose.max_people: [1, 2] is not a whole number"),
-])
-def test_bad_config_values_are_one_line(capsys, tmp_path, small_checkpoint, person_video,
-                                        yaml_text, message):
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("classifier:\n  pad_to: 100000000\n", "pad_to 100000000 is out of bounds"),
+        ("classifier:\n  window: abc\n", "classifier.window: 'abc' is not a whole number"),
+        ("classifier:\n  fps: fast\n", "classifier.fps: 'fast' is not a number"),
+        ("pose:\n  max_people: [1, 2]\n", "pose.max_people: [1, 2] is not a whole number"),
+    ],
+)
+def test_bad_config_values_are_one_line(
+    capsys, tmp_path, small_checkpoint, person_video, yaml_text, message
+):
     config = tmp_path / "c.yaml"
     config.write_text(yaml_text)
-    status, _, err = run(capsys, person_video, "--weights", small_checkpoint, "--device", "cpu",
-                         "--config", config)
+    status, _, err = run(
+        capsys, person_video, "--weights", small_checkpoint, "--device", "cpu", "--config", config
+    )
     one_line_error(status, err, message)
 
 
-def test_an_output_equal_to_the_input_is_refused_and_the_input_kept(capsys, tmp_path,
-                                                                    person_video, no_work):
+def test_an_output_equal_to_the_input_is_refused_and_the_input_kept(
+    capsys, tmp_path, person_video, no_work
+):
     video = tmp_path / "x.mp4"
     video.write_bytes(person_video.read_bytes())
     before = video.read_bytes()
@@ -123,8 +136,9 @@ def _read_only_folder(tmp_path):
     pytest.skip("no read-only folder here (root on a writable file system)")
 
 
-def test_an_output_in_a_read_only_folder_is_refused_before_work(capsys, tmp_path, person_video,
-                                                                no_work):
+def test_an_output_in_a_read_only_folder_is_refused_before_work(
+    capsys, tmp_path, person_video, no_work
+):
     folder = _read_only_folder(tmp_path)
     for flag in ("--json", "--csv", "--annotate", "--save-skeleton"):
         status, _, err = run(capsys, person_video, flag, f"{folder}/out.x")
@@ -134,10 +148,17 @@ def test_an_output_in_a_read_only_folder_is_refused_before_work(capsys, tmp_path
 def _fake_result(video) -> VideoResult:
     top = [{"index": i, "label": CLASSES[i], "score": 0.2} for i in range(5)]
     window = {"start": 0.0, "end": 0.1, "start_frame": 0, "end_frame": 3, "top5": top}
-    return VideoResult(video=str(video), fps=30.0, frames=3, frames_with_person=3, top5=top,
-                       windows=[window], action_at={**window, "score": 0.2},
-                       segments=merge_windows([window]),
-                       skeleton=np.ones((3, 3, 25, 2), np.float32))
+    return VideoResult(
+        video=str(video),
+        fps=30.0,
+        frames=3,
+        frames_with_person=3,
+        top5=top,
+        windows=[window],
+        action_at={**window, "score": 0.2},
+        segments=merge_windows([window]),
+        skeleton=np.ones((3, 3, 25, 2), np.float32),
+    )
 
 
 class _Pipeline:
@@ -146,7 +167,8 @@ class _Pipeline:
 
 
 def test_folder_names_cannot_collide_and_results_are_written_as_each_video_ends(
-        capsys, tmp_path, monkeypatch):
+    capsys, tmp_path, monkeypatch
+):
     """clip.mp4 and clip.avi get their own outputs; a kill on the third video keeps the JSON
     and CSV of the first two (written atomically after each)."""
     folder = tmp_path / "videos"
@@ -163,12 +185,21 @@ def test_folder_names_cannot_collide_and_results_are_written_as_each_video_ends(
         return _fake_result(video)
 
     monkeypatch.setattr(cv, "classify_video", classify)
-    status, _, err = run(capsys, folder, "--json", tmp_path / "all.json", "--csv",
-                         tmp_path / "all.csv", "--save-skeleton", tmp_path / "skeletons")
+    status, _, err = run(
+        capsys,
+        folder,
+        "--json",
+        tmp_path / "all.json",
+        "--csv",
+        tmp_path / "all.csv",
+        "--save-skeleton",
+        tmp_path / "skeletons",
+    )
     assert status == 130 and "interrupted" in err
     data = json.loads((tmp_path / "all.json").read_text())
     assert sorted(v["video"] for v in data["videos"]) == sorted(
-        str(folder / n) for n in ("clip.avi", "clip.mp4"))
+        str(folder / n) for n in ("clip.avi", "clip.mp4")
+    )
     assert len((tmp_path / "all.csv").read_text().splitlines()) == 3  # header and two segments
     assert sorted(os.listdir(tmp_path / "skeletons")) == ["clip.avi.npy", "clip.mp4.npy"]
 
@@ -190,8 +221,9 @@ def test_non_finite_scores_are_never_reported(capsys, tmp_path, person_video):
         net.fc.weight.fill_(float("nan"))
     bad = tmp_path / "nan.pt"
     save_checkpoint(bad, net, class_names=CLASSES)
-    status, out, err = run(capsys, person_video, "--weights", bad, *FAST,
-                           "--json", tmp_path / "r.json")
+    status, out, err = run(
+        capsys, person_video, "--weights", bad, *FAST, "--json", tmp_path / "r.json"
+    )
     one_line_error(status, err, "non-finite scores")
     assert "nan" not in out.lower() and not (tmp_path / "r.json").exists()
 
@@ -204,6 +236,7 @@ class _SlowModel(torch.nn.Module):
 
     def forward(self, x):
         import time
+
         time.sleep(0.02)
         return torch.zeros(x.shape[0], len(CLASSES))
 
@@ -213,9 +246,16 @@ def test_windows_waiting_for_a_slow_model_are_bounded():
     long video's memory does not grow with its length when the model is the slower stage."""
     from app.pipeline import MAX_BACKLOG
 
-    classifier = streaming(_SlowModel(), window=8, stride=1, min_frames=1,
-                                     pad_to=0, background=True, drop_late=False,
-                                     keep_history=True)
+    classifier = streaming(
+        _SlowModel(),
+        window=8,
+        stride=1,
+        min_frames=1,
+        pad_to=0,
+        background=True,
+        drop_late=False,
+        keep_history=True,
+    )
     skeleton = np.ones((3, 25, 2), np.float32)
     most = 0
     for frame in range(60):

@@ -1,6 +1,7 @@
 """Every command builds its parser one way (common.cli): help from its docstring, --device with
 common.device's choices, --config/--set where it reads a YAML configuration, --weights always a
 checkpoint; and the README's commands use only flags their parsers know."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,34 @@ COMMANDS = {
     "bench.video_set": "python -m bench.video_set",
 }
 # The commands that read a YAML configuration: each takes --config and --set.
-CONFIG_COMMANDS = {"app.classify_video", "app.gui.launch", "model.summary", "train.run",
-                   "train.from_videos", "bench.train", "bench.finetune"}
-DEVICE_COMMANDS = {"app.classify_video", "app.gui.launch", "train.run", "train.evaluate",
-                   "train.from_videos", "bench.train", "bench.model"}
-WEIGHTS_COMMANDS = {"app.classify_video", "app.gui.launch", "weights.export", "train.evaluate",
-                    "bench.model", "bench.pipeline", "bench.looped_windows", "bench.skeleton_gap"}
+CONFIG_COMMANDS = {
+    "app.classify_video",
+    "app.gui.launch",
+    "model.summary",
+    "train.run",
+    "train.from_videos",
+    "bench.train",
+    "bench.finetune",
+}
+DEVICE_COMMANDS = {
+    "app.classify_video",
+    "app.gui.launch",
+    "train.run",
+    "train.evaluate",
+    "train.from_videos",
+    "bench.train",
+    "bench.model",
+}
+WEIGHTS_COMMANDS = {
+    "app.classify_video",
+    "app.gui.launch",
+    "weights.export",
+    "train.evaluate",
+    "bench.model",
+    "bench.pipeline",
+    "bench.looped_windows",
+    "bench.skeleton_gap",
+}
 
 
 def _module(name: str):
@@ -89,8 +112,12 @@ def test_parser_is_built_by_common_cli(command):
     assert parser.prog == COMMANDS[name]
     assert parser.description == module.__doc__  # the docstring, as written
     assert parser.formatter_class is argparse.RawDescriptionHelpFormatter
-    assert "raise SystemExit(main())" in (REPO_ROOT / "run_demo.py" if name == "app.gui.launch"
-                                          else REPO_ROOT / module.__file__).read_text()
+    assert (
+        "raise SystemExit(main())"
+        in (
+            REPO_ROOT / "run_demo.py" if name == "app.gui.launch" else REPO_ROOT / module.__file__
+        ).read_text()
+    )
     assert getattr(module.main, "__wrapped__", None) is not None  # cli_entry: one-line errors
 
 
@@ -142,8 +169,13 @@ def test_readme_commands_use_known_flags():
     for line in text.splitlines():
         words = shlex.split(line.split("#")[0].replace("[", " ").replace("]", " "))
         for start, word in enumerate(words):
-            prog = (f"python -m {words[start + 1]}" if word == "-m" and start + 1 < len(words)
-                    else "run_demo.py" if word == "run_demo.py" else None)
+            prog = (
+                f"python -m {words[start + 1]}"
+                if word == "-m" and start + 1 < len(words)
+                else "run_demo.py"
+                if word == "run_demo.py"
+                else None
+            )
             if prog not in by_prog:
                 continue
             known = _actions(_module(by_prog[prog]).build_parser())
@@ -155,7 +187,11 @@ def test_readme_commands_use_known_flags():
 
 def test_set_values_are_yaml_and_keys_nest():
     assert parse_assignments(["a.b=3", "a.c=[1, 2]", "d=yes", "e=text", "f="]) == {
-        "a": {"b": 3, "c": [1, 2]}, "d": True, "e": "text", "f": None}
+        "a": {"b": 3, "c": [1, 2]},
+        "d": True,
+        "e": "text",
+        "f": None,
+    }
     for bad in ("novalue", "=3", "a..b=1", "x=[1"):
         with pytest.raises(UserError, match="--set"):
             parse_assignments([bad])
@@ -166,8 +202,10 @@ def test_set_values_are_yaml_and_keys_nest():
 def test_named_flags_go_above_set_and_none_sets_nothing():
     args = argparse.Namespace(set=["classifier.window=50", "classifier.stride=5", "device=cpu"])
     flags = {"device": None, "classifier": {"window": 80, "stride": None}, "tracker": {"a": None}}
-    assert config_overrides(args, flags) == {"device": "cpu",
-                                             "classifier": {"window": 80, "stride": 5}}
+    assert config_overrides(args, flags) == {
+        "device": "cpu",
+        "classifier": {"window": 80, "stride": 5},
+    }
 
 
 def test_device_names_agree_with_select_device():

@@ -28,8 +28,9 @@ def test_onnx_runtime_matches_the_reference_logits(name):
     net = load_model(require_shared("weights", "official", f"{name}.pt"))
     dynamic = OnnxRuntime(onnx_bytes(net))
     for inputs in ("T300", "T64"):
-        np.testing.assert_allclose(dynamic.run(reference[inputs]), reference[f"{name}__{inputs}"],
-                                   rtol=0, atol=1e-4)
+        np.testing.assert_allclose(
+            dynamic.run(reference[inputs]), reference[f"{name}__{inputs}"], rtol=0, atol=1e-4
+        )
     x = reference["T64"]
     static = OnnxRuntime(onnx_bytes(net, frames=64, batch=len(x)))
     np.testing.assert_allclose(static.run(x), reference[f"{name}__T64"], rtol=0, atol=1e-4)
@@ -45,13 +46,15 @@ def test_onnx_runtime_matches_pytorch_on_any_length_and_an_empty_body():
     x[1, ..., 1] = 0
     with torch.no_grad():
         expected = net(x).numpy()
-    np.testing.assert_allclose(OnnxRuntime(onnx_bytes(net)).run(x.numpy()), expected,
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        OnnxRuntime(onnx_bytes(net)).run(x.numpy()), expected, rtol=1e-5, atol=1e-4
+    )
     baseline = STGCN(7).eval()
     with torch.no_grad():
         expected = baseline(x).numpy()
-    np.testing.assert_allclose(OnnxRuntime(onnx_bytes(baseline), 1).run(x.numpy()), expected,
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        OnnxRuntime(onnx_bytes(baseline), 1).run(x.numpy()), expected, rtol=1e-5, atol=1e-4
+    )
 
 
 def test_the_streaming_classifier_runs_on_onnx_runtime():
@@ -61,8 +64,9 @@ def test_the_streaming_classifier_runs_on_onnx_runtime():
     frames = np.random.default_rng(0).normal(size=(24, 3, 25, 2)).astype(np.float32)
     probs = []
     for runtime, looped in (("onnx", True), ("torch", False)):
-        classifier = streaming(net, window=24, stride=24, min_frames=1, pad_to=300,
-                                         runtime=runtime, looped=looped)
+        classifier = streaming(
+            net, window=24, stride=24, min_frames=1, pad_to=300, runtime=runtime, looped=looped
+        )
         probs.append([classifier.push(f, i / 30) for i, f in enumerate(frames)][-1].probs)
     np.testing.assert_allclose(probs[0], probs[1], atol=1e-5)
 
@@ -77,16 +81,31 @@ def test_unknown_runtime_and_onnx_off_the_cpu_are_one_line_errors():
 
 def _export(*args: str, weights_dir: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "SHIFTGCN_WEIGHTS_DIR": str(weights_dir)} if weights_dir else None
-    return subprocess.run([sys.executable, "-m", "weights.export", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "weights.export", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_export_command_writes_a_static_graph_and_refuses_bad_lengths(tmp_path):
     """A registered name (the released file already in the weights folder) or a file."""
     weights = require_shared("weights", "official", "ntu_ShiftGCN_joint_xsub.pt")
     out = tmp_path / "model.onnx"
-    done = _export("--weights", "ntu60-xsub-joint", "--out", str(out), "--frames", "300",
-                   "--batch", "1", weights_dir=weights.parent)
+    done = _export(
+        "--weights",
+        "ntu60-xsub-joint",
+        "--out",
+        str(out),
+        "--frames",
+        "300",
+        "--batch",
+        "1",
+        weights_dir=weights.parent,
+    )
     assert done.returncode == 0, done.stderr
     assert "x (1, 3, 300, 25, 2) -> logits (1, 60)" in done.stdout
     import onnxruntime

@@ -1,4 +1,5 @@
 """common.fileio.atomic_write: whole files only, on disk before the rename, no .part pile-up."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,9 @@ def test_the_bytes_are_synced_before_the_rename(tmp_path, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(fileio.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
-    monkeypatch.setattr(fileio.os, "replace",
-                        lambda a, b: (events.append("replace"), real_replace(a, b)))
+    monkeypatch.setattr(
+        fileio.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))
+    )
     with atomic_write(tmp_path / "out.txt") as tmp:
         tmp.write_text("done")
     assert (tmp_path / "out.txt").read_text() == "done"

@@ -19,9 +19,21 @@ from weights import registry
 
 # A narrow network from random weights (no NTU checkpoint needed) and short windows, so that
 # 36-frame clips give several training windows and two epochs take seconds.
-TINY = ["--base-weights", "none", "--set", "model.channels=[16,32]", "--set",
-        "model.strides=[2,2]", "--set", "frozen_units=0", "--epochs", "2", "--workers", "1",
-        "--no-progress"]
+TINY = [
+    "--base-weights",
+    "none",
+    "--set",
+    "model.channels=[16,32]",
+    "--set",
+    "model.strides=[2,2]",
+    "--set",
+    "frozen_units=0",
+    "--epochs",
+    "2",
+    "--workers",
+    "1",
+    "--no-progress",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +57,12 @@ def short_windows(folder) -> str:
 
 def test_videos_to_a_model_that_the_app_takes(tmp_path, videos, capsys):
     work, pipeline = tmp_path / "work", short_windows(tmp_path)
-    assert from_videos.main([str(videos), "--work-dir", str(work), "--pipeline-config",
-                             pipeline, *TINY]) == 0
+    assert (
+        from_videos.main(
+            [str(videos), "--work-dir", str(work), "--pipeline-config", pipeline, *TINY]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "best validation top-1" in out and str(work / "best.pt") in out
     summary = json.loads((work / "summary.json").read_text())
@@ -59,8 +75,12 @@ def test_videos_to_a_model_that_the_app_takes(tmp_path, videos, capsys):
 
     report = tmp_path / "report.json"
     video = next((videos / "bob").iterdir())
-    assert classify_video.main([str(video), "--weights", str(work / "best.pt"), "--json",
-                                str(report), "--no-progress"]) == 0
+    assert (
+        classify_video.main(
+            [str(video), "--weights", str(work / "best.pt"), "--json", str(report), "--no-progress"]
+        )
+        == 0
+    )
     top5 = json.loads(report.read_text())["top5"]
     assert {entry["label"] for entry in top5} == set(MOVES)
 
@@ -69,17 +89,35 @@ def test_videos_to_a_model_that_the_app_takes(tmp_path, videos, capsys):
 
     # One more clip: a second run extracts only that one, the rest comes from the cache.
     from pose_helpers import write_video
+
     write_video(videos / "sway" / "sway_new.mp4", moving_person("sway", 36, phase=0.4), 15.0)
     again = tmp_path / "again"
-    assert from_videos.main([str(videos), "--work-dir", str(again), "--cache-dir",
-                             str(work / "skeletons"), "--pipeline-config", pipeline, *TINY]) == 0
+    assert (
+        from_videos.main(
+            [
+                str(videos),
+                "--work-dir",
+                str(again),
+                "--cache-dir",
+                str(work / "skeletons"),
+                "--pipeline-config",
+                pipeline,
+                *TINY,
+            ]
+        )
+        == 0
+    )
     extraction = json.loads((again / "summary.json").read_text())["extraction"]
     assert (extraction["videos"], extraction["from_cache"]) == (1, 6)
 
     # The same work dir holds a model: refused with one line unless --overwrite.
     capsys.readouterr()
-    assert from_videos.main([str(videos), "--work-dir", str(work), "--pipeline-config",
-                             pipeline, *TINY]) == 1
+    assert (
+        from_videos.main(
+            [str(videos), "--work-dir", str(work), "--pipeline-config", pipeline, *TINY]
+        )
+        == 1
+    )
     assert_one_line(capsys.readouterr().err, "--overwrite")
 
 
@@ -121,9 +159,11 @@ def test_one_line_for_too_few_classes_and_classes_without_a_usable_video(tmp_pat
 
 
 def test_split_is_stratified_seeded_and_by_video(tmp_path):
-    classes = {"a": [tmp_path / f"a{i}.mp4" for i in range(8)],
-               "b": [tmp_path / f"b{i}.mp4" for i in range(2)],
-               "c": [tmp_path / "c0.mp4"]}
+    classes = {
+        "a": [tmp_path / f"a{i}.mp4" for i in range(8)],
+        "b": [tmp_path / f"b{i}.mp4" for i in range(2)],
+        "c": [tmp_path / "c0.mp4"],
+    }
     train, val = from_videos.split_videos(classes, 0.25, seed=1)
     assert [len(val[k]) for k in "abc"] == [2, 1, 0] and [len(train[k]) for k in "abc"] == [6, 1, 1]
     assert (train, val) == from_videos.split_videos(classes, 0.25, seed=1)

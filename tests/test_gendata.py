@@ -1,4 +1,5 @@
 """train.skeleton edge cases and train.gendata output, on .skeleton files written here."""
+
 from __future__ import annotations
 
 import pickle
@@ -30,6 +31,7 @@ def _write(path: Path, bodies: np.ndarray, present: np.ndarray | None = None) ->
 
 
 # --- parser -------------------------------------------------------------------------------
+
 
 def test_parser_keeps_the_two_most_energetic_slots(tmp_path):
     bodies = _bodies(3, 20, spread=[0.05, 0.5, 0.2])
@@ -84,6 +86,7 @@ def test_parser_reads_sample_without_skeleton_as_zeros(tmp_path):
 
 # --- gendata ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory) -> Path:
     """A synthetic set plus one corrupt, one empty, one ignored and one foreign file."""
@@ -108,8 +111,9 @@ def test_gendata_writes_every_benchmark_split_and_stream(raw_dir, tmp_path, caps
     ignore = tmp_path / "ignore.txt"
     ignore.write_text("S001C001P001R001A006\n")
     out = tmp_path / "out"
-    summary = gendata.generate("ntu60", raw_dir, out, ignored_samples=ignore, workers=2,
-                               progress=False)
+    summary = gendata.generate(
+        "ntu60", raw_dir, out, ignored_samples=ignore, workers=2, progress=False
+    )
     assert sorted(p.name for p in out.iterdir()) == ["xsub", "xview"]
     assert summary.written == {"xsub": {"train": 6, "val": 6}, "xview": {"train": 6, "val": 6}}
     assert summary.empty == ["S001C001P001R001A005.skeleton"]
@@ -125,7 +129,7 @@ def test_gendata_writes_every_benchmark_split_and_stream(raw_dir, tmp_path, caps
             names, labels = _read_labels(folder / f"{split}_label.pkl")
             assert isinstance(names, list) and isinstance(labels, list)
             assert all(isinstance(label, int) for label in labels)
-            assert labels == [int(n[n.index("A") + 1:][:3]) - 1 for n in names]
+            assert labels == [int(n[n.index("A") + 1 :][:3]) - 1 for n in names]
             first = gendata.load_sample(raw_dir / names[0])
             for stream in STREAMS:
                 data = np.load(folder / f"{split}_data_{stream}.npy", mmap_mode="r")
@@ -153,19 +157,33 @@ def test_gendata_interrupted_run_leaves_no_complete_looking_output(raw_dir, tmp_
 
     monkeypatch.setattr(gendata, "load_sample", failing_load)
     with pytest.raises(KeyboardInterrupt):
-        gendata.generate("ntu60", raw_dir, tmp_path, benchmarks=["xsub"], workers=1,
-                         progress=False)
+        gendata.generate("ntu60", raw_dir, tmp_path, benchmarks=["xsub"], workers=1, progress=False)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
 def test_gendata_refuses_bad_arguments_with_one_line(raw_dir, tmp_path, capsys):
     for argv, message in [
-        (["--dataset", "ntu60", "--data-path", str(tmp_path / "nope"), "--out", str(tmp_path)],
-         "not a folder"),
-        (["--dataset", "ntu60", "--data-path", str(raw_dir), "--out", str(tmp_path),
-          "--benchmarks", "xset"], "no benchmark 'xset'"),
-        (["--dataset", "ntu60", "--data-path", str(tmp_path), "--out", str(tmp_path / "o")],
-         "no ntu60 .skeleton files"),
+        (
+            ["--dataset", "ntu60", "--data-path", str(tmp_path / "nope"), "--out", str(tmp_path)],
+            "not a folder",
+        ),
+        (
+            [
+                "--dataset",
+                "ntu60",
+                "--data-path",
+                str(raw_dir),
+                "--out",
+                str(tmp_path),
+                "--benchmarks",
+                "xset",
+            ],
+            "no benchmark 'xset'",
+        ),
+        (
+            ["--dataset", "ntu60", "--data-path", str(tmp_path), "--out", str(tmp_path / "o")],
+            "no ntu60 .skeleton files",
+        ),
     ]:
         assert gendata.main(argv) == 1
         err = capsys.readouterr().err.strip()
@@ -175,8 +193,18 @@ def test_gendata_refuses_bad_arguments_with_one_line(raw_dir, tmp_path, capsys):
 
 
 def test_gendata_cli_reports_summary(raw_dir, tmp_path, capsys):
-    argv = ["--dataset", "ntu60", "--data-path", str(raw_dir), "--out", str(tmp_path),
-            "--benchmarks", "xview", "--workers", "1"]
+    argv = [
+        "--dataset",
+        "ntu60",
+        "--data-path",
+        str(raw_dir),
+        "--out",
+        str(tmp_path),
+        "--benchmarks",
+        "xview",
+        "--workers",
+        "1",
+    ]
     assert gendata.main(argv) == 0
     out = capsys.readouterr().out
     assert "xview: train 6 samples, val 7 samples" in out  # ignore list not given this time
@@ -187,8 +215,9 @@ def test_gendata_matches_reference_arrays(tmp_path):
     reference = SHARED / "fixtures" / "ntu_preprocessing_reference.npz"
     if not reference.is_file():
         pytest.skip(f"reference arrays not found at {reference} (../shared is absent)")
-    gendata.generate("ntu60", SHARED / "fixtures" / "skeletons", tmp_path, workers=2,
-                     progress=False)
+    gendata.generate(
+        "ntu60", SHARED / "fixtures" / "skeletons", tmp_path, workers=2, progress=False
+    )
     with np.load(reference) as ref:
         index = {str(n): i for i, n in enumerate(ref["names"])}
         for bench in ("xsub", "xview"):

@@ -1,5 +1,6 @@
 """train.gendata under faults: values that overflow float32, a re-run killed between its splits,
 a stop (Ctrl-C, kill) with workers running, and worker counts out of bounds."""
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,9 @@ def test_values_that_overflow_once_normalised_are_skipped(tmp_path):
     body[0, :, 1::2] = 3e38
     body[0, :, ::2] = -3e38
     (raw / "S001C001P001R001A001.skeleton").write_text(format_skeleton(body))
-    summary = gendata.generate("ntu60", raw, tmp_path / "out", benchmarks=["xsub"], workers=1,
-                               progress=False)
+    summary = gendata.generate(
+        "ntu60", raw, tmp_path / "out", benchmarks=["xsub"], workers=1, progress=False
+    )
     assert any("S001C001P001R001A001" in c and "not finite" in c for c in summary.corrupt)
     for stream in ("joint", "bone", "joint_motion", "bone_motion"):
         for split in ("train", "val"):
@@ -79,8 +81,18 @@ def test_a_rerun_killed_between_splits_leaves_no_complete_looking_mix(tmp_path, 
 
 def test_worker_counts_out_of_bounds_are_one_line(tmp_path, capsys):
     for workers in ("0", "1000000000"):
-        status = gendata.main(["--dataset", "ntu60", "--data-path", str(tmp_path),
-                               "--out", str(tmp_path / "o"), "--workers", workers])
+        status = gendata.main(
+            [
+                "--dataset",
+                "ntu60",
+                "--data-path",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--workers",
+                workers,
+            ]
+        )
         err = capsys.readouterr().err
         assert status == 1 and "--workers" in err and err.count("\n") == 1
 
@@ -98,10 +110,27 @@ def many_files(tmp_path_factory) -> Path:
 def _start(raw: Path, out: Path) -> subprocess.Popen:
     """gendata with two workers, in its own process group (as a terminal runs it)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "train.gendata", "--dataset", "ntu60", "--data-path", str(raw),
-         "--out", str(out), "--benchmarks", "xsub", "--workers", "2"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "train.gendata",
+            "--dataset",
+            "ntu60",
+            "--data-path",
+            str(raw),
+            "--out",
+            str(out),
+            "--benchmarks",
+            "xsub",
+            "--workers",
+            "2",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while not list(out.glob("xsub/.*.part")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -133,7 +162,8 @@ def test_a_stop_is_one_line_and_the_workers_exit(many_files, tmp_path, how):
     assert process.returncode == 1
     assert "Traceback" not in err and "Error" not in err.replace("error: stopped", "")
     assert [line for line in err.splitlines() if "error" in line.lower()][-1].startswith(
-        "error: stopped")
+        "error: stopped"
+    )
     assert err.count("error:") == 1
     assert _group_gone(process.pid), "a worker process outlived gendata"
     assert not list((tmp_path / "out").rglob("*_label.pkl"))
@@ -144,8 +174,7 @@ def test_a_label_file_round_trip_is_plain_data(tmp_path):
     """The label file stays the (names, labels) pickle the feeder reads."""
     raw = tmp_path / "raw"
     make_synthetic(raw, classes=2, per_class=4, seed=3, progress=False)
-    gendata.generate("ntu60", raw, tmp_path / "out", benchmarks=["xsub"], workers=1,
-                     progress=False)
+    gendata.generate("ntu60", raw, tmp_path / "out", benchmarks=["xsub"], workers=1, progress=False)
     with open(tmp_path / "out" / "xsub" / "train_label.pkl", "rb") as f:
         names, labels = pickle.load(f)
     assert len(names) == len(labels) > 0

@@ -3,6 +3,7 @@
 Each test runs run_demo.py (or the gui_helpers harness) in a subprocess with --quit-after, so a
 crash shows as a non-zero exit and the window's state comes back as its one-line summary.
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,9 +61,22 @@ def _assert_survived(run: DemoRun) -> None:
 
 def test_video_run_shows_frames_and_predictions(qt_display, tmp_path, checkpoint, person_video):
     shot = tmp_path / "shots" / "window.png"
-    run = run_demo(["--source", str(person_video), "--weights", str(checkpoint), "--device", "cpu",
-                    "--screenshot", str(shot), "--quit-after", UNTIL_THE_END_S], qt_display,
-                   tmp_path)
+    run = run_demo(
+        [
+            "--source",
+            str(person_video),
+            "--weights",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--screenshot",
+            str(shot),
+            "--quit-after",
+            UNTIL_THE_END_S,
+        ],
+        qt_display,
+        tmp_path,
+    )
     _assert_survived(run)
     assert run.summary, f"no summary line in: {run.stdout!r}"
     if qt_display.get("DISPLAY"):
@@ -80,11 +94,21 @@ def test_released_checkpoint_downloaded_on_first_use_then_armwrestling(qt_displa
         pytest.skip(f"shared video or released checkpoints absent under {SHARED}")
     weights_dir = tmp_path / "weights"
     with _serve(OFFICIAL) as base_url:
-        run = run_demo(["--source", str(ARMWRESTLING), "--weights", "ntu60-xsub-joint",
-                        "--screenshot", str(tmp_path / "arm.png"),
-                        "--quit-after", UNTIL_THE_END_S],
-                       qt_display, tmp_path, env={"SHIFTGCN_WEIGHTS_DIR": str(weights_dir),
-                                                  "SHIFTGCN_WEIGHTS_URL": base_url})
+        run = run_demo(
+            [
+                "--source",
+                str(ARMWRESTLING),
+                "--weights",
+                "ntu60-xsub-joint",
+                "--screenshot",
+                str(tmp_path / "arm.png"),
+                "--quit-after",
+                UNTIL_THE_END_S,
+            ],
+            qt_display,
+            tmp_path,
+            env={"SHIFTGCN_WEIGHTS_DIR": str(weights_dir), "SHIFTGCN_WEIGHTS_URL": base_url},
+        )
     _assert_survived(run)
     assert (weights_dir / "ntu_ShiftGCN_joint_xsub.pt").is_file()
     assert [p.name for p in weights_dir.iterdir()] == ["ntu_ShiftGCN_joint_xsub.pt"]
@@ -94,8 +118,9 @@ def test_released_checkpoint_downloaded_on_first_use_then_armwrestling(qt_displa
 
 
 @pytest.fixture(scope="module")
-def tour(qt_display, tmp_path_factory, checkpoint, person_video
-         ) -> tuple[Path, dict[str, dict[str, str]]]:
+def tour(
+    qt_display, tmp_path_factory, checkpoint, person_video
+) -> tuple[Path, dict[str, dict[str, str]]]:
     """The faults and the Record/Snapshot buttons, one run each, in one window and one process.
 
     Each run ends by itself (fault, end of video), then the next starts; returns the folder the
@@ -140,10 +165,13 @@ def test_no_person_in_view(tour):
     assert int(run["frames shown"]) >= 1 and int(run["predictions"]) == 0
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("broken-checkpoint", "not a readable PyTorch checkpoint"),
-    ("unknown-checkpoint", "unknown checkpoint 'nope'; known names: ntu60-xsub-joint"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("broken-checkpoint", "not a readable PyTorch checkpoint"),
+        ("unknown-checkpoint", "unknown checkpoint 'nope'; known names: ntu60-xsub-joint"),
+    ],
+)
 def test_checkpoint_that_does_not_load(tour, name, expected):
     assert expected in tour[1][name]["banner"]
 
@@ -166,8 +194,9 @@ def test_no_network_for_first_download(tour):
     assert not weights_dir.exists() or not any(weights_dir.iterdir())
     # One consistent state: nothing claims a run is about to start or that bars mean anything.
     run = runs["offline"]
-    assert run["fetch"].endswith(f"/ntu_ShiftGCN_joint_xsub.pt -> "
-                                 f"{weights_dir / 'ntu_ShiftGCN_joint_xsub.pt'}")
+    assert run["fetch"].endswith(
+        f"/ntu_ShiftGCN_joint_xsub.pt -> {weights_dir / 'ntu_ShiftGCN_joint_xsub.pt'}"
+    )
     assert run["notice"] == "No model loaded: see the message above"
     assert run["model"].startswith("not loaded") and run["action"] == "—"
     assert "http" not in run["status"]  # the status bar has the headline, not a cut-off URL
@@ -200,19 +229,25 @@ def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
         _assert_png(tmp_path / name)
 
 
-@pytest.mark.parametrize("fault, expected", [("unreadable-source", "cannot read video"),
-                                             ("no-model", "could not download")])
-def test_smoke_run_that_ends_on_a_fault_exits_1(qt_display, tmp_path, checkpoint, fault,
-                                                 expected):
+@pytest.mark.parametrize(
+    "fault, expected",
+    [("unreadable-source", "cannot read video"), ("no-model", "could not download")],
+)
+def test_smoke_run_that_ends_on_a_fault_exits_1(qt_display, tmp_path, checkpoint, fault, expected):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
     (tmp_path / "notes.mp4").write_text("not a video")
-    args = {"unreadable-source": ["--source", "notes.mp4", "--weights", str(checkpoint)],
-            "no-model": ["--source", "notes.mp4", "--weights", "ntu60-xsub-joint"]}[fault]
-    run = run_demo([*args, "--device", "cpu", "--quit-after", UNTIL_THE_END_S], qt_display,
-                   tmp_path, env={"SHIFTGCN_WEIGHTS_DIR": str(tmp_path / "weights"),
-                                  "SHIFTGCN_WEIGHTS_URL": dead_url})
+    args = {
+        "unreadable-source": ["--source", "notes.mp4", "--weights", str(checkpoint)],
+        "no-model": ["--source", "notes.mp4", "--weights", "ntu60-xsub-joint"],
+    }[fault]
+    run = run_demo(
+        [*args, "--device", "cpu", "--quit-after", UNTIL_THE_END_S],
+        qt_display,
+        tmp_path,
+        env={"SHIFTGCN_WEIGHTS_DIR": str(tmp_path / "weights"), "SHIFTGCN_WEIGHTS_URL": dead_url},
+    )
     assert run.returncode == 1, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     assert expected in run.summary["banner"]
@@ -235,23 +270,36 @@ def test_record_and_snapshot(tour):
 
 
 def test_without_display_one_line_error(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY",
-                                                            "QT_QPA_PLATFORM")}
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "run_demo.py")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "run_demo.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: no display found (DISPLAY is not set): run it on a desktop, or set "
-        "QT_QPA_PLATFORM=offscreen for a headless smoke run"]
+        "QT_QPA_PLATFORM=offscreen for a headless smoke run"
+    ]
 
 
 def test_qt_plugin_path_repaired_after_cv2_import():
-    code = ("import cv2, os; from app.gui.qtenv import prepare_qt_environment; "
-            "from PyQt5.QtCore import QLibraryInfo as L; prepare_qt_environment(); "
-            "print(os.environ.get('QT_QPA_PLATFORM_PLUGIN_PATH') == L.location(L.PluginsPath), "
-            "'cv2' in os.environ.get('QT_QPA_FONTDIR', ''))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import cv2, os; from app.gui.qtenv import prepare_qt_environment; "
+        "from PyQt5.QtCore import QLibraryInfo as L; prepare_qt_environment(); "
+        "print(os.environ.get('QT_QPA_PLATFORM_PLUGIN_PATH') == L.location(L.PluginsPath), "
+        "'cv2' in os.environ.get('QT_QPA_FONTDIR', ''))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.stdout.split() == ["True", "False"], done.stderr
 
 

@@ -1,5 +1,6 @@
 """The GUI's non-visual parts: frame hand-over, rates, image conversion, playback, recording,
 settings, and the pipeline worker's frames and predictions."""
+
 from __future__ import annotations
 
 import threading
@@ -115,8 +116,10 @@ def test_live_source_plays_a_video_at_its_frame_rate(tmp_path: Path) -> None:
     assert [f.index for f in frames] == list(range(10))
     assert stop.waits and all(0 < w <= 1 / 20 + 1e-6 for w in stop.waits)  # paced, never ahead
     assert source.describe() == "clip.mp4 64x64 @ 20 fps"
-    assert source.end_message() == ("info", "video ended after 10 frames; press Start to play "
-                                            "it again")
+    assert source.end_message() == (
+        "info",
+        "video ended after 10 frames; press Start to play it again",
+    )
 
 
 def test_live_source_stops_when_asked(tmp_path: Path) -> None:
@@ -166,16 +169,23 @@ def test_gui_settings_are_the_defaults_with_the_yaml_on_top(tmp_path: Path) -> N
     assert settings.top_k == GuiSettings().top_k  # what the file leaves out keeps its default
 
 
-@pytest.mark.parametrize("text, message", [
-    ("top_k: many", "top_k: 'many' is not a whole number"),
-    ("source: 0", "source: 0 is not a text"),
-    ("teach: {seconds: 2}", "unknown setting 'teach.seconds'; known: folder, countdown_s, clip_s,"),
-    ("teach: 3", "teach must be a mapping of keys to values"),
-    ("threshold: 1.5", "threshold 1.5 is outside [0.0, 1.0]"),
-    ("realtime_video: 1", "realtime_video: 1 is not true or false"),
-])
-def test_gui_settings_refuse_a_bad_yaml_in_one_line(tmp_path: Path, text: str,
-                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("top_k: many", "top_k: 'many' is not a whole number"),
+        ("source: 0", "source: 0 is not a text"),
+        (
+            "teach: {seconds: 2}",
+            "unknown setting 'teach.seconds'; known: folder, countdown_s, clip_s,",
+        ),
+        ("teach: 3", "teach must be a mapping of keys to values"),
+        ("threshold: 1.5", "threshold 1.5 is outside [0.0, 1.0]"),
+        ("realtime_video: 1", "realtime_video: 1 is not true or false"),
+    ],
+)
+def test_gui_settings_refuse_a_bad_yaml_in_one_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
     own = tmp_path / "gui.yaml"
     own.write_text(text + "\n")
     with pytest.raises(UserError) as caught:
@@ -187,8 +197,17 @@ def test_gui_settings_refuse_a_bad_yaml_in_one_line(tmp_path: Path, text: str,
 def _prediction(timestamp: float, best: float = 0.9) -> Prediction:
     """A two-class prediction whose best class is 'wave'."""
     probs = np.array([best, 1 - best])
-    return Prediction(probs=probs, raw_probs=probs, start=0.0, timestamp=timestamp, frames=3,
-                      motion=0.0, inference_ms=1.0, latency_ms=5.0, class_names=["wave", "clap"])
+    return Prediction(
+        probs=probs,
+        raw_probs=probs,
+        start=0.0,
+        timestamp=timestamp,
+        frames=3,
+        motion=0.0,
+        inference_ms=1.0,
+        latency_ms=5.0,
+        class_names=["wave", "clap"],
+    )
 
 
 class _ClipPipeline:
@@ -199,17 +218,30 @@ class _ClipPipeline:
         self.predict_at = predict_at
         self.finished = self.closed = False
         self.arrivals: list[float | None] = []
-        self.classifier = SimpleNamespace(class_names=["wave", "clap"], stream="joint",
-                                          window=4, device="cpu")
+        self.classifier = SimpleNamespace(
+            class_names=["wave", "clap"], stream="joint", window=4, device="cpu"
+        )
 
-    def process(self, image: np.ndarray, timestamp: float, capture_ms: float = 0.0,
-                arrival: float | None = None) -> FrameResult:
+    def process(
+        self,
+        image: np.ndarray,
+        timestamp: float,
+        capture_ms: float = 0.0,
+        arrival: float | None = None,
+    ) -> FrameResult:
         self.arrivals.append(arrival)
         index = len(self.arrivals) - 1
         fresh = _prediction(timestamp) if index == self.predict_at else None
-        return FrameResult(index=index, timestamp=timestamp, people=[], slots=[None, None],
-                           identities=[-1, -1], skeleton=np.zeros((3, 25, 2), np.float32),
-                           prediction=fresh, new_prediction=fresh is not None)
+        return FrameResult(
+            index=index,
+            timestamp=timestamp,
+            people=[],
+            slots=[None, None],
+            identities=[-1, -1],
+            skeleton=np.zeros((3, 25, 2), np.float32),
+            prediction=fresh,
+            new_prediction=fresh is not None,
+        )
 
     def finish(self) -> Prediction:
         self.finished = True
@@ -219,16 +251,22 @@ class _ClipPipeline:
         self.closed = True
 
 
-def _run_worker(pipeline: _ClipPipeline, frames: int, stop_first: bool = False,
-                depth: int = 1, recorder: Recorder | None = None, size: int = 4
-                ) -> tuple[list, list]:
+def _run_worker(
+    pipeline: _ClipPipeline,
+    frames: int,
+    stop_first: bool = False,
+    depth: int = 1,
+    recorder: Recorder | None = None,
+    size: int = 4,
+) -> tuple[list, list]:
     """Run a PipelineWorker in this thread over `frames` buffered frames; return (people per
     frame shown, predictions emitted)."""
     buffer = FrameBuffer(depth)
     meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
     settings = RunSettings.defaults(GuiSettings())
-    worker = PipelineWorker(settings, {}, 2, buffer, meters,
-                            build=lambda settings, config, progress: pipeline)
+    worker = PipelineWorker(
+        settings, {}, 2, buffer, meters, build=lambda settings, config, progress: pipeline
+    )
     shown, predictions = [], []
     worker.frame_ready.connect(lambda image, people: shown.append(people))
     worker.prediction_ready.connect(predictions.append)
@@ -270,8 +308,9 @@ def test_recorded_frames_carry_the_shown_prediction(tmp_path: Path) -> None:
     """An annotated recording draws the classes of the prediction on screen; the worker closes
     it when the run ends."""
     path = tmp_path / "rec.mp4"
-    _run_worker(_ClipPipeline(predict_at=1), 4, depth=4, recorder=Recorder(path, fps=30.0),
-                size=128)
+    _run_worker(
+        _ClipPipeline(predict_at=1), 4, depth=4, recorder=Recorder(path, fps=30.0), size=128
+    )
     capture = cv2.VideoCapture(str(path))
     frames = [capture.read()[1] for _ in range(4)]
     capture.release()
@@ -287,7 +326,9 @@ def test_the_model_description_names_the_checkpoint_and_how_it_runs() -> None:
     assert lines[0] == "ntu60-xsub-joint" and lines[1].startswith("NTU60 xsub")
     assert lines[2:] == ["2 classes · joint stream", "window 4 frames · cpu"]
     assert describe_model("/some/where/own.pt", _ClipPipeline()).splitlines()[:2] == [
-        "own.pt", "2 classes · joint stream"]
+        "own.pt",
+        "2 classes · joint stream",
+    ]
 
 
 def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:

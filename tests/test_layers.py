@@ -3,6 +3,7 @@
 common (generic helpers) < ntu (dataset facts) < model (network), pose (pixels -> skeletons)
 < weights (names -> files) < app (streaming pipeline, classify_video) < train < app.gui < bench.
 """
+
 from __future__ import annotations
 
 import ast
@@ -80,7 +81,8 @@ def test_the_check_sees_a_hidden_import_inside_a_function(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "__init__.py").write_text("")
     (tmp_path / "model" / "load.py").write_text(
-        "from common.errors import UserError\n\ndef f():\n    from weights.registry import get\n")
+        "from common.errors import UserError\n\ndef f():\n    from weights.registry import get\n"
+    )
     (tmp_path / "app" / "gui").mkdir(parents=True)
     (tmp_path / "app" / "__init__.py").write_text("")
     (tmp_path / "app" / "pipeline.py").write_text("from .gui import window\n")

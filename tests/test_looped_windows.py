@@ -43,8 +43,9 @@ def test_one_period_gives_the_logits_of_the_endless_loop(wide_net, period, fused
     torch.testing.assert_close(short, long, rtol=0, atol=1e-4)
     torch.testing.assert_close(short, unfused_short, rtol=0, atol=1e-4)
     assert (short - zero_padded).abs().max() > 1e-2  # the long window's ends do differ
-    assert not any(shift.circular for unit in net.units
-                   for shift in (unit.tcn1.shift_in, unit.tcn1.shift_out))
+    assert not any(
+        shift.circular for unit in net.units for shift in (unit.tcn1.shift_in, unit.tcn1.shift_out)
+    )
 
 
 def test_a_period_that_does_not_divide_the_loop_weights_its_frames_by_their_count(wide_net):
@@ -75,8 +76,7 @@ def test_the_torch_runtime_runs_one_period(wide_net):
         full = wide_net(torch.from_numpy(x)[None])[0].numpy()
     # the runtime runs the fused network; untrained logits reach 150, hence the relative tolerance
     np.testing.assert_allclose(TorchRuntime(wide_net)(x), expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(TorchRuntime(wide_net, looped=False)(x), full, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(TorchRuntime(wide_net, looped=False)(x), full, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("checkpoint", ["ntu_ShiftGCN_joint_xsub", "ntu120_ShiftGCN_joint_xsub"])
@@ -98,14 +98,15 @@ def test_looped_windows_agree_with_the_full_windows_on_ntu_skeletons(checkpoint)
         filled = np.flatnonzero(np.abs(sample).sum(axis=(0, 2, 3)))
         frames = np.moveaxis(sample[:, : filled[-1] + 1] if len(filled) else sample[:, :0], 1, 0)
         for end in range(100, len(frames) + 1, 15):
-            x = prepare_window(frames[end - 100: end], 300, "joint")
+            x = prepare_window(frames[end - 100 : end], 300, "joint")
             period = loop_period(x, 4)
             if period is None:
                 continue
             with torch.no_grad():
                 full = net(torch.from_numpy(x)[None])
-                short = net(torch.from_numpy(np.ascontiguousarray(x[:, :period]))[None],
-                            loop_to=300)
+                short = net(
+                    torch.from_numpy(np.ascontiguousarray(x[:, :period]))[None], loop_to=300
+                )
             looped += 1
             agree += int(full.argmax() == short.argmax())
     assert looped >= 5 and agree >= 0.9 * looped, (agree, looped)

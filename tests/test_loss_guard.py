@@ -32,8 +32,9 @@ def test_learning_rate_10_stops_with_one_line(tmp_path):
     done = run_cli(*train_command(config, data, tmp_path / "work"))
     assert done.returncode == 1
     lines = error_lines(done.stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: training stopped in epoch 1: the "), \
+    assert len(lines) == 1 and lines[0].startswith("error: training stopped in epoch 1: the "), (
         done.stderr
+    )
     assert "lower base_lr" in lines[0] and "no checkpoint was written" in lines[0]
     assert not (tmp_path / "work" / "best.pt").exists()
     assert "training stopped" in (tmp_path / "work" / "log.txt").read_text()
@@ -51,8 +52,9 @@ def test_a_loss_that_explodes_later_keeps_the_last_good_checkpoints(tmp_path):
     assert "keep epoch" in lines[0]
     last = torch.load(work / "last.pt", weights_only=True)
     assert last["train"]["epoch"] == 2
-    assert torch.isfinite(torch.cat([v.flatten().float() for v in last["state_dict"].values()
-                                     ])).all()
+    assert torch.isfinite(
+        torch.cat([v.flatten().float() for v in last["state_dict"].values()])
+    ).all()
     assert len(read_metrics_csv(work / "metrics.csv")) == 2
     assert (work / "best.pt").is_file()
 
@@ -62,9 +64,17 @@ def test_the_fine_tuning_recipe_learns_synthetic_actions(tmp_path, monkeypatch):
     epochs), 4 synthetic classes of 16 samples in 100-frame windows: well above chance (25%)."""
     monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", str(require(OFFICIAL_WEIGHTS)))
     data = synthetic_windows(tmp_path, classes=4, per_class=16, frames=100, noise=0.0)
-    config = load_config(FINETUNE_CONFIG, {
-        "dataset": "synthetic", "num_class": 4, "data_dir": str(data),
-        "work_dir": str(tmp_path / "work"), "epochs": 2, "device": "cpu"})
+    config = load_config(
+        FINETUNE_CONFIG,
+        {
+            "dataset": "synthetic",
+            "num_class": 4,
+            "data_dir": str(data),
+            "work_dir": str(tmp_path / "work"),
+            "epochs": 2,
+            "device": "cpu",
+        },
+    )
     assert config.base_weights == "ntu60-xsub-joint" and config.model == {}
     with one_torch_thread():
         state = train(config)

@@ -257,4 +257,3 @@ def test_a_fused_network_refuses_training_and_saving(tmp_path):
     with pytest.raises(TypeError, match="save the network it was fused from"):
         model.save_checkpoint(tmp_path / "fused.pt", fused)
     assert not (tmp_path / "fused.pt").exists()
-

@@ -1,4 +1,5 @@
 """Silencing native writes to stderr: descriptor 2 comes back, nested and from threads."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The streaming classifier and the frame pipeline: training-identical normalisation, window
 cadence and resampling, smoothing, the inference thread, configuration, stage timings."""
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ from model.preprocess import normalize_sample
 from pose import BodyTracker, MediaPipePose
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
+
 
 class FakeModel(torch.nn.Module):
     """A stand-in network: 4 classes scored from the mean coordinates; records its inputs."""
@@ -83,8 +85,7 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
     model = load_model(weights)
     raw, joint = reference_samples()
     sample, expected = raw[3], joint[3]  # 40 frames
-    classifier = streaming(model, window=40, stride=40, pad_to=300, min_frames=16,
-                                     looped=False)
+    classifier = streaming(model, window=40, stride=40, pad_to=300, min_frames=16, looped=False)
     frames = np.moveaxis(sample[:, :40], 1, 0)
     predictions = [classifier.push(f, i / 30) for i, f in enumerate(frames)]
     assert all(p is None for p in predictions[:-1]) and predictions[-1] is not None
@@ -111,8 +112,9 @@ def test_either_hand_reads_a_mirror_image_as_the_same_action():
 
     def probs(either_hand: bool, mirrored: bool) -> np.ndarray:
         model = FakeModel()
-        classifier = streaming(model, window=16, stride=16, min_frames=1, pad_to=0,
-                                         either_hand=either_hand)
+        classifier = streaming(
+            model, window=16, stride=16, min_frames=1, pad_to=0, either_hand=either_hand
+        )
         for i in range(16):
             frame = skeleton(i)
             if mirrored:
@@ -162,8 +164,7 @@ def test_window_is_resampled_to_the_model_rate():
 
 def test_probability_smoothing_is_an_exponential_average():
     """With smoothing s, probs = s * previous + (1 - s) * this window's."""
-    classifier = streaming(FakeModel(), window=8, stride=4, min_frames=1, pad_to=0,
-                                     smoothing=0.5)
+    classifier = streaming(FakeModel(), window=8, stride=4, min_frames=1, pad_to=0, smoothing=0.5)
     predictions = [p for i in range(12) if (p := classifier.push(skeleton(i), i / 30))]
     first, second = predictions[-2], predictions[-1]
     np.testing.assert_allclose(second.probs, 0.5 * first.probs + 0.5 * second.raw_probs, atol=1e-6)
@@ -173,8 +174,9 @@ def test_probability_smoothing_is_an_exponential_average():
 def test_background_inference_never_blocks_push():
     """With the model busy in its thread, frames keep flowing; its result arrives later, once."""
     gate = threading.Event()
-    classifier = streaming(FakeModel(gate), window=8, stride=2, min_frames=1,
-                                     pad_to=0, background=True)
+    classifier = streaming(
+        FakeModel(gate), window=8, stride=2, min_frames=1, pad_to=0, background=True
+    )
     results = [classifier.push(skeleton(i), i / 30) for i in range(10)]  # would hang if blocking
     assert results == [None] * 10
     gate.set()
@@ -205,9 +207,17 @@ def test_finish_classifies_the_tail_once_enough_frames_show_a_person():
 def test_finish_returns_what_the_worker_still_had_and_the_skipped_tail():
     """Live (drop_late): finish() hands back the window the busy worker finished last, and
     classifies the windows skipped while it was busy, so a video ends on its last frames."""
+
     def live(gate: threading.Event) -> StreamingClassifier:
-        return streaming(FakeModel(gate), window=8, stride=2, min_frames=1, pad_to=0,
-                                   background=True, drop_late=True)
+        return streaming(
+            FakeModel(gate),
+            window=8,
+            stride=2,
+            min_frames=1,
+            pad_to=0,
+            background=True,
+            drop_late=True,
+        )
 
     gate = threading.Event()
     classifier = live(gate)
@@ -247,17 +257,23 @@ def test_settings_defaults_and_overrides(tmp_path):
     assert merged.device == "cpu" and merged.weights_name() == "mine.pt"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("classifier:\n  windw: 3\n", r"bad.yaml: unknown setting 'classifier.windw'; known: window"),
-    ("classifier:\n  window: abc\n", r"bad.yaml: classifier.window: 'abc' is not a whole"),
-    ("tracker:\n  mirror: 1\n", r"bad.yaml: tracker.mirror: 1 is not true or false"),
-    ("pose: 5\n", r"bad.yaml: pose must be a mapping"),
-    ("classifier:\n  window: 2\n", r"bad.yaml: bad classifier settings: window 2"),
-    ("pose:\n  max_people: 3\n", r"bad.yaml: max_people must be 1 or 2"),
-    ("runtime: tflite\n", r"bad.yaml: unknown runtime 'tflite'"),
-    ("a: [1, 2\n", "not valid YAML"),
-    ("- 1\n", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "classifier:\n  windw: 3\n",
+            r"bad.yaml: unknown setting 'classifier.windw'; known: window",
+        ),
+        ("classifier:\n  window: abc\n", r"bad.yaml: classifier.window: 'abc' is not a whole"),
+        ("tracker:\n  mirror: 1\n", r"bad.yaml: tracker.mirror: 1 is not true or false"),
+        ("pose: 5\n", r"bad.yaml: pose must be a mapping"),
+        ("classifier:\n  window: 2\n", r"bad.yaml: bad classifier settings: window 2"),
+        ("pose:\n  max_people: 3\n", r"bad.yaml: max_people must be 1 or 2"),
+        ("runtime: tflite\n", r"bad.yaml: unknown runtime 'tflite'"),
+        ("a: [1, 2\n", "not valid YAML"),
+        ("- 1\n", "must be a mapping"),
+    ],
+)
 def test_bad_config_is_one_line(tmp_path, text, message):
     """A misspelt key, a value of the wrong kind or out of range, broken YAML or a list raise
     one UserError line naming the key and the file."""
@@ -277,16 +293,23 @@ def test_bad_override_names_its_source():
 def test_frame_pipeline_on_the_shared_video():
     """Real frames: people found, a (3, 25, 2) skeleton, predictions and every stage timed."""
     frames = read_frames(require(VIDEO), 24)
-    pipeline = FramePipeline(MediaPipePose(), BodyTracker(),
-                             streaming(FakeModel(), window=16, stride=8, min_frames=4))
+    pipeline = FramePipeline(
+        MediaPipePose(), BodyTracker(), streaming(FakeModel(), window=16, stride=8, min_frames=4)
+    )
     results = [pipeline.process(f, i / 28) for i, f in enumerate(frames)]
     pipeline.close()
     assert sum(r.has_person for r in results) >= 12
     assert all(r.skeleton.shape == (3, 25, 2) for r in results)
     assert any(r.new_prediction for r in results)
     last = results[-1]
-    assert set(last.timings) == {"capture_ms", "pose_ms", "track_ms", "classify_ms",
-                                 "inference_ms", "latency_ms"}
+    assert set(last.timings) == {
+        "capture_ms",
+        "pose_ms",
+        "track_ms",
+        "classify_ms",
+        "inference_ms",
+        "latency_ms",
+    }
     assert last.timings["pose_ms"] > 0 and last.prediction.inference_ms > 0
     assert [r.index for r in results] == list(range(24))
 
@@ -302,9 +325,18 @@ def test_build_pipeline_resolves_registry_names(monkeypatch):
 def test_queued_background_inference_gives_the_synchronous_results():
     """A video's windows, queued to the worker (drop_late=False), give the same predictions in
     the same order as classifying them in the caller's thread."""
+
     def run(**kwargs) -> list:
-        classifier = streaming(FakeModel(), window=8, stride=3, min_frames=2,
-                                         pad_to=0, smoothing=0.3, keep_history=True, **kwargs)
+        classifier = streaming(
+            FakeModel(),
+            window=8,
+            stride=3,
+            min_frames=2,
+            pad_to=0,
+            smoothing=0.3,
+            keep_history=True,
+            **kwargs,
+        )
         for i in range(31):
             classifier.push(skeleton(i), i / 30)
         classifier.finish()
@@ -344,8 +376,11 @@ def test_missing_camera_is_one_line():
         open_source("9")
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="thread niceness and affinity "
-                    "are Linux features; elsewhere the inference thread runs as scheduled")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"),
+    reason="thread niceness and affinity "
+    "are Linux features; elsewhere the inference thread runs as scheduled",
+)
 def test_the_inference_thread_yields_to_pose(monkeypatch):
     """The live inference thread is niced and, with one torch thread, kept on the last CPU."""
     from app.pipeline import INFERENCE_NICENESS, yield_to_pose

@@ -1,4 +1,5 @@
 """bench.pipeline's window-study helpers (the benchmark itself prints figures, asserted nowhere)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -37,8 +38,12 @@ def test_slower_camera_repeats_frames():
 
 def test_command_line_help():
     """python -m bench.pipeline --help describes both modes."""
-    out = subprocess.run([sys.executable, "-m", "bench.pipeline", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.pipeline", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "--window-study" in out
 
 
@@ -48,8 +53,13 @@ def test_json_record_holds_the_figures_and_the_machine(tmp_path):
 
     from bench.pipeline import write_json
 
-    figures = {"live_fps": 29.6, "dropped_fraction": 0.01, "predictions_per_s": 1.9,
-               "latency_ms": 350.0, "classify_video_fps": 28.0}
+    figures = {
+        "live_fps": 29.6,
+        "dropped_fraction": 0.01,
+        "predictions_per_s": 1.9,
+        "latency_ms": 350.0,
+        "classify_video_fps": 28.0,
+    }
     out = tmp_path / "run" / "figures.json"
     write_json(out, figures, (640, 480))
     record = json.loads(out.read_text())

@@ -1,5 +1,6 @@
 """Pose backends on real pixels: a photograph, two people apart, the shared two-person video,
 and one clear line for every backend or model that is not available."""
+
 from __future__ import annotations
 
 import os
@@ -77,8 +78,10 @@ def test_frame_size_change_mid_stream(estimator):
     estimator.reset()
     large = astronaut_bgr()
     small = cv2.resize(large, (320, 240))
-    sizes = [[p.image_size for p in estimator.estimate(frame)]
-             for frame in (large, large, small, small, large)]
+    sizes = [
+        [p.image_size for p in estimator.estimate(frame)]
+        for frame in (large, large, small, small, large)
+    ]
     assert sizes == [[(512, 512)]] * 2 + [[(320, 240)]] * 2 + [[(512, 512)]]
 
 
@@ -106,13 +109,16 @@ def test_not_an_image_is_one_line(estimator):
         estimator.estimate(np.zeros((10, 10), np.uint8))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(backend="tasks"), r"needs a \.task model file"),
-    (dict(backend="tasks", model_path="missing.task"), "not found"),
-    (dict(backend="openpose"), "unknown pose backend"),
-    (dict(backend="mediapipe", model_complexity=3), "model_complexity must be 0, 1 or 2"),
-    (dict(backend="mediapipe", max_people=3), "max_people"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(backend="tasks"), r"needs a \.task model file"),
+        (dict(backend="tasks", model_path="missing.task"), "not found"),
+        (dict(backend="openpose"), "unknown pose backend"),
+        (dict(backend="mediapipe", model_complexity=3), "model_complexity must be 0, 1 or 2"),
+        (dict(backend="mediapipe", max_people=3), "max_people"),
+    ],
+)
 def test_unavailable_backends_say_what_to_do(kwargs, message):
     """Each unavailable choice raises one UserError line naming what to install or download."""
     with pytest.raises(UserError, match=message) as info:

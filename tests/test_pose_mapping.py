@@ -1,4 +1,5 @@
 """The BlazePose -> NTU mapping: joint order, Kinect axes, left stays left, placement of people."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,8 +80,12 @@ def test_visibility_is_carried_per_joint():
 def test_person_rejects_wrong_shapes():
     """A Person needs 33 landmarks."""
     with pytest.raises(ValueError):
-        Person(image=np.zeros((25, 3)), world=np.zeros((33, 3)), visibility=np.zeros(33),
-               image_size=(10, 10))
+        Person(
+            image=np.zeros((25, 3)),
+            world=np.zeros((33, 3)),
+            visibility=np.zeros(33),
+            image_size=(10, 10),
+        )
 
 
 def test_hidden_lower_legs_become_still_straight_legs():
@@ -123,8 +128,9 @@ def test_a_hand_at_the_mouth_is_not_pushed_forward_by_mediapipe_depth():
     tilted = true.copy()
     tilted[16] = tilted[14] + (0.0, -0.15, -0.2)  # same length, its depth taken from its height
     seen = person_from_world(true)
-    person = Person(image=seen.image, world=tilted, visibility=seen.visibility,
-                    image_size=seen.image_size)
+    person = Person(
+        image=seen.image, world=tilted, visibility=seen.visibility, image_size=seen.image_size
+    )
     lifted = lifted_landmarks(person)
     assert abs(lifted[16, 2] - lifted[14, 2]) < 0.06
     assert lifted[16, 1] - lifted[14, 1] == pytest.approx(-0.25, abs=0.03)  # height from the image

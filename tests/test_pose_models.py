@@ -25,8 +25,9 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     return root, cache
 
 
-def test_fetches_into_the_cache_once_and_links_it_for_mediapipe(server, places, monkeypatch,
-                                                               capsys):
+def test_fetches_into_the_cache_once_and_links_it_for_mediapipe(
+    server, places, monkeypatch, capsys
+):
     base, served = server
     (served / "pose_landmark_lite.tflite").write_bytes(FAKE_TFLITE)
     monkeypatch.setenv("SHIFTGCN_POSE_URL", base)

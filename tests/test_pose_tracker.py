@@ -1,4 +1,5 @@
 """The body tracker: two slots with stable identities, main person in slot 0, gaps, smoothing."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,11 +20,18 @@ def at(x: float, seed: int = 0, noise: float = 0.0, distance: float = 2.5, wave:
     return person_from_world(world, centre_x=x, distance=distance)
 
 
-PARTNER_GATE = dict(partner_frames=6, partner_reach=1.2, partner_speed=0.5, hold_frames=5,
-                    partner_hold_frames=45)
+PARTNER_GATE = dict(
+    partner_frames=6, partner_reach=1.2, partner_speed=0.5, hold_frames=5, partner_hold_frames=45
+)
 # Every second person fed at once, nobody held, legs as seen: each test turns on what it tests.
-OPEN = dict(partner_frames=1, partner_reach=float("inf"), partner_speed=0.0, hold_frames=0,
-            partner_hold_frames=0, leg_visibility=0.0)
+OPEN = dict(
+    partner_frames=1,
+    partner_reach=float("inf"),
+    partner_speed=0.0,
+    hold_frames=0,
+    partner_hold_frames=0,
+    leg_visibility=0.0,
+)
 
 
 def open_tracker(**settings) -> BodyTracker:
@@ -33,8 +41,10 @@ def open_tracker(**settings) -> BodyTracker:
 
 def fed_frames(tracker: BodyTracker, frames: list[list]) -> list[bool]:
     """Run the tracker over frames of people; whether body slot 1 reached the model in each."""
-    return [bool(tracker.update(people, timestamp=i / 30)[..., 1].any())
-            for i, people in enumerate(frames)]
+    return [
+        bool(tracker.update(people, timestamp=i / 30)[..., 1].any())
+        for i, people in enumerate(frames)
+    ]
 
 
 def test_empty_frames_give_zeros():
@@ -102,6 +112,7 @@ def test_a_person_far_away_is_someone_new():
 
 def test_smoothing_reduces_jitter():
     """The moving average makes frame-to-frame joint changes smaller."""
+
     def jitter(smoothing: float) -> float:
         tracker = open_tracker(smoothing=smoothing)
         frames = [tracker.update([at(0.5, seed=i, noise=0.01)]) for i in range(20)]
@@ -118,6 +129,7 @@ def test_bad_smoothing_is_refused():
 
 def test_hidden_legs_stay_still_while_guesses_jitter():
     """With leg_visibility set, hidden lower legs stop moving relative to the hips."""
+
     def leg_motion(leg_visibility: float) -> float:
         tracker = open_tracker(leg_visibility=leg_visibility)
         frames = []
@@ -164,8 +176,9 @@ def test_a_partner_hidden_in_a_hug_is_held():
     far away is emptied after hold_frames as before."""
     hug = [[at(0.3), at(0.6)]] * 10 + [[at(0.3)]] * 36 + [[at(0.3), at(0.6)]] * 5
     assert all(fed_frames(open_tracker(**PARTNER_GATE), hug)[6:])
-    away = ([[at(0.3), at(0.6, distance=4.5, wave=0.3 * (i % 2))] for i in range(20)]
-            + [[at(0.3)]] * 20)
+    away = [[at(0.3), at(0.6, distance=4.5, wave=0.3 * (i % 2))] for i in range(20)] + [
+        [at(0.3)]
+    ] * 20
     fed = fed_frames(open_tracker(**PARTNER_GATE), away)
     assert all(fed[10:25]) and not any(fed[26:])
 

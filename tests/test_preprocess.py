@@ -1,4 +1,5 @@
 """model.preprocess and train.skeleton against the published pipeline's reference arrays."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -116,7 +117,8 @@ def test_mirrored_joints_exchange_left_and_right():
     for joint, other in enumerate(MIRRORED_JOINTS):
         name = JOINT_NAMES[joint]
         assert JOINT_NAMES[other] == name.replace("left", "R").replace("right", "left").replace(
-            "R", "right")
+            "R", "right"
+        )
         assert MIRRORED_JOINTS[other] == joint
 
 
@@ -133,5 +135,6 @@ def test_mirror_of_a_normalised_sample_is_normalised_and_commutes_with_streams()
     flipped = raw[:, :, list(MIRRORED_JOINTS)] * np.array([-1, 1, 1])[:, None, None, None]
     np.testing.assert_allclose(normalize_sample(flipped), m, atol=1e-5)
     for stream in STREAMS:
-        np.testing.assert_allclose(make_stream(m, stream), mirror(make_stream(x, stream)),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            make_stream(m, stream), mirror(make_stream(x, stream)), atol=1e-6
+        )

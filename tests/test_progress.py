@@ -1,4 +1,5 @@
 """Progress bars: drawn on a terminal, absent when stderr is redirected (a log file)."""
+
 from __future__ import annotations
 
 import io

@@ -1,5 +1,6 @@
 """The README's set-up and quick-start stay true: the CPU-only install pins the torch CI installs
 from PyTorch's CPU index, and the quick-start writes only under its .gitignored folder."""
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,7 @@ def test_cpu_only_install_uses_the_pinned_torch_from_the_cpu_index():
 
 def test_quick_start_writes_only_under_its_ignored_folder():
     start = README.index("Try it without the dataset")
-    section = README[start:README.index("\n## ", start)]  # up to the next section
+    section = README[start : README.index("\n## ", start)]  # up to the next section
     assert f"`{QUICKSTART}/`" in section
     commands = [line for block in _bash_blocks(section) for line in block.splitlines() if line]
     assert len(commands) == 4

@@ -1,5 +1,6 @@
 """Label and score pickles are data: a crafted one must not run code under train.ensemble or
 train.evaluate, and every format the project or the original code writes still loads."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,7 @@ def test_a_malicious_label_pickle_does_not_run(tmp_path, capsys):
     marker = tmp_path / "pwned"
     labels = _write(tmp_path / "val_label.pkl", (["s0"], [_Exploit(marker)]))
     save_scores(tmp_path / "scores.pkl", ["s0"], np.array([[1.0, 0.0]]))
-    status = ensemble_cli.main(["--scores", str(tmp_path / "scores.pkl"),
-                                "--labels", str(labels)])
+    status = ensemble_cli.main(["--scores", str(tmp_path / "scores.pkl"), "--labels", str(labels)])
     err = capsys.readouterr().err
     assert not marker.exists()
     assert status == 1 and "posix.system" in err and err.count("\n") == 1
@@ -52,14 +52,21 @@ def test_a_malicious_scores_pickle_does_not_run(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("forbidden", [
-    (os.system, ("true",)), (eval, ("1",)), (subprocess.call, (["true"],)),
-])
+@pytest.mark.parametrize(
+    "forbidden",
+    [
+        (os.system, ("true",)),
+        (eval, ("1",)),
+        (subprocess.call, (["true"],)),
+    ],
+)
 def test_any_other_callable_is_refused(tmp_path, forbidden):
     """Builtins and modules outside the allow-list are refused by name."""
+
     class Reduce:
         def __reduce__(self):
             return forbidden
+
     with pytest.raises(UnsafePickleError):
         load_data_pickle(_write(tmp_path / "x.pkl", [Reduce()]))
 

@@ -1,4 +1,5 @@
 """run_demo.py --screenshot: a picture that cannot be saved is an error, not exit 0."""
+
 from __future__ import annotations
 
 from app.gui import launch

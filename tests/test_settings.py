@@ -1,4 +1,5 @@
 """Typed settings from YAML mappings: the defaults kept, every wrong key or value one line."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,21 +34,23 @@ def test_a_mapping_replaces_only_its_keys():
     assert isinstance(built.inner.rate, float)
     assert settings_from_dict(Outer, {}, "config a.yaml") == Outer()
     assert settings_from_dict(Outer, {"name": None}, "config a.yaml").name is None
-    assert settings_to_dict(built) == {"name": "x", "on": False,
-                                       "inner": {"count": 2, "rate": 2.0}}
+    assert settings_to_dict(built) == {"name": "x", "on": False, "inner": {"count": 2, "rate": 2.0}}
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"nme": "x"}, "config a.yaml: unknown setting 'nme'; known: name, on, inner"),
-    ({"inner": {"cnt": 1}}, "config a.yaml: unknown setting 'inner.cnt'"),
-    ({"on": 1}, "config a.yaml: on: 1 is not true or false"),
-    ({"inner": {"count": True}}, "config a.yaml: inner.count: True is not a whole number"),
-    ({"inner": {"count": 1.5}}, "config a.yaml: inner.count: 1.5 is not a whole number"),
-    ({"inner": {"rate": "fast"}}, "config a.yaml: inner.rate: 'fast' is not a number"),
-    ({"name": 3}, "config a.yaml: name: 3 is not a text or null"),
-    ({"inner": [1]}, "config a.yaml: inner must be a mapping"),
-    ({"inner": {"count": -1}}, "config a.yaml: count must be 0 or more, got -1"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"nme": "x"}, "config a.yaml: unknown setting 'nme'; known: name, on, inner"),
+        ({"inner": {"cnt": 1}}, "config a.yaml: unknown setting 'inner.cnt'"),
+        ({"on": 1}, "config a.yaml: on: 1 is not true or false"),
+        ({"inner": {"count": True}}, "config a.yaml: inner.count: True is not a whole number"),
+        ({"inner": {"count": 1.5}}, "config a.yaml: inner.count: 1.5 is not a whole number"),
+        ({"inner": {"rate": "fast"}}, "config a.yaml: inner.rate: 'fast' is not a number"),
+        ({"name": 3}, "config a.yaml: name: 3 is not a text or null"),
+        ({"inner": [1]}, "config a.yaml: inner must be a mapping"),
+        ({"inner": {"count": -1}}, "config a.yaml: count must be 0 or more, got -1"),
+    ],
+)
 def test_a_wrong_key_or_value_is_one_line_naming_it_and_its_source(data, message):
     with pytest.raises(UserError) as info:
         settings_from_dict(Outer, data, "config a.yaml")

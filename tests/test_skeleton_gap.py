@@ -3,6 +3,7 @@
 The figures are those of `python -m bench.skeleton_gap`; before the 3D arm placement and the
 mirror setting the clip measured 0.21 m a joint (0.41 m at the hands) and read "taking a selfie".
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def model():
 @pytest.fixture(scope="module")
 def gaps(people, model):
     skeleton = require(skeleton_gap.SKELETON)
-    return {mirror: skeleton_gap.measure(people, skeleton, model, mirror)
-            for mirror in (True, False)}
+    return {
+        mirror: skeleton_gap.measure(people, skeleton, model, mirror) for mirror in (True, False)
+    }
 
 
 def test_the_drinking_clip_reads_drink_water(gaps):

@@ -1,4 +1,5 @@
 """train.synthetic: valid NTU files, every class in both halves of every split, separable."""
+
 from __future__ import annotations
 
 import pickle
@@ -56,8 +57,9 @@ def test_classes_are_separable_after_gendata(tmp_path):
     """A nearest-centroid classifier on simple joint statistics already tells classes apart."""
     classes = 14  # all 12 motions plus two posture variants
     synthetic.generate(tmp_path / "raw", classes=classes, per_class=6, seed=2, progress=False)
-    gendata("ntu60", tmp_path / "raw", tmp_path / "data", benchmarks=["xsub"], workers=1,
-            progress=False)
+    gendata(
+        "ntu60", tmp_path / "raw", tmp_path / "data", benchmarks=["xsub"], workers=1, progress=False
+    )
     features, labels = {}, {}
     for split in ("train", "val"):
         joint = np.load(tmp_path / "data" / "xsub" / f"{split}_data_joint.npy")[..., 0]

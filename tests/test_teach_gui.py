@@ -1,6 +1,7 @@
 """The Teach panel in the real window under Xvfb: two clips recorded from a playing video into two
 classes, a fine-tuning run in a worker thread (a tiny network, two epochs), the live model switched
 to the result, and a screenshot of the panel."""
+
 from __future__ import annotations
 
 import json
@@ -17,26 +18,42 @@ from app.sources import VideoSource
 from model import load_model
 
 pytestmark = pytest.mark.gui
-TINY = {"base_weights": None, "model": {"channels": [16, 32], "strides": [2, 2]},
-        "frozen_units": 0, "epochs": 2}
+TINY = {
+    "base_weights": None,
+    "model": {"channels": [16, 32], "strides": [2, 2]},
+    "frozen_units": 0,
+    "epochs": 2,
+}
 
 
 def test_record_two_classes_train_and_switch_the_live_model(qt_display, tmp_path):
     from pose_helpers import write_video
 
-    video = write_video(tmp_path / "source.mp4",
-                        moving_person("sway", 90) + moving_person("bob", 360), fps=15.0)
+    video = write_video(
+        tmp_path / "source.mp4", moving_person("sway", 90) + moving_person("bob", 360), fps=15.0
+    )
     checkpoint = random_checkpoint(tmp_path / "untrained.pt")
     env = {**os.environ, **qt_display, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
     env = {k: v for k, v in env.items() if v != ""}
     done = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tests" / "teach_harness.py"), str(video),
-         str(checkpoint), str(tmp_path), json.dumps(TINY)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(REPO_ROOT / "tests" / "teach_harness.py"),
+            str(video),
+            str(checkpoint),
+            str(tmp_path),
+            json.dumps(TINY),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     line = [x for x in done.stdout.splitlines() if x.startswith("TEACH ")]
     assert line, done.stdout[-2000:]
-    report = json.loads(line[-1][len("TEACH "):])
+    report = json.loads(line[-1][len("TEACH ") :])
     assert report["failed"] is None, report
 
     teach = tmp_path / "shiftgcn-teach"

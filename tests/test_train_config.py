@@ -197,8 +197,10 @@ def test_class_names_come_from_the_dataset():
 
 def test_plot_titles_describe_the_run_not_the_config_file():
     """A 6-class synthetic run from ntu60_xsub_joint.yaml is titled as what it is."""
-    config = load_config(REPO_ROOT / "train" / "configs" / "ntu60_xsub_joint.yaml",
-                         {"dataset": "synthetic", "num_class": 6, "work_dir": "quickstart/work"})
+    config = load_config(
+        REPO_ROOT / "train" / "configs" / "ntu60_xsub_joint.yaml",
+        {"dataset": "synthetic", "num_class": 6, "work_dir": "quickstart/work"},
+    )
     assert config.describe() == "work: synthetic, 6 classes, joint stream"
     released = load_config(REPO_ROOT / "train" / "configs" / "ntu60_xsub_joint.yaml")
     assert released.describe() == "ntu60_xsub_joint: ntu60 xsub, 60 classes, joint stream"

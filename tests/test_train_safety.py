@@ -1,5 +1,6 @@
 """Training and evaluation under bad input: config values of the wrong type or size, a resume
 with other settings, non-finite scores, data files with absurd frame counts."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,18 @@ from train.config import load_config
 from train.feeder import open_array
 
 
-@pytest.mark.parametrize("yaml_text, message", [
-    ("base_lr: abc\n", "base_lr is 'abc', not of type float"),
-    ("epochs: '3'\n", "epochs is '3', not of type int"),
-    ("lr_steps: [a, 2]\n", "lr_steps is ['a', 2], not of type list[int]"),
-    ("nesterov: 1\n", "nesterov is 1, not of type bool"),
-    ("batch_size: 1000000000\n", "batch_size 1000000000 is out of bounds"),
-    ("test_batch_size: 100000\n", "test_batch_size 100000 is out of bounds"),
-    ("num_workers: 100000\n", "num_workers 100000 is out of bounds"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("base_lr: abc\n", "base_lr is 'abc', not of type float"),
+        ("epochs: '3'\n", "epochs is '3', not of type int"),
+        ("lr_steps: [a, 2]\n", "lr_steps is ['a', 2], not of type list[int]"),
+        ("nesterov: 1\n", "nesterov is 1, not of type bool"),
+        ("batch_size: 1000000000\n", "batch_size 1000000000 is out of bounds"),
+        ("test_batch_size: 100000\n", "test_batch_size 100000 is out of bounds"),
+        ("num_workers: 100000\n", "num_workers 100000 is out of bounds"),
+    ],
+)
 def test_bad_config_values_are_one_line(tmp_path, yaml_text, message):
     path = tmp_path / "c.yaml"
     path.write_text("num_class: 3\ndataset: tiny\n" + yaml_text)
@@ -43,8 +47,10 @@ def trained(tmp_path_factory):
     config = write_tiny_config(root / "tiny.yaml", epochs=1, batch_size=4, lr_steps=[2])
     work = root / "work"
     with one_torch_thread():
-        assert run.main(["--config", str(config), "--data-dir", str(data),
-                         "--work-dir", str(work)]) == 0
+        assert (
+            run.main(["--config", str(config), "--data-dir", str(data), "--work-dir", str(work)])
+            == 0
+        )
     return work, data, config
 
 
@@ -54,9 +60,10 @@ def test_resume_with_other_settings_is_refused(trained, tmp_path, capsys):
     other = shutil.copytree(data, tmp_path / "other")
     before = (work / "config.yaml").read_text()
     base = ["--config", str(config), "--work-dir", str(work), "--resume", "--epochs", "2"]
-    for extra, message in ((["--data-dir", str(other)], "data_dir"),
-                           (["--data-dir", str(data), "--set", "base_lr=0.01"],
-                            "base_lr 0.05 -> 0.01")):
+    for extra, message in (
+        (["--data-dir", str(other)], "data_dir"),
+        (["--data-dir", str(data), "--set", "base_lr=0.01"], "base_lr 0.05 -> 0.01"),
+    ):
         with one_torch_thread():
             assert run.main(base + extra) == 1
         err = capsys.readouterr().err
@@ -73,8 +80,20 @@ def test_evaluate_refuses_non_finite_scores_and_writes_nothing(trained, tmp_path
     save_checkpoint(weights, net, stream="joint")
     out = tmp_path / "out"
     with one_torch_thread():
-        status = evaluate_cli.main(["--weights", str(weights), "--data-dir", str(data),
-                                    "--out", str(out), "--device", "cpu", "--workers", "0"])
+        status = evaluate_cli.main(
+            [
+                "--weights",
+                str(weights),
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--workers",
+                "0",
+            ]
+        )
     captured = capsys.readouterr()
     assert status == 1 and "non-finite scores" in captured.err
     assert captured.err.count("\n") == 1 and "nan%" not in captured.out
@@ -84,8 +103,9 @@ def test_evaluate_refuses_non_finite_scores_and_writes_nothing(trained, tmp_path
 @pytest.mark.parametrize("flag, value", [("--batch-size", "1000000000"), ("--workers", "99999")])
 def test_evaluate_sizes_out_of_bounds_are_one_line(trained, tmp_path, capsys, flag, value):
     _, data, _ = trained
-    status = evaluate_cli.main(["--weights", str(tmp_path / "x.pt"), "--data-dir", str(data),
-                                flag, value])
+    status = evaluate_cli.main(
+        ["--weights", str(tmp_path / "x.pt"), "--data-dir", str(data), flag, value]
+    )
     err = capsys.readouterr().err
     assert status == 1 and f"{flag} {value} is out of bounds" in err and err.count("\n") == 1
 
@@ -104,9 +124,25 @@ def test_result_json_is_valid_json(trained, tmp_path):
     """A finite evaluation still writes plain JSON (no NaN token)."""
     _, data, _ = trained
     weights = tmp_path / "ok.pt"
-    save_checkpoint(weights, build_model(ModelConfig.from_dict({**TINY_MODEL, "num_class": 3})),
-                    stream="joint")
+    save_checkpoint(
+        weights, build_model(ModelConfig.from_dict({**TINY_MODEL, "num_class": 3})), stream="joint"
+    )
     with one_torch_thread():
-        assert evaluate_cli.main(["--weights", str(weights), "--data-dir", str(data), "--out",
-                                  str(tmp_path / "o"), "--device", "cpu", "--workers", "0"]) == 0
+        assert (
+            evaluate_cli.main(
+                [
+                    "--weights",
+                    str(weights),
+                    "--data-dir",
+                    str(data),
+                    "--out",
+                    str(tmp_path / "o"),
+                    "--device",
+                    "cpu",
+                    "--workers",
+                    "0",
+                ]
+            )
+            == 0
+        )
     json.loads((tmp_path / "o" / "result.json").read_text(), parse_constant=pytest.fail)

@@ -1,4 +1,5 @@
 """The weights registry: names, class lists, resolve, and downloads from a local HTTP server."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,11 +26,27 @@ SMALL_NET = {"channels": (8, 16), "strides": (1, 2)}  # a checkpoint that loads 
 def fake_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Swap the built-in registry for one entry whose digest is that of PAYLOAD."""
     reg = tmp_path / "registry.yaml"
-    reg.write_text(yaml.safe_dump({"default": "tiny", "checkpoints": {"tiny": {
-        "file": "tiny.pt", "url": "https://example.invalid/save_models/tiny.pt",
-        "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "dataset": "ntu60", "num_class": 60,
-        "labels": "ntu60", "stream": "joint", "benchmark": "xsub", "accuracy": 1.0,
-        "licence": "test"}}}))
+    reg.write_text(
+        yaml.safe_dump(
+            {
+                "default": "tiny",
+                "checkpoints": {
+                    "tiny": {
+                        "file": "tiny.pt",
+                        "url": "https://example.invalid/save_models/tiny.pt",
+                        "sha256": hashlib.sha256(PAYLOAD).hexdigest(),
+                        "dataset": "ntu60",
+                        "num_class": 60,
+                        "labels": "ntu60",
+                        "stream": "joint",
+                        "benchmark": "xsub",
+                        "accuracy": 1.0,
+                        "licence": "test",
+                    }
+                },
+            }
+        )
+    )
     monkeypatch.setattr(registry, "REGISTRY_FILE", reg)
     monkeypatch.delenv(registry.DIR_ENV, raising=False)
     return reg
@@ -49,8 +66,12 @@ def _free_port() -> int:
 
 def test_released_checkpoints_are_registered_with_their_facts() -> None:
     by_name = {e.name: e for e in weights.entries()}
-    assert {"ntu60-xsub-joint", "ntu60-xview-joint", "ntu120-xsub-joint",
-            "ntu120-xset-joint"} <= set(by_name)
+    assert {
+        "ntu60-xsub-joint",
+        "ntu60-xview-joint",
+        "ntu120-xsub-joint",
+        "ntu120-xset-joint",
+    } <= set(by_name)
     xsub = by_name["ntu60-xsub-joint"]
     assert xsub.file == "ntu_ShiftGCN_joint_xsub.pt"
     assert xsub.url == "https://github.com/kchengiva/Shift-GCN/raw/master/save_models/" + xsub.file
@@ -104,8 +125,9 @@ def test_resolve_paths_names_and_errors(tmp_path: Path, fake_registry: Path) -> 
     assert weights.resolve("tiny", fetch=False, directory=tmp_path / "w") == tmp_path / "w/tiny.pt"
 
 
-def test_fetch_downloads_and_checks_digest(tmp_path: Path, server, fake_registry: Path,
-                                           monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_fetch_downloads_and_checks_digest(
+    tmp_path: Path, server, fake_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     base, served = server
     (served / "tiny.pt").write_bytes(PAYLOAD)
     monkeypatch.setenv(registry.URL_ENV, base)
@@ -117,20 +139,23 @@ def test_fetch_downloads_and_checks_digest(tmp_path: Path, server, fake_registry
     assert weights_main(["verify", "--dir", str(dest)]) == 0
 
 
-def test_resolve_fetches_missing_file_with_progress(tmp_path: Path, server, fake_registry: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_fetches_missing_file_with_progress(
+    tmp_path: Path, server, fake_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, served = server
     (served / "tiny.pt").write_bytes(PAYLOAD)
     monkeypatch.setenv(registry.URL_ENV, base)
     seen: list[tuple[int, int | None]] = []
-    path = weights.resolve("tiny", directory=tmp_path / "w",
-                           progress=lambda done, total: seen.append((done, total)))
+    path = weights.resolve(
+        "tiny", directory=tmp_path / "w", progress=lambda done, total: seen.append((done, total))
+    )
     assert path.read_bytes() == PAYLOAD
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD)) and len(seen) > 1
 
 
-def test_digest_mismatch_leaves_nothing(tmp_path: Path, server, fake_registry: Path,
-                                        monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_digest_mismatch_leaves_nothing(
+    tmp_path: Path, server, fake_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     base, served = server
     (served / "tiny.pt").write_bytes(PAYLOAD[:-1] + b"!")
     monkeypatch.setenv(registry.URL_ENV, base)
@@ -141,8 +166,9 @@ def test_digest_mismatch_leaves_nothing(tmp_path: Path, server, fake_registry: P
     assert _dir_is_clean(dest)
 
 
-def test_interrupted_download_leaves_nothing(tmp_path: Path, server, fake_registry: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_download_leaves_nothing(
+    tmp_path: Path, server, fake_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, served = server
     (served / "tiny.pt").write_bytes(PAYLOAD)
     monkeypatch.setenv(registry.URL_ENV, base)
@@ -157,8 +183,9 @@ def test_interrupted_download_leaves_nothing(tmp_path: Path, server, fake_regist
     assert _dir_is_clean(dest)
 
 
-def test_connection_cut_midway_leaves_nothing(tmp_path: Path, server, fake_registry: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connection_cut_midway_leaves_nothing(
+    tmp_path: Path, server, fake_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, _ = server
     monkeypatch.setenv(registry.URL_ENV, base + "/truncated")
     dest = tmp_path / "w"
@@ -168,7 +195,8 @@ def test_connection_cut_midway_leaves_nothing(tmp_path: Path, server, fake_regis
 
 
 def test_offline_message_is_one_line_with_manual_instructions(
-        tmp_path: Path, fake_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    tmp_path: Path, fake_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     url_base = f"http://127.0.0.1:{_free_port()}/models"
     monkeypatch.setenv(registry.URL_ENV, url_base)
     dest = tmp_path / "w"
@@ -187,8 +215,9 @@ def test_verify_flags_a_damaged_file(tmp_path: Path, fake_registry: Path, capsys
     assert "MISMATCH" in captured.out and "sha256 mismatch for tiny" in captured.err
 
 
-def test_verify_fails_when_a_checkpoint_is_missing(tmp_path: Path, fake_registry: Path,
-                                                   capsys) -> None:
+def test_verify_fails_when_a_checkpoint_is_missing(
+    tmp_path: Path, fake_registry: Path, capsys
+) -> None:
     assert weights_main(["verify", "--dir", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "missing" in captured.out
@@ -204,8 +233,10 @@ def test_verify_the_released_checkpoints(capsys) -> None:
         pytest.skip(f"released checkpoints not found at {OFFICIAL}")
     assert weights_main(["verify", "--dir", str(OFFICIAL)]) == 0
     statuses = {e.name: s for e, s in weights.verify(OFFICIAL)}
-    assert all(statuses[n] == "ok" for n in ("ntu60-xsub-joint", "ntu60-xview-joint",
-                                             "ntu120-xsub-joint", "ntu120-xset-joint"))
+    assert all(
+        statuses[n] == "ok"
+        for n in ("ntu60-xsub-joint", "ntu60-xview-joint", "ntu120-xsub-joint", "ntu120-xset-joint")
+    )
 
 
 def test_register_own_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -214,8 +245,22 @@ def test_register_own_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     trained.parent.mkdir()
     save_checkpoint(trained, build_model(ModelConfig(num_class=60, **SMALL_NET)))
     wdir = tmp_path / "w"
-    assert weights_main(["register", "my-xsub", str(trained), "--dataset", "ntu60",
-                         "--accuracy", "88.2", "--dir", str(wdir)]) == 0
+    assert (
+        weights_main(
+            [
+                "register",
+                "my-xsub",
+                str(trained),
+                "--dataset",
+                "ntu60",
+                "--accuracy",
+                "88.2",
+                "--dir",
+                str(wdir),
+            ]
+        )
+        == 0
+    )
     entry = weights.get("my-xsub", wdir)
     assert entry.num_class == 60 and entry.accuracy == 88.2 and entry.url is None
     assert weights.resolve("my-xsub", directory=wdir) == trained

@@ -1,5 +1,6 @@
 """A registered entry's metadata (class names, stream) sets what its checkpoint file lacks, and
 one rule tells a checkpoint path from a registered name."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,10 +54,17 @@ def test_model_load_model_takes_files_only(tmp_path):
         load_model("ntu60-xsub-joint")
 
 
-@pytest.mark.parametrize("text, is_path", [
-    ("ntu60-xsub-joint", True), ("models/best.pt", True), ("best.pt", True), ("best.pth", True),
-    ("my-actions", False), ("ntu120-xset-bone", False),
-])
+@pytest.mark.parametrize(
+    "text, is_path",
+    [
+        ("ntu60-xsub-joint", True),
+        ("models/best.pt", True),
+        ("best.pt", True),
+        ("best.pth", True),
+        ("my-actions", False),
+        ("ntu120-xset-bone", False),
+    ],
+)
 def test_one_rule_tells_a_path_from_a_name(tmp_path, monkeypatch, text, is_path):
     """Text with a folder or a .pt ending is a path; other text is a name unless such a file
     exists here (a file beats a name, so the first case is a path in this folder)."""

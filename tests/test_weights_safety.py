@@ -1,5 +1,6 @@
 """The weights registry under bad input: damaged local registries, files that are no checkpoint,
 registered files altered on disk, and hostile download servers (downgrades, endless bodies)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,16 +32,18 @@ def wdir(tmp_path, monkeypatch) -> Path:
 
 
 def _checkpoint(path: Path, num_class: int = 60, stream: str = "joint") -> Path:
-    save_checkpoint(path, build_model(ModelConfig(num_class=num_class, **SMALL_NET)),
-                    stream=stream)
+    save_checkpoint(path, build_model(ModelConfig(num_class=num_class, **SMALL_NET)), stream=stream)
     return path
 
 
-@pytest.mark.parametrize("local", [
-    {"checkpoints": {"broken": {"file": 3}, "text": "not a mapping"}},
-    {"checkpoints": ["a", "list"]},
-    "checkpoints: [unclosed\n",
-])
+@pytest.mark.parametrize(
+    "local",
+    [
+        {"checkpoints": {"broken": {"file": 3}, "text": "not a mapping"}},
+        {"checkpoints": ["a", "list"]},
+        "checkpoints: [unclosed\n",
+    ],
+)
 def test_a_damaged_local_registry_hides_no_released_checkpoint(wdir, local, capsys):
     text = local if isinstance(local, str) else yaml.safe_dump(local)
     (wdir / registry.LOCAL_REGISTRY_NAME).write_text(text)
@@ -58,18 +61,42 @@ def test_a_damaged_local_registry_hides_no_released_checkpoint(wdir, local, caps
 def test_register_refuses_what_is_no_checkpoint_of_the_dataset(wdir, tmp_path, capsys):
     text = tmp_path / "notes.pt"
     text.write_text("these are not weights\n")
-    cases = [([str(text), "--dataset", "ntu60"], "not a readable PyTorch checkpoint"),
-             ([str(_checkpoint(tmp_path / "c60.pt")), "--dataset", "ntu120"],
-              "has 60 classes but ntu120 has 120"),
-             ([str(_checkpoint(tmp_path / "bone.pt", stream="bone")), "--dataset", "ntu60",
-               "--stream", "joint"], "carries other stream than those given for it")]
+    cases = [
+        ([str(text), "--dataset", "ntu60"], "not a readable PyTorch checkpoint"),
+        (
+            [str(_checkpoint(tmp_path / "c60.pt")), "--dataset", "ntu120"],
+            "has 60 classes but ntu120 has 120",
+        ),
+        (
+            [
+                str(_checkpoint(tmp_path / "bone.pt", stream="bone")),
+                "--dataset",
+                "ntu60",
+                "--stream",
+                "joint",
+            ],
+            "carries other stream than those given for it",
+        ),
+    ]
     for args, message in cases:
         assert weights_main(["register", "mine", *args, "--dir", str(wdir)]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
     assert not (wdir / registry.LOCAL_REGISTRY_NAME).exists()
-    assert weights_main(["register", "mine", str(tmp_path / "bone.pt"), "--dataset", "ntu60",
-                         "--dir", str(wdir)]) == 0
+    assert (
+        weights_main(
+            [
+                "register",
+                "mine",
+                str(tmp_path / "bone.pt"),
+                "--dataset",
+                "ntu60",
+                "--dir",
+                str(wdir),
+            ]
+        )
+        == 0
+    )
     assert weights.get("mine", wdir).stream == "bone"
 
 
@@ -96,12 +123,16 @@ def test_an_altered_registered_file_is_refused_before_use(wdir, tmp_path, monkey
 def test_a_redirect_from_https_to_http_is_refused():
     handler = download._SafeRedirects()
     request = urllib.request.Request("https://example.invalid/model.pt")
-    for target in ("http://example.invalid/model.pt", "ftp://example.invalid/model.pt",
-                   "file:///etc/passwd"):
+    for target in (
+        "http://example.invalid/model.pt",
+        "ftp://example.invalid/model.pt",
+        "file:///etc/passwd",
+    ):
         with pytest.raises(UserError, match="refused"):
             handler.redirect_request(request, None, 302, "Found", {}, target)
-    follow = handler.redirect_request(request, None, 302, "Found", {},
-                                      "https://mirror.invalid/model.pt")
+    follow = handler.redirect_request(
+        request, None, 302, "Found", {}, "https://mirror.invalid/model.pt"
+    )
     assert follow.full_url == "https://mirror.invalid/model.pt"
 
 
@@ -126,10 +157,24 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def hostile(tmp_path, monkeypatch):
     reg = tmp_path / "registry.yaml"
-    reg.write_text(yaml.safe_dump({"default": "tiny", "checkpoints": {"tiny": {
-        "file": "tiny.pt", "url": "https://example.invalid/tiny.pt", "size": 4 * len(PAYLOAD),
-        "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "dataset": "ntu60", "num_class": 60,
-        "labels": "ntu60"}}}))
+    reg.write_text(
+        yaml.safe_dump(
+            {
+                "default": "tiny",
+                "checkpoints": {
+                    "tiny": {
+                        "file": "tiny.pt",
+                        "url": "https://example.invalid/tiny.pt",
+                        "size": 4 * len(PAYLOAD),
+                        "sha256": hashlib.sha256(PAYLOAD).hexdigest(),
+                        "dataset": "ntu60",
+                        "num_class": 60,
+                        "labels": "ntu60",
+                    }
+                },
+            }
+        )
+    )
     monkeypatch.setattr(registry, "REGISTRY_FILE", reg)
     monkeypatch.delenv(registry.DIR_ENV, raising=False)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)

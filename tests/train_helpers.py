@@ -47,8 +47,16 @@ def write_tiny_dataset(
 
 def train_command(config: Path, data: Path, work: Path) -> list[str]:
     """The arguments of `python -m train.run` on a config, a data dir and a work dir."""
-    return ["-m", "train.run", "--config", str(config), "--data-dir", str(data),
-            "--work-dir", str(work)]
+    return [
+        "-m",
+        "train.run",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(data),
+        "--work-dir",
+        str(work),
+    ]
 
 
 def write_tiny_config(path: Path, **overrides) -> Path:

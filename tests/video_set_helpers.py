@@ -34,6 +34,9 @@ def write_video_set(root: Path, per_class: int = 3, frames: int = 36) -> Path:
     for move in MOVES:
         (root / move).mkdir(parents=True, exist_ok=True)
         for n in range(per_class):
-            write_video(root / move / f"{move}_{n}.mp4",
-                        moving_person(move, frames, phase=n * 1.3), fps=15.0)
+            write_video(
+                root / move / f"{move}_{n}.mp4",
+                moving_person(move, frames, phase=n * 1.3),
+                fps=15.0,
+            )
     return root

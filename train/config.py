@@ -170,7 +170,8 @@ def _conforms(value: Any, hint: Any) -> bool:
         return isinstance(value, (list, tuple)) and all(_conforms(v, args[0]) for v in value)
     if origin is dict:
         return isinstance(value, dict) and all(
-            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items())
+            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items()
+        )
     if isinstance(value, bool) and hint is not bool:
         return False
     if hint is float:
@@ -184,16 +185,20 @@ def _describe(hint: Any) -> str:
 
 
 # Settings a resumed run may change: they do not alter what the saved state means.
-FREE_ON_RESUME = frozenset({"name", "work_dir", "epochs", "device", "num_workers",
-                            "test_batch_size"})
+FREE_ON_RESUME = frozenset(
+    {"name", "work_dir", "epochs", "device", "num_workers", "test_batch_size"}
+)
 
 
 def resume_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     """What `config` changes of the settings a run was started with (`saved`), as 'key old ->
     new', leaving out those free to change on resume and keys the saved run did not have."""
     current = config.to_dict()
-    return [f"{key} {saved[key]!r} -> {value!r}" for key, value in current.items()
-            if key not in FREE_ON_RESUME and key in saved and saved[key] != value]
+    return [
+        f"{key} {saved[key]!r} -> {value!r}"
+        for key, value in current.items()
+        if key not in FREE_ON_RESUME and key in saved and saved[key] != value
+    ]
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -80,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--labels", required=True, help="the split's <split>_label.pkl")
     parser.add_argument(
-        "--alphas", nargs="+", type=float, metavar="ALPHA",
+        "--alphas",
+        nargs="+",
+        type=float,
+        metavar="ALPHA",
         help="one score weight per scores file (default: all 1)",
     )
     return parser

@@ -74,13 +74,16 @@ def evaluate(
         num_workers=workers,
         pin_memory=torch_device.type == "cuda",
     )
-    scores, _, loss_sum = predict(fuse_for_inference(model), loader, torch_device, amp=False,
-                                  show=True)
+    scores, _, loss_sum = predict(
+        fuse_for_inference(model), loader, torch_device, amp=False, show=True
+    )
     bad = int(np.count_nonzero(~np.isfinite(scores).all(axis=1)))
     if bad or not math.isfinite(loss_sum):
-        raise UserError(f"{weights} gives non-finite scores (NaN or inf) for {bad} of "
-                        f"{len(scores)} samples of {data_dir}: its weights are damaged (or "
-                        "the data holds non-finite values); nothing was written")
+        raise UserError(
+            f"{weights} gives non-finite scores (NaN or inf) for {bad} of "
+            f"{len(scores)} samples of {data_dir}: its weights are damaged (or "
+            "the data holds non-finite values); nothing was written"
+        )
     labels = dataset.labels
     out_dir = Path(out_dir or Path("eval") / f"{Path(str(weights)).stem}_{stream}")
     save_scores(out_dir / "scores.pkl", dataset.names, scores)

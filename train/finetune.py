@@ -51,8 +51,12 @@ def freeze(model: nn.Module, units: int) -> None:
 
 def batchnorms(modules: list[nn.Module]) -> list[nn.modules.batchnorm._BatchNorm]:
     """Every BatchNorm layer inside `modules`."""
-    return [m for module in modules for m in module.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return [
+        m
+        for module in modules
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
 
 
 def set_train_mode(model: nn.Module, units: int, batchnorm: str) -> None:
@@ -65,8 +69,9 @@ def set_train_mode(model: nn.Module, units: int, batchnorm: str) -> None:
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, units: int, loader: DataLoader,
-                          device: torch.device) -> None:
+def recalibrate_batchnorm(
+    model: nn.Module, units: int, loader: DataLoader, device: torch.device
+) -> None:
     """Re-estimate the learning layers' BatchNorm statistics with the current weights: a pass
     over the training data with each layer's running mean and variance averaged over all batches
     (momentum None), since on a small set the running averages lag the weights' last steps."""

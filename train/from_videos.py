@@ -47,20 +47,28 @@ def find_classes(root: Path) -> dict[str, list[Path]]:
     """{class name: its videos} from root/<class>/*.<video> (folders starting with '.' skipped)."""
     if not root.is_dir():
         raise UserError(f"video folder {root} does not exist; give a folder of class folders")
-    classes = {d.name: list_videos(d) for d in sorted(root.iterdir())
-               if d.is_dir() and not d.name.startswith(".")}
+    classes = {
+        d.name: list_videos(d)
+        for d in sorted(root.iterdir())
+        if d.is_dir() and not d.name.startswith(".")
+    }
     if len(classes) < 2:
-        raise UserError(f"{root} has {len(classes)} class folders; make at least two "
-                        f"({root}/<class name>/*.mp4), one per action")
+        raise UserError(
+            f"{root} has {len(classes)} class folders; make at least two "
+            f"({root}/<class name>/*.mp4), one per action"
+        )
     empty = [name for name, videos in classes.items() if not videos]
     if empty:
-        raise UserError(f"class folder {root / empty[0]} has no videos (.mp4, .avi, .mov, .mkv); "
-                        "add clips or remove the folder")
+        raise UserError(
+            f"class folder {root / empty[0]} has no videos (.mp4, .avi, .mov, .mkv); "
+            "add clips or remove the folder"
+        )
     return classes
 
 
-def split_videos(classes: dict[str, list[Path]], fraction: float, seed: int
-                 ) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+def split_videos(
+    classes: dict[str, list[Path]], fraction: float, seed: int
+) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
     """Stratified by class, seeded: about `fraction` of each class's videos for validation (at
     least one where a class has two or more, never all)."""
     rng = random.Random(seed)
@@ -73,8 +81,9 @@ def split_videos(classes: dict[str, list[Path]], fraction: float, seed: int
     return train, val
 
 
-def clip_windows(skeleton: np.ndarray, window: int, stride: int, min_frames: int
-                 ) -> list[tuple[int, np.ndarray]]:
+def clip_windows(
+    skeleton: np.ndarray, window: int, stride: int, min_frames: int
+) -> list[tuple[int, np.ndarray]]:
     """(start, frames) windows of a clip's (T, 3, 25, 2) skeletons as the live classifier takes
     them: `window` frames every `stride` (the last one ends with the clip), or the whole of a
     shorter clip; windows with fewer than `min_frames` frames showing someone are left out."""
@@ -83,8 +92,11 @@ def clip_windows(skeleton: np.ndarray, window: int, stride: int, min_frames: int
     if length > window and starts[-1] != length - window:
         starts.append(length - window)
     seen = skeleton.reshape(length, -1).any(axis=1)
-    return [(s, skeleton[s:s + window]) for s in starts
-            if np.count_nonzero(seen[s:s + window]) >= min(min_frames, window)]
+    return [
+        (s, skeleton[s : s + window])
+        for s in starts
+        if np.count_nonzero(seen[s : s + window]) >= min(min_frames, window)
+    ]
 
 
 @dataclass
@@ -97,8 +109,13 @@ class SplitData:
     unusable: list[Path]
 
 
-def make_split(videos: dict[str, list[Path]], class_names: list[str], extraction: Extraction,
-               classifier: ClassifierSettings, stride: int) -> SplitData:
+def make_split(
+    videos: dict[str, list[Path]],
+    class_names: list[str],
+    extraction: Extraction,
+    classifier: ClassifierSettings,
+    stride: int,
+) -> SplitData:
     """Cut every readable video of a split into windows labelled with its class."""
     data = SplitData([], [], [], [])
     for name, paths in videos.items():
@@ -106,8 +123,9 @@ def make_split(videos: dict[str, list[Path]], class_names: list[str], extraction
             skeleton = extraction.skeletons.get(path)
             if skeleton is None:
                 continue  # unreadable: already reported
-            windows = clip_windows(skeleton.skeleton, classifier.window, stride,
-                                   classifier.min_frames)
+            windows = clip_windows(
+                skeleton.skeleton, classifier.window, stride, classifier.min_frames
+            )
             if not windows:
                 data.unusable.append(path)
             for start, frames in windows:
@@ -134,56 +152,83 @@ def check_classes(split: str, data: SplitData, class_names: list[str]) -> None:
     if split == "train":
         missing = [n for i, n in enumerate(class_names) if i not in present]
         if missing:
-            raise UserError(f"class {missing[0]!r} has no usable video (no person found in "
-                            "enough frames); add clips where the whole body is in view")
+            raise UserError(
+                f"class {missing[0]!r} has no usable video (no person found in "
+                "enough frames); add clips where the whole body is in view"
+            )
     elif not present:
-        raise UserError("the validation split has no usable window; add videos (two or more a "
-                        "class) or give --val VIDEOS2")
+        raise UserError(
+            "the validation split has no usable window; add videos (two or more a "
+            "class) or give --val VIDEOS2"
+        )
 
 
 def prepare_work_dir(work_dir: Path, overwrite: bool) -> None:
     """Refuse to replace an earlier run unless asked; with --overwrite, remove its files."""
     if (work_dir / LAST).is_file() and not overwrite:
-        raise UserError(f"{work_dir} already holds a trained model; add --overwrite to train "
-                        "again there (the skeleton cache is kept) or give another --work-dir")
+        raise UserError(
+            f"{work_dir} already holds a trained model; add --overwrite to train "
+            "again there (the skeleton cache is kept) or give another --work-dir"
+        )
     for name in RUN_FILES:
         (work_dir / name).unlink(missing_ok=True)
 
 
-def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
-                val_fraction: float = VAL_FRACTION, config_path: Path | None = None,
-                pipeline_config: Path | None = None, overrides: dict[str, Any] | None = None,
-                cache_dir: Path | None = None, workers: int | None = None,
-                stride: int | None = None, overwrite: bool = False, progress: bool = True,
-                on_video: Callable[[int, int], None] | None = None,
-                on_epoch: Callable[[dict[str, float]], None] | None = None) -> dict[str, Any]:
+def from_videos(
+    videos: Path,
+    work_dir: Path,
+    *,
+    val: Path | None = None,
+    val_fraction: float = VAL_FRACTION,
+    config_path: Path | None = None,
+    pipeline_config: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    stride: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_video: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
     """Extract, split, fine-tune; returns the summary also written to W/summary.json."""
     work_dir = Path(work_dir)
     classes = find_classes(videos)
     class_names = list(classes)
     pipeline = load_settings(pipeline_config)
     classifier = pipeline.classifier
-    config = load_config(config_path or FINETUNE_CONFIG, {
-        **(overrides or {}), "dataset": "videos", "num_class": len(class_names),
-        "class_names": class_names, "data_dir": str(work_dir / "data"),
-        "work_dir": str(work_dir)})
+    config = load_config(
+        config_path or FINETUNE_CONFIG,
+        {
+            **(overrides or {}),
+            "dataset": "videos",
+            "num_class": len(class_names),
+            "class_names": class_names,
+            "data_dir": str(work_dir / "data"),
+            "work_dir": str(work_dir),
+        },
+    )
     held_out = True
     if val is None:
         train_videos, val_videos = split_videos(classes, val_fraction, config.seed)
         if not any(val_videos.values()):  # one video a class (a first Teach session)
             val_videos, held_out = train_videos, False
-            print("validation: every class has one video, so the training windows are scored "
-                  "(nothing held out; record more clips for a real figure)")
+            print(
+                "validation: every class has one video, so the training windows are scored "
+                "(nothing held out; record more clips for a real figure)"
+            )
     else:
         train_videos, val_videos = classes, find_classes(val)
         unknown = sorted(set(val_videos) - set(class_names))
         if unknown:
             raise UserError(f"--val {val} has class {unknown[0]!r}, which {videos} lacks")
     prepare_work_dir(work_dir, overwrite)
-    everything = sorted({p for group in (train_videos, val_videos) for ps in group.values()
-                         for p in ps})
-    extraction = extract_videos(everything, pipeline, cache_dir or work_dir / "skeletons",
-                                workers, progress, on_video)
+    everything = sorted(
+        {p for group in (train_videos, val_videos) for ps in group.values() for p in ps}
+    )
+    extraction = extract_videos(
+        everything, pipeline, cache_dir or work_dir / "skeletons", workers, progress, on_video
+    )
     window = classifier.window
     stride = stride or max(1, window // 2)
     splits = {}
@@ -191,24 +236,33 @@ def from_videos(videos: Path, work_dir: Path, *, val: Path | None = None,
         splits[split] = make_split(group, class_names, extraction, classifier, stride)
         check_classes(split, splits[split], class_names)
         write_split(work_dir / "data", split, splits[split], window, config.stream)
-    config = dataclasses.replace(config, batch_size=min(config.batch_size,
-                                                        len(splits["train"].labels)))
+    config = dataclasses.replace(
+        config, batch_size=min(config.batch_size, len(splits["train"].labels))
+    )
     began = time.perf_counter()
     state = train(config, on_epoch=on_epoch)
     summary = {
         "classes": class_names,
-        "videos": {s: sum(map(len, g.values())) for s, g in (("train", train_videos),
-                                                              ("val", val_videos))},
+        "videos": {
+            s: sum(map(len, g.values())) for s, g in (("train", train_videos), ("val", val_videos))
+        },
         "windows": {s: len(d.labels) for s, d in splits.items()},
         "held_out_validation": held_out,
         "unreadable": [str(p) for p in extraction.unreadable],
         "no_person": [str(p) for d in splits.values() for p in d.unusable],
-        "extraction": {"videos": extraction.extracted,
-                       "from_cache": len(extraction.skeletons) - extraction.extracted,
-                       "frames": extraction.frames, "seconds": round(extraction.seconds, 2),
-                       "frames_per_second": round(extraction.frames_per_second, 1)},
-        "training": {"epochs": state.epoch, "seconds": round(time.perf_counter() - began, 1),
-                     "best_top1": state.best_top1, "best_epoch": state.best_epoch},
+        "extraction": {
+            "videos": extraction.extracted,
+            "from_cache": len(extraction.skeletons) - extraction.extracted,
+            "frames": extraction.frames,
+            "seconds": round(extraction.seconds, 2),
+            "frames_per_second": round(extraction.frames_per_second, 1),
+        },
+        "training": {
+            "epochs": state.epoch,
+            "seconds": round(time.perf_counter() - began, 1),
+            "best_top1": state.best_top1,
+            "best_epoch": state.best_epoch,
+        },
         "weights": str(work_dir / BEST),
     }
     with atomic_write(work_dir / SUMMARY) as tmp:
@@ -220,36 +274,60 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line; training flags left out keep train/configs/finetune.yaml's values."""
     parser = command_parser("python -m train.from_videos", __doc__)
     parser.add_argument("videos", type=Path, help="folder with one folder of videos per class")
-    parser.add_argument("--work-dir", type=Path, required=True,
-                        help="where the skeleton cache, the windows and the model go")
-    parser.add_argument("--val", type=Path, help="validation videos in the same layout "
-                        "(default: a stratified share of VIDEOS)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        required=True,
+        help="where the skeleton cache, the windows and the model go",
+    )
+    parser.add_argument(
+        "--val",
+        type=Path,
+        help="validation videos in the same layout (default: a stratified share of VIDEOS)",
+    )
     parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION)
-    parser.add_argument("--base-weights", help="the checkpoint to start from, a registered name "
-                        "or file (default: the training config's base_weights); 'none' for "
-                        "random weights")
+    parser.add_argument(
+        "--base-weights",
+        help="the checkpoint to start from, a registered name "
+        "or file (default: the training config's base_weights); 'none' for "
+        "random weights",
+    )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     add_device_flag(parser, None, "default: the training config's")
-    add_config_flags(parser, "training YAML (default: train/configs/finetune.yaml)",
-                     "base_lr=0.005")
-    parser.add_argument("--pipeline-config", type=Path, metavar="YAML",
-                        help="YAML overriding app/configs/pipeline.yaml (pose, window)")
+    add_config_flags(
+        parser, "training YAML (default: train/configs/finetune.yaml)", "base_lr=0.005"
+    )
+    parser.add_argument(
+        "--pipeline-config",
+        type=Path,
+        metavar="YAML",
+        help="YAML overriding app/configs/pipeline.yaml (pose, window)",
+    )
     parser.add_argument("--cache-dir", type=Path, help="skeleton cache (default W/skeletons)")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="extraction processes (default: one per two cores)")
-    parser.add_argument("--stride", type=int, help="frames between training windows "
-                        "(default: half the classifier's window)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="train again in a work dir that holds a model")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="extraction processes (default: one per two cores)",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        help="frames between training windows (default: half the classifier's window)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="train again in a work dir that holds a model"
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
 
 def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The training keys the flags set (--set first, named flags on top)."""
-    out = config_overrides(args, {"epochs": args.epochs, "batch_size": args.batch_size,
-                                  "device": args.device})
+    out = config_overrides(
+        args, {"epochs": args.epochs, "batch_size": args.batch_size, "device": args.device}
+    )
     if args.base_weights is not None:
         out["base_weights"] = None if args.base_weights.lower() == "none" else args.base_weights
     return out
@@ -260,18 +338,31 @@ def main(argv: list[str] | None = None) -> int:
     """Fine-tune on a folder of videos and print where the model is and what it reached."""
     args = build_parser().parse_args(argv)
     summary = from_videos(
-        args.videos, args.work_dir, val=args.val, val_fraction=args.val_fraction,
-        config_path=args.config, pipeline_config=args.pipeline_config,
-        overrides=training_overrides(args), cache_dir=args.cache_dir, workers=args.workers,
-        stride=args.stride, overwrite=args.overwrite, progress=not args.no_progress)
+        args.videos,
+        args.work_dir,
+        val=args.val,
+        val_fraction=args.val_fraction,
+        config_path=args.config,
+        pipeline_config=args.pipeline_config,
+        overrides=training_overrides(args),
+        cache_dir=args.cache_dir,
+        workers=args.workers,
+        stride=args.stride,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
     ext, trained = summary["extraction"], summary["training"]
-    print(f"extraction: {ext['videos']} videos ({ext['frames']} frames) in {ext['seconds']} s, "
-          f"{ext['frames_per_second']} frames/s; {ext['from_cache']} from the cache; "
-          f"{len(summary['unreadable'])} unreadable, {len(summary['no_person'])} without a person")
-    print(f"training: {summary['windows']['train']} windows from {summary['videos']['train']} "
-          f"videos, {trained['epochs']} epochs in {trained['seconds']} s; best validation top-1 "
-          f"{trained['best_top1']:.1f}% ({summary['windows']['val']} windows) at epoch "
-          f"{trained['best_epoch']}")
+    print(
+        f"extraction: {ext['videos']} videos ({ext['frames']} frames) in {ext['seconds']} s, "
+        f"{ext['frames_per_second']} frames/s; {ext['from_cache']} from the cache; "
+        f"{len(summary['unreadable'])} unreadable, {len(summary['no_person'])} without a person"
+    )
+    print(
+        f"training: {summary['windows']['train']} windows from {summary['videos']['train']} "
+        f"videos, {trained['epochs']} epochs in {trained['seconds']} s; best validation top-1 "
+        f"{trained['best_top1']:.1f}% ({summary['windows']['val']} windows) at epoch "
+        f"{trained['best_epoch']}"
+    )
     print(f"model: {summary['weights']} (classes: {', '.join(summary['classes'])})")
     return 0
 

@@ -11,6 +11,7 @@ files, and values that overflow float32, are reported with their line and skippe
 
     python -m train.gendata --dataset ntu60 --data-path RAW_DIR --out data/ntu60
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,11 @@ class Summary:
             for bench, counts in self.written.items()
         ]
         if self.empty:
-            out.append(f"dropped {len(self.empty)} samples with no skeleton: "
-                       + " ".join(self.empty[:5]) + (" ..." if len(self.empty) > 5 else ""))
+            out.append(
+                f"dropped {len(self.empty)} samples with no skeleton: "
+                + " ".join(self.empty[:5])
+                + (" ..." if len(self.empty) > 5 else "")
+            )
         if self.corrupt:
             out.append(f"skipped {len(self.corrupt)} unreadable files:")
             out += [f"  {message}" for message in self.corrupt]
@@ -103,8 +107,9 @@ def generate(
     benchmarks = tuple(dict.fromkeys(benchmarks or spec.benchmarks))  # in order, once each
     unknown = [b for b in benchmarks if b not in spec.benchmarks]
     if unknown:
-        raise UserError(f"{dataset} has no benchmark {unknown[0]!r}; "
-                        f"use {' or '.join(spec.benchmarks)}")
+        raise UserError(
+            f"{dataset} has no benchmark {unknown[0]!r}; use {' or '.join(spec.benchmarks)}"
+        )
     summary = Summary()
     samples = _list_samples(Path(data_path), dataset, _read_ignore_list(ignored_samples), summary)
     writers: dict[tuple[str, str], _SplitWriter] = {}
@@ -180,8 +185,10 @@ def _list_samples(
         else:
             samples[name] = sample
     if not samples:
-        raise UserError(f"no {dataset} .skeleton files (named like S001C001P001R001A001.skeleton) "
-                        f"in {data_path}")
+        raise UserError(
+            f"no {dataset} .skeleton files (named like S001C001P001R001A001.skeleton) "
+            f"in {data_path}"
+        )
     return samples
 
 
@@ -191,8 +198,10 @@ def _check_disk_space(out: Path, sample_slots: int) -> None:
     needed = sample_slots * len(STREAMS) * SAMPLE_BYTES
     free = shutil.disk_usage(out).free
     if needed > free:
-        raise UserError(f"the arrays need up to {needed / 1e9:.1f} GB but {out} has "
-                        f"{free / 1e9:.1f} GB free; free space or choose fewer --benchmarks")
+        raise UserError(
+            f"the arrays need up to {needed / 1e9:.1f} GB but {out} has "
+            f"{free / 1e9:.1f} GB free; free space or choose fewer --benchmarks"
+        )
 
 
 def load_sample(path: Path) -> np.ndarray | str | None:
@@ -227,8 +236,9 @@ def _load_all(
     """(name, load_sample result) for every name, in order, parsed by `workers` processes."""
     workers = workers or os.cpu_count() or 1
     paths = [data_path / name for name in names]
-    bar = progress_bar(total=len(paths), unit="file", desc="gendata", enabled=progress,
-                       smoothing=0.1)
+    bar = progress_bar(
+        total=len(paths), unit="file", desc="gendata", enabled=progress, smoothing=0.1
+    )
     with bar:
         if workers == 1:
             results = map(load_sample, paths)
@@ -249,8 +259,10 @@ def _quiet_worker() -> None:
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """Handle SIGTERM (kill) as Ctrl-C, so that a kill also stops the workers and cleans up."""
+
     def interrupt(_signum, _frame) -> None:
         raise KeyboardInterrupt
+
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
@@ -291,8 +303,11 @@ class _SplitWriter:
         self.folder, self.split = folder, split
         self.names: list[str] = []
         self.labels: list[int] = []
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                  "fortran_order": False, "shape": (capacity, *SAMPLE_SHAPE)}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+            "fortran_order": False,
+            "shape": (capacity, *SAMPLE_SHAPE),
+        }
         self.files = {}
         for stream in STREAMS:
             self.files[stream] = self._part(stream).open("wb")
@@ -340,8 +355,13 @@ def _trim_npy(path: Path, rows: int) -> None:
         read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
         shape, _, dtype = read_header(f)
         offset = f.tell()
-        header = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                       "shape": (rows, *shape[1:])})
+        header = repr(
+            {
+                "descr": np.lib.format.dtype_to_descr(dtype),
+                "fortran_order": False,
+                "shape": (rows, *shape[1:]),
+            }
+        )
         size_format = "<H" if version == (1, 0) else "<I"
         prefix = np.lib.format.magic(*version)
         body = header.ljust(offset - len(prefix) - struct.calcsize(size_format) - 1) + "\n"
@@ -356,11 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
     parser.add_argument("--data-path", required=True, help="folder of .skeleton files")
     parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")
-    parser.add_argument("--benchmarks", nargs="+",
-                        help="default: xsub xview (ntu60), xsub xset (ntu120)")
+    parser.add_argument(
+        "--benchmarks", nargs="+", help="default: xsub xview (ntu60), xsub xset (ntu120)"
+    )
     parser.add_argument("--ignored-samples", help="optional file of sample names to leave out")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="parsing processes (default: one per CPU core)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="parsing processes (default: one per CPU core)"
+    )
     return parser
 
 
@@ -372,11 +394,19 @@ def main(argv: list[str] | None = None) -> int:
         check_size("--workers", args.workers, 1, max_workers())
     try:
         with _terminate_as_interrupt():
-            summary = generate(args.dataset, args.data_path, args.out, args.benchmarks,
-                               args.ignored_samples, args.workers)
+            summary = generate(
+                args.dataset,
+                args.data_path,
+                args.out,
+                args.benchmarks,
+                args.ignored_samples,
+                args.workers,
+            )
     except KeyboardInterrupt:
-        raise UserError(f"stopped: the splits under {args.out} this run had not finished have "
-                        "no label file (incomplete); run gendata again") from None
+        raise UserError(
+            f"stopped: the splits under {args.out} this run had not finished have "
+            "no label file (incomplete); run gendata again"
+        ) from None
     print("\n".join(summary.lines()))
     return 0
 

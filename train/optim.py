@@ -59,6 +59,10 @@ def load_scheduler_state(
     """Restore a saved schedule, also one saved as a MultiStepLR (runs started before the warm-up
     schedule): the factor is a function of the epoch, so the epoch count is all it needs."""
     if "lr_lambdas" not in state:
-        state = {**scheduler.state_dict(), "last_epoch": state["last_epoch"],
-                 "_step_count": state["_step_count"], "_last_lr": state["_last_lr"]}
+        state = {
+            **scheduler.state_dict(),
+            "last_epoch": state["last_epoch"],
+            "_step_count": state["_step_count"],
+            "_last_lr": state["_last_lr"],
+        }
     scheduler.load_state_dict(state)

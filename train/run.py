@@ -20,8 +20,12 @@ from .trainer import train
 def build_parser() -> argparse.ArgumentParser:
     """The command line; flags left out keep the config file's values."""
     parser = command_parser("python -m train.run", __doc__)
-    add_config_flags(parser, "training YAML, e.g. train/configs/ntu60_xsub_joint.yaml",
-                     "model.channels=[32,64]", required=True)
+    add_config_flags(
+        parser,
+        "training YAML, e.g. train/configs/ntu60_xsub_joint.yaml",
+        "model.channels=[32,64]",
+        required=True,
+    )
     parser.add_argument(
         "--data-dir", help="folder with {train,val}_data_<stream>.npy and {train,val}_label.pkl"
     )
@@ -43,15 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     """The config keys the flags set (`--set` first, named flags on top)."""
-    return config_overrides(args, {
-        "data_dir": args.data_dir,
-        "work_dir": args.work_dir,
-        "num_class": args.num_class,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "device": args.device,
-        "amp": args.amp,
-    })
+    return config_overrides(
+        args,
+        {
+            "data_dir": args.data_dir,
+            "work_dir": args.work_dir,
+            "num_class": args.num_class,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "device": args.device,
+            "amp": args.amp,
+        },
+    )
 
 
 @cli_entry

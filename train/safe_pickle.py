@@ -12,11 +12,15 @@ from typing import Any
 # (module, name) pairs a label or score pickle may name: numpy's array, dtype and scalar
 # constructors under numpy 1 and 2, and the string encoder of protocol 2 (Python 2 era files).
 ALLOWED = frozenset(
-    [(module, name)
-     for core in ("numpy.core", "numpy._core")
-     for module, name in ((f"{core}.multiarray", "_reconstruct"),
-                          (f"{core}.multiarray", "scalar"),
-                          (f"{core}.numeric", "_frombuffer"))]
+    [
+        (module, name)
+        for core in ("numpy.core", "numpy._core")
+        for module, name in (
+            (f"{core}.multiarray", "_reconstruct"),
+            (f"{core}.multiarray", "scalar"),
+            (f"{core}.numeric", "_frombuffer"),
+        )
+    ]
     + [("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")]
 )
 
@@ -30,9 +34,11 @@ class _DataUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED:
-            raise UnsafePickleError(f"it names {module}.{name}, which is not data; "
-                                    "a data pickle holds only lists, dicts, numbers, strings "
-                                    "and numpy arrays")
+            raise UnsafePickleError(
+                f"it names {module}.{name}, which is not data; "
+                "a data pickle holds only lists, dicts, numbers, strings "
+                "and numpy arrays"
+            )
         return super().find_class(module, name)
 
 

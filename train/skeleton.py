@@ -7,6 +7,7 @@ A body's slot is its position in each frame's body list (up to 4 slots); the 2 s
 largest energy (sum over x, y, z of the standard deviation over the slot's non-empty frames)
 are kept, as the published ``ntu_gendata.py`` does.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,24 +35,28 @@ def read_skeleton(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> np.n
     return read_joint_columns(path, XYZ, max_frames)
 
 
-def read_tracking(path: str | os.PathLike, max_frames: int = MAX_FRAMES) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
+def read_tracking(
+    path: str | os.PathLike, max_frames: int = MAX_FRAMES
+) -> tuple[np.ndarray, np.ndarray]:
     """The raw (3, max_frames, 25, 2) joints and a (max_frames, 25, 2) mask of those Kinect
     tracked (the others it inferred or lost): where a skeleton can be trusted as ground truth."""
     data = read_joint_columns(path, XYZ + (TRACKING_STATE,), max_frames)
     return data[:3], data[3] == 2
 
 
-def read_joint_columns(path: str | os.PathLike, columns: tuple[int, ...],
-                       max_frames: int = MAX_FRAMES) -> np.ndarray:
+def read_joint_columns(
+    path: str | os.PathLike, columns: tuple[int, ...], max_frames: int = MAX_FRAMES
+) -> np.ndarray:
     """The given columns of every joint line of the two bodies the published code keeps, as a
     float32 (len(columns), max_frames, 25, 2) array; x, y, z must be the first three."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise SkeletonFileError(f"{path}: {path.stat().st_size} bytes, more than the "
-                                    f"{MAX_FILE_BYTES} a .skeleton file may have (NTU's are "
-                                    f"under 3 MB); is it one?")
+            raise SkeletonFileError(
+                f"{path}: {path.stat().st_size} bytes, more than the "
+                f"{MAX_FILE_BYTES} a .skeleton file may have (NTU's are "
+                f"under 3 MB); is it one?"
+            )
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise SkeletonFileError(f"{path}: cannot read it ({err})") from None
@@ -68,8 +73,10 @@ def _parse_slots(lines: list[str], path: Path, columns: tuple[int, ...]) -> np.n
     absent."""
     num_frames = _count(lines, 0, path, "number of frames")
     if num_frames > MAX_FILE_FRAMES:
-        raise SkeletonFileError(f"{path}: line 1: {num_frames} frames, more than the "
-                                f"{MAX_FILE_FRAMES} a sample may have")
+        raise SkeletonFileError(
+            f"{path}: line 1: {num_frames} frames, more than the "
+            f"{MAX_FILE_FRAMES} a sample may have"
+        )
     frame_idx, slot_idx, starts, counts = [], [], [], []
     line = 1
     for frame in range(num_frames):
@@ -109,14 +116,18 @@ def _parse_joint_lines(
         values = np.empty((0, len(columns)))
     if len(values) != len(numbers):
         bad = next(i for i in numbers if not _has_numbers(lines[i], columns))
-        raise SkeletonFileError(f"{path}: line {bad + 1}: expected a joint line of numbers "
-                                f"(x y z ...), got {lines[bad].strip()[:60]!r}")
+        raise SkeletonFileError(
+            f"{path}: line {bad + 1}: expected a joint line of numbers "
+            f"(x y z ...), got {lines[bad].strip()[:60]!r}"
+        )
     with np.errstate(over="ignore"):
         finite = np.isfinite(values.astype(np.float32)).all(axis=1)  # the arrays are float32
     if not finite.all():
         bad = numbers[int(np.argmin(finite))]
-        raise SkeletonFileError(f"{path}: line {bad + 1}: joint coordinates are not finite "
-                                f"numbers of float32 size (|x| < 3.4e38)")
+        raise SkeletonFileError(
+            f"{path}: line {bad + 1}: joint coordinates are not finite "
+            f"numbers of float32 size (|x| < 3.4e38)"
+        )
     return values
 
 

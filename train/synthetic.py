@@ -11,6 +11,7 @@ Beyond the number of distinct motions, classes repeat a motion in another held p
 
     python -m train.synthetic --out data/synthetic_raw --classes 6 --per-class 12
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,20 +34,57 @@ MAX_PER_CLASS = 2000
 # Rest pose in the body's own frame (metres): x to the person's right, y up, person facing -z,
 # origin at the spine base. Parents form the kinematic tree used to pose the body.
 _REST = {
-    0: (0.0, 0.0, 0.0), 1: (0.0, 0.28, 0.0), 20: (0.0, 0.50, 0.0), 2: (0.0, 0.57, 0.0),
+    0: (0.0, 0.0, 0.0),
+    1: (0.0, 0.28, 0.0),
+    20: (0.0, 0.50, 0.0),
+    2: (0.0, 0.57, 0.0),
     3: (0.0, 0.72, 0.0),
-    4: (-0.18, 0.47, 0.0), 5: (-0.21, 0.20, 0.0), 6: (-0.23, -0.05, 0.0), 7: (-0.24, -0.12, 0.0),
-    21: (-0.24, -0.20, 0.0), 22: (-0.20, -0.13, -0.03),
-    8: (0.18, 0.47, 0.0), 9: (0.21, 0.20, 0.0), 10: (0.23, -0.05, 0.0), 11: (0.24, -0.12, 0.0),
-    23: (0.24, -0.20, 0.0), 24: (0.20, -0.13, -0.03),
-    12: (-0.09, -0.02, 0.0), 13: (-0.10, -0.45, 0.0), 14: (-0.10, -0.85, 0.0),
+    4: (-0.18, 0.47, 0.0),
+    5: (-0.21, 0.20, 0.0),
+    6: (-0.23, -0.05, 0.0),
+    7: (-0.24, -0.12, 0.0),
+    21: (-0.24, -0.20, 0.0),
+    22: (-0.20, -0.13, -0.03),
+    8: (0.18, 0.47, 0.0),
+    9: (0.21, 0.20, 0.0),
+    10: (0.23, -0.05, 0.0),
+    11: (0.24, -0.12, 0.0),
+    23: (0.24, -0.20, 0.0),
+    24: (0.20, -0.13, -0.03),
+    12: (-0.09, -0.02, 0.0),
+    13: (-0.10, -0.45, 0.0),
+    14: (-0.10, -0.85, 0.0),
     15: (-0.10, -0.90, -0.10),
-    16: (0.09, -0.02, 0.0), 17: (0.10, -0.45, 0.0), 18: (0.10, -0.85, 0.0),
+    16: (0.09, -0.02, 0.0),
+    17: (0.10, -0.45, 0.0),
+    18: (0.10, -0.85, 0.0),
     19: (0.10, -0.90, -0.10),
 }
 _PARENT = {
-    1: 0, 20: 1, 2: 20, 3: 2, 4: 20, 5: 4, 6: 5, 7: 6, 21: 7, 22: 7, 8: 20, 9: 8, 10: 9,
-    11: 10, 23: 11, 24: 11, 12: 0, 13: 12, 14: 13, 15: 14, 16: 0, 17: 16, 18: 17, 19: 18,
+    1: 0,
+    20: 1,
+    2: 20,
+    3: 2,
+    4: 20,
+    5: 4,
+    6: 5,
+    7: 6,
+    21: 7,
+    22: 7,
+    8: 20,
+    9: 8,
+    10: 9,
+    11: 10,
+    23: 11,
+    24: 11,
+    12: 0,
+    13: 12,
+    14: 13,
+    15: 14,
+    16: 0,
+    17: 16,
+    18: 17,
+    19: 18,
 }
 _ORDER = (1, 20, 2, 3, 4, 5, 6, 7, 21, 22, 8, 9, 10, 11, 23, 24, 12, 13, 14, 15, 16, 17, 18, 19)
 SPINE_MID, L_SHOULDER, L_ELBOW, R_SHOULDER, R_ELBOW = 1, 4, 5, 8, 9
@@ -203,8 +241,16 @@ MOTIONS: tuple[tuple[str, Callable[[_Pose], None], float], ...] = (
 # Classes beyond the motions above repeat them held in another posture (forward lean, side
 # lean, knee bend in radians) and, every other wrap-around, at a faster tempo.
 POSTURES = (
-    (0.0, 0.0, 0.0), (0.4, 0.0, 0.0), (0.0, 0.35, 0.0), (0.0, 0.0, 0.4), (0.4, 0.35, 0.0),
-    (0.4, 0.0, 0.4), (0.0, 0.35, 0.4), (-0.25, 0.0, 0.0), (0.0, -0.35, 0.0), (-0.25, 0.0, 0.4),
+    (0.0, 0.0, 0.0),
+    (0.4, 0.0, 0.0),
+    (0.0, 0.35, 0.0),
+    (0.0, 0.0, 0.4),
+    (0.4, 0.35, 0.0),
+    (0.4, 0.0, 0.4),
+    (0.0, 0.35, 0.4),
+    (-0.25, 0.0, 0.0),
+    (0.0, -0.35, 0.0),
+    (-0.25, 0.0, 0.4),
 )
 FAST_TEMPO = 1.6
 MAX_CLASSES = len(MOTIONS) * len(POSTURES)
@@ -260,11 +306,13 @@ def place_in_camera(body: np.ndarray, sample: SampleName, rng: np.random.Generat
     # Facing the sensor: the body's -z towards it, so its right (+x) is on the sensor's left (+x).
     facing = _rot(1, np.array([math.radians(view)]))[0]
     tilt = _rot(0, np.array([math.radians(rng.uniform(-5, 5))]))[0]
-    position = np.array([
-        rng.uniform(-0.4, 0.4),
-        -0.3 + 0.15 * (sample.setup % 4) + rng.uniform(-0.05, 0.05),
-        2.6 + 0.12 * (sample.setup % 6) + rng.uniform(-0.2, 0.2),
-    ])
+    position = np.array(
+        [
+            rng.uniform(-0.4, 0.4),
+            -0.3 + 0.15 * (sample.setup % 4) + rng.uniform(-0.05, 0.05),
+            2.6 + 0.12 * (sample.setup % 6) + rng.uniform(-0.2, 0.2),
+        ]
+    )
     return body @ (tilt @ facing).T + position
 
 
@@ -275,13 +323,15 @@ def sample_names(label: int, count: int) -> list[SampleName]:
     names = []
     for i in range(count):
         performers = train_p if i % 2 == 0 else val_p
-        names.append(SampleName(
-            setup=1 + i % 17,  # alternates odd (X-set val) and even (X-set train)
-            camera=1 + i % 3,  # camera 1 (X-view val) first, then 2 (X-view train)
-            performer=performers[(i // 2) % len(performers)],
-            replication=1 + i // 680,  # 680 = lcm of the cycles above: keeps names distinct
-            action=label + 1,
-        ))
+        names.append(
+            SampleName(
+                setup=1 + i % 17,  # alternates odd (X-set val) and even (X-set train)
+                camera=1 + i % 3,  # camera 1 (X-view val) first, then 2 (X-view train)
+                performer=performers[(i // 2) % len(performers)],
+                replication=1 + i // 680,  # 680 = lcm of the cycles above: keeps names distinct
+                action=label + 1,
+            )
+        )
     return names
 
 
@@ -293,10 +343,17 @@ def format_skeleton(bodies: np.ndarray, present: np.ndarray | None = None) -> st
     x, y = bodies[..., 0], bodies[..., 1]
     z = np.maximum(bodies[..., 2], 0.5)
     columns = [
-        x, y, bodies[..., 2],
-        256 - 365 * x / z, 212 - 365 * y / z,  # depth image (512 x 424) projection
-        960 - 1081 * x / z, 540 - 1081 * y / z,  # colour image (1920 x 1080) projection
-        np.ones_like(x), np.zeros_like(x), np.zeros_like(x), np.zeros_like(x),  # orientation
+        x,
+        y,
+        bodies[..., 2],
+        256 - 365 * x / z,
+        212 - 365 * y / z,  # depth image (512 x 424) projection
+        960 - 1081 * x / z,
+        540 - 1081 * y / z,  # colour image (1920 x 1080) projection
+        np.ones_like(x),
+        np.zeros_like(x),
+        np.zeros_like(x),
+        np.zeros_like(x),  # orientation
         np.full_like(x, 2),  # tracking state: tracked
     ]
     values = np.stack(columns, axis=-1).reshape(-1, len(columns))
@@ -311,7 +368,7 @@ def format_skeleton(bodies: np.ndarray, present: np.ndarray | None = None) -> st
         for m in listed:
             first = (m * frames + t) * NUM_JOINTS
             out += [f"{72057594037931101 + m} 0 1 1 1 1 0 0.01 -0.2 2", str(NUM_JOINTS)]
-            out += joint_lines[first:first + NUM_JOINTS]
+            out += joint_lines[first : first + NUM_JOINTS]
     return "\n".join(out) + "\n"
 
 

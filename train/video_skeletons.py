@@ -46,8 +46,12 @@ def cache_key(config: PipelineSettings) -> str:
 
 def cache_settings(config: PipelineSettings) -> dict[str, Any]:
     """The settings cache_key hashes (written beside the cached files)."""
-    return {"skeleton_format": SKELETON_FORMAT, "pose": settings_to_dict(config.pose),
-            "tracker": settings_to_dict(config.tracker), "fps": float(config.classifier.fps)}
+    return {
+        "skeleton_format": SKELETON_FORMAT,
+        "pose": settings_to_dict(config.pose),
+        "tracker": settings_to_dict(config.tracker),
+        "fps": float(config.classifier.fps),
+    }
 
 
 def video_digest(path: Path) -> str:
@@ -133,9 +137,14 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) // 2)
 
 
-def extract_videos(videos: list[Path], config: PipelineSettings, cache_folder: Path,
-                   workers: int | None = None, progress: bool = True,
-                   on_video: Callable[[int, int], None] | None = None) -> Extraction:
+def extract_videos(
+    videos: list[Path],
+    config: PipelineSettings,
+    cache_folder: Path,
+    workers: int | None = None,
+    progress: bool = True,
+    on_video: Callable[[int, int], None] | None = None,
+) -> Extraction:
     """Skeletons of `videos` with the pipeline settings `config` (app.pipeline.load_settings):
     from the cache where it has them, otherwise extracted in `workers` processes and cached."""
     cache = SkeletonCache(cache_folder, config)
@@ -181,6 +190,5 @@ def _run(videos: list[Path], config: PipelineSettings, workers: int):
             _stages[0].close()
         return
     context = multiprocessing.get_context("spawn")  # MediaPipe and torch do not survive a fork
-    with ProcessPoolExecutor(min(workers, len(videos)), context, _start_worker,
-                             (config,)) as pool:
+    with ProcessPoolExecutor(min(workers, len(videos)), context, _start_worker, (config,)) as pool:
         yield from pool.map(_extract, videos)

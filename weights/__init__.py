@@ -1,4 +1,5 @@
 """Checkpoint registry: released and project-trained Shift-GCN weights, class names, downloads."""
+
 from common.download import DownloadFailed
 from weights.registry import (
     WeightEntry,
@@ -14,6 +15,15 @@ from weights.registry import (
 )
 
 __all__ = [
-    "DownloadFailed", "WeightEntry", "default_name", "entries",
-    "fetch_checkpoint", "get", "load_model", "register", "resolve", "verify", "weights_dir",
+    "DownloadFailed",
+    "WeightEntry",
+    "default_name",
+    "entries",
+    "fetch_checkpoint",
+    "get",
+    "load_model",
+    "register",
+    "resolve",
+    "verify",
+    "weights_dir",
 ]

@@ -1,4 +1,5 @@
 """`python -m weights list | fetch NAME... | verify | register NAME PATH`: manage checkpoints."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,25 +15,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("python -m weights", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     dir_help = f"weights directory (default: ${registry.DIR_ENV}, else {registry.PACKAGE_DIR})"
-    for name, text in (("list", "show the known checkpoints and whether each is present"),
-                       ("fetch", "download checkpoints (digest-checked)"),
-                       ("verify", "check that checkpoints are present with the right sha256"),
-                       ("register", "register one of the project's own checkpoints")):
+    for name, text in (
+        ("list", "show the known checkpoints and whether each is present"),
+        ("fetch", "download checkpoints (digest-checked)"),
+        ("verify", "check that checkpoints are present with the right sha256"),
+        ("register", "register one of the project's own checkpoints"),
+    ):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--dir", default=None, help=dir_help)
         if name == "fetch":
             cmd.add_argument("names", nargs="+", metavar="NAME", help="registered names, or 'all'")
         if name == "verify":
-            cmd.add_argument("names", nargs="*", metavar="NAME",
-                             help="registered names to check (default: every registered one)")
+            cmd.add_argument(
+                "names",
+                nargs="*",
+                metavar="NAME",
+                help="registered names to check (default: every registered one)",
+            )
         if name == "register":
             cmd.add_argument("name", help="short name to use with --weights")
             cmd.add_argument("path", help="the checkpoint file (.pt)")
-            cmd.add_argument("--dataset", choices=("ntu60", "ntu120"),
-                             help="the NTU label set; leave out for a checkpoint that names its "
-                             "own classes (python -m train.from_videos)")
-            cmd.add_argument("--stream", default=None,
-                             help="the stream it was trained on (default: the checkpoint's)")
+            cmd.add_argument(
+                "--dataset",
+                choices=("ntu60", "ntu120"),
+                help="the NTU label set; leave out for a checkpoint that names its "
+                "own classes (python -m train.from_videos)",
+            )
+            cmd.add_argument(
+                "--stream",
+                default=None,
+                help="the stream it was trained on (default: the checkpoint's)",
+            )
             cmd.add_argument("--benchmark", default="")
             cmd.add_argument("--accuracy", type=float, default=None, help="top-1 in percent")
     return parser
@@ -40,12 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print one line per checkpoint: name, what it is, accuracy and whether it is here."""
-    print(f"{'name':<22} {'dataset':<8} {'bench':<6} {'stream':<7} {'classes':>7} "
-          f"{'top-1':>6}  status")
+    print(
+        f"{'name':<22} {'dataset':<8} {'bench':<6} {'stream':<7} {'classes':>7} "
+        f"{'top-1':>6}  status"
+    )
     for entry, status in registry.verify(args.dir):
         acc = f"{entry.accuracy:.1f}" if entry.accuracy is not None else "-"
-        print(f"{entry.name:<22} {entry.dataset:<8} {entry.benchmark:<6} {entry.stream:<7} "
-              f"{entry.num_class:>7} {acc:>6}  {status}  {entry.path(args.dir)}")
+        print(
+            f"{entry.name:<22} {entry.dataset:<8} {entry.benchmark:<6} {entry.stream:<7} "
+            f"{entry.num_class:>7} {acc:>6}  {status}  {entry.path(args.dir)}"
+        )
     return 0
 
 
@@ -67,16 +84,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     bad = [e.name for e, s in checked if s == "MISMATCH"]
     if bad or missing:
         problems = ([f"sha256 mismatch for {', '.join(bad)}"] if bad else []) + (
-            [f"missing: {', '.join(missing)}"] if missing else [])
-        raise UserError(f"{'; '.join(problems)}; delete any damaged file and fetch again "
-                        f"(python -m weights fetch {' '.join(bad + missing)})")
+            [f"missing: {', '.join(missing)}"] if missing else []
+        )
+        raise UserError(
+            f"{'; '.join(problems)}; delete any damaged file and fetch again "
+            f"(python -m weights fetch {' '.join(bad + missing)})"
+        )
     return 0
 
 
 def cmd_register(args: argparse.Namespace) -> int:
     """Add a trained checkpoint to the local registry so --weights NAME finds it."""
-    entry = registry.register(args.name, args.path, args.dataset, stream=args.stream,
-                              benchmark=args.benchmark, accuracy=args.accuracy, directory=args.dir)
+    entry = registry.register(
+        args.name,
+        args.path,
+        args.dataset,
+        stream=args.stream,
+        benchmark=args.benchmark,
+        accuracy=args.accuracy,
+        directory=args.dir,
+    )
     print(f"registered {entry.name}: {entry.path(args.dir)} ({entry.num_class} classes)")
     return 0
 

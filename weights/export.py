@@ -6,6 +6,7 @@
 The graph (model.export) takes `x` (N, 3, T, 25, 2) float32, T a multiple of 4, and gives
 `logits` (N, num_class); `runtime: onnx` in the pipeline settings runs it with ONNX Runtime.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("python -m weights.export", __doc__)
     add_weights_flag(parser, required=True)
     parser.add_argument("--out", required=True, help="the .onnx file to write")
-    parser.add_argument("--frames", type=int,
-                        help="a fixed window length (a multiple of 4); default: dynamic")
+    parser.add_argument(
+        "--frames", type=int, help="a fixed window length (a multiple of 4); default: dynamic"
+    )
     parser.add_argument("--batch", type=int, help="a fixed batch size; default: dynamic")
     return parser
 
@@ -34,10 +36,14 @@ def main(argv: list[str] | None = None) -> int:
 
     net = load_model(args.weights)
     path = export_onnx(net, args.out, args.frames, args.batch)
-    shape = (f"{args.batch or 'N'}, 3, {args.frames or 'T'}, {net.config.num_point}, "
-             f"{net.config.num_person}")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): x ({shape}) -> logits "
-          f"({args.batch or 'N'}, {net.num_class})")
+    shape = (
+        f"{args.batch or 'N'}, 3, {args.frames or 'T'}, {net.config.num_point}, "
+        f"{net.config.num_person}"
+    )
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): x ({shape}) -> logits "
+        f"({args.batch or 'N'}, {net.num_class})"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Checkpoint names -> files: the registry, the weights directory, class names, fetch on demand."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,9 +46,13 @@ class WeightEntry:
 
     def __post_init__(self) -> None:
         """Refuse fields of the wrong kind here rather than deep in a later command."""
-        wrong = [name for name, kinds in _FIELD_KINDS.items()
-                 if not isinstance(getattr(self, name), kinds)
-                 or isinstance(getattr(self, name), bool) and bool not in kinds]
+        wrong = [
+            name
+            for name, kinds in _FIELD_KINDS.items()
+            if not isinstance(getattr(self, name), kinds)
+            or isinstance(getattr(self, name), bool)
+            and bool not in kinds
+        ]
         if wrong:
             raise TypeError(f"field {wrong[0]} is {getattr(self, wrong[0])!r}")
         if not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
@@ -79,10 +84,19 @@ class WeightEntry:
         return list(load_model(self.path()).class_names)
 
 
-_FIELD_KINDS = {"file": (str,), "sha256": (str,), "dataset": (str,), "num_class": (int,),
-                "labels": (str,), "stream": (str,), "benchmark": (str,),
-                "accuracy": (int, float, type(None)), "licence": (str,), "url": (str, type(None)),
-                "size": (int, type(None))}
+_FIELD_KINDS = {
+    "file": (str,),
+    "sha256": (str,),
+    "dataset": (str,),
+    "num_class": (int,),
+    "labels": (str,),
+    "stream": (str,),
+    "benchmark": (str,),
+    "accuracy": (int, float, type(None)),
+    "licence": (str,),
+    "url": (str, type(None)),
+    "size": (int, type(None)),
+}
 
 
 def weights_dir(override: str | os.PathLike | None = None) -> Path:
@@ -122,8 +136,9 @@ def default_name() -> str:
     return str(_load_yaml(REGISTRY_FILE).get("default"))
 
 
-def fetch_checkpoint(name: str, directory: str | os.PathLike | None = None,
-          progress: ProgressFn | None = None) -> Path:
+def fetch_checkpoint(
+    name: str, directory: str | os.PathLike | None = None, progress: ProgressFn | None = None
+) -> Path:
     """Make the registered checkpoint `name` present and digest-checked; return its path."""
     entry = get(name, directory)
     dest = entry.path(directory)
@@ -131,38 +146,54 @@ def fetch_checkpoint(name: str, directory: str | os.PathLike | None = None,
         return dest
     url = entry.download_url()
     if url is None:
-        raise UserError(f"checkpoint '{name}' is a local one with no download URL and {dest} "
-                        f"is missing or changed; register it again with python -m weights register")
+        raise UserError(
+            f"checkpoint '{name}' is a local one with no download URL and {dest} "
+            f"is missing or changed; register it again with python -m weights register"
+        )
     return download(url, dest, entry.sha256, progress, max_bytes=entry.max_bytes())
 
 
-def resolve(name_or_path: str | os.PathLike, fetch: bool = True,
-            directory: str | os.PathLike | None = None,
-            progress: ProgressFn | None = None) -> Path:
+def resolve(
+    name_or_path: str | os.PathLike,
+    fetch: bool = True,
+    directory: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
+) -> Path:
     """A checkpoint file for a path or a registered name, fetching a missing one if allowed."""
     as_path = Path(name_or_path).expanduser()
     if as_path.is_file():
         return as_path
     if is_path(name_or_path):
-        raise UserError(f"checkpoint file {as_path} not found; give an existing .pt file "
-                        f"or a registered name (python -m weights list)")
+        raise UserError(
+            f"checkpoint file {as_path} not found; give an existing .pt file "
+            f"or a registered name (python -m weights list)"
+        )
     entry = get(str(name_or_path), directory)
     dest = entry.path(directory)
     if dest.is_file():
         return checked(entry, dest)
     url = entry.download_url()
     if url is None:
-        raise UserError(f"checkpoint file {dest} of '{entry.name}' is missing; "
-                        f"put it back, or register the file again (python -m weights register)")
+        raise UserError(
+            f"checkpoint file {dest} of '{entry.name}' is missing; "
+            f"put it back, or register the file again (python -m weights register)"
+        )
     if not fetch:
-        raise UserError(f"checkpoint '{entry.name}' is not in {dest.parent}; run python -m "
-                        f"weights fetch {entry.name}, or {manual_hint(url, dest)}")
+        raise UserError(
+            f"checkpoint '{entry.name}' is not in {dest.parent}; run python -m "
+            f"weights fetch {entry.name}, or {manual_hint(url, dest)}"
+        )
     return fetch_checkpoint(entry.name, directory, progress)
 
 
-def load_model(name_or_path: str | os.PathLike, device: str | Any = "cpu", config: Any = None,
-               *, directory: str | os.PathLike | None = None,
-               progress: ProgressFn | None = None) -> Any:
+def load_model(
+    name_or_path: str | os.PathLike,
+    device: str | Any = "cpu",
+    config: Any = None,
+    *,
+    directory: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
+) -> Any:
     """A ShiftGCN (model.load_model) for a checkpoint file or a registered name, fetched on
     first use; a registered entry's class names and stream say what its file does not."""
     from model.checkpoint import load_model as load_file  # torch is needed only here
@@ -180,10 +211,15 @@ def checked(entry: WeightEntry, path: Path) -> Path:
     by size and modification time, so an unchanged file is hashed once, not on every start."""
     if cached_sha256(path) == entry.sha256:
         return path
-    again = (f"python -m weights fetch {entry.name} downloads it again" if entry.url else
-             "register it again (python -m weights register) if you changed it on purpose")
-    raise UserError(f"checkpoint file {path} of '{entry.name}' does not match its registered "
-                    f"sha256 (changed or damaged); {again}")
+    again = (
+        f"python -m weights fetch {entry.name} downloads it again"
+        if entry.url
+        else "register it again (python -m weights register) if you changed it on purpose"
+    )
+    raise UserError(
+        f"checkpoint file {path} of '{entry.name}' does not match its registered "
+        f"sha256 (changed or damaged); {again}"
+    )
 
 
 def cached_sha256(path: Path) -> str:
@@ -196,8 +232,11 @@ def cached_sha256(path: Path) -> str:
     except (OSError, ValueError):
         cache = {}
     key, known = path.name, cache.get(path.name)
-    if isinstance(known, list) and len(known) == 3 and known[:2] == [stat.st_size,
-                                                                     stat.st_mtime_ns]:
+    if (
+        isinstance(known, list)
+        and len(known) == 3
+        and known[:2] == [stat.st_size, stat.st_mtime_ns]
+    ):
         return str(known[2])
     digest = sha256_of(path)
     cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
@@ -209,8 +248,9 @@ def cached_sha256(path: Path) -> str:
     return digest
 
 
-def verify(directory: str | os.PathLike | None = None, names: list[str] | None = None
-           ) -> list[tuple[WeightEntry, str]]:
+def verify(
+    directory: str | os.PathLike | None = None, names: list[str] | None = None
+) -> list[tuple[WeightEntry, str]]:
     """Each entry (or each named one) with 'ok', 'missing' or 'MISMATCH' for its file."""
     chosen = entries(directory) if names is None else [get(n, directory) for n in names]
     results = []
@@ -224,9 +264,16 @@ def verify(directory: str | os.PathLike | None = None, names: list[str] | None =
     return results
 
 
-def register(name: str, path: str | os.PathLike, dataset: str | None, *,
-             stream: str | None = None, benchmark: str = "", accuracy: float | None = None,
-             directory: str | os.PathLike | None = None) -> WeightEntry:
+def register(
+    name: str,
+    path: str | os.PathLike,
+    dataset: str | None,
+    *,
+    stream: str | None = None,
+    benchmark: str = "",
+    accuracy: float | None = None,
+    directory: str | os.PathLike | None = None,
+) -> WeightEntry:
     """Add one of the project's own checkpoints to the weights directory's local registry,
     after loading it: a file that is no Shift-GCN checkpoint of `dataset` is refused.
 
@@ -241,9 +288,18 @@ def register(name: str, path: str | os.PathLike, dataset: str | None, *,
     dataset, labels, stream, num_class = _check_content(source, dataset, stream)
     folder = weights_dir(directory)
     file = source.name if source.parent == folder else str(source)
-    entry = WeightEntry(name=name, file=file, sha256=sha256_of(source), dataset=dataset,
-                        num_class=num_class, labels=labels, stream=stream,
-                        benchmark=benchmark, accuracy=accuracy, licence="project's own")
+    entry = WeightEntry(
+        name=name,
+        file=file,
+        sha256=sha256_of(source),
+        dataset=dataset,
+        num_class=num_class,
+        labels=labels,
+        stream=stream,
+        benchmark=benchmark,
+        accuracy=accuracy,
+        licence="project's own",
+    )
     local_file = folder / LOCAL_REGISTRY_NAME
     try:
         data = _load_yaml(local_file) or {}
@@ -257,8 +313,9 @@ def register(name: str, path: str | os.PathLike, dataset: str | None, *,
     return entry
 
 
-def _check_content(source: Path, dataset: str | None, stream: str | None
-                   ) -> tuple[str, str, str, int]:
+def _check_content(
+    source: Path, dataset: str | None, stream: str | None
+) -> tuple[str, str, str, int]:
     """Load `source` as a Shift-GCN checkpoint of `dataset` (None: one that names its own
     classes); return the entry's dataset, labels, stream and class count."""
     import torch
@@ -268,13 +325,16 @@ def _check_content(source: Path, dataset: str | None, stream: str | None
     model = load_model(source, stream=stream)
     if dataset is None:
         if not torch.load(source, map_location="cpu", weights_only=True).get("class_names"):
-            raise UserError(f"{source} does not name its own classes; give --dataset ntu60 or "
-                            f"ntu120")
+            raise UserError(
+                f"{source} does not name its own classes; give --dataset ntu60 or ntu120"
+            )
         return OWN_DATASET, "", model.stream, model.num_class
     expected = len(class_names(dataset))
     if model.num_class != expected:
-        raise UserError(f"{source} has {model.num_class} classes but {dataset} has {expected}; "
-                        f"give the --dataset it was trained on")
+        raise UserError(
+            f"{source} has {model.num_class} classes but {dataset} has {expected}; "
+            f"give the --dataset it was trained on"
+        )
     return dataset, dataset, model.stream, model.num_class
 
 
@@ -282,8 +342,13 @@ def is_path(name_or_path: str | os.PathLike) -> bool:
     """True for a checkpoint meant as a file rather than a registry name: a path object, an
     existing file, or text with a folder separator or a .pt/.pth ending."""
     text = str(name_or_path)
-    return (not isinstance(name_or_path, str) or Path(text).expanduser().is_file()
-            or os.sep in text or "/" in text or text.endswith((".pt", ".pth")))
+    return (
+        not isinstance(name_or_path, str)
+        or Path(text).expanduser().is_file()
+        or os.sep in text
+        or "/" in text
+        or text.endswith((".pt", ".pth"))
+    )
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -299,8 +364,9 @@ def _read_entries(path: Path, strict: bool = True) -> tuple[list[WeightEntry], d
     try:
         section = _load_yaml(path).get("checkpoints") or {}
         if not isinstance(section, dict):
-            raise UserError(f"registry file {path}: 'checkpoints' is not a mapping; "
-                            f"fix or delete it")
+            raise UserError(
+                f"registry file {path}: 'checkpoints' is not a mapping; fix or delete it"
+            )
     except UserError as err:
         if strict:
             raise
@@ -309,8 +375,10 @@ def _read_entries(path: Path, strict: bool = True) -> tuple[list[WeightEntry], d
         try:
             found.append(WeightEntry(name=str(name), **fields))
         except TypeError as err:
-            problem = (f"registry file {path}: entry '{name}' is malformed ({err}); fix it or "
-                       f"register the checkpoint again")
+            problem = (
+                f"registry file {path}: entry '{name}' is malformed ({err}); fix it or "
+                f"register the checkpoint again"
+            )
             if strict:
                 raise UserError(problem) from None
             problems[str(name)] = problem

@@ -6,6 +6,7 @@
 Omitted flags take the pipeline settings (app/configs/pipeline.yaml, --config, --set). This module
 parses the flags, prepares Qt, opens the window and starts the first run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,13 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("run_demo.py", __doc__)
     parser.add_argument("--source", help="camera index (0, 1, ...) or a video file (default: 0)")
     add_pipeline_flags(parser)
-    parser.add_argument("--screenshot", type=Path, metavar="PNG",
-                        help="save a picture of the window here before exiting")
-    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
-                        help="smoke run: after SECONDS, or as soon as the run ends (video over, "
-                             "fault), save --screenshot, print a one-line summary and exit: 1 "
-                             "when the run ended on a fault (no camera, no model, unreadable "
-                             "source) or the screenshot could not be saved, else 0")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="save a picture of the window here before exiting",
+    )
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="smoke run: after SECONDS, or as soon as the run ends (video over, "
+        "fault), save --screenshot, print a one-line summary and exit: 1 "
+        "when the run ended on a fault (no camera, no model, unreadable "
+        "source) or the screenshot could not be saved, else 0",
+    )
     return parser
 
 
@@ -45,8 +54,10 @@ def check_display() -> None:
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     if sys.platform.startswith("linux") and not platform and not has_display:
-        raise UserError("no display found (DISPLAY is not set): run it on a desktop, or set "
-                        "QT_QPA_PLATFORM=offscreen for a headless smoke run")
+        raise UserError(
+            "no display found (DISPLAY is not set): run it on a desktop, or set "
+            "QT_QPA_PLATFORM=offscreen for a headless smoke run"
+        )
 
 
 FINAL_PAINT_MS = 300  # after a run ends, let the window paint its final state before the screenshot
@@ -95,8 +106,9 @@ def run_settings(args: argparse.Namespace, gui: GuiSettings) -> RunSettings:
     return settings
 
 
-def _schedule_finish(window, seconds: float, screenshot: Path | None,
-                     outcome: dict[str, int]) -> None:
+def _schedule_finish(
+    window, seconds: float, screenshot: Path | None, outcome: dict[str, int]
+) -> None:
     """Finish the smoke run after `seconds`, or shortly after the run ends if that is sooner."""
     from PyQt5.QtCore import QTimer
 

@@ -1,4 +1,5 @@
 """The GUI's video in and out, free of Qt: a source played in real time, and a recording."""
+
 from __future__ import annotations
 
 import contextlib
@@ -55,14 +56,15 @@ class LiveSource:
     def end_message(self) -> tuple[str, str]:
         """(kind, text) once the frames ran out: a video ends, a camera is lost."""
         if self.is_camera:
-            return "error", (f"camera {self.spec} stopped delivering frames after {self.count} "
-                             f"(unplugged or taken by another program); reconnect it, press Start")
+            return "error", (
+                f"camera {self.spec} stopped delivering frames after {self.count} "
+                f"(unplugged or taken by another program); reconnect it, press Start"
+            )
         return "info", f"video ended after {self.count} frames; press Start to play it again"
 
     def close(self) -> None:
         """Release the camera or file."""
         self.source.close()
-
 
 
 class Recorder:
@@ -87,8 +89,9 @@ class Recorder:
             self._writer = self._stack.enter_context(video_writer(self.path, self.fps, size))
             self._size, self._last = size, timestamp
         if size != self._size:
-            raise UserError(f"recording {self.path}: frame size changed from {self._size} "
-                            f"to {size}")
+            raise UserError(
+                f"recording {self.path}: frame size changed from {self._size} to {size}"
+            )
         repeats = min(max(1, round((timestamp - self._last) * self.fps)), MAX_REPEATS)
         for _ in range(repeats):
             self._writer.write(frame)

@@ -4,6 +4,7 @@ opencv-contrib-python (brought by mediapipe) sets QT_QPA_PLATFORM_PLUGIN_PATH an
 to its bundled Qt files when cv2 is imported; a PyQt5 window then aborts under X11 with "Could not
 load the Qt platform plugin xcb". Call prepare_qt_environment() before creating the QApplication.
 """
+
 from __future__ import annotations
 
 import os

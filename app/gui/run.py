@@ -1,5 +1,6 @@
 """One run of the live pipeline: the capture and pipeline workers in their threads, started and
 stopped together; the window connects to the workers' signals directly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,9 @@ class LiveRun(QObject):
     rates_ready = pyqtSignal(dict)  # capture, pose, inference: events per second or None
     finished = pyqtSignal(str)  # why the run ended
 
-    def __init__(self, settings: RunSettings, gui: GuiSettings,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, settings: RunSettings, gui: GuiSettings, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
         config = settings.pipeline_config()
@@ -34,10 +36,14 @@ class LiveRun(QObject):
         self._reason = "stopped"
         self._alive = 0
         self._stopping = False
-        self.capture = CaptureWorker(lambda: LiveSource(settings.source, gui.realtime_video),
-                                     self._buffer, self._meters["capture"])
-        self.worker = PipelineWorker(settings, config, gui.recorded_top_k, self._buffer,
-                                     self._meters)
+        self.capture = CaptureWorker(
+            lambda: LiveSource(settings.source, gui.realtime_video),
+            self._buffer,
+            self._meters["capture"],
+        )
+        self.worker = PipelineWorker(
+            settings, config, gui.recorded_top_k, self._buffer, self._meters
+        )
         self._capture_thread = self._in_thread(self.capture, "capture")
         self._worker_thread = self._in_thread(self.worker, "pipeline")
         self.capture.message.connect(self._note_end)

@@ -1,5 +1,6 @@
 """The GUI's settings: its own (defaults here, app/gui/gui.yaml overriding, read once at start)
 and what one run uses (the controls' values, defaulting to the pipeline's YAML)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,10 +41,12 @@ class GuiSettings:
     teach: TeachSettings = field(default_factory=TeachSettings)
 
     def __post_init__(self) -> None:
-        for name, value, low, high in (("threshold", self.threshold, 0.0, 1.0),
-                                       ("top_k", self.top_k, 1, 20),
-                                       ("recorded_top_k", self.recorded_top_k, 0, 20),
-                                       ("stats_interval_ms", self.stats_interval_ms, 50, 10_000)):
+        for name, value, low, high in (
+            ("threshold", self.threshold, 0.0, 1.0),
+            ("top_k", self.top_k, 1, 20),
+            ("recorded_top_k", self.recorded_top_k, 0, 20),
+            ("stats_interval_ms", self.stats_interval_ms, 50, 10_000),
+        ):
             if not low <= value <= high:
                 raise UserError(f"{name} {value} is outside [{low}, {high}]")
 
@@ -73,17 +76,27 @@ class RunSettings:
         """The GUI's source and threshold with the pipeline settings' checkpoint, device, window
         and handedness (default: app/configs/pipeline.yaml's)."""
         pipeline = pipeline or load_settings()
-        return cls(source=gui.source, weights=pipeline.weights_name(), device=pipeline.device,
-                   window=pipeline.classifier.window, threshold=gui.threshold,
-                   mirror=pipeline.tracker.mirror, either_hand=pipeline.classifier.either_hand,
-                   pipeline=pipeline)
+        return cls(
+            source=gui.source,
+            weights=pipeline.weights_name(),
+            device=pipeline.device,
+            window=pipeline.classifier.window,
+            threshold=gui.threshold,
+            mirror=pipeline.tracker.mirror,
+            either_hand=pipeline.classifier.either_hand,
+            pipeline=pipeline,
+        )
 
     def pipeline_config(self) -> PipelineSettings:
         """The pipeline's settings for this run: `pipeline` with these choices on top (`weights`
         still a name or path: the worker resolves it, downloading if need be)."""
         base = self.pipeline
         return dataclasses.replace(
-            base, weights=self.weights, device=self.device,
+            base,
+            weights=self.weights,
+            device=self.device,
             tracker=dataclasses.replace(base.tracker, mirror=self.mirror),
-            classifier=dataclasses.replace(base.classifier, window=self.window,
-                                           either_hand=self.either_hand))
+            classifier=dataclasses.replace(
+                base.classifier, window=self.window, either_hand=self.either_hand
+            ),
+        )

@@ -5,6 +5,7 @@ The folder (TeachSettings.folder, beside the window's output) is the command lin
 `clips/<class>/*.mp4` (python -m train.from_videos <folder>/clips), `models/<time>/best.pt` and
 the skeleton cache `skeletons/`, reused by every training.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,11 @@ def class_counts(clips: Path) -> dict[str, int]:
     """{class: number of clips} of a teach folder's clips/ (empty when there is none)."""
     if not clips.is_dir():
         return {}
-    return {d.name: len(list_videos(d)) for d in sorted(clips.iterdir())
-            if d.is_dir() and not d.name.startswith(".")}
+    return {
+        d.name: len(list_videos(d))
+        for d in sorted(clips.iterdir())
+        if d.is_dir() and not d.name.startswith(".")
+    }
 
 
 class TrainWorker(QObject):
@@ -68,10 +72,15 @@ class TrainWorker(QObject):
         epochs = int(self.overrides.get("epochs") or 0)
         try:
             summary = from_videos(
-                self.folder / CLIPS, work, cache_dir=self.folder / SKELETONS,
-                overrides=self.overrides, workers=1, progress=False,
+                self.folder / CLIPS,
+                work,
+                cache_dir=self.folder / SKELETONS,
+                overrides=self.overrides,
+                workers=1,
+                progress=False,
                 on_video=lambda done, total: self.progress.emit("extracting", done, total),
-                on_epoch=lambda row: self.progress.emit("training", int(row["epoch"]), epochs))
+                on_epoch=lambda row: self.progress.emit("training", int(row["epoch"]), epochs),
+            )
             self.done.emit(summary["weights"])
         except UserError as err:
             self.failed.emit(str(err))
@@ -153,7 +162,8 @@ class TeachPanel(QWidget):
         counts = class_counts(self.folder / CLIPS)
         self.folder_label.setText(f"Folder: {self.folder}")
         self.classes_label.setText(
-            "Clips: " + (", ".join(f"{name} {n}" for name, n in counts.items()) or "none yet"))
+            "Clips: " + (", ".join(f"{name} {n}" for name, n in counts.items()) or "none yet")
+        )
         ready = sum(n > 0 for n in counts.values()) >= 2
         self.train_button.setEnabled(ready and self._thread is None)
         self.train_button.setToolTip("" if ready else "record clips of at least two classes")
@@ -161,8 +171,11 @@ class TeachPanel(QWidget):
     def show_preview(self, image: QImage, _people: int = 0) -> None:
         """The running source's latest frame, small, while a clip is counted down or recorded."""
         if self._clip is not None or self._left:
-            self.preview.setPixmap(QPixmap.fromImage(image).scaled(
-                self.preview.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+            self.preview.setPixmap(
+                QPixmap.fromImage(image).scaled(
+                    self.preview.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation
+                )
+            )
 
     # ---- recording ----------------------------------------------------------------------------
 

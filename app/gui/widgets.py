@@ -1,4 +1,5 @@
 """Display widgets: the video, the current action, the top-5 chart, the timing figures, a banner."""
+
 from __future__ import annotations
 
 import functools
@@ -116,8 +117,7 @@ class FittedLabel(QLabel):
     """A label of at most `lines` lines at a fixed height: longer text is wrapped and elided
     to the width it has, and the tooltip keeps it whole."""
 
-    def __init__(self, text: str, lines: int, font: QFont,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, text: str, lines: int, font: QFont, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lines = lines
         self._whole = text
@@ -172,8 +172,9 @@ class ActionLabel(QWidget):
         else:
             self._action.set_whole_text("uncertain")
             self._action.setStyleSheet("color: #8a8a8a;")
-            self._confidence.set_whole_text(f"best guess {name} ({confidence:.0%}), "
-                                            f"below the {threshold:.0%} threshold")
+            self._confidence.set_whole_text(
+                f"best guess {name} ({confidence:.0%}), below the {threshold:.0%} threshold"
+            )
 
     def clear(self, reason: str) -> None:
         """No prediction: a dash and the reason."""
@@ -235,8 +236,9 @@ class TopKChart(QWidget):
         if self.placeholder():
             painter.setPen(MUTED)
             painter.setFont(_font(11))
-            painter.drawText(QRectF(self.rect()), Qt.AlignCenter | Qt.TextWordWrap,
-                             self._placeholder)
+            painter.drawText(
+                QRectF(self.rect()), Qt.AlignCenter | Qt.TextWordWrap, self._placeholder
+            )
             painter.end()
             return
         painter.setRenderHint(QPainter.Antialiasing)
@@ -255,10 +257,15 @@ class TopKChart(QWidget):
             painter.drawText(QRectF(0, top, width, text_h), Qt.AlignLeft | Qt.AlignVCenter, elided)
             bar = QRectF(0, top + text_h + 2, width, bar_h)
             painter.fillRect(bar, QColor(0, 0, 0, 25))
-            painter.fillRect(QRectF(bar.x(), bar.y(), width * prob, bar_h),
-                             ACCENT if i == 0 else ACCENT.lighter(140))
-            painter.drawText(QRectF(width + 4, bar.y(), 52, bar_h), Qt.AlignRight | Qt.AlignVCenter,
-                             f"{prob:.0%}" if name else "")
+            painter.fillRect(
+                QRectF(bar.x(), bar.y(), width * prob, bar_h),
+                ACCENT if i == 0 else ACCENT.lighter(140),
+            )
+            painter.drawText(
+                QRectF(width + 4, bar.y(), 52, bar_h),
+                Qt.AlignRight | Qt.AlignVCenter,
+                f"{prob:.0%}" if name else "",
+            )
             self._draw_threshold(painter, bar)
         painter.end()
 
@@ -276,8 +283,13 @@ class TopKChart(QWidget):
 class StatsPanel(QWidget):
     """Frames per second of capture, pose and inference, and the frame-to-prediction latency."""
 
-    FIELDS = (("capture", "capture fps"), ("pose", "pose fps"), ("inference", "inference fps"),
-              ("latency", "frame → prediction (ms)"), ("people", "people in view"))
+    FIELDS = (
+        ("capture", "capture fps"),
+        ("pose", "pose fps"),
+        ("inference", "inference fps"),
+        ("latency", "frame → prediction (ms)"),
+        ("people", "people in view"),
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -322,15 +334,17 @@ class Banner(QFrame):
         self.setObjectName("banner")
         self._message = QLabel()
         self._message.setWordWrap(True)
-        self._message.setTextInteractionFlags(Qt.TextSelectableByMouse
-                                              | Qt.TextSelectableByKeyboard)
+        self._message.setTextInteractionFlags(
+            Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard
+        )
         self._message.setFont(_font(11))
         self._url, self._dest = self._copy_field(), self._copy_field()
         self._fetch = QWidget()
         grid = QGridLayout(self._fetch)
         grid.setContentsMargins(0, 0, 0, 0)
-        for row, (title, field) in enumerate((("File to fetch", self._url),
-                                              ("Save it as", self._dest))):
+        for row, (title, field) in enumerate(
+            (("File to fetch", self._url), ("Save it as", self._dest))
+        ):
             copy = QPushButton("Copy")
             copy.clicked.connect(functools.partial(self._copy, field))
             grid.addWidget(QLabel(title), row, 0)
@@ -364,8 +378,10 @@ class Banner(QFrame):
     def show_message(self, text: str, kind: str = "error") -> None:
         """Show `text` styled as an error or an info (no fetch fields, no Retry)."""
         background, colour, border = self.STYLES[kind]
-        self.setStyleSheet(f"#banner {{ background: {background}; border: 1px solid {border}; "
-                           f"border-radius: 4px; }} #banner > QLabel {{ color: {colour}; }}")
+        self.setStyleSheet(
+            f"#banner {{ background: {background}; border: 1px solid {border}; "
+            f"border-radius: 4px; }} #banner > QLabel {{ color: {colour}; }}"
+        )
         self._message.setText(text)
         self._fetch.hide()
         self.retry_button.hide()

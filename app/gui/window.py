@@ -1,4 +1,5 @@
 """The main window: the video (faults above it) on the left; results and controls on the right."""
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,9 @@ class MainWindow(QMainWindow):
 
     run_stopped = pyqtSignal()
 
-    def __init__(self, settings: RunSettings, gui: GuiSettings,
-                 output_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: RunSettings, gui: GuiSettings, output_dir: Path | None = None
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Shift-GCN live — skeleton action recognition")
         self._gui = gui
@@ -87,12 +89,16 @@ class MainWindow(QMainWindow):
         self.threshold_spin.setRange(0, 100)
         self.threshold_spin.setSuffix(" %")
         self.mirror_check = QCheckBox("Mirrored source")
-        self.mirror_check.setToolTip("the picture is a mirror image (a selfie view, NTU's own "
-                                     "videos): exchange left and right")
+        self.mirror_check.setToolTip(
+            "the picture is a mirror image (a selfie view, NTU's own "
+            "videos): exchange left and right"
+        )
         self.either_hand_check = QCheckBox("Either hand")
-        self.either_hand_check.setToolTip("also classify the mirror image and average, so that "
-                                          "left- and right-handed actions read alike (twice the "
-                                          "model's work)")
+        self.either_hand_check.setToolTip(
+            "also classify the mirror image and average, so that "
+            "left- and right-handed actions read alike (twice the "
+            "model's work)"
+        )
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.snapshot_button = QPushButton("Snapshot")
@@ -144,8 +150,11 @@ class MainWindow(QMainWindow):
         grid.addWidget(QLabel("Checkpoint"), 0, 4)
         grid.addWidget(self._with_button(self.weights_combo, self.weights_browse), 0, 5, 1, 3)
         row = QHBoxLayout()
-        for label, field in (("Device", self.device_combo), ("Window", self.window_spin),
-                             ("Threshold", self.threshold_spin)):
+        for label, field in (
+            ("Device", self.device_combo),
+            ("Window", self.window_spin),
+            ("Threshold", self.threshold_spin),
+        ):
             row.addWidget(QLabel(label))
             row.addWidget(field)
             row.addSpacing(12)
@@ -215,8 +224,9 @@ class MainWindow(QMainWindow):
 
     def _browse_weights(self) -> None:
         """Pick a checkpoint file."""
-        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", str(Path.cwd()),
-                                              CHECKPOINT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Checkpoint", str(Path.cwd()), CHECKPOINT_FILTER
+        )
         if path:
             self.weights_combo.setEditText(path)
 
@@ -276,9 +286,16 @@ class MainWindow(QMainWindow):
 
     def _set_running_controls(self, running: bool) -> None:
         """While running, settings that need a restart are locked and Start reads Stop."""
-        for widget in (self.source_edit, self.source_browse, self.weights_combo,
-                       self.weights_browse, self.device_combo, self.window_spin,
-                       self.mirror_check, self.either_hand_check):
+        for widget in (
+            self.source_edit,
+            self.source_browse,
+            self.weights_combo,
+            self.weights_browse,
+            self.device_combo,
+            self.window_spin,
+            self.mirror_check,
+            self.either_hand_check,
+        ):
             widget.setEnabled(not running)
         self.start_button.setText("Stop" if running else "Start")
         self.record_button.setEnabled(running)
@@ -422,12 +439,14 @@ class MainWindow(QMainWindow):
         banner = self.banner.text() if self.banner.isVisible() else ""
         url, dest = self.banner.fetch_fields()
         model = self.model_label.text().partition("\n")[0]
-        return (f"platform: {QApplication.platformName()} | frames shown: {self._frames_shown} | "
-                f"predictions: {self._predictions} | action: {self.action.text()} | "
-                f"notice: {self.video.notice()} | banner: {banner} | "
-                f"fetch: {url} -> {dest} | model: {model} | "
-                f"mirrored: {_yes(self.mirror_check)} | either hand: {_yes(self.either_hand_check)}"
-                f" | status: {self.statusBar().currentMessage()}")
+        return (
+            f"platform: {QApplication.platformName()} | frames shown: {self._frames_shown} | "
+            f"predictions: {self._predictions} | action: {self.action.text()} | "
+            f"notice: {self.video.notice()} | banner: {banner} | "
+            f"fetch: {url} -> {dest} | model: {model} | "
+            f"mirrored: {_yes(self.mirror_check)} | either hand: {_yes(self.either_hand_check)}"
+            f" | status: {self.statusBar().currentMessage()}"
+        )
 
 
 def _yes(box: QCheckBox) -> str:

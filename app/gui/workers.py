@@ -5,6 +5,7 @@ Capture keeps a thread of its own so that the source is read at its own pace whi
 a camera's driver queues frames while nobody reads, and a video plays by the clock; the buffer
 drops the oldest waiting frame, so the pipeline always takes a fresh one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -75,8 +76,9 @@ class CaptureWorker(QObject):
     message = pyqtSignal(str, str)  # kind ("error" | "info" | "status"), one line
     finished = pyqtSignal()
 
-    def __init__(self, open_source: Callable[[], LiveSource], buffer: FrameBuffer[Captured],
-                 meter: RateMeter) -> None:
+    def __init__(
+        self, open_source: Callable[[], LiveSource], buffer: FrameBuffer[Captured], meter: RateMeter
+    ) -> None:
         super().__init__()
         self._open_source = open_source
         self._buffer = buffer
@@ -115,14 +117,18 @@ class CaptureWorker(QObject):
             source.close()
 
 
-def build_live_pipeline(settings: RunSettings, config: PipelineSettings,
-                        progress: Callable[[int, int | None], None] | None = None
-                        ) -> FramePipeline:
+def build_live_pipeline(
+    settings: RunSettings,
+    config: PipelineSettings,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> FramePipeline:
     """The run's FramePipeline: the checkpoint resolved (a released one downloaded, with
     progress), the model in a background thread when the config's `live` section says so."""
     checkpoint = weights.resolve(settings.weights, progress=progress)
-    return build_pipeline(dataclasses.replace(config, weights=str(checkpoint)),
-                          background=config.live.background_inference)
+    return build_pipeline(
+        dataclasses.replace(config, weights=str(checkpoint)),
+        background=config.live.background_inference,
+    )
 
 
 def describe_model(name: str, pipeline: FramePipeline) -> str:
@@ -154,9 +160,15 @@ class PipelineWorker(QObject):
     prediction_ready = pyqtSignal(object)  # app.pipeline.Prediction
     finished = pyqtSignal()
 
-    def __init__(self, settings: RunSettings, config: PipelineSettings, recorded_top_k: int,
-                 buffer: FrameBuffer[Captured], meters: dict[str, RateMeter],
-                 build: Callable[..., FramePipeline] = build_live_pipeline) -> None:
+    def __init__(
+        self,
+        settings: RunSettings,
+        config: PipelineSettings,
+        recorded_top_k: int,
+        buffer: FrameBuffer[Captured],
+        meters: dict[str, RateMeter],
+        build: Callable[..., FramePipeline] = build_live_pipeline,
+    ) -> None:
         super().__init__()
         self._settings, self._config, self._build = settings, config, build
         self._recorded_top_k = recorded_top_k
@@ -188,8 +200,9 @@ class PipelineWorker(QObject):
                 self._pipeline = self._build(self._settings, self._config, self._report_download)
             except UserError as err:
                 manual = isinstance(err, DownloadFailed)
-                self.load_failed.emit(str(err), err.url if manual else "",
-                                      str(err.dest) if manual else "")
+                self.load_failed.emit(
+                    str(err), err.url if manual else "", str(err.dest) if manual else ""
+                )
                 return
             self.loaded.emit(describe_model(self._settings.weights, self._pipeline))
             self._loop()
@@ -222,8 +235,9 @@ class PipelineWorker(QObject):
                     return
                 continue
             frame = item.frame
-            result = self._pipeline.process(frame.image, frame.timestamp, frame.capture_ms,
-                                            arrival=item.read_at)
+            result = self._pipeline.process(
+                frame.image, frame.timestamp, frame.capture_ms, arrival=item.read_at
+            )
             self._meters["pose"].tick()
             if result.new_prediction and result.prediction is not None:
                 self._publish(result.prediction)
@@ -263,5 +277,6 @@ class PipelineWorker(QObject):
             self.message.emit("error", f"recording {recorder.path} failed: {err}")
             return
         if recorder.frames:
-            self.message.emit("status",
-                              f"recording saved: {recorder.path} ({recorder.frames} frames)")
+            self.message.emit(
+                "status", f"recording saved: {recorder.path} ({recorder.frames} frames)"
+            )

@@ -4,6 +4,7 @@ classify_video. Thread-agnostic and free of Qt: callers drive it one frame at a 
 settings: typed settings and load_settings; classifier: the streaming classifier; frames: the
 frame pipeline; build: both from settings; prediction, resampling, priority: their parts.
 """
+
 from model.preprocess import prepare_window
 
 from .build import build_pipeline, build_pose_stages

@@ -1,5 +1,6 @@
 """The streaming classifier: one skeleton per frame in, a prediction every `stride` frames out,
 over the last `window` frames resampled to the model's frame rate."""
+
 from __future__ import annotations
 
 import threading
@@ -45,15 +46,23 @@ class ClassifierSettings:
     either_hand: bool = False
 
     def __post_init__(self) -> None:
-        for name, low, high in (("window", 4, MAX_WINDOW), ("stride", 1, MAX_WINDOW),
-                                ("pad_to", 0, MAX_PAD), ("min_frames", 0, MAX_WINDOW)):
+        for name, low, high in (
+            ("window", 4, MAX_WINDOW),
+            ("stride", 1, MAX_WINDOW),
+            ("pad_to", 0, MAX_PAD),
+            ("min_frames", 0, MAX_WINDOW),
+        ):
             check_size(f"bad classifier settings: {name}", getattr(self, name), low, high)
         if not all(isinstance(v, (int, float)) for v in (self.fps, self.smoothing)):
-            raise UserError(f"bad classifier settings: fps={self.fps!r} and "
-                            f"smoothing={self.smoothing!r} must be numbers")
+            raise UserError(
+                f"bad classifier settings: fps={self.fps!r} and "
+                f"smoothing={self.smoothing!r} must be numbers"
+            )
         if not 0 < self.fps <= 1000 or not 0.0 <= self.smoothing < 1.0:
-            raise UserError(f"bad classifier settings: fps={self.fps} (in (0, 1000]), "
-                            f"smoothing={self.smoothing} (in [0, 1))")
+            raise UserError(
+                f"bad classifier settings: fps={self.fps} (in (0, 1000]), "
+                f"smoothing={self.smoothing} (in [0, 1))"
+            )
 
 
 class StreamingClassifier:
@@ -72,9 +81,17 @@ class StreamingClassifier:
     hand reads as the same action done with the right.
     """
 
-    def __init__(self, model: torch.nn.Module, settings: ClassifierSettings, *,
-                 device: str | torch.device, runtime: str, background: bool = False,
-                 drop_late: bool = True, keep_history: bool = False) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        settings: ClassifierSettings,
+        *,
+        device: str | torch.device,
+        runtime: str,
+        background: bool = False,
+        drop_late: bool = True,
+        keep_history: bool = False,
+    ) -> None:
         self.model = model
         self.settings = settings
         self.device = torch.device(device)
@@ -90,8 +107,9 @@ class StreamingClassifier:
         self._since = 0
         self._smoothed: np.ndarray | None = None
         self._lock = threading.Lock()
-        self._executor = (ThreadPoolExecutor(1, "inference", initializer=yield_to_pose)
-                          if background else None)
+        self._executor = (
+            ThreadPoolExecutor(1, "inference", initializer=yield_to_pose) if background else None
+        )
         self._drop_late, self._keep_history = drop_late, keep_history
         self._running: Future | None = None  # the last window handed to the worker
         self._queued: deque[Future] = deque()  # windows handed out and not done (drop_late=False)
@@ -107,8 +125,9 @@ class StreamingClassifier:
             self._smoothed, self.latest, self._fresh = None, None, None
             self.history = []
 
-    def push(self, skeleton: np.ndarray | None, timestamp: float,
-             arrival: float | None = None) -> Prediction | None:
+    def push(
+        self, skeleton: np.ndarray | None, timestamp: float, arrival: float | None = None
+    ) -> Prediction | None:
         """Add one frame's (3, 25, 2) skeleton (None: nobody); return a new prediction or None.
 
         `arrival` is when the frame reached the pipeline (time.perf_counter()), so that the
@@ -188,14 +207,23 @@ class StreamingClassifier:
             raw = (raw + softmax(self._logits(mirror(x)))) / 2
         done = time.perf_counter()
         with self._lock:
-            self._smoothed = (raw if self._smoothed is None or self.smoothing == 0
-                              else exponential_average(self._smoothed, raw, self.smoothing))
+            self._smoothed = (
+                raw
+                if self._smoothed is None or self.smoothing == 0
+                else exponential_average(self._smoothed, raw, self.smoothing)
+            )
             seen = int(np.count_nonzero(frames.reshape(len(frames), -1).any(axis=1)))
             self.latest = self._fresh = prediction = Prediction(
-                probs=self._smoothed.copy(), raw_probs=raw, start=start, timestamp=end,
-                frames=seen, motion=window_motion(frames, self.fps),
-                inference_ms=1000 * (done - began), latency_ms=1000 * (done - arrival),
-                class_names=self.class_names)
+                probs=self._smoothed.copy(),
+                raw_probs=raw,
+                start=start,
+                timestamp=end,
+                frames=seen,
+                motion=window_motion(frames, self.fps),
+                inference_ms=1000 * (done - began),
+                latency_ms=1000 * (done - arrival),
+                class_names=self.class_names,
+            )
             if self._keep_history:
                 self.history.append(prediction)
 

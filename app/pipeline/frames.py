@@ -1,5 +1,6 @@
 """The frame pipeline: pose estimator -> body tracker -> streaming classifier, one frame at a
 time, with what each stage took."""
+
 from __future__ import annotations
 
 import time
@@ -36,13 +37,19 @@ class FrameResult:
 class FramePipeline:
     """Pose estimator -> body tracker -> streaming classifier, one frame at a time."""
 
-    def __init__(self, estimator: PoseEstimator, tracker: BodyTracker,
-                 classifier: StreamingClassifier) -> None:
+    def __init__(
+        self, estimator: PoseEstimator, tracker: BodyTracker, classifier: StreamingClassifier
+    ) -> None:
         self.estimator, self.tracker, self.classifier = estimator, tracker, classifier
         self._index = 0
 
-    def process(self, frame_bgr: np.ndarray, timestamp: float, capture_ms: float = 0.0,
-                arrival: float | None = None) -> FrameResult:
+    def process(
+        self,
+        frame_bgr: np.ndarray,
+        timestamp: float,
+        capture_ms: float = 0.0,
+        arrival: float | None = None,
+    ) -> FrameResult:
         """Run every stage on one frame (timestamp in seconds) and report what each took;
         `arrival` (perf_counter) is when the frame was read, so latency includes its wait for
         pose (by default, now)."""
@@ -51,18 +58,30 @@ class FramePipeline:
         t1 = time.perf_counter()
         skeleton = self.tracker.update(people, timestamp)
         t2 = time.perf_counter()
-        fresh = self.classifier.push(skeleton if np.any(skeleton) else None, timestamp,
-                                     t0 if arrival is None else arrival)
+        fresh = self.classifier.push(
+            skeleton if np.any(skeleton) else None, timestamp, t0 if arrival is None else arrival
+        )
         t3 = time.perf_counter()
         latest = self.classifier.latest
-        timings = {"capture_ms": capture_ms, "pose_ms": 1000 * (t1 - t0),
-                   "track_ms": 1000 * (t2 - t1), "classify_ms": 1000 * (t3 - t2),
-                   "inference_ms": latest.inference_ms if latest else float("nan"),
-                   "latency_ms": latest.latency_ms if latest else float("nan")}
-        result = FrameResult(index=self._index, timestamp=timestamp, people=people,
-                             slots=self.tracker.people, identities=self.tracker.identities,
-                             skeleton=skeleton, prediction=latest, new_prediction=fresh is not None,
-                             timings=timings)
+        timings = {
+            "capture_ms": capture_ms,
+            "pose_ms": 1000 * (t1 - t0),
+            "track_ms": 1000 * (t2 - t1),
+            "classify_ms": 1000 * (t3 - t2),
+            "inference_ms": latest.inference_ms if latest else float("nan"),
+            "latency_ms": latest.latency_ms if latest else float("nan"),
+        }
+        result = FrameResult(
+            index=self._index,
+            timestamp=timestamp,
+            people=people,
+            slots=self.tracker.people,
+            identities=self.tracker.identities,
+            skeleton=skeleton,
+            prediction=latest,
+            new_prediction=fresh is not None,
+            timings=timings,
+        )
         self._index += 1
         return result
 

@@ -1,4 +1,5 @@
 """What the classifier publishes: a window's class probabilities, and their top-k."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,9 +30,14 @@ class Prediction:
 def top_k(probs: np.ndarray, k: int, class_names: list[str] | None) -> list[dict[str, Any]]:
     """The k largest probabilities as [{"index", "label", "score"}], best first."""
     order = np.argsort(-probs, kind="stable")[:k]
-    return [{"index": int(i),
-             "label": class_names[i] if class_names else f"class {int(i)}",
-             "score": float(probs[i])} for i in order]
+    return [
+        {
+            "index": int(i),
+            "label": class_names[i] if class_names else f"class {int(i)}",
+            "score": float(probs[i]),
+        }
+        for i in order
+    ]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

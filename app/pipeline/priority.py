@@ -1,5 +1,6 @@
 """The inference thread's place on a small CPU: pose on every frame comes first, the model uses
 what is left (windows it cannot take in time are skipped, the newest wins)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Frames in time: a source's frames resampled to the model's rate, and how much a window moved."""
+
 from __future__ import annotations
 
 import numpy as np

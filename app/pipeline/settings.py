@@ -1,5 +1,6 @@
 """The pipeline's typed settings: the dataclasses' defaults are the one home of its values;
 app/configs/pipeline.yaml, a user's YAML and overrides (--set key.sub=value) replace single keys."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,16 +43,18 @@ class PipelineSettings:
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
-            raise UserError(f"unknown runtime {self.runtime!r}; expected one of "
-                            f"{', '.join(RUNTIMES)}")
+            raise UserError(
+                f"unknown runtime {self.runtime!r}; expected one of {', '.join(RUNTIMES)}"
+            )
 
     def weights_name(self) -> str:
         """The checkpoint to load: the one named, else the registry's default."""
         return self.weights or weights.default_name()
 
 
-def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | None = None
-                  ) -> PipelineSettings:
+def load_settings(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> PipelineSettings:
     """The defaults, overlaid by app/configs/pipeline.yaml, a user's YAML file and `overrides`
     (a nested mapping). A wrong key or value is one UserError line naming it and its source."""
     layers: list[tuple[str, dict[str, Any]]] = [(f"config {SITE_CONFIG}", read_yaml(SITE_CONFIG))]
