@@ -176,7 +176,7 @@ def test_folder_names_cannot_collide_and_results_are_written_as_each_video_ends(
     for name in ("clip.mp4", "clip.avi", "other.mp4"):
         (folder / name).write_bytes(b"video")
     monkeypatch.setattr(cv, "video_pipeline", lambda config: _Pipeline())
-    monkeypatch.setattr(cv, "load_settings", lambda *a: None)
+    monkeypatch.setattr(cv, "settings_from", lambda args: None)
     monkeypatch.setattr(cv, "run_settings", lambda config, pipeline: {"weights": "fake"})
 
     def classify(video, pipeline, annotate, progress):
