@@ -3,10 +3,13 @@
     python -m bench.pipeline                 # pose fps, model inferences/s, classify_video fps,
                                              # a simulated live 30 fps camera, the bottleneck
     python -m bench.pipeline --camera-size 640x480 --json OUT.json   # webcam size; the figures
+    python -m bench.pipeline --video clip.mp4 --camera-size 640x480 # another recording
     python -m bench.pipeline --window-study  # what window length, padding and frame rate do to
                                              # predictions on the NTU fixtures
 
-Needs ../shared (the fixture video, NTU skeletons and released checkpoints).
+Needs ../shared (the fixture video, NTU skeletons and released checkpoints). The default video
+shows a person in only part of its frames, which bounds the predictions a second; `--video` takes
+a recording with a person throughout (e.g. ../shared's paired NTU clip).
 """
 
 from __future__ import annotations
@@ -25,24 +28,25 @@ from common.errors import cli_entry
 
 from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
 
-VIDEO = ARMWRESTLING
 PREPROCESSING = FIXTURES / "ntu_preprocessing_reference.npz"
 CAMERA_FPS = 30.0
 
 
-def _require_shared() -> None:
+def _require_shared(video: Path) -> None:
     """Point the weights registry at the released files, or say what is missing."""
-    require_shared(VIDEO, PREPROCESSING, OFFICIAL)
+    require_shared(video, PREPROCESSING, OFFICIAL)
     use_released_weights()
 
 
-def _frames(limit: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
-    """The fixture video's frames, decoded once, optionally resized to a webcam's (w, h)."""
+def _frames(
+    video: Path, limit: int | None = None, size: tuple[int, int] | None = None
+) -> list[np.ndarray]:
+    """The video's frames, decoded once, optionally resized to a webcam's (w, h)."""
     import cv2
 
     from app.sources import VideoSource
 
-    with VideoSource(VIDEO) as source:
+    with VideoSource(video) as source:
         frames = [f.image for f, _ in zip(source, range(limit or 10**9))]
     return frames if size is None else [cv2.resize(f, size) for f in frames]
 
@@ -119,14 +123,14 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     return out
 
 
-def bench_classify_video() -> float:
-    """End-to-end frames per second of app.classify_video on the fixture video (default config)."""
+def bench_classify_video(video: Path) -> float:
+    """End-to-end frames per second of app.classify_video on `video` (default settings)."""
     from app.classify_video import classify_video, video_pipeline
     from app.pipeline import load_settings
 
     pipeline = video_pipeline(load_settings())
     began = time.perf_counter()
-    result = classify_video(VIDEO, pipeline, progress=False)
+    result = classify_video(video, pipeline, progress=False)
     fps = result.frames / (time.perf_counter() - began)
     pipeline.close()
     print(
@@ -200,17 +204,19 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     return out
 
 
-def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> dict[str, float]:
+def run_benchmark(
+    weights: str, video: Path = ARMWRESTLING, size: tuple[int, int] | None = None
+) -> dict[str, float]:
     """All measurements, then which stage limits the end-to-end rate; the headline figures."""
     shown = f" resized to {size[0]}x{size[1]} for pose and the live camera" if size else ""
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
-        f"torch threads; video {VIDEO.name}{shown}"
+        f"torch threads; video {video.name}{shown}"
     )
-    frames = _frames(size=size)
+    frames = _frames(video, size=size)
     pose = bench_pose(frames)
     model = bench_model(weights)
-    classify_fps = bench_classify_video()
+    classify_fps = bench_classify_video(video)
     live = bench_live(frames)
     from app.pipeline import load_settings
 
@@ -247,7 +253,9 @@ def run_benchmark(weights: str, size: tuple[int, int] | None = None) -> dict[str
     }
 
 
-def write_json(path: Path, figures: dict[str, float], size: tuple[int, int] | None) -> None:
+def write_json(
+    path: Path, figures: dict[str, float], size: tuple[int, int] | None, video: Path = ARMWRESTLING
+) -> None:
     """The headline figures with what they were measured on, atomically, for run-to-run
     comparison."""
     import json
@@ -257,7 +265,8 @@ def write_json(path: Path, figures: dict[str, float], size: tuple[int, int] | No
 
     record = dict(
         figures,
-        camera_size=f"{size[0]}x{size[1]}" if size else "340x256",
+        video=video.name,
+        camera_size=f"{size[0]}x{size[1]}" if size else "as recorded",
         cpu=_cpu_model() or platform.processor(),
         cpus=os.cpu_count(),
         load_average=list(os.getloadavg()),
@@ -309,11 +318,11 @@ def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
     samples = [s for s in data["raw"] if _sample_length(s) > 0]
     names = [str(n).split(".")[0] for n, s in zip(data["names"], data["raw"]) if _sample_length(s)]
     pipeline = video_pipeline(load_settings(overrides={"weights": weights}))
-    video = classify_video(VIDEO, pipeline, progress=False).skeleton[:, :300]
+    video = classify_video(ARMWRESTLING, pipeline, progress=False).skeleton[:, :300]
     pipeline.close()
     padded = np.zeros((3, 300, 25, 2), dtype=np.float32)
     padded[:, : video.shape[1]] = video
-    return samples + [padded], names + [VIDEO.stem]
+    return samples + [padded], names + [ARMWRESTLING.stem]
 
 
 def window_study(
@@ -391,7 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WxH",
         type=_size,
         help="resize the video's frames for pose and the live camera, e.g. "
-        "640x480 for a webcam (default: as recorded, 340x256)",
+        "640x480 for a webcam (default: as recorded)",
+    )
+    parser.add_argument(
+        "--video",
+        type=Path,
+        default=ARMWRESTLING,
+        help="the recording to measure on (default: ../shared's %(default)s)",
     )
     parser.add_argument(
         "--json",
@@ -407,16 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark or the window study."""
     args = build_parser().parse_args(argv)
-    _require_shared()
+    _require_shared(args.video)
     from app.pipeline import load_settings
 
     args.weights = args.weights or load_settings().weights_name()
     if args.window_study:
         window_study(args.weights)
     else:
-        figures = run_benchmark(args.weights, args.camera_size)
+        figures = run_benchmark(args.weights, args.video, args.camera_size)
         if args.json:
-            write_json(args.json, figures, args.camera_size)
+            write_json(args.json, figures, args.camera_size, args.video)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -61,8 +62,9 @@ def test_json_record_holds_the_figures_and_the_machine(tmp_path):
         "classify_video_fps": 28.0,
     }
     out = tmp_path / "run" / "figures.json"
-    write_json(out, figures, (640, 480))
+    write_json(out, figures, (640, 480), Path("clip.mp4"))
     record = json.loads(out.read_text())
     assert {k: record[k] for k in figures} == figures
     assert record["camera_size"] == "640x480" and len(record["load_average"]) == 3
+    assert record["video"] == "clip.mp4"
     assert record["cpus"] >= 1 and record["cpu"]
