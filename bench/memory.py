@@ -24,7 +24,8 @@ from pathlib import Path
 from common.cli import command_parser
 from common.errors import cli_entry
 
-from .pipeline import VIDEO, _require_shared
+from .pipeline import _require_shared
+from .shared import ARMWRESTLING as VIDEO
 
 
 def write_repeated(path: Path, repeat: int) -> int:
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Measure the short and the long video and print both peaks and their ratio."""
     args = build_parser().parse_args(argv)
-    _require_shared()
+    _require_shared(VIDEO)
     if args.child:
         return child(args.child, args.out)
     with tempfile.TemporaryDirectory() as tmp:
