@@ -9,6 +9,13 @@ classify_video run them); both skeletons are then normalised as the model's inpu
 the error of each joint and its mean (over all joints, and over those Kinect tracked rather than
 inferred), bone lengths of the pose path over Kinect's, and the classifier's top-5 on each
 skeleton with the whole clip looped to 300 frames, as the released models were trained.
+
+Kinect's skeleton is ground truth only where Kinect saw the joint: each joint line of a
+`.skeleton` file also gives the joint's pixel in the RGB video (colorX, colorY), and where that
+pixel lies far from the joint in the video (more than a quarter of the torso's length in the
+image from where the pose path finds it), Kinect guessed. The figures are given over all joints
+and over the joints where Kinect's own pixel agrees with the video; `--overlay` draws both
+skeletons on a frame so that anyone can see which one is on the body.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import torch
 from common.cli import add_weights_flag, command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
-from ntu.joints import BONES, JOINT_NAMES
+from ntu.joints import BONES, EDGES, JOINT_NAMES, joint
 from pose import Person
 
 from .shared import PAIRED, use_released_weights
@@ -34,6 +41,10 @@ VIDEO = PAIRED / "S001C001P001R001A001_rgb.avi"
 SKELETON = PAIRED / "S001C001P001R001A001.skeleton"
 # 0-based NTU joints of the hands: wrists, hands, hand tips and thumbs.
 HAND_JOINTS = (6, 7, 10, 11, 21, 22, 23, 24)
+COLOR_XY = (5, 6)  # joint line columns: the joint's pixel in the RGB video (colorX, colorY)
+# Kinect's pixel of a joint agrees with the video when it lies within this share of the torso's
+# image length (spine base to spine at the shoulders) from the pose path's pixel of the joint.
+AGREEMENT = 0.25
 
 
 @dataclass
@@ -45,7 +56,11 @@ class Gap:
     hands: float  # over the hand joints
     mean_tracked: float  # over the joints Kinect tracked (not inferred)
     hands_tracked: float
+    mean_agreeing: float  # over the joints where Kinect's own pixel agrees with the video
+    hands_agreeing: float
+    agreeing_share: float  # of all joint-frames
     per_joint: dict[str, float]
+    image_gap_px: dict[str, float]  # median distance of Kinect's pixel from the pose path's
     bone_ratio: dict[str, float]  # median length, pose path over Kinect
     top5_kinect: list[dict]
     top5_pose: list[dict]
@@ -90,6 +105,82 @@ def kinect_skeletons(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if length == 0:
         raise UserError(f"{path}: the skeleton file holds no body")
     return np.transpose(raw[:, :length], (1, 0, 2, 3)), tracked[:length]
+
+
+def kinect_pixels(path: str | os.PathLike, frames: int) -> np.ndarray:
+    """(T, 25, 2) Kinect's own pixel (colorX, colorY) of each joint of its body 0 in the video."""
+    from train.skeleton import XYZ, read_joint_columns
+
+    columns = read_joint_columns(path, XYZ + COLOR_XY)
+    return np.transpose(columns[3:, :frames, :, 0], (1, 2, 0))
+
+
+def pose_pixels(people: list[Person], near: np.ndarray, mirror: bool) -> np.ndarray:
+    """(25, 2) pixels of the NTU joints of the detected person nearest to `near` (25, 2), with
+    the pose path's left and right (exchanged for a mirrored source); NaN when nobody is there."""
+    from pose.ntu import NTU_FROM_BLAZEPOSE, mirrored
+
+    best = np.full((len(JOINT_NAMES), 2), np.nan)
+    for person in people:
+        seen = mirrored(person) if mirror else person
+        pixels = NTU_FROM_BLAZEPOSE @ seen.pixels
+        if mirror:  # back into the video's own pixel columns
+            pixels[:, 0] = person.image_size[0] - pixels[:, 0]
+        if np.isnan(best).all() or _distance(pixels, near) < _distance(best, near):
+            best = pixels
+    return best
+
+
+def pixel_skeletons(
+    people: list[tuple[float, list[Person]]], skeleton: str | os.PathLike, mirror: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 25, 2) pixels of Kinect's joints and of the pose path's, frame by frame."""
+    kinect_px = kinect_pixels(skeleton, len(people))
+    pose_px = np.stack([pose_pixels(p, k, mirror) for (_, p), k in zip(people, kinect_px)])
+    return kinect_px, pose_px
+
+
+def draw_overlay(
+    video: str | os.PathLike, index: int, kinect_px: np.ndarray, pose_px: np.ndarray, out: Path
+) -> None:
+    """Write frame `index` of the video with Kinect's skeleton at its own pixels (green) and the
+    pose path's (orange), as a PNG: where they part, the frame shows which one is on the body."""
+    import cv2
+
+    from app.sources import VideoSource
+
+    with VideoSource(video) as source:
+        image = next((f.image for f in source if f.index == index), None)
+    if image is None:
+        raise UserError(f"--overlay-frame {index}: {video} has no such frame")
+    for pixels, colour in ((kinect_px[index], (0, 200, 0)), (pose_px[index], (0, 165, 255))):
+        if np.isnan(pixels).any():
+            continue
+        points = np.round(pixels).astype(int)
+        for child, parent in EDGES:
+            cv2.line(image, tuple(points[child]), tuple(points[parent]), colour, 3, cv2.LINE_AA)
+        for point in points:
+            cv2.circle(image, tuple(point), 6, colour, -1, cv2.LINE_AA)
+    ok, png = cv2.imencode(".png", image)
+    if not ok:
+        raise UserError(f"{out}: could not encode the overlay as PNG")
+    with atomic_write(out) as tmp:
+        Path(tmp).write_bytes(png.tobytes())
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b, axis=1).mean())
+
+
+def image_agreement(kinect_px: np.ndarray, pose_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 25) pixel distances between Kinect's and the pose path's image positions of each
+    joint, and the mask of those within AGREEMENT of the torso's image length (Kinect saw them)."""
+    gap = np.linalg.norm(kinect_px - pose_px, axis=2)
+    torso = np.linalg.norm(
+        kinect_px[:, joint("spine_base")] - kinect_px[:, joint("spine_shoulder")], axis=1
+    )
+    with np.errstate(invalid="ignore"):
+        return gap, gap <= AGREEMENT * torso[:, None]
 
 
 def normalised(frames: np.ndarray) -> np.ndarray:
@@ -154,6 +245,7 @@ def measure(
         raise UserError("the pose path found nobody in the video; nothing to compare")
     errors = joint_errors(pose, kinect)
     seen = tracked[:, :, 0]
+    pixel_gap, agrees = image_agreement(*pixel_skeletons(people, skeleton, mirror))
     hands = list(HAND_JOINTS)
     return Gap(
         frames=len(kinect),
@@ -161,7 +253,13 @@ def measure(
         hands=float(errors[:, hands].mean()),
         mean_tracked=float(errors[seen].mean()),
         hands_tracked=float(errors[:, hands][seen[:, hands]].mean()),
+        mean_agreeing=float(errors[agrees].mean()),
+        hands_agreeing=float(errors[:, hands][agrees[:, hands]].mean()),
+        agreeing_share=float(agrees.mean()),
         per_joint={name: float(errors[:, j].mean()) for j, name in enumerate(JOINT_NAMES)},
+        image_gap_px={
+            name: float(np.nanmedian(pixel_gap[:, j])) for j, name in enumerate(JOINT_NAMES)
+        },
         bone_ratio=bone_ratios(pose, kinect),
         top5_kinect=top5(model, kinect),
         top5_pose=top5(model, pose),
@@ -175,9 +273,14 @@ def report(gap: Gap) -> str:
         f"{gap.frames} frames; error after normalisation, metres: mean {gap.mean:.3f} "
         f"(hands {gap.hands:.3f}); joints Kinect tracked: mean {gap.mean_tracked:.3f} "
         f"(hands {gap.hands_tracked:.3f})",
-        "per joint:",
+        f"joints where Kinect's own pixel agrees with the video ({gap.agreeing_share:.0%} of "
+        f"all): mean {gap.mean_agreeing:.3f} (hands {gap.hands_agreeing:.3f})",
+        "per joint: error in metres; Kinect's pixel from the pose path's (median)",
     ]
-    lines += [f"  {name:15s} {error:.3f}" for name, error in gap.per_joint.items()]
+    lines += [
+        f"  {name:15s} {error:.3f}  {gap.image_gap_px[name]:5.0f} px"
+        for name, error in gap.per_joint.items()
+    ]
     lines.append("bone length, pose path / Kinect (median over frames):")
     lines += [f"  {name:31s} {ratio:.2f}" for name, ratio in gap.bone_ratio.items()]
     for who, top in (
@@ -210,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the video is a mirror image of the skeleton's scene (NTU's are)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--overlay",
+        type=Path,
+        help="write a PNG of one frame with Kinect's skeleton (green) and the pose path's (orange)",
+    )
+    parser.add_argument(
+        "--overlay-frame", type=int, default=60, help="the frame --overlay draws (default 60)"
+    )
     return parser
 
 
@@ -229,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     from weights import load_model
 
     net = fuse_for_inference(load_model(args.weights or load_settings().weights_name()))
-    gap = measure(detect_people(args.video), args.skeleton, net, args.mirror)
+    people = detect_people(args.video)
+    gap = measure(people, args.skeleton, net, args.mirror)
     print(report(gap))
+    if args.overlay:
+        kinect_px, pose_px = pixel_skeletons(people, args.skeleton, args.mirror)
+        draw_overlay(args.video, args.overlay_frame, kinect_px, pose_px, args.overlay)
     if args.json:
         with atomic_write(args.json) as tmp:
             Path(tmp).write_text(json.dumps(asdict(gap), indent=2))
