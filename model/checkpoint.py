@@ -142,6 +142,16 @@ def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: boo
                 f"{path} does not fit this Shift-GCN: {key} has shape {tuple(value.shape)}, "
                 f"expected {tuple(expected[key].shape)}"
             )
+    for key, value in state.items():
+        if (
+            torch.is_tensor(value)
+            and value.is_floating_point()
+            and not bool(value.isfinite().all())
+        ):
+            raise UserError(
+                f"{path} holds non-finite weights (NaN or infinity in {key}): it is damaged or "
+                "from a training run that diverged; use another checkpoint"
+            )
     result = model.load_state_dict(state, strict=False)
     report = LoadReport(list(result.missing_keys), list(result.unexpected_keys))
     if strict and (report.missing or report.unexpected):

@@ -11,9 +11,10 @@ from ntu.joints import NUM_JOINTS, joint
 from . import landmarks as L
 from .landmarks import NUM_LANDMARKS, Person
 
-# Where Kinect puts the derived joints, measured on the NTU skeletons in ../shared/fixtures:
-# spine middle sits 0.58 of the way from spine base to spine-at-shoulders, the neck 0.35 of the
-# way from spine-at-shoulders to the head (medians over all frames).
+# Where Kinect puts the derived joints: spine middle sits 0.58 of the way from spine base to
+# spine-at-shoulders, the neck 0.35 of the way from spine-at-shoulders to the head (medians over
+# the NTU-format skeletons in ../shared/fixtures/skeletons, which share one generated body; the
+# real Kinect recording in ../shared/fixtures/paired gives 0.57 and 0.33).
 SPINE_MID_FRACTION = 0.58
 NECK_FRACTION = 0.35
 # Assumed horizontal field of view of the camera, only used to place people relative to each
@@ -22,9 +23,10 @@ DEFAULT_FOV_DEG = 65.0
 # Landmarks at least this visible take part in the image-to-world scale fit.
 VISIBLE = 0.5
 # Straight, still lower legs for joints MediaPipe cannot see (it guesses them, and its guesses
-# jitter, which the model reads as leg motion). Medians over the NTU skeletons in ../shared:
-# hip -> knee 0.42 m and knee -> ankle 0.40 m along the torso's down direction, ankle -> foot
-# 0.05 m down and 0.08 m forward.
+# jitter, which the model reads as leg motion): hip -> knee 0.42 m and knee -> ankle 0.40 m
+# along the torso's down direction, ankle -> foot 0.05 m down and 0.08 m forward, the body of the
+# NTU-format fixtures in ../shared (the smaller performer of the real paired recording has
+# 0.31-0.34 m for both).
 THIGH, SHIN, FOOT_DOWN, FOOT_FORWARD = 0.42, 0.40, 0.05, 0.08
 LEGS = ((12, 13, 14, 15), (16, 17, 18, 19))  # 0-based NTU hip, knee, ankle, foot of each leg
 # NTU joints (pose.landmarks' names are BlazePose's)

@@ -131,6 +131,17 @@ def test_load_errors_are_one_clear_line(tmp_path):
         model.load_model(small)
 
 
+def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path):
+    """A diverged or damaged file would give NaN probabilities everywhere: one line instead."""
+    state = ShiftGCN(ModelConfig(num_class=7)).state_dict()
+    state["l3.gcn1.Linear_weight"][0, 0] = float("nan")
+    path = tmp_path / "diverged.pt"
+    torch.save(state, path)
+    with pytest.raises(UserError, match="non-finite weights .* l3.gcn1.Linear_weight") as err:
+        model.load_model(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
 def test_importing_model_pulls_in_no_gui_or_vision_library():
     code = "import sys, model; print(sorted({'cv2', 'mediapipe', 'PyQt5'} & set(sys.modules)))"
     out = subprocess.run(
