@@ -226,6 +226,17 @@ def top5(model: torch.nn.Module, frames: np.ndarray, either_hand: bool = False) 
     return top_k(probs, 5, model.class_names)
 
 
+def with_kinect_joints(pose: np.ndarray, kinect: np.ndarray, names: list[str]) -> np.ndarray:
+    """The pose path's skeletons (T, 3, 25, 2) with body 0's `names` joints placed as Kinect
+    has them relative to its spine middle: which joints decide the classifier's reading."""
+    out = pose.copy()
+    centre = joint("spine_mid")
+    for name in names:
+        j = joint(name)
+        out[:, :, j, 0] = kinect[:, :, j, 0] - kinect[:, :, centre, 0] + pose[:, :, centre, 0]
+    return out
+
+
 def measure(
     people: list[tuple[float, list[Person]]],
     skeleton: str | os.PathLike,
@@ -295,6 +306,16 @@ def report(gap: Gap) -> str:
     return "\n".join(lines)
 
 
+def _joint_names(text: str) -> list[str]:
+    names = text.split(",")
+    unknown = [n for n in names if n not in JOINT_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"no NTU joint {unknown[0]!r}; the names are {', '.join(JOINT_NAMES)}"
+        )
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.skeleton_gap", __doc__)
@@ -311,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="the video is a mirror image of the skeleton's scene (NTU's are)",
+    )
+    parser.add_argument(
+        "--kinect-joints",
+        type=_joint_names,
+        help="also classify the pose path's skeleton with these joints (comma-separated NTU "
+        "names, e.g. right_elbow,right_wrist) taken from Kinect",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
@@ -343,6 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     people = detect_people(args.video)
     gap = measure(people, args.skeleton, net, args.mirror)
     print(report(gap))
+    if args.kinect_joints:
+        kinect, _ = kinect_skeletons(args.skeleton)
+        pose = track(people, {"tracker": {"mirror": args.mirror}})
+        mixed = with_kinect_joints(pose, kinect, args.kinect_joints)
+        print(
+            f"top-5 with Kinect's {', '.join(args.kinect_joints)}: "
+            + "; ".join(f"{t['label']} {t['score']:.3f}" for t in top5(net, mixed))
+        )
     if args.overlay:
         kinect_px, pose_px = pixel_skeletons(people, args.skeleton, args.mirror)
         draw_overlay(args.video, args.overlay_frame, kinect_px, pose_px, args.overlay)

@@ -83,21 +83,20 @@ def _mapping_matrix() -> np.ndarray:
 
 NTU_FROM_BLAZEPOSE = _mapping_matrix()
 
-# Each arm landmark and the one it hangs from, shoulder outward (parents before children).
-ARM_PARENT = {
-    L.LEFT_ELBOW: L.LEFT_SHOULDER,
+# The forearm and hand landmarks whose depth lifted_landmarks bounds, each with the landmark it
+# hangs from, elbow outward (parents before children). The elbow keeps MediaPipe's depth.
+FOREARM_PARENT = {
     L.LEFT_WRIST: L.LEFT_ELBOW,
     L.LEFT_PINKY: L.LEFT_WRIST,
     L.LEFT_INDEX: L.LEFT_WRIST,
     L.LEFT_THUMB: L.LEFT_WRIST,
-    L.RIGHT_ELBOW: L.RIGHT_SHOULDER,
     L.RIGHT_WRIST: L.RIGHT_ELBOW,
     L.RIGHT_PINKY: L.RIGHT_WRIST,
     L.RIGHT_INDEX: L.RIGHT_WRIST,
     L.RIGHT_THUMB: L.RIGHT_WRIST,
 }
-_ARM_CHILDREN = np.array(list(ARM_PARENT))
-_ARM_PARENTS = np.array(list(ARM_PARENT.values()))
+_FOREARM_CHILDREN = np.array(list(FOREARM_PARENT))
+_FOREARM_PARENTS = np.array(list(FOREARM_PARENT.values()))
 # BlazePose index of each landmark's mirror image: left and right exchanged.
 MIRRORED_LANDMARKS = np.array(
     [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9]
@@ -125,10 +124,14 @@ def lifted_landmarks(person: Person, scale: float | None = None) -> np.ndarray:
     x and y come from the image landmarks at the fitted scale: their image positions are what
     the network is trained hardest on, and the world ones drift from them (a forearm raised to
     the mouth comes out shorter in MediaPipe's world than in the image). z comes from the world
-    landmarks, except that along each arm a segment may not reach further in depth than its
-    length allows next to its extent in the image: MediaPipe's depth of the hands overshoots (a
-    hand at the mouth is put well in front of the chest), and a segment seen at full length in
-    the image lies across the view. `scale`: metric_scale(person), if known.
+    landmarks, except that from the elbow outward a segment may not reach further in depth than
+    its length allows next to its extent in the image: MediaPipe's depth of the hands overshoots
+    (a hand at the mouth is put well in front of the chest), and a segment seen at full length
+    in the image lies across the view. The upper arm is not bounded: the bound compares image and
+    world lengths, which differ from segment to segment by more than an upper arm's tilt changes
+    them, and would flatten an elbow raised forward (on the paired NTU clip: MediaPipe 0.14 m in
+    front of the shoulder, Kinect 0.09-0.12 m, the bound 0). `scale`: metric_scale(person), if
+    known.
     """
     scale = metric_scale(person) if scale is None else scale
     if scale <= 0:
@@ -137,7 +140,7 @@ def lifted_landmarks(person: Person, scale: float | None = None) -> np.ndarray:
     pixels = person.pixels.astype(np.float64)
     hips = [L.LEFT_HIP, L.RIGHT_HIP]
     xy = (pixels - pixels[hips].mean(axis=0)) * scale + world[hips, :2].mean(axis=0)
-    children, parents = _ARM_CHILDREN, _ARM_PARENTS
+    children, parents = _FOREARM_CHILDREN, _FOREARM_PARENTS
     length = np.linalg.norm(world[children] - world[parents], axis=1)
     across = np.linalg.norm(xy[children] - xy[parents], axis=1)
     depth = world[children, 2] - world[parents, 2]
@@ -145,7 +148,7 @@ def lifted_landmarks(person: Person, scale: float | None = None) -> np.ndarray:
     steps = np.copysign(np.minimum(np.abs(depth), reach), depth)
     z = world[:, 2].copy()
     for child, parent, step in zip(children.tolist(), parents.tolist(), steps.tolist()):
-        z[child] = z[parent] + step  # parents come first: the chain from the shoulder outward
+        z[child] = z[parent] + step  # parents come first: the chain from the elbow outward
     return np.column_stack([xy, z])
 
 

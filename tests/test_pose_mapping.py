@@ -140,6 +140,22 @@ def test_a_hand_at_the_mouth_is_not_pushed_forward_by_mediapipe_depth():
     assert lifted[16, 2] - lifted[14, 2] < -0.2
 
 
+def test_an_elbow_raised_forward_keeps_mediapipe_depth():
+    """The upper arm is not bounded: where its image length (at the person's fitted scale)
+    exceeds MediaPipe's world length, as MediaPipe's proportions allow, the elbow still stands
+    0.14 m in front of the shoulder, as MediaPipe (and, on the paired clip, Kinect) has it."""
+    across = standing_world()
+    across[14] = across[12] + (0.0, 0.25, 0.0)  # the image: the upper arm at full length
+    forward = standing_world()
+    forward[14] = forward[12] + (0.0, 0.19, -0.14)  # the world: shorter, tilted to the camera
+    seen = person_from_world(across)
+    person = Person(
+        image=seen.image, world=forward, visibility=seen.visibility, image_size=seen.image_size
+    )
+    lifted = lifted_landmarks(person)
+    assert lifted[14, 2] - lifted[12, 2] == pytest.approx(-0.14, abs=0.01)
+
+
 def test_the_foot_is_kinects_mid_foot():
     """NTU's foot joint lies between heel and toe, not at the toe tip."""
     assert NTU_FROM_BLAZEPOSE[15, 29] == NTU_FROM_BLAZEPOSE[15, 31] == pytest.approx(0.5)

@@ -48,10 +48,10 @@ def test_the_pose_path_is_close_to_kinect(gaps):
     it inferred the hanging one, which it places at the waist where the image shows it at the
     thigh, so that hand is held to the looser all-joint bound."""
     gap = gaps[True]
-    assert gap.mean < 0.13  # 0.21 before
-    assert gap.mean_tracked < 0.105
+    assert gap.mean < 0.12  # 0.21 on 2026-12-02, 0.117 with the upper arm's depth bounded
+    assert gap.mean_tracked < 0.10
     drinking_hand = ("right_wrist", "right_hand", "right_hand_tip", "right_thumb")
-    assert max(gap.per_joint[j] for j in drinking_hand) < 0.15  # 0.46-0.58 before
+    assert max(gap.per_joint[j] for j in drinking_hand) < 0.12  # 0.46-0.58 on 2026-12-02
 
 
 def test_where_kinect_saw_the_joints_the_targets_hold(gaps):
@@ -64,8 +64,8 @@ def test_where_kinect_saw_the_joints_the_targets_hold(gaps):
     others = [j for j in gap.image_gap_px if j not in hanging_hand]
     assert max(gap.image_gap_px[j] for j in others) < 40
     assert gap.agreeing_share > 0.8
-    assert gap.mean_agreeing < 0.08
-    assert gap.hands_agreeing < 0.15
+    assert gap.mean_agreeing < 0.075  # the issue's target: 0.08
+    assert gap.hands_agreeing < 0.10  # the issue's target: 0.15
 
 
 def test_the_overlay_draws_both_skeletons(people, tmp_path):
@@ -144,3 +144,24 @@ def test_pose_pixels_takes_the_person_nearest_kinect_and_unmirrors():
     left, right = skeleton_gap.joint("left_wrist"), skeleton_gap.joint("right_wrist")
     np.testing.assert_allclose(mirrored[left], alone[right], atol=1e-3)
     assert np.isnan(skeleton_gap.pose_pixels([], alone, mirror=False)).all()
+
+
+def test_with_kinect_joints_moves_only_the_named_joints_relative_to_the_spine():
+    """Kinect's joint is placed at its offset from Kinect's spine middle, added to the pose
+    path's spine middle; every other joint and the second body stay as they were."""
+    rng = np.random.default_rng(0)
+    pose, kinect = rng.normal(size=(2, 4, 3, 25, 2))
+    mixed = skeleton_gap.with_kinect_joints(pose, kinect, ["right_elbow"])
+    elbow, centre = skeleton_gap.joint("right_elbow"), skeleton_gap.joint("spine_mid")
+    expected = kinect[:, :, elbow, 0] - kinect[:, :, centre, 0] + pose[:, :, centre, 0]
+    np.testing.assert_allclose(mixed[:, :, elbow, 0], expected)
+    others = [j for j in range(25) if j != elbow]
+    np.testing.assert_array_equal(mixed[:, :, others], pose[:, :, others])
+    np.testing.assert_array_equal(mixed[..., 1], pose[..., 1])
+
+
+def test_an_unknown_joint_name_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        skeleton_gap.build_parser().parse_args(["--kinect-joints", "right_elbow,nose"])
+    assert exit_info.value.code == 2
+    assert "no NTU joint 'nose'" in capsys.readouterr().err
