@@ -214,17 +214,21 @@ def test_annotating_into_the_input_folder_is_refused(capsys, tmp_path, no_work):
     assert (folder / "a.mp4").read_bytes() == before
 
 
-def test_non_finite_scores_are_never_reported(capsys, tmp_path, person_video):
-    """A checkpoint with NaN weights: one line, no nan% printed, no JSON written."""
+@pytest.mark.parametrize(
+    "weight, message", [(float("nan"), "non-finite weights"), (1e38, "non-finite scores")]
+)
+def test_non_finite_scores_are_never_reported(capsys, tmp_path, person_video, weight, message):
+    """A checkpoint with NaN weights is refused as it loads; one whose finite weights overflow
+    is refused once its scores are seen. One line, no nan% printed, no JSON written."""
     net = build_model(ModelConfig(num_class=5, **SMALL))
     with torch.no_grad():
-        net.fc.weight.fill_(float("nan"))
-    bad = tmp_path / "nan.pt"
+        net.fc.weight.fill_(weight)
+    bad = tmp_path / "bad.pt"
     save_checkpoint(bad, net, class_names=CLASSES)
     status, out, err = run(
         capsys, person_video, "--weights", bad, *FAST, "--json", tmp_path / "r.json"
     )
-    one_line_error(status, err, "non-finite scores")
+    one_line_error(status, err, message)
     assert "nan" not in out.lower() and not (tmp_path / "r.json").exists()
 
 
