@@ -42,9 +42,8 @@ def pointwise(
 
 def permute_columns(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """x[:, index]: as a gather with the index broadcast over rows, which PyTorch's CPU kernel runs
-    on every thread (a third faster than `index_select`, forward and backward). An exported graph
-    gathers whole rows of the transpose instead, because ONNX Runtime copies a column gather
-    element by element (`python -m bench.model` times both)."""
+    on every thread (`index_select` runs on one). An exported graph gathers whole rows of the
+    transpose instead, because ONNX Runtime copies a column gather element by element."""
     if torch.jit.is_tracing():
         return x.t().index_select(0, index).t().contiguous()
     return torch.gather(x, 1, index.expand(x.shape[0], -1))
