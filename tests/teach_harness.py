@@ -1,6 +1,7 @@
 """Drives the real window's Teach panel (run as a script under the test display): plays a video,
 records one clip into each of two classes, trains on them, waits for the live model to switch,
-then saves a screenshot of the panel and of the window and prints one JSON line of what happened.
+starts a second training and stops it with the same button, then saves a screenshot of the
+panel and of the window and prints one JSON line of what happened.
 
     python tests/teach_harness.py VIDEO WEIGHTS OUTPUT_DIR TRAINING_JSON
 """
@@ -65,7 +66,19 @@ def main(video: str, weights: str, output: str, training: str) -> int:
     def loaded(text: str) -> None:
         if report["trained"] and report.get("switched") is None:
             report["switched"] = text
-            QTimer.singleShot(500, finish)
+            QTimer.singleShot(500, train_again_and_stop)
+
+    def train_again_and_stop() -> None:
+        """A second, longer training, stopped at its first progress report."""
+        teach.settings.training["epochs"] = 50
+        teach.train_button.click()
+        report["button_while_training"] = teach.train_button.text()
+        teach._worker.progress.connect(lambda *_step: teach.train_button.click())
+
+    def stopped(where: str) -> None:
+        report["stopped"] = where
+        report["status_after_stop"] = teach.status.text()
+        QTimer.singleShot(500, finish)
 
     def failed(text: str) -> None:
         report["failed"] = text
@@ -75,6 +88,7 @@ def main(video: str, weights: str, output: str, training: str) -> int:
         report["status"] = teach.status.text()
         report["classes_label"] = teach.classes_label.text()
         report["weights_field"] = window.weights_combo.currentText()
+        report["button_at_end"] = teach.train_button.text()
         teach.grab().save(str(Path(output) / "teach_panel.png"))
         window.grab().save(str(Path(output) / "window.png"))
         window.close()
@@ -83,6 +97,7 @@ def main(video: str, weights: str, output: str, training: str) -> int:
     teach.clip_saved.connect(saved)
     teach.training_done.connect(trained)
     teach.training_failed.connect(failed)
+    teach.training_stopped.connect(stopped)
     window.start_run()
     window.run.worker.frame_ready.connect(count_frame)
     window.run.worker.loaded.connect(lambda _text: QTimer.singleShot(200, record_next))

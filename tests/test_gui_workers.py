@@ -352,3 +352,43 @@ def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> N
         pipeline.close()
     flags = build_parser().parse_args(["--no-mirror"])
     assert not run_settings(flags, gui).mirror
+
+
+def test_the_teach_worker_stops_at_the_next_report(monkeypatch, tmp_path):
+    """Stop asked during training ends the run at the next epoch report: `stopped` says where,
+    no checkpoint is reported, `finished` still comes; asked before the run, nothing starts."""
+    import train.from_videos
+    from app.gui.teach import TrainWorker
+
+    epochs_run = []
+
+    def fake_from_videos(*_args, on_video, on_epoch, **_kwargs):
+        for done in (1, 2):
+            on_video(done, 2)
+        for epoch in range(1, 11):
+            epochs_run.append(epoch)
+            on_epoch({"epoch": epoch})
+        return {"weights": "best.pt"}
+
+    monkeypatch.setattr(train.from_videos, "from_videos", fake_from_videos)
+    worker = TrainWorker(tmp_path, {"epochs": 10})
+    seen = {"done": [], "stopped": [], "finished": 0}
+    worker.done.connect(seen["done"].append)
+    worker.stopped.connect(seen["stopped"].append)
+    worker.finished.connect(lambda: seen.update(finished=seen["finished"] + 1))
+
+    def stop_after_epoch_3(stage: str, done: int, _total: int) -> None:
+        if (stage, done) == ("training", 3):
+            worker.stop()
+
+    worker.progress.connect(stop_after_epoch_3)
+    worker.run()
+    assert seen == {"done": [], "stopped": ["training 3/10"], "finished": 1}
+    assert epochs_run == [1, 2, 3]
+
+    epochs_run.clear()
+    early = TrainWorker(tmp_path, {"epochs": 10})
+    early.stopped.connect(seen["stopped"].append)
+    early.stop()
+    early.run()
+    assert seen["stopped"][-1] == "before it began" and epochs_run == []

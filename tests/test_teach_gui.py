@@ -71,5 +71,13 @@ def test_record_two_classes_train_and_switch_the_live_model(qt_display, tmp_path
     stages = {step[0] for step in report["progress"]}
     assert stages == {"extracting", "training"}, report["progress"]
     assert report["frames_while_training"] > 0  # the live view kept going during training
+
+    # a second training, stopped with the same button at its first progress report
+    assert report["button_while_training"] == "Stop training"
+    stage, progress = report["stopped"].split()
+    done, total = map(int, progress.split("/"))
+    assert stage == "extracting" or (stage == "training" and done < total), report
+    assert "Training stopped at" in report["status_after_stop"], report
+    assert report["button_at_end"] == "Train" and report["weights_field"] == trained
     for shot in ("teach_panel.png", "window.png"):
         assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

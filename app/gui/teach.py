@@ -9,6 +9,7 @@ the skeleton cache `skeletons/`, reused by every training.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,17 +53,33 @@ def class_counts(clips: Path) -> dict[str, int]:
     }
 
 
+class TrainingStopped(Exception):
+    """Raised from train.from_videos' progress callbacks once the user asked to stop."""
+
+
 class TrainWorker(QObject):
-    """Runs train.from_videos on the teach folder in its own thread, reporting progress."""
+    """Runs train.from_videos on the teach folder in its own thread, reporting progress; `stop()`
+    ends it after the video or epoch in progress (the points where from_videos reports)."""
 
     progress = pyqtSignal(str, int, int)  # stage ("extracting" | "training"), done, total
     done = pyqtSignal(str)  # the new best.pt
     failed = pyqtSignal(str)  # one line
+    stopped = pyqtSignal(str)  # one line: where it stopped
     finished = pyqtSignal()
 
     def __init__(self, folder: Path, overrides: dict[str, Any]) -> None:
         super().__init__()
         self.folder, self.overrides = folder, overrides
+        self._stop = threading.Event()  # set from the GUI thread
+
+    def stop(self) -> None:
+        """Ask the run to end at its next video or epoch (safe from any thread)."""
+        self._stop.set()
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        self.progress.emit(stage, done, total)
+        if self._stop.is_set():
+            raise TrainingStopped(f"{stage} {done}/{total}")
 
     def run(self) -> None:
         """Extract (cached), fine-tune, report the checkpoint; never raises into Qt."""
@@ -71,6 +88,8 @@ class TrainWorker(QObject):
         work = self.folder / MODELS / time.strftime("%Y%m%d-%H%M%S")
         epochs = int(self.overrides.get("epochs") or 0)
         try:
+            if self._stop.is_set():
+                raise TrainingStopped("before it began")
             summary = from_videos(
                 self.folder / CLIPS,
                 work,
@@ -78,10 +97,12 @@ class TrainWorker(QObject):
                 overrides=self.overrides,
                 workers=1,
                 progress=False,
-                on_video=lambda done, total: self.progress.emit("extracting", done, total),
-                on_epoch=lambda row: self.progress.emit("training", int(row["epoch"]), epochs),
+                on_video=lambda done, total: self._report("extracting", done, total),
+                on_epoch=lambda row: self._report("training", int(row["epoch"]), epochs),
             )
             self.done.emit(summary["weights"])
+        except TrainingStopped as where:
+            self.stopped.emit(str(where))
         except UserError as err:
             self.failed.emit(str(err))
         except Exception as err:  # the window must survive whatever training does
@@ -91,11 +112,13 @@ class TrainWorker(QObject):
 
 
 class TeachPanel(QWidget):
-    """Class name, Record (countdown, preview), the clips so far, Train with a progress bar."""
+    """Class name, Record (countdown, preview), the clips so far, Train (Stop training while it
+    runs) with a progress bar."""
 
     clip_saved = pyqtSignal(str)
     training_done = pyqtSignal(str)  # the checkpoint the live model switched to
     training_failed = pyqtSignal(str)
+    training_stopped = pyqtSignal(str)  # where the user's Stop took effect
 
     def __init__(self, window: MainWindow, output_dir: Path, settings: TeachSettings) -> None:
         super().__init__()
@@ -105,6 +128,7 @@ class TeachPanel(QWidget):
         self._clip: Path | None = None
         self._left = 0
         self._thread: QThread | None = None
+        self._worker: TrainWorker | None = None
         self._build(settings.clip_s)
         dock = QDockWidget("Teach", window)
         dock.setObjectName("teach")
@@ -155,7 +179,7 @@ class TeachPanel(QWidget):
         grid.setRowStretch(8, 1)
         self.setFixedWidth(280)
         self.record_button.clicked.connect(self.record)
-        self.train_button.clicked.connect(self.train)
+        self.train_button.clicked.connect(self._train_or_stop)
 
     def refresh(self) -> None:
         """Show the folder and the clips per class; Train needs two classes with clips."""
@@ -165,8 +189,9 @@ class TeachPanel(QWidget):
             "Clips: " + (", ".join(f"{name} {n}" for name, n in counts.items()) or "none yet")
         )
         ready = sum(n > 0 for n in counts.values()) >= 2
-        self.train_button.setEnabled(ready and self._thread is None)
-        self.train_button.setToolTip("" if ready else "record clips of at least two classes")
+        if self._thread is None:  # while training, the button stops it
+            self.train_button.setEnabled(ready)
+            self.train_button.setToolTip("" if ready else "record clips of at least two classes")
 
     def show_preview(self, image: QImage, _people: int = 0) -> None:
         """The running source's latest frame, small, while a clip is counted down or recorded."""
@@ -256,11 +281,26 @@ class TeachPanel(QWidget):
         self._worker.progress.connect(self._show_progress)
         self._worker.done.connect(self._trained)
         self._worker.failed.connect(self._failed)
+        self._worker.stopped.connect(self._stopped)
         self._thread.finished.connect(self._thread_done)
-        self.train_button.setEnabled(False)
+        self.train_button.setText("Stop training")
         self.progress.setValue(0)
         self.status.setText("Extracting skeletons…")
         self._thread.start()
+
+    def _train_or_stop(self) -> None:
+        """The button trains, or stops the training in progress."""
+        if self._thread is None:
+            self.train()
+        else:
+            self.stop_training()
+
+    def stop_training(self) -> None:
+        """Ask the training in progress to end after its current video or epoch."""
+        if self._worker is not None:
+            self._worker.stop()
+            self.train_button.setEnabled(False)
+            self.status.setText("Stopping after the current step…")
 
     def _show_progress(self, stage: str, done: int, total: int) -> None:
         self.progress.setMaximum(max(total, 1))
@@ -285,12 +325,18 @@ class TeachPanel(QWidget):
         self.status.setText(f"Training failed: {text}")
         self.training_failed.emit(text)
 
+    def _stopped(self, where: str) -> None:
+        self.status.setText(f"Training stopped at {where}; the live model is unchanged.")
+        self.training_stopped.emit(where)
+
     def _thread_done(self) -> None:
         self._thread.deleteLater()
-        self._thread = None
+        self._thread, self._worker = None, None
+        self.train_button.setText("Train")
         self.refresh()
 
     def shutdown(self) -> None:
-        """Wait for a training in progress (the window is closing)."""
+        """Stop a training in progress and wait for it (the window is closing)."""
         if self._thread is not None:
+            self.stop_training()
             self._thread.wait()
