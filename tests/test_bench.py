@@ -40,3 +40,14 @@ def test_model_benchmark_with_a_released_checkpoint(monkeypatch):
     out = run("bench.model", "--batch", "1", "--frames", "8", "--budget", "0.05", "--no-train")
     assert out.returncode == 0, out.stderr
     assert "weights: ntu60-xsub-joint" in out.stdout and "faster in inference" in out.stdout
+
+
+def test_profile_lists_operators_and_the_matrix_products_rate():
+    out = run("bench.profile", "--weights", "random", "--frames", "8", "--repeats", "1")
+    assert out.returncode == 0, out.stderr
+    assert "aten::addmm" in out.stdout and "GFLOP/s" in out.stdout and "all operators" in out.stdout
+
+
+def test_profile_refuses_a_non_positive_size_in_one_line():
+    out = run("bench.profile", "--weights", "random", "--frames", "0")
+    assert out.returncode == 1 and out.stderr == "error: --frames 0: give a positive number\n"
