@@ -129,9 +129,8 @@ def lifted_landmarks(person: Person, scale: float | None = None) -> np.ndarray:
     (a hand at the mouth is put well in front of the chest), and a segment seen at full length
     in the image lies across the view. The upper arm is not bounded: the bound compares image and
     world lengths, which differ from segment to segment by more than an upper arm's tilt changes
-    them, and would flatten an elbow raised forward (on the paired NTU clip: MediaPipe 0.14 m in
-    front of the shoulder, Kinect 0.09-0.12 m, the bound 0). `scale`: metric_scale(person), if
-    known.
+    them, and would flatten an elbow raised forward (on the paired NTU clip, one that MediaPipe
+    and Kinect both put well in front of the shoulder). `scale`: metric_scale(person), if known.
     """
     scale = metric_scale(person) if scale is None else scale
     if scale <= 0:
