@@ -25,7 +25,7 @@ import numpy as np
 from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from common.progress import progress_bar
-from ntu.joints import NUM_JOINTS
+from ntu.joints import NUM_JOINTS, joint
 from ntu.splits import NTU60_XSUB_TRAIN_PERFORMERS, SampleName
 
 FPS = 30
@@ -87,9 +87,11 @@ _PARENT = {
     19: 18,
 }
 _ORDER = (1, 20, 2, 3, 4, 5, 6, 7, 21, 22, 8, 9, 10, 11, 23, 24, 12, 13, 14, 15, 16, 17, 18, 19)
-SPINE_MID, L_SHOULDER, L_ELBOW, R_SHOULDER, R_ELBOW = 1, 4, 5, 8, 9
-L_HIP, L_KNEE, R_HIP, R_KNEE = 12, 13, 16, 17
-NECK = 2
+SPINE_MID, NECK = joint("spine_mid"), joint("neck")
+L_SHOULDER, L_ELBOW = joint("left_shoulder"), joint("left_elbow")
+R_SHOULDER, R_ELBOW = joint("right_shoulder"), joint("right_elbow")
+L_HIP, L_KNEE = joint("left_hip"), joint("left_knee")
+R_HIP, R_KNEE = joint("right_hip"), joint("right_knee")
 THIGH, SHIN = 0.43, 0.40  # leg segment lengths of the rest pose, for keeping feet down
 
 
@@ -291,11 +293,11 @@ def _forward_kinematics(pose: _Pose, scale: float) -> np.ndarray:
     frames = len(pose.t)
     world = {0: pose.local[0]}
     xyz = np.zeros((frames, NUM_JOINTS, 3))
-    for joint in _ORDER:
-        parent = _PARENT[joint]
-        offset = scale * (np.asarray(_REST[joint]) - _REST[parent])
-        xyz[:, joint] = xyz[:, parent] + world[parent] @ offset
-        world[joint] = world[parent] @ pose.local[joint]
+    for child in _ORDER:
+        parent = _PARENT[child]
+        offset = scale * (np.asarray(_REST[child]) - _REST[parent])
+        xyz[:, child] = xyz[:, parent] + world[parent] @ offset
+        world[child] = world[parent] @ pose.local[child]
     xyz += pose.root[:, None, :]
     return xyz @ _rot(1, pose.yaw).transpose(0, 2, 1)
 
