@@ -318,9 +318,10 @@ class _SplitWriter:
         return final.with_name(f".{final.name}.part")
 
     def add(self, name: str, label: int, streams: dict[str, np.ndarray]) -> None:
-        """Append one sample of every stream."""
+        """Append one sample of every stream (through Python's file write, not ndarray.tofile:
+        a kill's KeyboardInterrupt raised inside tofile's C code comes out as a TypeError)."""
         for stream, file in self.files.items():
-            np.ascontiguousarray(streams[stream], dtype=np.float32).tofile(file)
+            file.write(memoryview(np.ascontiguousarray(streams[stream], dtype=np.float32)))
         self.names.append(name)
         self.labels.append(label)
 
