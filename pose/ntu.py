@@ -28,6 +28,11 @@ VISIBLE = 0.5
 # NTU-format fixtures in ../shared (the smaller performer of the real paired recording has
 # 0.31-0.34 m for both).
 THIGH, SHIN, FOOT_DOWN, FOOT_FORWARD = 0.42, 0.40, 0.05, 0.08
+# Kinect's hand tip is the tip of the fingers; BlazePose's index landmark is the index finger's
+# first knuckle (named left_index_1 in its topology). A finger reaches about as far again
+# beyond that knuckle as the knuckle lies from the wrist (both 0.08-0.10 m on an adult hand);
+# relaxed fingers curl a little, so the tip goes 0.8 of that distance beyond the knuckle.
+HAND_TIP_REACH = 1.8
 LEGS = ((12, 13, 14, 15), (16, 17, 18, 19))  # 0-based NTU hip, knee, ankle, foot of each leg
 # NTU joints (pose.landmarks' names are BlazePose's)
 NTU_SPINE_BASE, NTU_SPINE_SHOULDER = joint("spine_base"), joint("spine_shoulder")
@@ -45,6 +50,10 @@ def _mapping_matrix() -> np.ndarray:
         row = np.zeros(NUM_LANDMARKS, dtype=np.float32)
         row[list(idx)] = 1.0 / len(idx)
         return row
+
+    def beyond(start: int, through: int, reach: float) -> np.ndarray:
+        """The point `reach` times as far from `start` as `through` is, on the same line."""
+        return mean(start) + reach * (mean(through) - mean(start))
 
     spine_base = mean(L.LEFT_HIP, L.RIGHT_HIP)
     spine_shoulder = mean(L.LEFT_SHOULDER, L.RIGHT_SHOULDER)
@@ -71,9 +80,9 @@ def _mapping_matrix() -> np.ndarray:
         19: mean(L.RIGHT_ANKLE),
         20: mean(L.RIGHT_HEEL, L.RIGHT_FOOT),
         21: spine_shoulder,
-        22: mean(L.LEFT_INDEX),
+        22: beyond(L.LEFT_WRIST, L.LEFT_INDEX, HAND_TIP_REACH),
         23: mean(L.LEFT_THUMB),
-        24: mean(L.RIGHT_INDEX),
+        24: beyond(L.RIGHT_WRIST, L.RIGHT_INDEX, HAND_TIP_REACH),
         25: mean(L.RIGHT_THUMB),
     }
     for number, row in rows.items():  # 1-based NTU numbers

@@ -8,7 +8,7 @@ from pose_helpers import PREPROCESSING, person_from_world, raise_right_hand, req
 
 from ntu.joints import joint
 from pose import Person, camera_offset, mirrored, ntu_visibility, to_ntu
-from pose.ntu import NTU_FROM_BLAZEPOSE, lifted_landmarks, steady_legs
+from pose.ntu import HAND_TIP_REACH, NTU_FROM_BLAZEPOSE, lifted_landmarks, steady_legs
 
 # NTU joints, 0-based
 RIGHT_HAND, LEFT_HAND = joint("right_hand"), joint("left_hand")
@@ -160,3 +160,20 @@ def test_the_foot_is_kinects_mid_foot():
     """NTU's foot joint lies between heel and toe, not at the toe tip."""
     assert NTU_FROM_BLAZEPOSE[15, 29] == NTU_FROM_BLAZEPOSE[15, 31] == pytest.approx(0.5)
     assert NTU_FROM_BLAZEPOSE[19, 30] == NTU_FROM_BLAZEPOSE[19, 32] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_hand_tip_is_at_the_fingertips_not_the_knuckle(side):
+    """Kinect's hand tip is the fingers' tip: past BlazePose's index knuckle, on the line from the
+    wrist through it, a finger's length (HAND_TIP_REACH - 1 times wrist-to-knuckle) further."""
+    world = standing_world()
+    wrist, knuckle = (15, 19) if side == "left" else (16, 20)
+    joints = to_ntu(person_from_world(world)).T  # (25, 3) Kinect axes
+    lifted = NTU_FROM_BLAZEPOSE @ lifted_landmarks(person_from_world(world))
+    tip, ntu_wrist = joints[joint(f"{side}_hand_tip")], joints[joint(f"{side}_wrist")]
+    to_knuckle = np.linalg.norm(world[knuckle] - world[wrist])
+    assert np.linalg.norm(tip - ntu_wrist) == pytest.approx(HAND_TIP_REACH * to_knuckle, rel=0.05)
+    assert np.linalg.norm(tip - ntu_wrist) > to_knuckle + 0.05  # a finger beyond the knuckle
+    reach = lifted[joint(f"{side}_hand_tip")] - lifted[joint(f"{side}_wrist")]
+    along = (world[knuckle] - world[wrist]) / to_knuckle
+    assert np.dot(reach, along) / np.linalg.norm(reach) == pytest.approx(1.0, abs=0.01)
