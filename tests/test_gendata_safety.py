@@ -192,3 +192,32 @@ def test_absurd_frame_counts_and_sizes_in_skeleton_files_are_refused(tmp_path):
         f.truncate(1 << 30)  # sparse: no disk used
     with pytest.raises(SkeletonFileError, match="more than the 67108864"):
         read_skeleton(huge)
+
+
+def test_a_stop_while_writing_a_sample_is_an_interrupt(tmp_path):
+    """Ctrl-C or kill lands while samples are written: the KeyboardInterrupt comes through as
+    such (ndarray.tofile turned about 3 % of them into a TypeError with a traceback). Timer
+    signals at random points of the writes stand in for the user's."""
+
+    def interrupt(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    sample = np.ones(gendata.SAMPLE_SHAPE, dtype=np.float32)
+    streams = dict.fromkeys(gendata.STREAMS, sample)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    raised = []
+    try:
+        for trial in range(200):
+            writer = gendata._SplitWriter(tmp_path / str(trial), "train", capacity=1)
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0.0005)
+                while True:
+                    writer.add("S001C001P001R001A001", 0, streams)
+            except BaseException as err:  # noqa: BLE001 (the test is which exception comes)
+                raised.append(type(err).__name__)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                writer.discard()
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert set(raised) == {"KeyboardInterrupt"}
