@@ -14,7 +14,8 @@ from .tracker import BodyTracker, TrackerSettings
 
 # The version of what pose/ makes of a frame (the landmark -> NTU mapping, the tracker's output):
 # skeletons cached under another value are extracted again. Bump it when the mapping changes.
-SKELETON_FORMAT = "ntu-mapping-1"
+# 2: the hand tip at the fingertips, and the 3D arm placement, mirror and partner gate before it.
+SKELETON_FORMAT = "ntu-mapping-2"
 
 __all__ = [
     "BACKENDS",

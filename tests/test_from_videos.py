@@ -13,6 +13,7 @@ from video_set_helpers import MOVES, moving_person, write_video_set
 from app import classify_video
 from app.pipeline import load_settings as load_pipeline_config
 from model import load_model
+from pose import SKELETON_FORMAT
 from train import from_videos
 from train.video_skeletons import cache_key
 from weights import registry
@@ -135,7 +136,7 @@ def test_the_cache_key_follows_pose_settings_and_the_mapping_version(monkeypatch
     assert cache_key(load_pipeline_config(overrides={"tracker": {"hold_frames": 3}})) != key
     assert cache_key(load_pipeline_config(overrides={"classifier": {"fps": 25.0}})) != key
     assert cache_key(load_pipeline_config(overrides={"classifier": {"stride": 5}})) == key
-    monkeypatch.setattr("train.video_skeletons.SKELETON_FORMAT", "ntu-mapping-2")
+    monkeypatch.setattr("train.video_skeletons.SKELETON_FORMAT", f"{SKELETON_FORMAT}-next")
     assert cache_key(config) != key
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from pose_helpers import PREPROCESSING, person_from_world, raise_right_hand, require, standing_world
 
 from ntu.joints import joint
-from pose import Person, camera_offset, mirrored, ntu_visibility, to_ntu
+from pose import SKELETON_FORMAT, Person, camera_offset, mirrored, ntu_visibility, to_ntu
 from pose.ntu import HAND_TIP_REACH, NTU_FROM_BLAZEPOSE, lifted_landmarks, steady_legs
 
 # NTU joints, 0-based
@@ -177,3 +179,11 @@ def test_the_hand_tip_is_at_the_fingertips_not_the_knuckle(side):
     reach = lifted[joint(f"{side}_hand_tip")] - lifted[joint(f"{side}_wrist")]
     along = (world[knuckle] - world[wrist]) / to_knuckle
     assert np.dot(reach, along) / np.linalg.norm(reach) == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_new_mapping_comes_with_a_new_skeleton_format():
+    """Skeletons cached by train.from_videos are keyed on pose.SKELETON_FORMAT: a change of the
+    landmark -> NTU weights must bump it (then record the new digest here), or a user's cache
+    would keep skeletons of the old mapping beside a live path that makes new ones."""
+    digest = hashlib.sha256(np.ascontiguousarray(NTU_FROM_BLAZEPOSE, dtype="<f4").tobytes())
+    assert {SKELETON_FORMAT: digest.hexdigest()[:16]} == {"ntu-mapping-2": "c7c808ec8d3a7f61"}
