@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from shared_paths import REPO_ROOT, require_shared
 
 
@@ -14,6 +15,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_model_benchmark_compares_shift_gcn_with_st_gcn():
     tiny = ("--batch", "1", "--frames", "8", "--budget", "0.05", "--threads", "1")
     out = run("bench.model", *tiny, "--weights", "random")
@@ -34,6 +36,7 @@ def test_model_benchmark_rejects_a_missing_gpu_in_one_line():
     )
 
 
+@pytest.mark.slow
 def test_model_benchmark_with_a_released_checkpoint(monkeypatch):
     weights = require_shared("weights", "official")
     monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", str(weights))
@@ -42,6 +45,7 @@ def test_model_benchmark_with_a_released_checkpoint(monkeypatch):
     assert "weights: ntu60-xsub-joint" in out.stdout and "faster in inference" in out.stdout
 
 
+@pytest.mark.slow
 def test_profile_lists_operators_and_the_matrix_products_rate():
     out = run("bench.profile", "--weights", "random", "--frames", "8", "--repeats", "1")
     assert out.returncode == 0, out.stderr

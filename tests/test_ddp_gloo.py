@@ -19,10 +19,13 @@ from train.evaluate import evaluate
 from train.feeder import read_labels
 from train.metrics import load_scores, read_metrics_csv, topk_accuracy
 
-pytestmark = pytest.mark.skipif(
-    not torch.distributed.is_available() or sys.platform == "win32",
-    reason="torch.distributed (gloo) is not available",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not torch.distributed.is_available() or sys.platform == "win32",
+        reason="torch.distributed (gloo) is not available",
+    ),
+]
 
 
 def test_two_gloo_processes_train_together(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from train_helpers import one_torch_thread, run_cli
 
@@ -9,6 +10,8 @@ from model import load_model
 from train import ensemble, evaluate, run
 from train.metrics import read_metrics_csv
 from train.synthetic import class_names
+
+pytestmark = pytest.mark.slow  # end-to-end training
 
 CLASSES = 6
 # A narrow network and small batches: enough steps in a few epochs for BatchNorm and SGD to settle.

@@ -91,6 +91,7 @@ def _export(*args: str, weights_dir: Path | None = None) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow
 def test_export_command_writes_a_static_graph_and_refuses_bad_lengths(tmp_path):
     """A registered name (the released file already in the weights folder) or a file."""
     weights = require_shared("weights", "official", "ntu_ShiftGCN_joint_xsub.pt")

@@ -56,6 +56,7 @@ def short_windows(folder) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_videos_to_a_model_that_the_app_takes(tmp_path, videos, capsys):
     work, pipeline = tmp_path / "work", short_windows(tmp_path)
     assert (
@@ -183,6 +184,7 @@ def test_long_clips_give_several_windows_and_empty_windows_are_left_out():
     assert [s for s, _ in from_videos.clip_windows(clip, 100, 50, 16)] == [50, 100, 150]
 
 
+@pytest.mark.slow
 def test_extraction_in_worker_processes_matches_extraction_in_this_one(tmp_path, videos):
     import numpy as np
 

@@ -148,6 +148,7 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "kill"])
 def test_a_stop_is_one_line_and_the_workers_exit(many_files, tmp_path, how):
     """Ctrl-C (SIGINT to the whole group) or kill (SIGTERM to the main process): one line, no

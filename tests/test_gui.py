@@ -59,6 +59,7 @@ def _assert_survived(run: DemoRun) -> None:
     assert "Traceback" not in run.stderr, run.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_video_run_shows_frames_and_predictions(qt_display, tmp_path, checkpoint, person_video):
     shot = tmp_path / "shots" / "window.png"
     run = run_demo(
@@ -89,6 +90,7 @@ def test_video_run_shows_frames_and_predictions(qt_display, tmp_path, checkpoint
     _assert_png(shot)
 
 
+@pytest.mark.slow
 def test_released_checkpoint_downloaded_on_first_use_then_armwrestling(qt_display, tmp_path):
     if not (ARMWRESTLING.is_file() and OFFICIAL.is_dir()):
         pytest.skip(f"shared video or released checkpoints absent under {SHARED}")
@@ -151,6 +153,7 @@ def tour(
     return root, summaries
 
 
+@pytest.mark.slow
 def test_video_that_ends(tour):
     """A 1 s clip, one stride long: it still ends on a prediction, over its last frames."""
     run = tour[1]["video-ends"]
@@ -158,6 +161,7 @@ def test_video_that_ends(tour):
     assert int(run["frames shown"]) >= 1 and int(run["predictions"]) >= 1
 
 
+@pytest.mark.slow
 def test_no_person_in_view(tour):
     run = tour[1]["no-person"]
     assert run["banner"].startswith("video ended after 45 frames")
@@ -172,20 +176,24 @@ def test_no_person_in_view(tour):
         ("unknown-checkpoint", "unknown checkpoint 'nope'; known names: ntu60-xsub-joint"),
     ],
 )
+@pytest.mark.slow
 def test_checkpoint_that_does_not_load(tour, name, expected):
     assert expected in tour[1][name]["banner"]
 
 
+@pytest.mark.slow
 def test_no_camera(tour):
     assert "cannot open camera 7" in tour[1]["no-camera"]["banner"]
 
 
+@pytest.mark.slow
 def test_camera_lost_mid_stream(tour):
     run = tour[1]["camera-lost"]
     assert "camera 0 stopped delivering frames after 40" in run["banner"]
     assert int(run["frames shown"]) >= 1
 
 
+@pytest.mark.slow
 def test_no_network_for_first_download(tour):
     root, runs = tour
     banner, weights_dir = runs["offline"]["banner"], root / "weights"
@@ -202,6 +210,7 @@ def test_no_network_for_first_download(tour):
     assert "http" not in run["status"]  # the status bar has the headline, not a cut-off URL
 
 
+@pytest.mark.slow
 def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
     """At the default size a three-line label leaves the Top-5 whole; offline, the banner's
     fields copy the URL and the destination, and Retry loads the file once it is there."""
@@ -233,6 +242,7 @@ def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
     "fault, expected",
     [("unreadable-source", "cannot read video"), ("no-model", "could not download")],
 )
+@pytest.mark.slow
 def test_smoke_run_that_ends_on_a_fault_exits_1(qt_display, tmp_path, checkpoint, fault, expected):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -253,6 +263,7 @@ def test_smoke_run_that_ends_on_a_fault_exits_1(qt_display, tmp_path, checkpoint
     assert expected in run.summary["banner"]
 
 
+@pytest.mark.slow
 def test_record_and_snapshot(tour):
     import cv2
 

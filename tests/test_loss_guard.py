@@ -3,6 +3,7 @@ the last good checkpoints; the fine-tuning recipe learns train.synthetic with th
 
 from __future__ import annotations
 
+import pytest
 import torch
 from shared_paths import OFFICIAL_WEIGHTS, require
 from train_helpers import (
@@ -26,6 +27,7 @@ def error_lines(stderr: str) -> list[str]:
     return [line.strip() for line in stderr.splitlines() if "error:" in line]
 
 
+@pytest.mark.slow
 def test_learning_rate_10_stops_with_one_line(tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     config = write_tiny_config(tmp_path / "tiny.yaml", base_lr=10.0)
@@ -40,6 +42,7 @@ def test_learning_rate_10_stops_with_one_line(tmp_path):
     assert "training stopped" in (tmp_path / "work" / "log.txt").read_text()
 
 
+@pytest.mark.slow
 def test_a_loss_that_explodes_later_keeps_the_last_good_checkpoints(tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     # two good epochs at 0.05, then the rate jumps to 500
@@ -59,6 +62,7 @@ def test_a_loss_that_explodes_later_keeps_the_last_good_checkpoints(tmp_path):
     assert (work / "best.pt").is_file()
 
 
+@pytest.mark.slow
 def test_the_fine_tuning_recipe_learns_synthetic_actions(tmp_path, monkeypatch):
     """The released network from the NTU checkpoint, train/configs/finetune.yaml as it is (fewer
     epochs), 4 synthetic classes of 16 samples in 100-frame windows: well above chance (25%)."""

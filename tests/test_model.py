@@ -150,6 +150,7 @@ def test_importing_model_pulls_in_no_gui_or_vision_library():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_summary_command_prints_the_counts():
     out = subprocess.run(
         [sys.executable, "-m", "model.summary"],

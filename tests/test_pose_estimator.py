@@ -60,6 +60,7 @@ def test_nobody_in_a_blank_frame(estimator):
     assert estimator.estimate(np.full((120, 160, 3), 128, np.uint8)) == []
 
 
+@pytest.mark.slow
 def test_two_people_touching_in_the_shared_video(estimator):
     """Arm wrestling (two people touching, half out of frame): from frame 185 on both are seen,
     and the small people in the background before that are not taken for the opponent."""

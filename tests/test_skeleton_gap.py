@@ -36,6 +36,7 @@ def gaps(people, model):
     }
 
 
+@pytest.mark.slow
 def test_the_drinking_clip_reads_drink_water(gaps):
     """With the mirror setting on (NTU's videos are mirror images of its skeletons), the pose
     path's skeleton of the whole clip is classified as the Kinect one is: drink water."""
@@ -43,6 +44,7 @@ def test_the_drinking_clip_reads_drink_water(gaps):
     assert gaps[True].top5_pose[0]["label"] == "drink water"
 
 
+@pytest.mark.slow
 def test_the_pose_path_is_close_to_kinect(gaps):
     """Joint errors after the model's normalisation (metres). Kinect tracked the drinking hand;
     it inferred the hanging one, which it places at the waist where the image shows it at the
@@ -54,6 +56,7 @@ def test_the_pose_path_is_close_to_kinect(gaps):
     assert max(gap.per_joint[j] for j in drinking_hand) < 0.12  # 0.46-0.58 on 2026-12-02
 
 
+@pytest.mark.slow
 def test_where_kinect_saw_the_joints_the_targets_hold(gaps):
     """Kinect's own pixel of the hanging hand's four joints lies far from that hand in the video
     (Kinect guessed it at the waist; `--overlay` shows it): on the joints where Kinect's pixel
@@ -68,6 +71,7 @@ def test_where_kinect_saw_the_joints_the_targets_hold(gaps):
     assert gap.hands_agreeing < 0.10  # the issue's target: 0.15
 
 
+@pytest.mark.slow
 def test_the_hand_tip_is_where_kinect_sees_the_fingertips(gaps):
     """Kinect's hand tip is the fingers' tip: its own pixel of the drinking hand's tip lies
     within 23 px (1920x1080) of the pose path's, which puts the tip beyond BlazePose's index
@@ -90,12 +94,14 @@ def test_the_overlay_draws_both_skeletons(people, tmp_path):
         assert tuple(image[y, x]) == colour
 
 
+@pytest.mark.slow
 def test_the_mirror_setting_matters_on_mirrored_video(gaps):
     """Without the mirror setting left and right are exchanged and the error grows."""
     assert gaps[False].mean > gaps[True].mean + 0.04
     assert gaps[False].hands > gaps[True].hands + 0.1
 
 
+@pytest.mark.slow
 def test_classify_video_names_the_action_and_where(tmp_path, monkeypatch):
     """End to end through classify_video's weighted summary, as a user runs it."""
     from app import classify_video

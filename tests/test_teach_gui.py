@@ -17,7 +17,7 @@ from video_set_helpers import moving_person
 from app.sources import VideoSource
 from model import load_model
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
 TINY = {
     "base_weights": None,
     "model": {"channels": [16, 32], "strides": [2, 2]},

@@ -22,6 +22,8 @@ from train_helpers import (
 from train import run
 from train.metrics import read_metrics_csv
 
+pytestmark = pytest.mark.slow  # end-to-end training
+
 EPOCHS = 3
 
 
