@@ -40,3 +40,15 @@ def test_quick_start_writes_only_under_its_ignored_folder():
                 assert words[words.index(flag) + 1].startswith(f"{QUICKSTART}/"), command
     ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
     assert f"{QUICKSTART}/" in ignored
+
+
+def test_ci_builds_its_environment_from_the_readme_test_install():
+    """.ci/run installs what the README's Testing section installs, into a fresh virtual
+    environment, and runs the README's test command."""
+    start = README.index("## Testing")
+    testing = _bash_blocks(README[start : README.index("\n## ", start + 1)])[0]
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "pip install -r requirements-dev.txt" in testing
+    assert "pip install -q -r requirements-dev.txt" in ci
+    assert "python -m pytest -q\n" in testing and "python -m pytest -q\n" in ci
+    assert "-m venv" in ci and "mktemp -d" in ci  # its own environment, outside the checkout
