@@ -44,6 +44,7 @@ from .pipeline import (
     PipelineSettings,
     Prediction,
     StreamingClassifier,
+    SummarySettings,
     build_pipeline,
     top_k,
 )
@@ -82,6 +83,7 @@ class VideoResult:
     action_at: dict[str, Any]  # the window where the video's likeliest action scored highest
     segments: list[dict[str, Any]]
     skeleton: np.ndarray = field(repr=False)  # (3, T, 25, 2)
+    probs: np.ndarray = field(repr=False)  # (num_class,) the video's, whose top-5 is `top5`
     seconds: float = 0.0  # how long classifying (and annotating) took
 
     def to_json(self) -> dict[str, Any]:
@@ -133,17 +135,60 @@ def window_weights(predictions: list[Prediction], window: int) -> np.ndarray:
     return seen * np.clip(motion / motion.max(), MIN_MOTION_WEIGHT, 1.0)
 
 
-def video_probabilities(predictions: list[Prediction], window: int) -> np.ndarray:
-    """The video's class probabilities: the windows' own, averaged with window_weights."""
-    return np.average(
+def stretch_scores(predictions: list[Prediction], window: int, span: float) -> np.ndarray:
+    """(windows, classes): for each window, the mean probabilities of the stretch of windows
+    ending within `span` seconds from its end, each window's counted by the share of its frames
+    that show a person (a stretch of half-empty windows cannot be clear)."""
+    ends = np.array([p.timestamp for p in predictions])
+    seen = np.array([p.frames for p in predictions], dtype=np.float64) / window
+    probs = np.array([p.raw_probs for p in predictions], dtype=np.float64) * seen[:, None]
+    last = np.searchsorted(ends, ends + span + 1e-6, side="right")
+    totals = np.vstack([np.zeros(probs.shape[1]), np.cumsum(probs, axis=0)])
+    counts = (last - np.arange(len(ends)))[:, None]
+    return (totals[last] - totals[:-1]) / counts
+
+
+def video_probabilities(
+    predictions: list[Prediction], window: int, summary: SummarySettings | None = None
+) -> np.ndarray:
+    """The video's class probabilities: the windows' own averaged with window_weights, mixed
+    with each class's clearest stretch (stretch_scores) by summary.peak_weight, so that an
+    action of a second or two that the windows around it clearly show is named even when the
+    rest of the video is something else (the person then lies, walks or stands)."""
+    summary = summary or SummarySettings()
+    mean = np.average(
         [p.raw_probs for p in predictions], axis=0, weights=window_weights(predictions, window)
     )
+    if summary.peak_weight == 0:
+        return mean
+    peak = stretch_scores(predictions, window, summary.peak_span).max(axis=0)
+    mixed = (1 - summary.peak_weight) * mean + summary.peak_weight * peak
+    return mixed / mixed.sum()
 
 
-def action_at(predictions: list[Prediction], index: int, fps: float) -> dict[str, Any]:
-    """Where in the video class `index` scored highest: that window's range and score."""
-    best = max(predictions, key=lambda p: p.raw_probs[index])
-    return {**_time_range(best, fps), "score": float(best.raw_probs[index])}
+def action_at(
+    predictions: list[Prediction],
+    index: int,
+    fps: float,
+    window: int,
+    summary: SummarySettings | None = None,
+) -> dict[str, Any]:
+    """Where in the video class `index` is clearest: the stretch of windows (stretch_scores)
+    where it scores highest, its time range and that score."""
+    summary = summary or SummarySettings()
+    scores = stretch_scores(predictions, window, summary.peak_span)[:, index]
+    first = int(np.argmax(scores))
+    ends = np.array([p.timestamp for p in predictions])
+    last = int(np.searchsorted(ends, ends[first] + summary.peak_span + 1e-6, side="right")) - 1
+    start = _time_range(predictions[first], fps)
+    end = _time_range(predictions[last], fps)
+    return {
+        "start": start["start"],
+        "end": end["end"],
+        "start_frame": start["start_frame"],
+        "end_frame": end["end_frame"],
+        "score": float(scores[first]),
+    }
 
 
 def video_pipeline(settings: PipelineSettings) -> FramePipeline:
@@ -181,10 +226,14 @@ def merge_windows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def classify_video(
-    path: Path, pipeline: FramePipeline, annotate: Path | None = None, progress: bool = True
+    path: Path,
+    pipeline: FramePipeline,
+    annotate: Path | None = None,
+    progress: bool = True,
+    summary: SummarySettings | None = None,
 ) -> VideoResult:
-    """Run the pipeline over every frame of one video; the video's top-5 is the weighted mean
-    over its windows (video_probabilities).
+    """Run the pipeline over every frame of one video; the video's top-5 summarises its windows
+    (video_probabilities with the `summary` settings).
 
     The pipeline's classifier must classify and keep every window (see video_pipeline) so that
     the windows do not depend on the machine's speed.
@@ -219,7 +268,8 @@ def classify_video(
     if annotate is not None:
         write_annotated(path, annotate, drawings, predictions, progress)
     names = classifier.class_names
-    top5 = top_k(video_probabilities(predictions, classifier.window), TOP, names)
+    probs = video_probabilities(predictions, classifier.window, summary)
+    top5 = top_k(probs, TOP, names)
     windows = [_window(p, fps, names) for p in predictions]
     return VideoResult(
         video=str(path),
@@ -227,10 +277,11 @@ def classify_video(
         frames=len(skeletons),
         frames_with_person=seen,
         top5=top5,
-        action_at=action_at(predictions, top5[0]["index"], fps),
+        action_at=action_at(predictions, top5[0]["index"], fps, classifier.window, summary),
         windows=windows,
         segments=merge_windows(windows),
         skeleton=np.stack(skeletons, axis=1),
+        probs=probs,
         seconds=time.perf_counter() - began,
     )
 
@@ -321,6 +372,7 @@ def run_settings(settings: PipelineSettings, pipeline: FramePipeline) -> dict[st
         "classifier": settings_to_dict(settings.classifier),
         "pose": settings_to_dict(settings.pose),
         "tracker": settings_to_dict(settings.tracker),
+        "summary": settings_to_dict(settings.summary),
     }
 
 
@@ -471,7 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     for video in videos:
         annotate, skeleton_path = planned[video]
         try:
-            result = classify_video(video, pipeline, annotate, progress=not args.no_progress)
+            result = classify_video(
+                video, pipeline, annotate, not args.no_progress, pipeline_settings.summary
+            )
         except UserError as err:
             if not folder:
                 raise

@@ -16,6 +16,7 @@ from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, 
 
 from app.annotate import MP4_CODECS, codec_note, mp4_codec
 from app.classify_video import CSV_FIELDS, SEGMENT_FIELDS, main, merge_windows
+from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
@@ -314,15 +315,61 @@ def test_video_summary_weighs_windows_by_what_they_saw():
         video_probabilities,
         window_weights,
     )
+    from app.pipeline import SummarySettings
 
     short = _prediction(16, 1.0, [0.9, 0.1])
     still = _prediction(100, 0.05, [0.9, 0.1], start=4.0)
     action = _prediction(100, 1.0, [0.2, 0.8], start=2.0)
     weights = window_weights([short, still, action], window=100)
     np.testing.assert_allclose(weights, [0.16, MIN_MOTION_WEIGHT, 1.0])
-    probs = video_probabilities([short, still, action, still], window=100)
+    mean_only = SummarySettings(peak_weight=0.0)
+    probs = video_probabilities([short, still, action, still], 100, mean_only)
     assert probs.argmax() == 1  # a plain mean would say class 0
     assert np.mean([p.raw_probs for p in (short, still, action, still)], axis=0).argmax() == 0
-    at = action_at([short, still, action], 1, fps=30.0)
+    at = action_at([short, action, still], 1, 30.0, 100, mean_only)  # in time order
     assert (at["start"], at["end"], at["start_frame"]) == (2.0, 5.0, 60)
     assert at["score"] == pytest.approx(0.8)
+
+
+def _timeline(rows: list[list[float]], seconds_apart: float = 0.5) -> list:
+    """Full, lively windows every `seconds_apart` s with the given probabilities."""
+    return [_prediction(100, 1.0, row, start=n * seconds_apart) for n, row in enumerate(rows)]
+
+
+def test_a_short_clear_action_is_named_and_located():
+    """A fall shown clearly by three windows (1 s) of a 10 s clip, between walking and lying
+    that the model reads as unsure mixtures of other classes, is the video's top action, with
+    where it happened; the weighted mean alone drowns it."""
+    from app.classify_video import action_at, video_probabilities
+    from app.pipeline import SummarySettings
+
+    walking, fall, lying = [0.6, 0.1, 0.3], [0.05, 0.9, 0.05], [0.3, 0.1, 0.6]
+    windows = _timeline([walking] * 9 + [fall] * 3 + [lying] * 8)
+    assert video_probabilities(windows, 100, SummarySettings(peak_weight=0.0)).argmax() == 0
+    probs = video_probabilities(windows, 100, SummarySettings(peak_weight=0.5, peak_span=1.0))
+    assert probs.argmax() == 1 and probs.sum() == pytest.approx(1.0)
+    at = action_at(windows, 1, 30.0, 100, SummarySettings(peak_span=1.0))
+    assert (at["start"], at["end"]) == (4.5, 8.5)  # the fall's windows: 4.5-7.5 to 5.5-8.5
+    assert at["score"] == pytest.approx(0.9)
+
+
+def test_one_long_action_keeps_its_plain_summary():
+    """A clip of one action throughout, with a single stray window, reads as that action with
+    the summary on or off, and a lone half-empty window cannot make a clear stretch."""
+    from app.classify_video import stretch_scores, video_probabilities
+    from app.pipeline import SummarySettings
+
+    windows = _timeline([[0.9, 0.1, 0.0]] * 8 + [[0.1, 0.9, 0.0]] + [[0.9, 0.1, 0.0]] * 8)
+    for weight in (0.0, 0.5, 1.0):
+        assert video_probabilities(windows, 100, SummarySettings(peak_weight=weight)).argmax() == 0
+    early = _prediction(16, 1.0, [0.0, 1.0, 0.0], start=-1.0)  # a person in 16 of 100 frames
+    scores = stretch_scores([early, *_timeline([[0.9, 0.1, 0.0]] * 4)], 100, span=0.0)
+    assert scores[0, 1] == pytest.approx(0.16) and scores[1:, 0].min() == pytest.approx(0.9)
+
+
+def test_summary_settings_are_checked():
+    from app.pipeline import SummarySettings
+
+    for bad in ({"peak_weight": 1.5}, {"peak_span": -1.0}, {"unknown_below": float("nan")}):
+        with pytest.raises(UserError, match="bad summary settings"):
+            SummarySettings(**bad)

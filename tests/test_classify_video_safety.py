@@ -158,6 +158,7 @@ def _fake_result(video) -> VideoResult:
         action_at={**window, "score": 0.2},
         segments=merge_windows([window]),
         skeleton=np.ones((3, 3, 25, 2), np.float32),
+        probs=np.full(len(CLASSES), 1 / len(CLASSES)),
     )
 
 

@@ -13,7 +13,7 @@ from .frames import FramePipeline, FrameResult
 from .prediction import Prediction, softmax, top_k
 from .priority import INFERENCE_NICENESS, yield_to_pose
 from .resampling import resample_clip, resample_index, window_motion
-from .settings import SITE_CONFIG, LiveSettings, PipelineSettings, load_settings
+from .settings import SITE_CONFIG, LiveSettings, PipelineSettings, SummarySettings, load_settings
 
 __all__ = [
     "ClassifierSettings",
@@ -26,6 +26,7 @@ __all__ = [
     "Prediction",
     "SITE_CONFIG",
     "StreamingClassifier",
+    "SummarySettings",
     "build_pipeline",
     "build_pose_stages",
     "load_settings",

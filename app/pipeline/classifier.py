@@ -44,6 +44,9 @@ class ClassifierSettings:
     # also classify each window's mirror image and average, so that left- and right-handed
     # actions read alike (twice the model's work)
     either_hand: bool = False
+    # the logits are divided by this before the softmax: above 1, probabilities that mean what
+    # they say on real people (fitted by python -m bench.real_set --calibrate); 1: the model's own
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -53,15 +56,21 @@ class ClassifierSettings:
             ("min_frames", 0, MAX_WINDOW),
         ):
             check_size(f"bad classifier settings: {name}", getattr(self, name), low, high)
-        if not all(isinstance(v, (int, float)) for v in (self.fps, self.smoothing)):
+        numbers = (self.fps, self.smoothing, self.temperature)
+        if not all(isinstance(v, (int, float)) for v in numbers):
             raise UserError(
-                f"bad classifier settings: fps={self.fps!r} and "
-                f"smoothing={self.smoothing!r} must be numbers"
+                f"bad classifier settings: fps={self.fps!r}, smoothing={self.smoothing!r} and "
+                f"temperature={self.temperature!r} must be numbers"
             )
-        if not 0 < self.fps <= 1000 or not 0.0 <= self.smoothing < 1.0:
+        if (
+            not 0 < self.fps <= 1000
+            or not 0.0 <= self.smoothing < 1.0
+            or not 0.05 <= self.temperature <= 100
+        ):
             raise UserError(
                 f"bad classifier settings: fps={self.fps} (in (0, 1000]), "
-                f"smoothing={self.smoothing} (in [0, 1))"
+                f"smoothing={self.smoothing} (in [0, 1)), temperature={self.temperature} "
+                "(in [0.05, 100])"
             )
 
 
@@ -99,7 +108,7 @@ class StreamingClassifier:
         self.window, self.stride, self.fps = settings.window, settings.stride, settings.fps
         self.smoothing, self.pad_to = settings.smoothing, settings.pad_to
         self.min_frames = settings.min_frames
-        self.either_hand = settings.either_hand
+        self.either_hand, self.temperature = settings.either_hand, settings.temperature
         self.class_names: list[str] | None = getattr(model, "class_names", None)
         self.stream: str = getattr(model, "stream", "joint")
         self.latest: Prediction | None = None
@@ -202,9 +211,9 @@ class StreamingClassifier:
         """Normalise, run the network, smooth, and publish the prediction."""
         began = time.perf_counter()
         x = prepare_window(frames, self.pad_to, self.stream)
-        raw = softmax(self._logits(x))
+        raw = softmax(self._logits(x) / self.temperature)
         if self.either_hand:
-            raw = (raw + softmax(self._logits(mirror(x)))) / 2
+            raw = (raw + softmax(self._logits(mirror(x)) / self.temperature)) / 2
         done = time.perf_counter()
         with self._lock:
             self._smoothed = (

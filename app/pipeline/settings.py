@@ -30,6 +30,29 @@ class LiveSettings:
 
 
 @dataclass
+class SummarySettings:
+    """How a recorded video's windows become its top-5 (app.classify_video)."""
+
+    # share of a class's video score that comes from its clearest stretch of windows rather than
+    # from the mean over all of them, so that a short action (a fall, a kick, a sit-down) is not
+    # averaged away by the seconds around it (0: the weighted mean alone)
+    peak_weight: float = 0.5
+    peak_span: float = 1.0  # seconds of consecutive window ends that make one stretch
+    # below this top-1 score the video reads "no known action" (0: always name the top-1)
+    unknown_below: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, low, high in (
+            ("peak_weight", 0.0, 1.0),
+            ("peak_span", 0.0, 60.0),
+            ("unknown_below", 0.0, 1.0),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not low <= value <= high:
+                raise UserError(f"bad summary settings: {name}={value!r} (in [{low}, {high}])")
+
+
+@dataclass
 class PipelineSettings:
     """Everything the frames -> actions pipeline is built from (build_pipeline)."""
 
@@ -40,6 +63,7 @@ class PipelineSettings:
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    summary: SummarySettings = field(default_factory=SummarySettings)
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:

@@ -1,0 +1,178 @@
+"""How often the app names the right action on a folder of labelled real videos.
+
+    python -m bench.real_set ../shared/fixtures/real            # the released default model
+    python -m bench.real_set DIR --weights ntu60-xview-joint --json real.json
+    python -m bench.real_set DIR --set classifier.either_hand=true  # any pipeline setting
+
+DIR holds videos and `labels.csv` with the columns `file`, `label` (a class name of the model)
+and `also_ok` (other right answers, `;`-separated). Each video goes through the app's own video
+path (app.classify_video.classify_video with the pipeline classify_video builds), so the figures
+are what a user of `python -m app.classify_video` would see. Printed: per clip, the rank of its
+label in the video's classes (the best rank of `label` and `also_ok`), the video's top-5 and the
+best window's top-1; then top-1, top-5, the mean rank, the confusions and the time taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.classify_video import VideoResult, classify_video, run_settings, video_pipeline
+from app.cli import add_pipeline_flags, pipeline_settings
+from common.cli import command_parser
+from common.errors import UserError, cli_entry
+from common.fileio import atomic_write
+
+from .shared import use_released_weights
+
+LABELS = "labels.csv"
+TOP = 5
+
+
+@dataclass
+class LabelledClip:
+    """One row of labels.csv: a video and the class names that are right for it."""
+
+    file: str
+    label: str
+    also_ok: list[str]
+
+
+@dataclass
+class ClipScore:
+    """What the app said about one clip, against its label."""
+
+    file: str
+    label: str
+    rank: int  # 1 = named first; the best rank of the label and its also_ok classes
+    top5: list[str]
+    top5_scores: list[float]
+    best_window: str  # the top-1 of the window whose top-1 scored highest
+    best_window_score: float
+    seconds: float
+
+
+def read_labels(folder: Path) -> list[LabelledClip]:
+    """The clips listed in `folder`/labels.csv, each video checked to exist."""
+    path = folder / LABELS
+    if not path.is_file():
+        raise UserError(f"{path} not found: the folder needs a labels.csv (file,label,also_ok)")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise UserError(f"{path}: expected the columns file,label[,also_ok] and at least one row")
+    clips = []
+    for row in rows:
+        also = [name.strip() for name in (row.get("also_ok") or "").split(";") if name.strip()]
+        clips.append(LabelledClip(row["file"], row["label"].strip(), also))
+        if not (folder / row["file"]).is_file():
+            raise UserError(f"{folder / row['file']} (listed in {path}) does not exist")
+    return clips
+
+
+def score_clip(clip: LabelledClip, result: VideoResult, class_names: list[str]) -> ClipScore:
+    """The rank of the clip's label in the video's probabilities, and what the app said."""
+    unknown = [name for name in [clip.label, *clip.also_ok] if name not in class_names]
+    if unknown:
+        raise UserError(f"{clip.file}: label {unknown[0]!r} is not a class of the model")
+    order = list(np.argsort(-result.probs, kind="stable"))
+    rank = 1 + min(order.index(class_names.index(name)) for name in [clip.label, *clip.also_ok])
+    best = max(result.windows, key=lambda window: window["top5"][0]["score"])["top5"][0]
+    return ClipScore(
+        file=clip.file,
+        label=clip.label,
+        rank=rank,
+        top5=[entry["label"] for entry in result.top5],
+        top5_scores=[round(entry["score"], 4) for entry in result.top5],
+        best_window=best["label"],
+        best_window_score=round(best["score"], 4),
+        seconds=round(result.seconds, 2),
+    )
+
+
+def summary(scores: list[ClipScore]) -> dict[str, Any]:
+    """Top-1 and top-5 (fractions), mean rank and the confusions (label -> named first)."""
+    ranks = np.array([score.rank for score in scores])
+    confusions = Counter((s.label, s.top5[0]) for s in scores if s.rank > 1)
+    return {
+        "clips": len(scores),
+        "top1": float(np.mean(ranks == 1)),
+        "top5": float(np.mean(ranks <= TOP)),
+        "mean_rank": float(ranks.mean()),
+        "confusions": [
+            {"label": label, "named": named, "count": count}
+            for (label, named), count in confusions.most_common()
+        ],
+    }
+
+
+def print_clip(score: ClipScore) -> None:
+    """One clip's line: rank, label, the video's top-5 and the best window's top-1."""
+    mark = "ok" if score.rank == 1 else ("top5" if score.rank <= TOP else "--")
+    top5 = ", ".join(f"{name} {p * 100:.0f}%" for name, p in zip(score.top5, score.top5_scores))
+    print(f"{mark:>4} rank {score.rank:>2}  {score.file}  [{score.label}]")
+    print(f"       video: {top5}")
+    print(f"       best window: {score.best_window} {score.best_window_score * 100:.0f}%")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags: the folder, the pipeline's flags, --json."""
+    parser = command_parser("python -m bench.real_set", __doc__)
+    parser.add_argument("folder", type=Path, help="a folder of videos with labels.csv")
+    add_pipeline_flags(parser)
+    parser.add_argument("--json", type=Path, help="write the figures and every clip as JSON")
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    """Classify every listed clip through the app's video path and print the figures."""
+    args = build_parser().parse_args(argv)
+    clips = read_labels(args.folder)
+    use_released_weights()
+    settings = pipeline_settings(args)
+    pipeline = video_pipeline(settings)
+    class_names = pipeline.classifier.class_names
+    if not class_names:
+        raise UserError("the model has no class names: the labels cannot be matched to classes")
+    began = time.perf_counter()
+    scores = []
+    try:
+        for clip in clips:
+            result = classify_video(
+                args.folder / clip.file, pipeline, progress=False, summary=settings.summary
+            )
+            scores.append(score_clip(clip, result, class_names))
+            print_clip(scores[-1])
+    finally:
+        pipeline.close()
+    figures = {**summary(scores), "seconds": round(time.perf_counter() - began, 1)}
+    print(
+        f"\n{figures['clips']} clips: top-1 {sum(s.rank == 1 for s in scores)} "
+        f"({figures['top1'] * 100:.0f}%), top-5 {sum(s.rank <= TOP for s in scores)} "
+        f"({figures['top5'] * 100:.0f}%), mean rank {figures['mean_rank']:.1f}, "
+        f"{figures['seconds']:.0f} s"
+    )
+    for confusion in figures["confusions"]:
+        print(f"  {confusion['label']} -> {confusion['named']} ({confusion['count']})")
+    if args.json:
+        data = {
+            **figures,
+            "clips": [asdict(score) for score in scores],
+            "settings": run_settings(settings, pipeline),
+        }
+        with atomic_write(args.json) as tmp:
+            Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
