@@ -229,6 +229,35 @@ def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
         _assert_png(tmp_path / name)
 
 
+@pytest.mark.parametrize("size", ["1366x768", "1920x1080"])
+def test_window_fits_the_screen_with_the_teach_panel_reachable(tmp_path, size):
+    """At its default size on a 1366 x 768 laptop (and a larger screen) the whole window, every
+    control and the Teach panel are on the screen, judged on a grab of the whole screen; the
+    panel hides and shows again; the small things read right (threshold legend, two rows for a
+    two-class prediction, the folder elided with the whole path as its tooltip, no idle bar)."""
+    from conftest import xvfb_display
+
+    with xvfb_display(size) as display:
+        outcome = run_demo([str(tmp_path)], display, tmp_path, harness="screen")
+    _assert_survived(outcome)
+    facts = json.loads(outcome.stdout.strip().splitlines()[-1])
+    width, height = map(int, size.split("x"))
+    if display["DISPLAY"]:  # offscreen Qt has a screen of its own size
+        assert facts["screen"] == facts["shot"] == [width, height]
+    x, y, w, h = facts["window"]
+    assert x >= 0 and y >= 0 and x + w <= facts["screen"][0]
+    assert y + h + 40 <= facts["screen"][1]  # room left for a title bar
+    assert facts["controls"] >= 20 and facts["off_screen"] == []
+    assert facts["teach_visible"] and facts["teach_record"] == "Record"
+    assert (facts["teach_after_hide"], facts["teach_after_show"]) == (False, True)
+    assert not facts["teach_progress_visible"]
+    assert facts["legend"] == facts["chart_tooltip"] == "red line: confidence threshold 30%"
+    assert (facts["rows_five"], facts["rows_two"]) == (5, 2)
+    assert facts["folder_tooltip"].endswith("-/shiftgcn-teach") and "…" in facts["folder_shown"]
+    assert facts["folder_shown"].endswith("/shiftgcn-teach")  # elided in the middle
+    _assert_png(tmp_path / "screen.png")
+
+
 @pytest.mark.parametrize(
     "fault, expected",
     [("unreadable-source", "cannot read video"), ("no-model", "could not download")],
