@@ -468,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = run_settings(pipeline_settings, pipeline)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
+    annotated: list[Path] = []
     for video in videos:
         annotate, skeleton_path = planned[video]
         try:
@@ -479,14 +480,20 @@ def main(argv: list[str] | None = None) -> int:
             failures.append((video, str(err)))
         else:
             print_result(result)
+            if annotate is not None:
+                annotated.append(annotate)
             if skeleton_path is not None:
                 save_skeleton(skeleton_path, result.skeleton)
             results.append(result)
         _write_tables(args, results, failures, folder, settings)
     pipeline.close()
-    note = codec_note(args.annotate) if args.annotate and results else None
+    note = codec_note(annotated[0]) if annotated else None
     if note:
-        print(note, file=sys.stderr)
+        others = len(annotated) - 1
+        print(
+            note + (f" (likewise the other {others} in {args.annotate})" if others else ""),
+            file=sys.stderr,
+        )
     if folder:
         _print_summary(results, failures)
     return 1 if failures else 0

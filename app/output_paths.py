@@ -4,6 +4,7 @@ an input, and no two results share one file (minutes of pose are not lost to a b
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -20,7 +21,8 @@ def output_stems(videos: list[Path]) -> dict[Path, str]:
 
 def check_outputs(outputs: dict[str, Path], inputs: list[Path]) -> None:
     """Refuse, in one line, an output that is an input, two outputs on one file, or an output
-    that cannot be written (its folder is a file, read-only, or it names a folder).
+    that cannot be written (its folder is a file, read-only, or it names a folder); then create
+    the missing folders of all of them, saying so.
 
     `outputs` maps a description ("--json", "--annotate for clip.mp4") to the file it writes.
     """
@@ -37,6 +39,17 @@ def check_outputs(outputs: dict[str, Path], inputs: list[Path]) -> None:
             raise UserError(f"{what} and {seen[key]} both write {path}; give them different paths")
         seen[key] = what
         _check_writable(what, path)
+    _create_folders(outputs)
+
+
+def _create_folders(outputs: dict[str, Path]) -> None:
+    """Create the outputs' missing folders now, the same for every flag, and say so on stderr
+    (a typo in a folder name shows at once, not after minutes of work)."""
+    for what, path in outputs.items():
+        folder = path.parent
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            print(f"note: created folder {folder} for {what.split()[0]}", file=sys.stderr)
 
 
 def _identity(path: Path) -> str:

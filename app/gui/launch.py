@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--screenshot is taken when --quit-after ends the run: give both")
     if args.screenshot is not None:
         check_outputs({"--screenshot": args.screenshot}, [])
+    if args.source is not None:
+        from app.sources import refuse_folder  # OpenCV: loaded once the flags are known good
+
+        refuse_folder(Path(args.source))
     check_display()
     gui = load_gui_settings()
     settings = run_settings(args, gui)
