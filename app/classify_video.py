@@ -38,7 +38,8 @@ from pose import Person
 
 from .annotate import annotate_frame, codec_note, video_writer
 from .cli import add_pipeline_flags, pipeline_settings
-from .output_paths import check_outputs, output_stems
+from .demo_clip import resolve_source
+from .output_paths import check_outputs, create_output_folders, output_stems
 from .pipeline import (
     FramePipeline,
     PipelineSettings,
@@ -373,7 +374,11 @@ def _pace(frames: int, seconds: float) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags; unset ones fall back to the pipeline config."""
     parser = command_parser("python -m app.classify_video", __doc__)
-    parser.add_argument("input", type=Path, help="a video file or a folder of videos")
+    parser.add_argument(
+        "input",
+        type=Path,
+        help="a video file, a folder of videos, or 'demo' (a short clip fetched on first use)",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per window as CSV")
     parser.add_argument(
@@ -417,9 +422,10 @@ def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | Non
 
 def _planned_outputs(
     args: argparse.Namespace, videos: list[Path], folder: bool
-) -> dict[Path, tuple[Path | None, Path | None]]:
+) -> tuple[dict[Path, tuple[Path | None, Path | None]], dict[str, Path]]:
     """Each video's annotated video and skeleton paths, checked with --json and --csv before
-    any work: writable, none an input, no file shared (app.output_paths)."""
+    any work: writable, none an input, no file shared (app.output_paths); and all outputs by
+    flag."""
     stems = output_stems(videos) if folder else {}
     planned = {video: _outputs_for(args, stems.get(video)) for video in videos}
     tables = (("--json", args.json), ("--csv", args.csv), ("--segments-csv", args.segments_csv))
@@ -429,7 +435,7 @@ def _planned_outputs(
             if path is not None:
                 outputs[f"{flag} for {video.name}" if folder else flag] = path
     check_outputs(outputs, videos)
-    return planned
+    return planned, outputs
 
 
 def _write_tables(
@@ -456,15 +462,17 @@ def _write_tables(
 def main(argv: list[str] | None = None) -> int:
     """Classify one video or each video of a folder; non-zero exit when any failed."""
     args = build_parser().parse_args(argv)
+    args.input = Path(resolve_source(str(args.input)))
     folder = args.input.is_dir()
     videos = list_videos(args.input) if folder else [args.input]
     if folder and not videos:
         raise UserError(f"no video files in folder {args.input}")
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
-    planned = _planned_outputs(args, videos, folder)
+    planned, outputs = _planned_outputs(args, videos, folder)
     pipeline_settings = settings_from(args)
     pipeline = video_pipeline(pipeline_settings)
+    create_output_folders(outputs)
     settings = run_settings(pipeline_settings, pipeline)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []

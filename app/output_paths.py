@@ -21,8 +21,7 @@ def output_stems(videos: list[Path]) -> dict[Path, str]:
 
 def check_outputs(outputs: dict[str, Path], inputs: list[Path]) -> None:
     """Refuse, in one line, an output that is an input, two outputs on one file, or an output
-    that cannot be written (its folder is a file, read-only, or it names a folder); then create
-    the missing folders of all of them, saying so.
+    that cannot be written (its folder is a file, read-only, or it names a folder).
 
     `outputs` maps a description ("--json", "--annotate for clip.mp4") to the file it writes.
     """
@@ -39,12 +38,12 @@ def check_outputs(outputs: dict[str, Path], inputs: list[Path]) -> None:
             raise UserError(f"{what} and {seen[key]} both write {path}; give them different paths")
         seen[key] = what
         _check_writable(what, path)
-    _create_folders(outputs)
 
 
-def _create_folders(outputs: dict[str, Path]) -> None:
-    """Create the outputs' missing folders now, the same for every flag, and say so on stderr
-    (a typo in a folder name shows at once, not after minutes of work)."""
+def create_output_folders(outputs: dict[str, Path]) -> None:
+    """Create the missing folders of checked outputs, the same for every flag, and say so on
+    stderr (a typo in a folder name shows at once, not after minutes of work). Called once
+    every argument is known good, as the work starts."""
     for what, path in outputs.items():
         folder = path.parent
         if not folder.exists():

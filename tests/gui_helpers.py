@@ -441,7 +441,56 @@ def _screen(folder: str) -> int:
     return app.exec_()
 
 
-HARNESSES = {"tour": _tour, "states": _states, "screen": _screen}
+def _no_camera(folder: str) -> int:
+    """Camera 7 does not open: the banner offers the demo clip; pressing it runs on 'demo',
+    which is fetched (here from a closed port: the offline line). Prints one JSON line."""
+    import socket
+
+    from app.gui.qtenv import prepare_qt_environment
+
+    prepare_qt_environment()
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from app.gui.settings import RunSettings, load_gui_settings
+    from app.gui.window import MainWindow
+
+    out = Path(folder)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        os.environ["SHIFTGCN_DEMO_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    os.environ["XDG_CACHE_HOME"] = str(out / "cache")
+    app = QApplication([sys.argv[0]])
+    gui = load_gui_settings()
+    settings = RunSettings.defaults(gui)
+    settings.source, settings.weights = "7", str(random_checkpoint(out / "untrained.pt"))
+    window = MainWindow(settings, gui)
+    window.show()
+    facts: dict = {}
+
+    def stopped() -> None:
+        app.processEvents()
+        if "camera_fault" not in facts:
+            facts.update(
+                camera_fault=window.fault(),
+                demo_offered=window.banner.demo_button.isVisible(),
+            )
+            window.grab().save(str(out / "no-camera.png"))
+            window.banner.demo_button.click()
+            facts["source_after_click"] = window.source_edit.text()
+        else:
+            facts.update(
+                demo_fault=window.fault(), demo_offered_again=window.banner.demo_button.isVisible()
+            )
+            print(json.dumps(facts), flush=True)
+            window.close()
+
+    window.run_stopped.connect(lambda: QTimer.singleShot(100, stopped))
+    QTimer.singleShot(0, window.start_run)
+    return app.exec_()
+
+
+HARNESSES = {"tour": _tour, "states": _states, "screen": _screen, "no_camera": _no_camera}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO_ROOT))
@@ -452,6 +501,6 @@ if __name__ == "__main__":
     ):
         sys.exit(
             "usage: python tests/gui_helpers.py tour -- PLAN.json | states -- FOLDER"
-            " | screen -- FOLDER"
+            " | screen -- FOLDER | no_camera -- FOLDER"
         )
     sys.exit(HARNESSES[sys.argv[1]](sys.argv[3]))

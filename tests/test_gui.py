@@ -258,6 +258,20 @@ def test_window_fits_the_screen_with_the_teach_panel_reachable(tmp_path, size):
     _assert_png(tmp_path / "screen.png")
 
 
+def test_no_camera_offers_the_demo_clip(qt_display, tmp_path):
+    """Where no camera opens, the banner offers the demo clip; pressed, the source reads 'demo'
+    and the clip is fetched (offline here: the line says what to download and where)."""
+    outcome = run_demo([str(tmp_path)], qt_display, tmp_path, harness="no_camera")
+    _assert_survived(outcome)
+    facts = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert facts["camera_fault"].startswith("cannot open camera 7") and facts["demo_offered"]
+    assert facts["source_after_click"] == "demo"
+    dest = tmp_path / "cache" / "shiftgcn-live" / "demo" / "demo_skeleton.mp4"
+    assert facts["demo_fault"].startswith("could not download demo_skeleton.mp4")
+    assert facts["demo_fault"].endswith(f"save it as {dest}")
+    assert not facts["demo_offered_again"]  # a file that failed is no camera: Retry only
+
+
 @pytest.mark.parametrize(
     "fault, expected",
     [("unreadable-source", "cannot read video"), ("no-model", "could not download")],

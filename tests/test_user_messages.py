@@ -13,7 +13,7 @@ import pytest
 import app.annotate as annotate
 import weights
 from app.gui.launch import main as run_demo_main
-from app.output_paths import check_outputs
+from app.output_paths import check_outputs, create_output_folders
 from app.sources import VideoSource
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
@@ -77,12 +77,14 @@ def test_every_output_flag_creates_its_missing_folder_and_says_so(tmp_path, caps
     flags = ["--json", "--csv", "--segments-csv", "--annotate", "--save-skeleton", "--screenshot"]
     outputs = {flag: tmp_path / flag.strip("-") / "deeper" / "out" for flag in flags}
     outputs["--annotate for b.mp4"] = tmp_path / "annotate" / "deeper" / "b.mp4"
-    check_outputs(outputs, [])
+    check_outputs(outputs, [])  # checked first: nothing is created while arguments may be bad
+    assert not (tmp_path / "json").exists() and capsys.readouterr().err == ""
+    create_output_folders(outputs)
     err = capsys.readouterr().err.splitlines()
     folders = [tmp_path / flag.strip("-") / "deeper" for flag in flags]
     assert err == [f"note: created folder {d} for {flag}" for d, flag in zip(folders, flags)]
     assert all(path.parent.is_dir() for path in outputs.values())
-    check_outputs(outputs, [])  # they exist now: nothing more to say
+    create_output_folders(outputs)  # they exist now: nothing more to say
     assert capsys.readouterr().err == ""
 
 
@@ -110,3 +112,12 @@ def test_gitignore_has_no_inline_comments():
     """git reads '#' only at a line's start: 'x  # note' would ignore nothing."""
     lines = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().splitlines()
     assert [line for line in lines if "#" in line and not line.startswith("#")] == []
+
+
+def test_the_own_actions_log_names_the_data_in_a_users_words():
+    """An own-videos run is 'your own videos' in its log and plot titles, not 'videos xsub'."""
+    from train.config import OWN_VIDEOS, TrainConfig
+
+    line = TrainConfig(dataset=OWN_VIDEOS, num_class=2, work_dir="my_model").describe()
+    assert line == "my_model: your own videos, 2 classes, joint stream"
+    assert "ntu60 xsub" in TrainConfig().describe()

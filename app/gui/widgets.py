@@ -385,10 +385,12 @@ class Banner(QFrame):
     """A visible box for faults (no camera, video ended, bad checkpoint); hidden when empty.
 
     The message is selectable; for a checkpoint to fetch by hand it also shows the URL and the
-    file to save it as in read-only fields with Copy buttons; Retry asks for the run again.
+    file to save it as in read-only fields with Copy buttons; Retry asks for the run again, and
+    where no camera opened, "Play the demo clip" asks for a run on the demo clip.
     """
 
     retry = pyqtSignal()
+    play_demo = pyqtSignal()
 
     STYLES = {
         "error": ("#fde7e9", "#8b0000", "#e5a0a6"),
@@ -418,8 +420,12 @@ class Banner(QFrame):
             grid.addWidget(copy, row, 2)
         self.retry_button = QPushButton("Retry")
         self.retry_button.clicked.connect(self.retry)
+        self.demo_button = QPushButton("Play the demo clip")
+        self.demo_button.setToolTip("no webcam? a 2.6 s clip of two people hugging (fetched once)")
+        self.demo_button.clicked.connect(self.play_demo)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        buttons.addWidget(self.demo_button)
         buttons.addWidget(self.retry_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -461,9 +467,10 @@ class Banner(QFrame):
             field.setCursorPosition(0)
         self._fetch.show()
 
-    def offer_retry(self) -> None:
-        """Show the Retry button."""
+    def offer_retry(self, demo: bool = False) -> None:
+        """Show the Retry button, and with `demo` the one that plays the demo clip instead."""
         self.retry_button.show()
+        self.demo_button.setVisible(demo)
 
     def fetch_fields(self) -> tuple[str, str]:
         """The URL and the destination shown ('' when hidden): for tests."""
@@ -480,4 +487,5 @@ class Banner(QFrame):
         self._message.setText("")
         self._fetch.hide()
         self.retry_button.hide()
+        self.demo_button.hide()
         self.hide()

@@ -26,6 +26,7 @@ from PyQt5.QtWidgets import (
 )
 
 import weights
+from app.demo_clip import DEMO_SOURCE
 from app.gui.run import LiveRun
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.teach import TeachPanel
@@ -76,7 +77,11 @@ class MainWindow(QMainWindow):
         self.chart = TopKChart(k=self._gui.top_k)
         self.stats = StatsPanel()
         self.source_edit = QLineEdit()
-        self.source_edit.setPlaceholderText("camera index (0, 1, …) or a video file")
+        self.source_edit.setPlaceholderText("camera index (0, 1, …), a video file, or demo")
+        self.source_edit.setToolTip(
+            "a camera index (0, 1, …), a video file, or 'demo': a short clip of two people "
+            "hugging, fetched once (no webcam needed)"
+        )
         self.source_browse = QPushButton("File…")
         self.weights_combo = QComboBox()
         self.weights_combo.setEditable(True)
@@ -121,6 +126,7 @@ class MainWindow(QMainWindow):
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
         self.start_button.clicked.connect(self.toggle_run)
         self.banner.retry.connect(self.start_run)
+        self.banner.play_demo.connect(self.play_demo)
         self.snapshot_button.clicked.connect(self.save_snapshot)
         self.record_button.toggled.connect(self._toggle_recording)
 
@@ -297,6 +303,11 @@ class MainWindow(QMainWindow):
         self._set_running_controls(True)
         self._run.start()
 
+    def play_demo(self) -> None:
+        """Run on the demo clip (no camera opened): the source field says 'demo'."""
+        self.source_edit.setText(DEMO_SOURCE)
+        self.start_run()
+
     def stop_run(self) -> None:
         """Ask the run to stop; the controls come back when it has."""
         if self._run is not None:
@@ -331,7 +342,8 @@ class MainWindow(QMainWindow):
         if self._predictions == 0 and not self._fault:
             self.action.clear("no prediction in this run")
         if self._fault:
-            self.banner.offer_retry()
+            no_camera = self.current_settings().source.isdigit() and not self._frames_shown
+            self.banner.offer_retry(demo=no_camera)
         elif not self.video.has_image():  # otherwise the last frame and its notice stay
             self.video.set_notice("Choose a source and press Start")
         self.run_stopped.emit()
