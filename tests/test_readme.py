@@ -40,3 +40,12 @@ def test_quick_start_writes_only_under_its_ignored_folder():
                 assert words[words.index(flag) + 1].startswith(f"{QUICKSTART}/"), command
     ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
     assert f"{QUICKSTART}/" in ignored
+
+
+def test_every_link_within_the_readme_reaches_a_heading():
+    """The table of contents' #anchors are headings' GitHub slugs (lower case, punctuation
+    dropped, spaces to hyphens)."""
+    headings = re.findall(r"^#+ (.+)$", README, re.MULTILINE)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    anchors = re.findall(r"\]\(#([^)]+)\)", README)
+    assert anchors and [a for a in anchors if a not in slugs] == []
