@@ -90,7 +90,7 @@ class CameraSource:
         if not self._capture.isOpened():
             raise UserError(
                 f"cannot open camera {index}: is one connected and free? "
-                f"(a video file can stand in for it)"
+                f"(a video file, or demo for a short clip, can stand in for it)"
             )
         if width and height:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)

@@ -106,6 +106,9 @@ def test_a_read_only_weights_folder_works_and_gets_no_digest_cache(tmp_path, mon
     assert sorted(p.name for p in folder.iterdir()) == before
     cache = tmp_path / "cache" / "shiftgcn-live" / registry.DIGEST_CACHE_FILE
     assert os.path.realpath(folder / "mine.pt") in cache.read_text()
+    (folder / "mine.pt").rename(folder / "moved.pt")  # a file that is gone leaves the cache
+    registry.cached_sha256(folder / "moved.pt")
+    assert "mine.pt" not in cache.read_text() and "moved.pt" in cache.read_text()
 
 
 def test_gitignore_has_no_inline_comments():

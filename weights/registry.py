@@ -258,6 +258,7 @@ def cached_sha256(path: Path) -> str:
     ):
         return str(known[2])
     digest = sha256_of(path)
+    cache = {name: entry for name, entry in cache.items() if os.path.exists(name)}  # gone: dropped
     cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
     try:
         with atomic_write(cache_file) as tmp:
