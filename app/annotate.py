@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,10 +104,13 @@ def codec_note(path: str | os.PathLike) -> str | None:
     """What to tell a user whose video was written without H.264, or None when it was."""
     if mp4_codec() == H264:
         return None
+    path = Path(path)
+    converted = path.with_name(f"{path.stem}-h264.mp4")
     return (
         f"note: {path} is MPEG-4 Part 2 (mp4v), which browsers and some players do not play: "
         f"this OpenCV build has no H.264 encoder; convert it with "
-        f"ffmpeg -i {path} -c:v libx264 -pix_fmt yuv420p OUT.mp4"
+        f"ffmpeg -i {shlex.quote(str(path))} -c:v libx264 -pix_fmt yuv420p "
+        f"{shlex.quote(str(converted))}"
     )
 
 

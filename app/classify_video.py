@@ -38,7 +38,8 @@ from pose import Person
 
 from .annotate import annotate_frame, codec_note, video_writer
 from .cli import add_pipeline_flags, pipeline_settings
-from .output_paths import check_outputs, output_stems
+from .demo_clip import resolve_source
+from .output_paths import check_outputs, create_output_folders, output_stems
 from .pipeline import (
     FramePipeline,
     PipelineSettings,
@@ -425,7 +426,11 @@ def _pace(frames: int, seconds: float) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags; unset ones fall back to the pipeline config."""
     parser = command_parser("python -m app.classify_video", __doc__)
-    parser.add_argument("input", type=Path, help="a video file or a folder of videos")
+    parser.add_argument(
+        "input",
+        type=Path,
+        help="a video file, a folder of videos, or 'demo' (a short clip fetched on first use)",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per window as CSV")
     parser.add_argument(
@@ -469,9 +474,10 @@ def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | Non
 
 def _planned_outputs(
     args: argparse.Namespace, videos: list[Path], folder: bool
-) -> dict[Path, tuple[Path | None, Path | None]]:
+) -> tuple[dict[Path, tuple[Path | None, Path | None]], dict[str, Path]]:
     """Each video's annotated video and skeleton paths, checked with --json and --csv before
-    any work: writable, none an input, no file shared (app.output_paths)."""
+    any work: writable, none an input, no file shared (app.output_paths); and all outputs by
+    flag."""
     stems = output_stems(videos) if folder else {}
     planned = {video: _outputs_for(args, stems.get(video)) for video in videos}
     tables = (("--json", args.json), ("--csv", args.csv), ("--segments-csv", args.segments_csv))
@@ -481,7 +487,7 @@ def _planned_outputs(
             if path is not None:
                 outputs[f"{flag} for {video.name}" if folder else flag] = path
     check_outputs(outputs, videos)
-    return planned
+    return planned, outputs
 
 
 def _write_tables(
@@ -508,18 +514,21 @@ def _write_tables(
 def main(argv: list[str] | None = None) -> int:
     """Classify one video or each video of a folder; non-zero exit when any failed."""
     args = build_parser().parse_args(argv)
+    args.input = Path(resolve_source(str(args.input)))
     folder = args.input.is_dir()
     videos = list_videos(args.input) if folder else [args.input]
     if folder and not videos:
         raise UserError(f"no video files in folder {args.input}")
     if not folder and not args.input.is_file():
         raise UserError(f"video {args.input} does not exist")
-    planned = _planned_outputs(args, videos, folder)
+    planned, outputs = _planned_outputs(args, videos, folder)
     pipeline_settings = settings_from(args)
     pipeline = video_pipeline(pipeline_settings)
+    create_output_folders(outputs)
     settings = run_settings(pipeline_settings, pipeline)
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
+    annotated: list[Path] = []
     for video in videos:
         annotate, skeleton_path = planned[video]
         try:
@@ -533,14 +542,20 @@ def main(argv: list[str] | None = None) -> int:
             failures.append((video, str(err)))
         else:
             print_result(result)
+            if annotate is not None:
+                annotated.append(annotate)
             if skeleton_path is not None:
                 save_skeleton(skeleton_path, result.skeleton)
             results.append(result)
         _write_tables(args, results, failures, folder, settings)
     pipeline.close()
-    note = codec_note(args.annotate) if args.annotate and results else None
+    note = codec_note(annotated[0]) if annotated else None
     if note:
-        print(note, file=sys.stderr)
+        others = len(annotated) - 1
+        print(
+            note + (f" (likewise the other {others} in {args.annotate})" if others else ""),
+            file=sys.stderr,
+        )
     if folder:
         _print_summary(results, failures)
     return 1 if failures else 0

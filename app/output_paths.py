@@ -4,6 +4,7 @@ an input, and no two results share one file (minutes of pose are not lost to a b
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -37,6 +38,17 @@ def check_outputs(outputs: dict[str, Path], inputs: list[Path]) -> None:
             raise UserError(f"{what} and {seen[key]} both write {path}; give them different paths")
         seen[key] = what
         _check_writable(what, path)
+
+
+def create_output_folders(outputs: dict[str, Path]) -> None:
+    """Create the missing folders of checked outputs, the same for every flag, and say so on
+    stderr (a typo in a folder name shows at once, not after minutes of work). Called once
+    every argument is known good, as the work starts."""
+    for what, path in outputs.items():
+        folder = path.parent
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            print(f"note: created folder {folder} for {what.split()[0]}", file=sys.stderr)
 
 
 def _identity(path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 import time
 from collections import deque
@@ -42,6 +43,7 @@ class VideoSource:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        refuse_folder(self.path)
         if not self.path.is_file():
             raise UserError(f"video {self.path} does not exist")
         with native_stderr_silenced():  # FFmpeg's own lines ("moov atom not found") would
@@ -88,7 +90,7 @@ class CameraSource:
         if not self._capture.isOpened():
             raise UserError(
                 f"cannot open camera {index}: is one connected and free? "
-                f"(a video file can stand in for it)"
+                f"(a video file, or demo for a short clip, can stand in for it)"
             )
         if width and height:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
@@ -173,6 +175,15 @@ def open_source(spec: str | int | os.PathLike) -> VideoSource | CameraSource:
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
     return VideoSource(spec)
+
+
+def refuse_folder(path: Path) -> None:
+    """A folder where one video is expected: say so, and how to classify the videos in it."""
+    if path.is_dir():
+        raise UserError(
+            f"{path} is a folder, not a video: give one video file in it, or classify them all "
+            f"with python -m app.classify_video {shlex.quote(str(path))}"
+        )
 
 
 def list_videos(folder: str | os.PathLike) -> list[Path]:

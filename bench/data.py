@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     """Command-line flags of bench.data."""
     parser = command_parser("python -m bench.data", __doc__)
     parser.add_argument("--files", type=int, default=500, help="size of the synthetic set")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="data-loading process counts to measure, each in turn (default: 1 2)",
+    )
     parser.add_argument("--skeletons", help="also measure this folder of .skeleton files")
     return parser
 

@@ -109,13 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(
         parser, "the fine-tuning recipe whose variants run", "batchnorm=frozen", default=FINETUNE
     )
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--classes", type=int, default=4)
+    parser.add_argument("--epochs", type=int, help="epochs a variant (default: the recipe's)")
+    parser.add_argument(
+        "--batch-size", type=int, help="training batch size (default: the recipe's)"
+    )
+    parser.add_argument("--classes", type=int, default=4, help="synthetic actions to learn")
     parser.add_argument("--per-class", type=int, default=16, help="samples a class (half train)")
     parser.add_argument("--noise", type=float, default=0.0, help="joint noise (metres)")
     parser.add_argument("--frames", type=int, default=100, help="window length (frames)")
-    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="the fine-tuning variants to compare (default: all)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     return parser
 

@@ -32,6 +32,7 @@ import torch
 from common.cli import add_weights_flag, command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
+from common.progress import progress_bar
 from ntu.joints import BONES, EDGES, JOINT_NAMES, joint
 from pose import Person
 
@@ -69,8 +70,6 @@ class Gap:
 
 def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
     """(timestamp, people) of every frame of the video, by the app's pose estimator."""
-    from tqdm import tqdm
-
     from app.pipeline import build_pose_stages, load_settings
     from app.sources import VideoSource
 
@@ -79,7 +78,7 @@ def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
         with VideoSource(video) as source:
             frames = [
                 (frame.timestamp, estimator.estimate(frame.image))
-                for frame in tqdm(source, desc="pose", unit="frame", leave=False)
+                for frame in progress_bar(source, desc="pose", unit="frame", leave=False)
             ]
     finally:
         estimator.close()

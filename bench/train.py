@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_flag(parser)
     parser.add_argument("--batch-size", type=int, help="default: 64 on CUDA, 8 on CPU")
     parser.add_argument("--batches", type=int, default=4, help="batches per timed pass")
-    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--frames", type=int, default=300, help="frames a sample (default: 300)")
     parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
     parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
     return parser

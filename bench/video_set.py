@@ -57,7 +57,9 @@ def write_parts(
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = command_parser("python -m bench.video_set", __doc__)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--out", type=Path, required=True, help="folder to write, one subfolder a class"
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a part")
     parser.add_argument("--step", type=float, default=0.5, help="seconds between part starts")
     return parser

@@ -11,6 +11,7 @@ import yaml
 
 from .device import DEVICE_CHOICES, is_device_name
 from .errors import UserError
+from .version import version
 from .yaml_files import deep_merge
 
 WEIGHTS_HELP = (
@@ -20,10 +21,18 @@ WEIGHTS_HELP = (
 
 
 def command_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
-    """A parser whose help is `doc` (the command module's docstring) as written."""
-    return argparse.ArgumentParser(
+    """A parser whose help is `doc` (the command module's docstring) as written, with
+    --version (the project's, common.version)."""
+    parser = argparse.ArgumentParser(
         prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s (shiftgcn-live {version()})",
+        help="print the version and exit",
+    )
+    return parser
 
 
 class _DeviceChoices(tuple):

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from common.cache import user_cache_dir
 from common.errors import UserError
 from common.yaml_files import read_yaml
 
@@ -21,12 +22,12 @@ TFLITE_IDENTIFIER = b"TFL3"  # FlatBuffers file identifier of a TensorFlow Lite 
 
 def pose_model_dir(override: str | os.PathLike | None = None) -> Path:
     """The cache of downloaded pose models: `override`, else $SHIFTGCN_POSE_DIR, else
-    ~/.cache/shiftgcn-live/pose."""
+    the user's cache folder's pose/ (~/.cache/shiftgcn-live/pose)."""
     if override is not None:
         return Path(override)
     if os.environ.get("SHIFTGCN_POSE_DIR"):
         return Path(os.environ["SHIFTGCN_POSE_DIR"])
-    return Path.home() / ".cache" / "shiftgcn-live" / "pose"
+    return user_cache_dir("pose")
 
 
 def _entry(complexity: int) -> dict:

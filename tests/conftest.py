@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,6 +21,14 @@ def qt_display() -> Iterator[dict[str, str]]:
     Where Xvfb is not installed the GUI runs with QT_QPA_PLATFORM=offscreen instead, which does
     not exercise the X11 plugin loading; the fixture says so on the terminal.
     """
+    with xvfb_display("1280x800") as display:
+        yield display
+
+
+@contextlib.contextmanager
+def xvfb_display(size: str) -> Iterator[dict[str, str]]:
+    """A private Xvfb screen of `size` ("WIDTHxHEIGHT") as environment for a Qt subprocess;
+    offscreen Qt where Xvfb is not installed."""
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         print("\nNOTE: Xvfb not found; GUI tests run with QT_QPA_PLATFORM=offscreen, not under X11")
@@ -28,7 +37,7 @@ def qt_display() -> Iterator[dict[str, str]]:
     read_fd, write_fd = os.pipe()
     # -displayfd: Xvfb picks a free display number and writes it to the pipe once it is ready.
     server = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -361,7 +361,136 @@ def _states(folder: str) -> int:
     return app.exec_()
 
 
-HARNESSES = {"tour": _tour, "states": _states}
+# ---- screen: the whole screen at the default size, every control on it -------------------------
+
+CONTROL_TYPES = ("QAbstractButton", "QLineEdit", "QComboBox", "QAbstractSpinBox", "QMenuBar")
+
+
+def _screen(folder: str) -> int:
+    """The window at its default size on the whole screen, its side column as tall as it gets
+    (four model lines, a long label's Top-5): saves screen.png (the screen, not the window) and
+    prints one JSON line: the screen and window geometry, each visible control that is not whole
+    on screen, the Teach panel's state (and after hiding it and showing it again), and the small
+    things a user sees: the threshold legend, a two-class prediction's rows, the folder line."""
+    from app.gui.qtenv import prepare_qt_environment
+
+    prepare_qt_environment()
+    from PyQt5.QtCore import QPoint, QRect, QTimer
+    from PyQt5.QtWidgets import QApplication, QWidget
+
+    from app.gui.settings import RunSettings, load_gui_settings
+    from app.gui.window import MainWindow
+
+    out = Path(folder)
+    app = QApplication([sys.argv[0]])
+    gui = load_gui_settings()
+    window = MainWindow(RunSettings.defaults(gui), gui, output_dir=out / ("deep-folder-" * 8))
+    window.show()
+    window.model_label.setText(MODEL_LINES)
+    window._show_prediction(prediction_of(LONG_TOP5))
+    screen = app.primaryScreen()
+    facts: dict = {}
+
+    def on_screen(widget: QWidget) -> list:
+        """[class, text, global rect] when `widget` is not whole on the screen, else []."""
+        rect = QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size())
+        clipped = widget.visibleRegion().boundingRect().size() != widget.size()
+        if screen.geometry().contains(rect) and not clipped:
+            return []
+        text = widget.text() if hasattr(widget, "text") else ""
+        return [type(widget).__name__, text, [rect.x(), rect.y(), rect.width(), rect.height()]]
+
+    def look() -> None:
+        app.processEvents()
+        shot = screen.grabWindow(0)
+        shot.save(str(out / "screen.png"))
+        controls = [
+            w
+            for w in window.findChildren(QWidget)
+            if w.isVisible() and any(w.inherits(name) for name in CONTROL_TYPES)
+        ]
+        frame = window.frameGeometry()
+        teach = window.teach
+        facts.update(
+            screen=[screen.size().width(), screen.size().height()],
+            shot=[shot.width(), shot.height()],
+            window=[frame.x(), frame.y(), frame.width(), frame.height()],
+            controls=len(controls),
+            off_screen=[bad for bad in map(on_screen, controls) if bad],
+            teach_visible=teach.isVisible() and not teach.visibleRegion().isEmpty(),
+            teach_record=teach.record_button.text(),
+            teach_progress_visible=teach.progress.isVisible(),
+            folder_shown=teach.folder_label.text(),
+            folder_tooltip=teach.folder_label.toolTip(),
+            legend=window.chart.legend(),
+            chart_tooltip=window.chart.toolTip(),
+            rows_five=window.chart.rows(),
+        )
+        window.teach_action.trigger()
+        app.processEvents()
+        facts["teach_after_hide"] = teach.isVisible()
+        window.teach_action.trigger()
+        app.processEvents()
+        facts["teach_after_show"] = teach.isVisible()
+        window._show_prediction(prediction_of([("wave", 0.8), ("clap", 0.2)]))
+        facts["rows_two"] = window.chart.rows()
+        print(json.dumps(facts), flush=True)
+        window.close()
+
+    QTimer.singleShot(500, look)
+    return app.exec_()
+
+
+def _no_camera(folder: str) -> int:
+    """Camera 7 does not open: the banner offers the demo clip; pressing it runs on 'demo',
+    which is fetched (here from a closed port: the offline line). Prints one JSON line."""
+    import socket
+
+    from app.gui.qtenv import prepare_qt_environment
+
+    prepare_qt_environment()
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from app.gui.settings import RunSettings, load_gui_settings
+    from app.gui.window import MainWindow
+
+    out = Path(folder)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        os.environ["SHIFTGCN_DEMO_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    os.environ["XDG_CACHE_HOME"] = str(out / "cache")
+    app = QApplication([sys.argv[0]])
+    gui = load_gui_settings()
+    settings = RunSettings.defaults(gui)
+    settings.source, settings.weights = "7", str(random_checkpoint(out / "untrained.pt"))
+    window = MainWindow(settings, gui)
+    window.show()
+    facts: dict = {}
+
+    def stopped() -> None:
+        app.processEvents()
+        if "camera_fault" not in facts:
+            facts.update(
+                camera_fault=window.fault(),
+                demo_offered=window.banner.demo_button.isVisible(),
+            )
+            window.grab().save(str(out / "no-camera.png"))
+            window.banner.demo_button.click()
+            facts["source_after_click"] = window.source_edit.text()
+        else:
+            facts.update(
+                demo_fault=window.fault(), demo_offered_again=window.banner.demo_button.isVisible()
+            )
+            print(json.dumps(facts), flush=True)
+            window.close()
+
+    window.run_stopped.connect(lambda: QTimer.singleShot(100, stopped))
+    QTimer.singleShot(0, window.start_run)
+    return app.exec_()
+
+
+HARNESSES = {"tour": _tour, "states": _states, "screen": _screen, "no_camera": _no_camera}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO_ROOT))
@@ -370,5 +499,8 @@ if __name__ == "__main__":
         or sys.argv[2:3] != ["--"]
         or len(sys.argv) != 4
     ):
-        sys.exit("usage: python tests/gui_helpers.py tour -- PLAN.json | states -- FOLDER")
+        sys.exit(
+            "usage: python tests/gui_helpers.py tour -- PLAN.json | states -- FOLDER"
+            " | screen -- FOLDER | no_camera -- FOLDER"
+        )
     sys.exit(HARNESSES[sys.argv[1]](sys.argv[3]))

@@ -218,3 +218,29 @@ def test_device_names_agree_with_select_device():
         with pytest.raises(UserError, match="not one of auto, cpu, cuda or cuda:N"):
             select_device(name)
     assert select_device("cpu").type == "cpu"
+
+
+def test_every_option_has_help(command):
+    """`--help` explains every option and argument, subcommands' too."""
+    name, parser = command
+    parsers = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers += action.choices.values()
+    bare = [
+        action.option_strings[0] if action.option_strings else action.dest
+        for each in parsers
+        for action in each._actions
+        if not isinstance(action, argparse._SubParsersAction) and not action.help
+    ]
+    assert bare == [], f"{name}: no help for {bare}"
+
+
+def test_version_answers_from_pyproject(command, capsys):
+    """Every command answers --version with the one version of pyproject.toml."""
+    name, parser = command
+    with pytest.raises(SystemExit) as done:
+        parser.parse_args(["--version"])
+    assert done.value.code == 0
+    version = re.search(r'^version = "(.+)"', (REPO_ROOT / "pyproject.toml").read_text(), re.M)
+    assert capsys.readouterr().out == f"{COMMANDS[name]} (shiftgcn-live {version.group(1)})\n"

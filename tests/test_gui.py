@@ -10,6 +10,7 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -236,6 +237,49 @@ def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
         assert "does not match its registered sha256" in facts["faults"][1]
     for name in ("top5.png", "offline.png"):
         _assert_png(tmp_path / name)
+
+
+@pytest.mark.parametrize("size", ["1366x768", "1920x1080"])
+def test_window_fits_the_screen_with_the_teach_panel_reachable(tmp_path, size):
+    """At its default size on a 1366 x 768 laptop (and a larger screen) the whole window, every
+    control and the Teach panel are on the screen, judged on a grab of the whole screen; the
+    panel hides and shows again; the small things read right (threshold legend, two rows for a
+    two-class prediction, the folder elided with the whole path as its tooltip, no idle bar)."""
+    from conftest import xvfb_display
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed: offscreen Qt has no screen of a chosen size")
+    with xvfb_display(size) as display:
+        outcome = run_demo([str(tmp_path)], display, tmp_path, harness="screen")
+    _assert_survived(outcome)
+    facts = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert facts["screen"] == facts["shot"] == [int(n) for n in size.split("x")]
+    x, y, w, h = facts["window"]
+    assert x >= 0 and y >= 0 and x + w <= facts["screen"][0]
+    assert y + h + 40 <= facts["screen"][1]  # room left for a title bar
+    assert facts["controls"] >= 20 and facts["off_screen"] == []
+    assert facts["teach_visible"] and facts["teach_record"] == "Record"
+    assert (facts["teach_after_hide"], facts["teach_after_show"]) == (False, True)
+    assert not facts["teach_progress_visible"]
+    assert facts["legend"] == facts["chart_tooltip"] == "red line: confidence threshold 30%"
+    assert (facts["rows_five"], facts["rows_two"]) == (5, 2)
+    assert facts["folder_tooltip"].endswith("-/shiftgcn-teach") and "…" in facts["folder_shown"]
+    assert facts["folder_shown"].endswith("/shiftgcn-teach")  # elided in the middle
+    _assert_png(tmp_path / "screen.png")
+
+
+def test_no_camera_offers_the_demo_clip(qt_display, tmp_path):
+    """Where no camera opens, the banner offers the demo clip; pressed, the source reads 'demo'
+    and the clip is fetched (offline here: the line says what to download and where)."""
+    outcome = run_demo([str(tmp_path)], qt_display, tmp_path, harness="no_camera")
+    _assert_survived(outcome)
+    facts = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert facts["camera_fault"].startswith("cannot open camera 7") and facts["demo_offered"]
+    assert facts["source_after_click"] == "demo"
+    dest = tmp_path / "cache" / "shiftgcn-live" / "demo" / "demo_skeleton.mp4"
+    assert facts["demo_fault"].startswith("could not download demo_skeleton.mp4")
+    assert facts["demo_fault"].endswith(f"save it as {dest}")
+    assert not facts["demo_offered_again"]  # a file that failed is no camera: Retry only
 
 
 @pytest.mark.parametrize(

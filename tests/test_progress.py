@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 
 import pytest
@@ -33,3 +34,19 @@ def test_a_bar_on_a_terminal_unless_disabled(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(sys, "stderr", quiet)
     list(progress_bar(range(5), desc="epochs", enabled=False))
     assert quiet.getvalue() == ""
+
+
+def test_every_bar_goes_through_progress_bar() -> None:
+    """No module draws a tqdm bar of its own (it would ignore whether stderr is a terminal)."""
+    from shared_paths import REPO_ROOT
+
+    direct = []
+    for path in REPO_ROOT.glob("*/**/*.py"):
+        if {"tests", "shared"} & set(
+            path.relative_to(REPO_ROOT).parts
+        ) or path.name == "progress.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"\btqdm\(", text):
+            direct.append(str(path.relative_to(REPO_ROOT)))
+    assert direct == []

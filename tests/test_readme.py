@@ -52,3 +52,12 @@ def test_ci_builds_its_environment_from_the_readme_test_install():
     assert "pip install -q -r requirements-dev.txt" in ci
     assert "python -m pytest -q\n" in testing and "python -m pytest -q\n" in ci
     assert "-m venv" in ci and "mktemp -d" in ci  # its own environment, outside the checkout
+
+
+def test_every_link_within_the_readme_reaches_a_heading():
+    """The table of contents' #anchors are headings' GitHub slugs (lower case, punctuation
+    dropped, spaces to hyphens)."""
+    headings = re.findall(r"^#+ (.+)$", README, re.MULTILINE)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    anchors = re.findall(r"\]\(#([^)]+)\)", README)
+    assert anchors and [a for a in anchors if a not in slugs] == []

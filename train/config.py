@@ -20,6 +20,7 @@ from ntu.splits import DATASETS
 from .finetune import BATCHNORM_MODES
 
 SYNTHETIC = "synthetic"  # train.synthetic's actions; any other non-NTU name works with num_class
+OWN_VIDEOS = "videos"  # train.from_videos' dataset: a user's own clips, a folder a class
 
 
 @dataclass
@@ -116,7 +117,10 @@ class TrainConfig:
     def describe(self) -> str:
         """What this run trains, for plot titles: its work dir, data, classes and stream (the
         config's name alone misleads once flags change the dataset or the class count)."""
-        data = self.dataset if self.dataset == SYNTHETIC else f"{self.dataset} {self.benchmark}"
+        if self.dataset in DATASETS:  # only NTU has benchmarks (xsub, xview, xset)
+            data = f"{self.dataset} {self.benchmark}"
+        else:
+            data = "your own videos" if self.dataset == OWN_VIDEOS else self.dataset
         return f"{self.work_path.name}: {data}, {self.classes} classes, {self.stream} stream"
 
     def model_config(self) -> ModelConfig:

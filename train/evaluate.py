@@ -120,9 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with <split>_data_<stream>.npy and <split>_label.pkl",
     )
     parser.add_argument("--stream", choices=STREAMS, help="default: the checkpoint's stream")
-    parser.add_argument("--split", default="val", choices=("train", "val"))
+    parser.add_argument(
+        "--split", default="val", choices=("train", "val"), help="which samples to score"
+    )
     parser.add_argument("--out", help="output folder (default: eval/<checkpoint name>_<stream>)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="samples a batch")
     add_device_flag(parser)
     parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
     return parser

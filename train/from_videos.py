@@ -32,7 +32,7 @@ from common.cli import add_config_flags, add_device_flag, command_parser, config
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 
-from .config import load_config
+from .config import OWN_VIDEOS, load_config
 from .gendata import data_file, label_file
 from .trainer import BEST, CONFUSION_PNG, CURVES_PNG, LAST, LOG, METRICS, SCORES, train
 from .video_skeletons import Extraction, default_workers, extract_videos
@@ -201,7 +201,7 @@ def from_videos(
         config_path or FINETUNE_CONFIG,
         {
             **(overrides or {}),
-            "dataset": "videos",
+            "dataset": OWN_VIDEOS,
             "num_class": len(class_names),
             "class_names": class_names,
             "data_dir": str(work_dir / "data"),
@@ -285,15 +285,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="validation videos in the same layout (default: a stratified share of VIDEOS)",
     )
-    parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION)
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=VAL_FRACTION,
+        help="share of each class's videos held out for validation when --val is not "
+        "given (default: %(default)s)",
+    )
     parser.add_argument(
         "--base-weights",
         help="the checkpoint to start from, a registered name "
         "or file (default: the training config's base_weights); 'none' for "
         "random weights",
     )
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
+    parser.add_argument(
+        "--epochs", type=int, help="passes over the training windows (default: the config's)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help="windows a training step (default: the config's)"
+    )
     add_device_flag(parser, None, "default: the training config's")
     add_config_flags(
         parser, "training YAML (default: train/configs/finetune.yaml)", "base_lr=0.005"
@@ -319,7 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="train again in a work dir that holds a model"
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (they show only on a terminal anyway)",
+    )
     return parser
 
 

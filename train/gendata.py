@@ -374,7 +374,9 @@ def _trim_npy(path: Path, rows: int) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags of train.gendata."""
     parser = command_parser("python -m train.gendata", __doc__)
-    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    parser.add_argument(
+        "--dataset", required=True, choices=sorted(DATASETS), help="which NTU RGB+D release"
+    )
     parser.add_argument("--data-path", required=True, help="folder of .skeleton files")
     parser.add_argument("--out", required=True, help="output folder; one subfolder per benchmark")
     parser.add_argument(

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-class", type=int, help="number of classes (for data that is not NTU)"
     )
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--epochs", type=int, help="epochs to train (default: the config's)")
     parser.add_argument(
         "--batch-size", type=int, help="global batch size, divided among DDP processes"
     )

@@ -405,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="folder for the .skeleton files")
     parser.add_argument("--classes", type=int, required=True, help="number of action classes")
     parser.add_argument("--per-class", type=int, required=True, help="samples per class")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed: the same seed, the same files"
+    )
     return parser
 
 

@@ -20,6 +20,7 @@ from app.pipeline import PipelineSettings, build_pose_stages, resample_clip
 from app.sources import VideoSource
 from common.errors import UserError
 from common.fileio import atomic_write
+from common.progress import progress_bar
 from common.settings import settings_to_dict
 from pose import SKELETON_FORMAT
 
@@ -158,7 +159,9 @@ def extract_videos(
         else:
             result.skeletons[path] = cached
     done = len(result.skeletons)
-    bar = tqdm(total=len(videos), initial=done, unit="video", desc="extract", disable=not progress)
+    bar = progress_bar(
+        total=len(videos), initial=done, unit="video", desc="extract", enabled=progress
+    )
     began = time.perf_counter()
     for path, outcome in zip(todo, _run(list(todo), config, workers or default_workers())):
         if isinstance(outcome, str):

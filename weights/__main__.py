@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                 default=None,
                 help="the stream it was trained on (default: the checkpoint's)",
             )
-            cmd.add_argument("--benchmark", default="")
+            cmd.add_argument(
+                "--benchmark", default="", help="the NTU benchmark it was evaluated on, e.g. xsub"
+            )
             cmd.add_argument("--accuracy", type=float, default=None, help="top-1 in percent")
     return parser
 

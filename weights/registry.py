@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from common.cache import user_cache_dir
 from common.download import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint, sha256_of
 from common.errors import UserError
 from common.fileio import atomic_write
@@ -21,7 +22,8 @@ from ntu.labels import class_names
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PACKAGE_DIR / "registry.yaml"
 LOCAL_REGISTRY_NAME = "local_registry.yaml"
-DIGEST_CACHE_NAME = ".sha256_cache.json"  # beside the checked files: {name: [size, mtime_ns, sha]}
+# In the user's cache folder, never the weights folder: {real path: [size, mtime_ns, sha256]}
+DIGEST_CACHE_FILE = "checkpoint-digests.json"
 DIR_ENV = "SHIFTGCN_WEIGHTS_DIR"
 URL_ENV = "SHIFTGCN_WEIGHTS_URL"
 OWN_DATASET = "own"  # the dataset of a registered checkpoint that names its own classes
@@ -163,6 +165,8 @@ def resolve(
     as_path = Path(name_or_path).expanduser()
     if as_path.is_file():
         return as_path
+    if as_path.is_dir() and str(name_or_path) not in {e.name for e in entries(directory)}:
+        raise UserError(_folder_given(as_path))
     if is_path(name_or_path):
         raise UserError(
             f"checkpoint file {as_path} not found; give an existing .pt file "
@@ -206,6 +210,19 @@ def load_model(
     return load_file(path, device, config, class_names=names, stream=entry.stream)
 
 
+def _folder_given(folder: Path) -> str:
+    """What to say when a folder is given as a checkpoint: the file in it to pass instead."""
+    if (folder / "best.pt").is_file():
+        return f"{folder} is a folder (a training work folder); pass {folder / 'best.pt'}"
+    inside = sorted(p.name for p in folder.iterdir() if p.suffix in (".pt", ".pth"))
+    if inside:
+        return f"{folder} is a folder; pass one of its checkpoint files: {', '.join(inside[:3])}"
+    return (
+        f"{folder} is a folder with no .pt file in it; pass a checkpoint file or a registered "
+        f"name (python -m weights list)"
+    )
+
+
 def checked(entry: WeightEntry, path: Path) -> Path:
     """`path` if its sha256 is the registered one (a UserError otherwise). The digest is cached
     by size and modification time, so an unchanged file is hashed once, not on every start."""
@@ -223,15 +240,17 @@ def checked(entry: WeightEntry, path: Path) -> Path:
 
 
 def cached_sha256(path: Path) -> str:
-    """The file's sha256, from the cache beside it while its size and mtime are unchanged."""
-    cache_file = path.parent / DIGEST_CACHE_NAME
+    """The file's sha256, from the user's digest cache while its size and mtime are unchanged
+    (nothing is written beside the checkpoints: a shared weights folder may be read-only)."""
+    cache_file = user_cache_dir(DIGEST_CACHE_FILE)
     stat = path.stat()
     try:
         cache = json.loads(cache_file.read_text(encoding="utf-8"))
         cache = cache if isinstance(cache, dict) else {}
     except (OSError, ValueError):
         cache = {}
-    key, known = path.name, cache.get(path.name)
+    key = os.path.realpath(path)
+    known = cache.get(key)
     if (
         isinstance(known, list)
         and len(known) == 3
@@ -239,11 +258,12 @@ def cached_sha256(path: Path) -> str:
     ):
         return str(known[2])
     digest = sha256_of(path)
+    cache = {name: entry for name, entry in cache.items() if os.path.exists(name)}  # gone: dropped
     cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
     try:
         with atomic_write(cache_file) as tmp:
             tmp.write_text(json.dumps(cache), encoding="utf-8")
-    except OSError:  # a read-only weights directory: hash again next time
+    except OSError:  # no writable cache folder: hash again next time
         pass
     return digest
 

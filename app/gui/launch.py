@@ -1,6 +1,7 @@
 """Live skeleton action recognition from a camera or a video file, in a window.
 
     python run_demo.py                                  # webcam 0
+    python run_demo.py --source demo                    # no webcam: a short clip, fetched once
     python run_demo.py --source clip.mp4 --weights NAME --device cpu --set classifier.stride=10
 
 Omitted flags take the pipeline settings (app/configs/pipeline.yaml, --config, --set). This module
@@ -19,7 +20,7 @@ from pathlib import Path
 from app.cli import add_pipeline_flags, pipeline_settings
 from app.gui.qtenv import prepare_qt_environment
 from app.gui.settings import GuiSettings, RunSettings, load_gui_settings
-from app.output_paths import check_outputs
+from app.output_paths import check_outputs, create_output_folders
 from common.cli import command_parser
 from common.device import select_device
 from common.errors import UserError, cli_entry
@@ -29,7 +30,11 @@ from common.fileio import atomic_write
 def build_parser() -> argparse.ArgumentParser:
     """The run_demo.py command line."""
     parser = command_parser("run_demo.py", __doc__)
-    parser.add_argument("--source", help="camera index (0, 1, ...) or a video file (default: 0)")
+    parser.add_argument(
+        "--source",
+        help="camera index (0, 1, ...), a video file, or 'demo' for a short clip of two people "
+        "hugging, fetched on first use (no webcam needed) (default: 0)",
+    )
     add_pipeline_flags(parser)
     parser.add_argument(
         "--screenshot",
@@ -73,10 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--screenshot is taken when --quit-after ends the run: give both")
     if args.screenshot is not None:
         check_outputs({"--screenshot": args.screenshot}, [])
+    if args.source is not None:
+        from app.sources import refuse_folder  # OpenCV: loaded once the flags are known good
+
+        refuse_folder(Path(args.source))
     check_display()
     gui = load_gui_settings()
     settings = run_settings(args, gui)
     select_device(settings.device)  # a bad or unavailable device is a one-line error, here
+    if args.screenshot is not None:
+        create_output_folders({"--screenshot": args.screenshot})
     prepare_qt_environment()
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from app.annotate import video_writer
+from app.demo_clip import resolve_source
 from app.sources import CameraSource, Frame, open_source
 from common.errors import UserError
 
@@ -23,7 +24,7 @@ class LiveSource:
 
     def __init__(self, spec: str, realtime: bool = True) -> None:
         self.spec = spec
-        self.source = open_source(spec)
+        self.source = open_source(resolve_source(spec))  # 'demo': fetched here, off the GUI
         self.is_camera = isinstance(self.source, CameraSource)
         self.realtime = realtime
         self.count = 0

@@ -28,6 +28,7 @@ from PyQt5.QtWidgets import (
 )
 
 from app.gui.settings import TeachSettings
+from app.gui.widgets import ElidedLabel
 from app.sources import list_videos
 from common.errors import UserError
 
@@ -130,11 +131,15 @@ class TeachPanel(QWidget):
         self._thread: QThread | None = None
         self._worker: TrainWorker | None = None
         self._build(settings.clip_s)
-        dock = QDockWidget("Teach", window)
-        dock.setObjectName("teach")
-        dock.setWidget(self)
-        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        window.addDockWidget(Qt.RightDockWidgetArea, dock)
+        self.dock = QDockWidget("Teach", window)
+        self.dock.setObjectName("teach")
+        self.dock.setWidget(self)
+        self.dock.setFeatures(
+            QDockWidget.DockWidgetMovable
+            | QDockWidget.DockWidgetFloatable
+            | QDockWidget.DockWidgetClosable
+        )
+        window.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._count_down)
@@ -143,9 +148,7 @@ class TeachPanel(QWidget):
     # ---- widgets ------------------------------------------------------------------------------
 
     def _build(self, clip_s: int) -> None:
-        self.folder_label = QLabel()
-        self.folder_label.setWordWrap(True)
-        self.folder_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.folder_label = ElidedLabel()
         self.class_edit = QLineEdit()
         self.class_edit.setPlaceholderText("class name, e.g. wave")
         self.seconds_spin = QSpinBox()
@@ -161,7 +164,7 @@ class TeachPanel(QWidget):
         self.classes_label.setWordWrap(True)
         self.train_button = QPushButton("Train")
         self.progress = QProgressBar()
-        self.progress.setValue(0)
+        self.progress.hide()  # shown while a training runs
         self.status = QLabel("Start the source, name a class, press Record and act.")
         self.status.setWordWrap(True)
         grid = QGridLayout(self)
@@ -184,7 +187,7 @@ class TeachPanel(QWidget):
     def refresh(self) -> None:
         """Show the folder and the clips per class; Train needs two classes with clips."""
         counts = class_counts(self.folder / CLIPS)
-        self.folder_label.setText(f"Folder: {self.folder}")
+        self.folder_label.set_whole_text(f"Folder: {self.folder}")
         self.classes_label.setText(
             "Clips: " + (", ".join(f"{name} {n}" for name, n in counts.items()) or "none yet")
         )
@@ -285,6 +288,7 @@ class TeachPanel(QWidget):
         self._thread.finished.connect(self._thread_done)
         self.train_button.setText("Stop training")
         self.progress.setValue(0)
+        self.progress.show()
         self.status.setText("Extracting skeletons…")
         self._thread.start()
 
@@ -333,6 +337,7 @@ class TeachPanel(QWidget):
         self._thread.deleteLater()
         self._thread, self._worker = None, None
         self.train_button.setText("Train")
+        self.progress.hide()
         self.refresh()
 
     def shutdown(self) -> None:

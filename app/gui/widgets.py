@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 BACKGROUND = QColor(24, 24, 28)
 ACCENT = QColor(64, 160, 255)
 MUTED = QColor(120, 120, 130)
-ROW_HEIGHT = 44  # one class in the top-k chart: its name above its bar
+ROW_HEIGHT = 38  # one class in the top-k chart: its name above its bar
+LEGEND_HEIGHT = 18  # the chart's last line: what the red line is
+THRESHOLD_COLOUR = QColor(200, 60, 60)
 
 
 def _font(size: int, bold: bool = False) -> QFont:
@@ -45,7 +47,7 @@ class VideoView(QWidget):
         super().__init__(parent)
         self._image: QImage | None = None
         self._notice = "Choose a source and press Start"
-        self.setMinimumSize(480, 360)
+        self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def set_image(self, image: QImage) -> None:
@@ -148,13 +150,43 @@ class FittedLabel(QLabel):
         self._fit()
 
 
+class ElidedLabel(QLabel):
+    """One line of text (a path) elided in the middle to the width it has, never wrapped; the
+    tooltip keeps it whole and the whole text is what is copied."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._whole = text
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.set_whole_text(text)
+
+    def set_whole_text(self, text: str) -> None:
+        """Show `text`, elided to fit."""
+        self._whole = text
+        self.setToolTip(text)
+        self._fit()
+
+    def whole_text(self) -> str:
+        """The text before eliding."""
+        return self._whole
+
+    def _fit(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._whole, Qt.ElideMiddle, self.width()))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's naming)
+        """A new width elides the text anew."""
+        super().resizeEvent(event)
+        self._fit()
+
+
 class ActionLabel(QWidget):
     """The current action in large type (two lines at most, so that a long NTU label never
     pushes the panels below out of sight), with its confidence underneath."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._action = FittedLabel("—", 2, _font(24, bold=True))
+        self._action = FittedLabel("—", 2, _font(20, bold=True))
         self._confidence = FittedLabel("no prediction yet", 1, _font(12))
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -188,7 +220,8 @@ class ActionLabel(QWidget):
 
 
 class TopKChart(QWidget):
-    """Horizontal bars of the k most probable classes, with the threshold as a dashed line."""
+    """Horizontal bars of the k most probable classes (fewer when the model has fewer), with the
+    confidence threshold as a red line across them, named in a legend underneath."""
 
     def __init__(self, k: int = 5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -196,7 +229,7 @@ class TopKChart(QWidget):
         self._items: list[dict[str, Any]] = []  # the prediction's top k, best first
         self._threshold = 0.0
         self._placeholder = ""
-        self.setFixedHeight(ROW_HEIGHT * k)
+        self.setFixedHeight(ROW_HEIGHT * k + LEGEND_HEIGHT)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
     def set_prediction(self, prediction: Prediction | None) -> None:
@@ -207,6 +240,7 @@ class TopKChart(QWidget):
     def set_threshold(self, threshold: float) -> None:
         """Where to draw the confidence threshold line (0..1)."""
         self._threshold = threshold
+        self.setToolTip(self.legend())
         self.update()
 
     def set_placeholder(self, text: str) -> None:
@@ -218,20 +252,33 @@ class TopKChart(QWidget):
         """The line shown instead of empty bars, '' when none."""
         return self._placeholder if not self._items else ""
 
+    def legend(self) -> str:
+        """What the red line means, as the legend under the bars says it."""
+        if self._threshold <= 0:
+            return "no confidence threshold (0 %)"
+        return f"red line: confidence threshold {self._threshold:.0%}"
+
+    def rows(self) -> int:
+        """Rows drawn: the prediction's classes (a two-class model: two), k empty bars before."""
+        return len(self._items) or self.k
+
     def event(self, event: QEvent) -> bool:
-        """A row's tooltip: its whole class name (the drawn one may be elided)."""
+        """A row's tooltip: its whole class name (the drawn one may be elided); elsewhere, what
+        the red line is."""
         if event.type() == QEvent.ToolTip:
-            row = int(event.pos().y() // (self.height() / self.k))
+            row = int(event.pos().y() // ROW_HEIGHT)
             if row < len(self._items):
                 item = self._items[row]
-                QToolTip.showText(event.globalPos(), f"{item['label']}: {item['score']:.1%}", self)
+                text = f"{item['label']}: {item['score']:.1%} ({self.legend()})"
             else:
-                QToolTip.hideText()
+                text = self.legend()
+            QToolTip.showText(event.globalPos(), text, self)
             return True
         return super().event(event)
 
     def paintEvent(self, _event) -> None:  # noqa: N802 (Qt's naming)
-        """One row per class: its name above a bar as long as its probability, and the percent."""
+        """One row per class: its name above a bar as long as its probability, and the percent;
+        the legend of the threshold line under them."""
         painter = QPainter(self)
         if self.placeholder():
             painter.setPen(MUTED)
@@ -242,14 +289,12 @@ class TopKChart(QWidget):
             painter.end()
             return
         painter.setRenderHint(QPainter.Antialiasing)
-        row = self.height() / self.k
-        metrics_font = _font(10)
-        painter.setFont(metrics_font)
+        painter.setFont(_font(10))
         text_h = painter.fontMetrics().height()
-        bar_h = max(6.0, row - text_h - 8)
+        bar_h = max(6.0, ROW_HEIGHT - text_h - 8)
         width = self.width() - 56
-        for i in range(self.k):
-            top = i * row
+        for i in range(self.rows()):
+            top = i * ROW_HEIGHT
             item = self._items[i] if i < len(self._items) else {"label": "", "score": 0.0}
             name, prob = item["label"], item["score"]
             painter.setPen(self.palette().windowText().color() if name else MUTED)
@@ -267,6 +312,7 @@ class TopKChart(QWidget):
                 f"{prob:.0%}" if name else "",
             )
             self._draw_threshold(painter, bar)
+        self._draw_legend(painter)
         painter.end()
 
     def _draw_threshold(self, painter: QPainter, bar: QRectF) -> None:
@@ -274,37 +320,57 @@ class TopKChart(QWidget):
         if self._threshold <= 0:
             return
         painter.save()
-        painter.setPen(QPen(QColor(200, 60, 60), 2))
+        painter.setPen(QPen(THRESHOLD_COLOUR, 2))
         x = bar.x() + bar.width() * self._threshold
         painter.drawLine(int(x), int(bar.top()) - 2, int(x), int(bar.bottom()) + 2)
+        painter.restore()
+
+    def _draw_legend(self, painter: QPainter) -> None:
+        """A short red tick and the words 'confidence threshold N %' along the bottom."""
+        top = self.height() - LEGEND_HEIGHT
+        painter.save()
+        painter.setFont(_font(9))
+        if self._threshold > 0:
+            painter.setPen(QPen(THRESHOLD_COLOUR, 2))
+            painter.drawLine(4, top + 4, 4, top + LEGEND_HEIGHT - 4)
+        painter.setPen(MUTED)
+        painter.drawText(
+            QRectF(12, top, self.width() - 12, LEGEND_HEIGHT),
+            Qt.AlignLeft | Qt.AlignVCenter,
+            self.legend().removeprefix("red line: "),
+        )
         painter.restore()
 
 
 class StatsPanel(QWidget):
     """Frames per second of capture, pose and inference, and the frame-to-prediction latency."""
 
-    FIELDS = (
-        ("capture", "capture fps"),
-        ("pose", "pose fps"),
-        ("inference", "inference fps"),
-        ("latency", "frame → prediction (ms)"),
-        ("people", "people in view"),
+    FIELDS = (  # key, title, tooltip; two to a row
+        ("capture", "capture fps", "frames read from the source per second"),
+        ("pose", "pose fps", "frames through the pose estimator per second"),
+        ("inference", "inference fps", "predictions of the action model per second"),
+        ("people", "people", "people in view in the latest frame"),
+        ("latency", "latency ms", "from a frame's capture to the prediction that includes it"),
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setHorizontalSpacing(12)
+        layout.setHorizontalSpacing(8)
         self._values: dict[str, QLabel] = {}
-        for row, (key, title) in enumerate(self.FIELDS):
+        for i, (key, title, tip) in enumerate(self.FIELDS):
             name = QLabel(title)
             value = QLabel("—")
             value.setFont(_font(11, bold=True))
             value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            layout.addWidget(name, row, 0)
-            layout.addWidget(value, row, 1)
+            for label in (name, value):
+                label.setToolTip(tip)
+            row, column = divmod(i, 2)
+            layout.addWidget(name, row, 3 * column)
+            layout.addWidget(value, row, 3 * column + 1)
             self._values[key] = value
+        layout.setColumnMinimumWidth(2, 16)
 
     def set_value(self, key: str, value: float | None, digits: int = 1) -> None:
         """Show one figure; None shows a dash."""
@@ -319,10 +385,12 @@ class Banner(QFrame):
     """A visible box for faults (no camera, video ended, bad checkpoint); hidden when empty.
 
     The message is selectable; for a checkpoint to fetch by hand it also shows the URL and the
-    file to save it as in read-only fields with Copy buttons; Retry asks for the run again.
+    file to save it as in read-only fields with Copy buttons; Retry asks for the run again, and
+    where no camera opened, "Play the demo clip" asks for a run on the demo clip.
     """
 
     retry = pyqtSignal()
+    play_demo = pyqtSignal()
 
     STYLES = {
         "error": ("#fde7e9", "#8b0000", "#e5a0a6"),
@@ -352,8 +420,12 @@ class Banner(QFrame):
             grid.addWidget(copy, row, 2)
         self.retry_button = QPushButton("Retry")
         self.retry_button.clicked.connect(self.retry)
+        self.demo_button = QPushButton("Play the demo clip")
+        self.demo_button.setToolTip("no webcam? a 2.6 s clip of two people hugging (fetched once)")
+        self.demo_button.clicked.connect(self.play_demo)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        buttons.addWidget(self.demo_button)
         buttons.addWidget(self.retry_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -395,9 +467,10 @@ class Banner(QFrame):
             field.setCursorPosition(0)
         self._fetch.show()
 
-    def offer_retry(self) -> None:
-        """Show the Retry button."""
+    def offer_retry(self, demo: bool = False) -> None:
+        """Show the Retry button, and with `demo` the one that plays the demo clip instead."""
         self.retry_button.show()
+        self.demo_button.setVisible(demo)
 
     def fetch_fields(self) -> tuple[str, str]:
         """The URL and the destination shown ('' when hidden): for tests."""
@@ -414,4 +487,5 @@ class Banner(QFrame):
         self._message.setText("")
         self._fetch.hide()
         self.retry_button.hide()
+        self.demo_button.hide()
         self.hide()

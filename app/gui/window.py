@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtCore import QSize, pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QImage
 from PyQt5.QtWidgets import (
     QApplication,
@@ -26,6 +26,7 @@ from PyQt5.QtWidgets import (
 )
 
 import weights
+from app.demo_clip import DEMO_SOURCE
 from app.gui.run import LiveRun
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.teach import TeachPanel
@@ -33,6 +34,10 @@ from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoVie
 from app.pipeline import Prediction
 from common.device import DEVICE_CHOICES
 from common.fileio import atomic_write
+
+SIDE_WIDTH = 300  # the right column: action, top-5, model, performance
+PREFERRED_SIZE = QSize(1280, 760)  # the default size where the screen has room for it
+TITLE_BAR_ALLOWANCE = 40  # the window manager's title bar, not part of the window's own height
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth);;All files (*)"
@@ -59,7 +64,8 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._load_settings(settings)
         self.teach = TeachPanel(self, self._output_dir, gui.teach)
-        self.resize(1200, 760)
+        self._build_menu()
+        self.resize(default_size(self.minimumSizeHint()))
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -71,7 +77,11 @@ class MainWindow(QMainWindow):
         self.chart = TopKChart(k=self._gui.top_k)
         self.stats = StatsPanel()
         self.source_edit = QLineEdit()
-        self.source_edit.setPlaceholderText("camera index (0, 1, …) or a video file")
+        self.source_edit.setPlaceholderText("camera index (0, 1, …), a video file, or demo")
+        self.source_edit.setToolTip(
+            "a camera index (0, 1, …), a video file, or 'demo': a short clip of two people "
+            "hugging, fetched once (no webcam needed)"
+        )
         self.source_browse = QPushButton("File…")
         self.weights_combo = QComboBox()
         self.weights_combo.setEditable(True)
@@ -116,12 +126,14 @@ class MainWindow(QMainWindow):
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
         self.start_button.clicked.connect(self.toggle_run)
         self.banner.retry.connect(self.start_run)
+        self.banner.play_demo.connect(self.play_demo)
         self.snapshot_button.clicked.connect(self.save_snapshot)
         self.record_button.toggled.connect(self._toggle_recording)
 
     def _build_layout(self) -> None:
         """Banner, video and controls on the left; action, top-5 and timings in a right column."""
         side = QVBoxLayout()
+        side.setSpacing(4)
         side.addWidget(self._group("Action", self.action))
         side.addWidget(self._group(f"Top {self.chart.k}", self.chart))
         side.addWidget(self._group("Model", self.model_label))
@@ -129,7 +141,7 @@ class MainWindow(QMainWindow):
         side.addWidget(self._group("Performance", self.stats))
         side_widget = QWidget()
         side_widget.setLayout(side)
-        side_widget.setFixedWidth(380)
+        side_widget.setFixedWidth(SIDE_WIDTH)
         left = QVBoxLayout()
         left.addWidget(self.banner)
         left.addWidget(self.video, stretch=1)
@@ -142,33 +154,45 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _controls(self) -> QWidget:
-        """Two rows under the video: what to run, then how, and the buttons."""
+        """Rows under the video: what to run, how, then the switches and the buttons (narrow
+        enough for a laptop screen beside the side column and the Teach panel)."""
         grid = QGridLayout()
         grid.setContentsMargins(0, 4, 0, 0)
         grid.addWidget(QLabel("Source"), 0, 0)
-        grid.addWidget(self._with_button(self.source_edit, self.source_browse), 0, 1, 1, 3)
-        grid.addWidget(QLabel("Checkpoint"), 0, 4)
-        grid.addWidget(self._with_button(self.weights_combo, self.weights_browse), 0, 5, 1, 3)
-        row = QHBoxLayout()
+        grid.addWidget(self._with_button(self.source_edit, self.source_browse), 0, 1)
+        grid.addWidget(QLabel("Checkpoint"), 1, 0)
+        grid.addWidget(self._with_button(self.weights_combo, self.weights_browse), 1, 1)
+        settings = QHBoxLayout()
         for label, field in (
             ("Device", self.device_combo),
             ("Window", self.window_spin),
             ("Threshold", self.threshold_spin),
         ):
-            row.addWidget(QLabel(label))
-            row.addWidget(field)
-            row.addSpacing(12)
-        row.addWidget(self.mirror_check)
-        row.addWidget(self.either_hand_check)
-        row.addStretch(1)
+            settings.addWidget(QLabel(label))
+            settings.addWidget(field)
+            settings.addSpacing(12)
+        settings.addStretch(1)
+        grid.addLayout(settings, 2, 0, 1, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.mirror_check)
+        buttons.addWidget(self.either_hand_check)
+        buttons.addStretch(1)
         for button in (self.start_button, self.snapshot_button, self.record_button):
-            row.addWidget(button)
-        grid.addLayout(row, 1, 0, 1, 8)
+            buttons.addWidget(button)
+        grid.addLayout(buttons, 3, 0, 1, 2)
         grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(5, 1)
         widget = QWidget()
         widget.setLayout(grid)
         return widget
+
+    def _build_menu(self) -> None:
+        """A View menu that shows and hides the Teach panel (also Ctrl+T)."""
+        toggle = self.teach.dock.toggleViewAction()
+        toggle.setText("&Teach panel")
+        toggle.setShortcut("Ctrl+T")
+        toggle.setToolTip("show or hide the Teach panel: record your own actions and train")
+        self.teach_action = toggle
+        self.menuBar().addMenu("&View").addAction(toggle)
 
     @staticmethod
     def _with_button(field: QWidget, button: QPushButton) -> QWidget:
@@ -186,6 +210,7 @@ class MainWindow(QMainWindow):
         """A titled box around one widget."""
         box = QGroupBox(title)
         layout = QVBoxLayout(box)
+        layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(content)
         return box
 
@@ -278,6 +303,11 @@ class MainWindow(QMainWindow):
         self._set_running_controls(True)
         self._run.start()
 
+    def play_demo(self) -> None:
+        """Run on the demo clip (no camera opened): the source field says 'demo'."""
+        self.source_edit.setText(DEMO_SOURCE)
+        self.start_run()
+
     def stop_run(self) -> None:
         """Ask the run to stop; the controls come back when it has."""
         if self._run is not None:
@@ -312,7 +342,8 @@ class MainWindow(QMainWindow):
         if self._predictions == 0 and not self._fault:
             self.action.clear("no prediction in this run")
         if self._fault:
-            self.banner.offer_retry()
+            no_camera = self.current_settings().source.isdigit() and not self._frames_shown
+            self.banner.offer_retry(demo=no_camera)
         elif not self.video.has_image():  # otherwise the last frame and its notice stay
             self.video.set_notice("Choose a source and press Start")
         self.run_stopped.emit()
@@ -457,3 +488,13 @@ def _yes(box: QCheckBox) -> str:
 def _headline(text: str) -> str:
     """A message's first clause (up to ';'), for the status bar: the banner has the rest."""
     return text.split(";", 1)[0].strip()
+
+
+def default_size(minimum: QSize) -> QSize:
+    """The window's starting size: PREFERRED_SIZE bounded by the screen's free area (less a
+    title bar), never below the layout's minimum, so that it fits a 1366 x 768 laptop."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return PREFERRED_SIZE
+    free = screen.availableGeometry().size() - QSize(0, TITLE_BAR_ALLOWANCE)
+    return PREFERRED_SIZE.boundedTo(free).expandedTo(minimum)
