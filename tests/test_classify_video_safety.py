@@ -14,6 +14,7 @@ from pose_helpers import astronaut_video, blank_video, streaming
 
 import app.classify_video as cv
 from app.classify_video import VideoResult, main, merge_windows
+from app.pipeline import PipelineSettings
 from model import ModelConfig, build_model, save_checkpoint
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
@@ -177,10 +178,10 @@ def test_folder_names_cannot_collide_and_results_are_written_as_each_video_ends(
     for name in ("clip.mp4", "clip.avi", "other.mp4"):
         (folder / name).write_bytes(b"video")
     monkeypatch.setattr(cv, "video_pipeline", lambda config: _Pipeline())
-    monkeypatch.setattr(cv, "settings_from", lambda args: None)
+    monkeypatch.setattr(cv, "settings_from", lambda args: PipelineSettings())
     monkeypatch.setattr(cv, "run_settings", lambda config, pipeline: {"weights": "fake"})
 
-    def classify(video, pipeline, annotate, progress):
+    def classify(video, pipeline, annotate, progress, summary):
         if video.name == "other.mp4":
             raise KeyboardInterrupt
         return _fake_result(video)

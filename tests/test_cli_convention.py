@@ -39,6 +39,7 @@ COMMANDS = {
     "bench.pipeline": "python -m bench.pipeline",
     "bench.looped_windows": "python -m bench.looped_windows",
     "bench.skeleton_gap": "python -m bench.skeleton_gap",
+    "bench.real_set": "python -m bench.real_set",
     "bench.finetune": "python -m bench.finetune",
     "bench.memory": "python -m bench.memory",
     "bench.video_set": "python -m bench.video_set",
@@ -52,6 +53,7 @@ CONFIG_COMMANDS = {
     "train.from_videos",
     "bench.train",
     "bench.finetune",
+    "bench.real_set",
 }
 DEVICE_COMMANDS = {
     "app.classify_video",
@@ -61,6 +63,7 @@ DEVICE_COMMANDS = {
     "train.from_videos",
     "bench.train",
     "bench.model",
+    "bench.real_set",
 }
 WEIGHTS_COMMANDS = {
     "app.classify_video",
@@ -72,6 +75,7 @@ WEIGHTS_COMMANDS = {
     "bench.pipeline",
     "bench.looped_windows",
     "bench.skeleton_gap",
+    "bench.real_set",
 }
 
 
