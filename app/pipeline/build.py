@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from pose import BodyTracker, PoseEstimator, make_estimator
 
-from .classifier import StreamingClassifier
+from .classifier import Member, StreamingClassifier
 from .frames import FramePipeline
 from .settings import PipelineSettings
 
@@ -25,6 +28,7 @@ def build_pipeline(
     device = select_device(settings.device)
     if model is None:
         model = load_model(settings.weights_name(), device=device)
+    members = ensemble_members(settings.classifier.ensemble, model, settings.weights_name(), device)
     if background and settings.live.torch_threads:
         torch.set_num_threads(settings.live.torch_threads)
     classifier = StreamingClassifier(
@@ -35,6 +39,7 @@ def build_pipeline(
         background=background,
         drop_late=drop_late,
         keep_history=keep_history,
+        members=members,
     )
     estimator, tracker = build_pose_stages(settings)
     return FramePipeline(estimator, tracker, classifier)
@@ -44,3 +49,57 @@ def build_pose_stages(settings: PipelineSettings) -> tuple[PoseEstimator, BodyTr
     """The pose estimator and body tracker of the `pose` and `tracker` settings: pixels -> the
     (3, 25, 2) skeletons the classifier gets (also what train.from_videos extracts with)."""
     return make_estimator(settings.pose), BodyTracker(settings.tracker)
+
+
+def ensemble_members(
+    names: list[str], model: torch.nn.Module, model_name: str, device: torch.device
+) -> list[Member]:
+    """The ensemble's checkpoints that can vote on the model's classes, loaded (a released one
+    fetched on first use): each that names every class of the model, by name (an NTU-120 model
+    votes on NTU-60's classes). One that is the model itself, or lacks one of its classes (a
+    model of your own actions), is left out: the ensemble then is the model alone."""
+    import weights
+
+    wanted = getattr(model, "class_names", None)
+    if not names or not wanted:
+        return []
+    chosen = []
+    for name in names:
+        known = _class_names_of(name)
+        if known is None or not set(wanted) <= set(known) or _same_file(name, model_name):
+            continue
+        member = weights.load_model(name, device=device)
+        outputs = np.array([known.index(label) for label in wanted])
+        chosen.append(Member(name, member, getattr(member, "stream", "joint"), outputs))
+    return chosen
+
+
+def _class_names_of(name: str) -> list[str] | None:
+    """A registered checkpoint's class names from the registry (no download); a file's from
+    the file; None when neither says."""
+    import weights
+    from common.errors import UserError
+    from weights.registry import is_path
+
+    try:
+        if is_path(name):
+            return getattr(weights.load_model(name), "class_names", None)
+        return weights.get(name).class_names()
+    except UserError:
+        return None
+
+
+def _same_file(name: str, other: str) -> bool:
+    """Whether two checkpoint names or files are the same checkpoint file."""
+    import weights
+    from common.errors import UserError
+    from weights.registry import is_path
+
+    def where(text: str) -> Path | None:
+        try:
+            return Path(text).resolve() if is_path(text) else weights.get(text).path()
+        except UserError:
+            return None
+
+    first, second = where(name), where(other)
+    return first is not None and second is not None and first.resolve() == second.resolve()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ class ClassifierSettings:
     """The streaming classifier's settings; the defaults are the product's, a YAML `classifier:`
     section overrides them (load_settings)."""
 
-    window: int = 100  # frames (at `fps`) per prediction (see bench.pipeline --window-study)
+    window: int = 64  # frames (at `fps`) per prediction (see bench.real_set and --window-study)
     stride: int = 15  # pushed frames between predictions
     fps: float = FPS  # the rate the window is resampled to (NTU's)
     pad_to: int = SAMPLE_LENGTH  # loop the window to this many frames as training did (0: none)
@@ -43,10 +44,14 @@ class ClassifierSettings:
     smoothing: float = 0.0  # moving-average weight of the past on probabilities (0 = off)
     # also classify each window's mirror image and average, so that left- and right-handed
     # actions read alike (twice the model's work)
-    either_hand: bool = False
+    either_hand: bool = True
     # the logits are divided by this before the softmax: above 1, probabilities that mean what
     # they say on real people (fitted by python -m bench.real_set --calibrate); 1: the model's own
-    temperature: float = 1.0
+    temperature: float = 3.0
+    # other checkpoints (registry names or files) whose probabilities are averaged with the
+    # model's, class by class by name: one that does not name every class of the model (or is
+    # the model itself) is left out (app.pipeline.build); each costs one network run a window
+    ensemble: list[str] = field(default_factory=lambda: ["ntu60-xview-joint"])
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -62,6 +67,13 @@ class ClassifierSettings:
                 f"bad classifier settings: fps={self.fps!r}, smoothing={self.smoothing!r} and "
                 f"temperature={self.temperature!r} must be numbers"
             )
+        if not isinstance(self.ensemble, list) or not all(
+            isinstance(name, str) and name for name in self.ensemble
+        ):
+            raise UserError(
+                f"bad classifier settings: ensemble={self.ensemble!r} must be a list of "
+                "checkpoint names or files"
+            )
         if (
             not 0 < self.fps <= 1000
             or not 0.0 <= self.smoothing < 1.0
@@ -72,6 +84,17 @@ class ClassifierSettings:
                 f"smoothing={self.smoothing} (in [0, 1)), temperature={self.temperature} "
                 "(in [0.05, 100])"
             )
+
+
+@dataclass
+class Member:
+    """A network that votes with the model (ClassifierSettings.ensemble): its name, its input
+    stream, and the index of each of the model's classes among its outputs."""
+
+    name: str
+    model: torch.nn.Module
+    stream: str
+    outputs: np.ndarray
 
 
 class StreamingClassifier:
@@ -87,7 +110,9 @@ class StreamingClassifier:
     model.runtime); with `looped` the torch runtime computes a window looped to `pad_to` on its
     own frames (ShiftGCN's `loop_to`). With `either_hand`, each window is classified together
     with its mirror image and the two predictions averaged, so that an action done with the left
-    hand reads as the same action done with the right.
+    hand reads as the same action done with the right. `members` (Member: another network and
+    where each of the model's classes is among its outputs) vote too: the probabilities of all
+    are averaged, each restricted to the model's classes.
     """
 
     def __init__(
@@ -100,11 +125,17 @@ class StreamingClassifier:
         background: bool = False,
         drop_late: bool = True,
         keep_history: bool = False,
+        members: Sequence[Member] = (),
     ) -> None:
         self.model = model
         self.settings = settings
         self.device = torch.device(device)
         self._logits = make_runtime(model, runtime, self.device, settings.looped)
+        self._votes = [(self._logits, getattr(model, "stream", "joint"), None)] + [
+            (make_runtime(m.model, runtime, self.device, settings.looped), m.stream, m.outputs)
+            for m in members
+        ]
+        self.members = [m.name for m in members]
         self.window, self.stride, self.fps = settings.window, settings.stride, settings.fps
         self.smoothing, self.pad_to = settings.smoothing, settings.pad_to
         self.min_frames = settings.min_frames
@@ -210,10 +241,13 @@ class StreamingClassifier:
     def _classify(self, frames: np.ndarray, start: float, end: float, arrival: float) -> None:
         """Normalise, run the network, smooth, and publish the prediction."""
         began = time.perf_counter()
-        x = prepare_window(frames, self.pad_to, self.stream)
-        raw = softmax(self._logits(x) / self.temperature)
-        if self.either_hand:
-            raw = (raw + softmax(self._logits(mirror(x)) / self.temperature)) / 2
+        inputs: dict[str, np.ndarray] = {}
+        votes = []
+        for logits, stream, outputs in self._votes:
+            if stream not in inputs:
+                inputs[stream] = prepare_window(frames, self.pad_to, stream)
+            votes.append(self._probabilities(logits, inputs[stream], outputs))
+        raw = np.mean(votes, axis=0)
         done = time.perf_counter()
         with self._lock:
             self._smoothed = (
@@ -235,6 +269,18 @@ class StreamingClassifier:
             )
             if self._keep_history:
                 self.history.append(prediction)
+
+    def _probabilities(
+        self, logits: Callable[[np.ndarray], np.ndarray], x: np.ndarray, outputs: np.ndarray | None
+    ) -> np.ndarray:
+        """One network's class probabilities for input x (with its mirror image's when
+        either_hand), at the temperature, restricted to the model's classes (`outputs`)."""
+        views = (x, mirror(x)) if self.either_hand else (x,)
+        probs = np.mean([softmax(logits(view) / self.temperature) for view in views], axis=0)
+        if outputs is None:
+            return probs
+        probs = probs[outputs]
+        return probs / max(float(probs.sum()), 1e-12)
 
     def _take_fresh(self) -> Prediction | None:
         """The prediction finished since the last call, once."""

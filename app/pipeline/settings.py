@@ -36,7 +36,7 @@ class SummarySettings:
     # share of a class's video score that comes from its clearest stretch of windows rather than
     # from the mean over all of them, so that a short action (a fall, a kick, a sit-down) is not
     # averaged away by the seconds around it (0: the weighted mean alone)
-    peak_weight: float = 0.5
+    peak_weight: float = 0.25
     peak_span: float = 1.0  # seconds of consecutive window ends that make one stretch
     # below this top-1 score the video reads "no known action" (0: always name the top-1)
     unknown_below: float = 0.0
