@@ -29,7 +29,10 @@ from common.fileio import atomic_write
 def build_parser() -> argparse.ArgumentParser:
     """The run_demo.py command line."""
     parser = command_parser("run_demo.py", __doc__)
-    parser.add_argument("--source", help="camera index (0, 1, ...) or a video file (default: 0)")
+    parser.add_argument(
+        "--source",
+        help="camera index (0, 1, ...), rtsp:// or http(s):// URL, or a video file (default: 0)",
+    )
     add_pipeline_flags(parser)
     parser.add_argument(
         "--screenshot",

@@ -29,7 +29,7 @@ import weights
 from app.gui.run import LiveRun
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.teach import TeachPanel
-from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
+from app.gui.widgets import ActionLabel, Banner, EventList, StatsPanel, TopKChart, VideoView
 from app.pipeline import Prediction
 from common.device import DEVICE_CHOICES
 from common.fileio import atomic_write
@@ -70,8 +70,11 @@ class MainWindow(QMainWindow):
         self.action = ActionLabel()
         self.chart = TopKChart(k=self._gui.top_k)
         self.stats = StatsPanel()
+        self.events = EventList()
         self.source_edit = QLineEdit()
-        self.source_edit.setPlaceholderText("camera index (0, 1, …) or a video file")
+        self.source_edit.setPlaceholderText(
+            "camera index (0, 1, …), rtsp:// or http:// URL, or a video file"
+        )
         self.source_browse = QPushButton("File…")
         self.weights_combo = QComboBox()
         self.weights_combo.setEditable(True)
@@ -125,6 +128,9 @@ class MainWindow(QMainWindow):
         side.addWidget(self._group("Action", self.action))
         side.addWidget(self._group(f"Top {self.chart.k}", self.chart))
         side.addWidget(self._group("Model", self.model_label))
+        if self._gui.event_rules:
+            rules = ", ".join(str(rule) for rule in self._gui.rules())
+            side.addWidget(self._group(f"Events ({rules})", self.events), stretch=1)
         side.addStretch(1)
         side.addWidget(self._group("Performance", self.stats))
         side_widget = QWidget()
@@ -264,8 +270,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText("loading the checkpoint…")
         settings = self.current_settings()
         self.statusBar().showMessage(f"starting {settings.source} with {settings.weights}")
-        self._run = LiveRun(settings, self._gui, parent=self)
+        event_log = self._output_dir / self._gui.event_log
+        self._run = LiveRun(settings, self._gui, parent=self, event_log=event_log)
         worker = self._run.worker
+        worker.event_ready.connect(self.events.add_event)
         worker.frame_ready.connect(self._show_frame)
         worker.prediction_ready.connect(self._show_prediction)
         worker.download_progress.connect(self._show_download)

@@ -1,0 +1,51 @@
+"""Action events in the window's pipeline worker: the rules of gui.yaml turn its predictions
+into logged events with snapshots, emitted for the Events list; a network source's drops reach
+the window as messages."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+from test_gui_workers import _captured, _ClipPipeline
+
+from app.events import EventRule
+from app.gui.settings import GuiSettings, RunSettings
+from app.gui.workers import EventSettings, PipelineWorker, RateMeter
+from app.sources import FrameBuffer
+from common.errors import UserError
+
+
+def test_the_worker_logs_events_and_emits_them(tmp_path) -> None:
+    log = tmp_path / "events.jsonl"
+    buffer = FrameBuffer(3)
+    meters = {name: RateMeter() for name in ("capture", "pose", "inference")}
+    worker = PipelineWorker(
+        RunSettings.defaults(GuiSettings()),
+        {},
+        2,
+        buffer,
+        meters,
+        build=lambda settings, config, progress: _ClipPipeline(predict_at=1),
+        events=EventSettings([EventRule.parse("wave>=0.5"), EventRule.parse("clap>=0.5")], log),
+    )
+    emitted = []
+    worker.event_ready.connect(emitted.append)
+    for i in range(3):
+        buffer.put(_captured(i, size=8, grey=60))
+    buffer.close()
+    worker.run()
+    [event] = emitted  # wave at 0.9 in both predictions; clap never
+    assert (event.label, event.end, event.peak_score, event.person) == ("wave", 99.0, 0.9, -1)
+    [record] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["snapshot"] == event.snapshot and record["label"] == "wave"
+    assert cv2.imread(event.snapshot).shape == (8, 8, 3)
+
+
+def test_a_rule_that_cannot_be_read_is_refused_with_the_gui_settings() -> None:
+    assert [str(r) for r in GuiSettings(event_rules=["falling>=0.6 for 1s"]).rules()] == [
+        "falling>=0.6 for 1s"
+    ]
+    with pytest.raises(UserError, match="cannot read the event rule"):
+        GuiSettings(event_rules=["falling above 0.6"])
