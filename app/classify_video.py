@@ -506,14 +506,14 @@ def main(argv: list[str] | None = None) -> int:
     for video in videos:
         annotate, skeleton_path = planned[video]
         clip = SkeletonClip()
-        keep = (
-            (lambda r, image, clip=clip: clip.add(r.skeleton, r.slots, image.shape))
-            if _is_pyskl(args)
-            else None
-        )
+        keep = {"on_frame": lambda r, image, clip=clip: clip.add(r.skeleton, r.slots, image.shape)}
         try:
             result = classify_video(
-                video, pipeline, annotate, progress=not args.no_progress, on_frame=keep
+                video,
+                pipeline,
+                annotate,
+                progress=not args.no_progress,
+                **(keep if _is_pyskl(args) else {}),
             )
         except UserError as err:
             if not folder:
@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             print_result(result)
             if skeleton_path is not None:
                 save_skeleton(skeleton_path, result.skeleton)
-            if keep is not None:
+            if _is_pyskl(args):
                 label = args.skeleton_label
                 label = result.top5[0]["index"] if label is None else label
                 pyskl.append(clip.annotation(video.name, label, args.skeleton_layout))
