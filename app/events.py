@@ -267,6 +267,7 @@ class EventLog:
                 f"({err.strerror}); choose a writable place"
             ) from None
         self._run = time.strftime("%Y%m%d-%H%M%S")
+        self.written = 0  # events appended by this EventLog
 
     def write(self, event: Event) -> None:
         """Save the snapshot (when there is a frame), then append the event's line."""
@@ -283,6 +284,7 @@ class EventLog:
             handle.write(json.dumps(event.to_json()) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        self.written += 1
 
 
 class EventCommand:

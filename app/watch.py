@@ -73,12 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.on_event
         else None
     )
-    count = 0
     try:
         for event in recognizer.events(
             args.source, rules, log=log, command=command, on_status=_say
         ):
-            count += 1
             print(
                 f"event {event.number}: {event.label} (person {event.person}) "
                 f"{event.start:.1f}-{event.end:.1f} s, peak {event.peak_score:.2f}; "
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if command is not None:
             command.close()
     dropped = f", {recognizer.dropped} frames dropped" if live else ""
-    print(f"{count} events logged to {log.path}{dropped}")
+    print(f"{log.written} events logged to {log.path}{dropped}")
     return 0
 
 

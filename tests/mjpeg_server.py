@@ -20,6 +20,7 @@ class MjpegServer:
         self.per_connection = list(per_connection)
         self.interval = 1 / fps
         self.connections = 0
+        self.sent = 0  # frames sent, over all connections
         self.killed = threading.Event()
         outer = self
 
@@ -38,6 +39,7 @@ class MjpegServer:
                         jpeg = outer.jpegs[i % len(outer.jpegs)]
                         head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
                         self.wfile.write(head.encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                        outer.sent += 1
                         time.sleep(outer.interval)
                 except (BrokenPipeError, ConnectionResetError):
                     return

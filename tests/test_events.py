@@ -5,13 +5,18 @@ anything up) and python -m app.watch end to end on a generated video."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import time
 
 import cv2
 import numpy as np
 import pytest
+from mjpeg_server import MjpegServer
 from pose_helpers import astronaut_video
+from shared_paths import REPO_ROOT
+from video_set_helpers import moving_person
 
 from app.events import EventCommand, EventDetector, EventLog, EventRule, FrameRing
 from app.pipeline import Prediction
@@ -204,3 +209,48 @@ def test_watch_refuses_a_bad_rule_in_one_line(tmp_path, capsys, small_checkpoint
     assert (
         status == 1 and err.startswith("error: cannot read the event rule") and err.count("\n") == 1
     )
+
+
+def test_ctrl_c_ends_the_watch_with_the_open_events_logged(tmp_path, small_checkpoint):
+    """A watch on a network stream, interrupted while an event is still open (every prediction
+    qualifies): it exits 0 and the log holds that event, complete."""
+    server = MjpegServer(moving_person("sway", 20), per_connection=[100_000])
+    log = tmp_path / "events.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.watch",
+            server.url,
+            "--rule",
+            "walking>=0.0001",
+            "--events",
+            str(log),
+            "--weights",
+            str(small_checkpoint),
+            "--device",
+            "cpu",
+            "--set",
+            "classifier.window=16",
+            "--set",
+            "classifier.stride=4",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while server.sent < 150 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        server.kill()
+    assert process.returncode == 0, err
+    assert "stopped (Ctrl-C)" in err and f"1 events logged to {log}" in out
+    [record] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["label"] == "walking" and record["end"] > record["start"]
+    assert cv2.imread(record["snapshot"]) is not None
