@@ -180,6 +180,7 @@ class Recognizer:
         reopened per the `stream` settings, `on_status` hearing of it). Ends with the source,
         or once `stop` is set."""
         stop = stop or threading.Event()
+        self.pipeline.reset()  # a new source: nothing of an earlier one carries over
         opened = source if hasattr(source, "close") else None
         if opened is None:
             opened = open_source(source, self.settings.stream, on_status)
