@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     rules = [EventRule.parse(text) for text in args.rule]
     if not 0 < args.on_event_timeout <= 3600:
         raise UserError("--on-event-timeout must lie in (0, 3600] seconds")
+    log = EventLog(args.events, args.snapshots)  # refused before the model loads
     live = not Path(args.source).is_file()
     recognizer = Recognizer(pipeline_settings(args), live=live)
-    log = EventLog(args.events, args.snapshots)
     command = (
         EventCommand(shlex.split(args.on_event), args.on_event_timeout, _say)
         if args.on_event
