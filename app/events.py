@@ -36,7 +36,8 @@ _RULE = re.compile(
 HOOK_TIMEOUT_S = 10.0  # an --on-event command running longer is cut off
 HOOK_QUEUE = 32  # events waiting for the command at most; more are reported and skipped
 SNAPSHOT_SECONDS = 4.0  # how far back FrameRing keeps frames for a late prediction's snapshot
-SNAPSHOT_MAX_WIDTH = 960  # larger frames are kept (and saved) scaled down to this width
+SNAPSHOT_FRAMES = 60  # frames it keeps at most, evenly spaced (about 65 MB at 800x450)
+SNAPSHOT_MAX_WIDTH = 800  # larger frames are kept (and saved) scaled down to this width
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,21 @@ class FrameRing:
     """The last few seconds of frames by timestamp, so that a prediction that comes a little
     after its window (the model runs behind pose) can still show the frame the window ended on."""
 
-    def __init__(self, seconds: float = SNAPSHOT_SECONDS, max_width: int = SNAPSHOT_MAX_WIDTH):
+    def __init__(
+        self,
+        seconds: float = SNAPSHOT_SECONDS,
+        max_width: int = SNAPSHOT_MAX_WIDTH,
+        max_frames: int = SNAPSHOT_FRAMES,
+    ) -> None:
         self._seconds, self._max_width = seconds, max_width
+        self._spacing = seconds / max_frames
         self._frames: deque[tuple[float, np.ndarray]] = deque()
 
     def add(self, timestamp: float, image: np.ndarray) -> None:
-        """Keep a frame (a reference; frames wider than max_width as a smaller copy)."""
+        """Keep a frame (a reference; frames wider than max_width as a smaller copy), unless
+        the last one kept is more recent than max_frames evenly spaced over `seconds` allow."""
+        if self._frames and timestamp - self._frames[-1][0] < self._spacing - 1e-6:
+            return
         width = image.shape[1]
         if width > self._max_width:
             height = round(image.shape[0] * self._max_width / width)

@@ -89,11 +89,12 @@ def test_an_event_is_a_run_that_held_per_person():
 
 
 def test_the_frame_ring_gives_the_frame_a_window_ended_on():
-    ring = FrameRing(seconds=1.0, max_width=8)
-    for t in range(30):
-        ring.add(t / 10, np.full((8, 16, 3), t, np.uint8))
-    assert ring.at(2.55)[0, 0, 0] == 25 and ring.at(2.55).shape == (4, 8, 3)
-    assert ring.at(0.0)[0, 0, 0] == 19  # older than kept: the oldest kept
+    ring = FrameRing(seconds=1.0, max_width=8, max_frames=5)
+    for t in range(60):
+        ring.add(t / 20, np.full((8, 16, 3), t, np.uint8))  # 20 a second: every 4th is kept
+    assert ring.at(2.55)[0, 0, 0] == 48 and ring.at(2.55).shape == (4, 8, 3)
+    assert ring.at(2.45)[0, 0, 0] == 48 and ring.at(2.35)[0, 0, 0] == 44
+    assert ring.at(0.0)[0, 0, 0] == 36  # older than kept: the oldest kept
 
 
 def test_the_log_is_json_lines_with_snapshots(tmp_path):
