@@ -5,10 +5,14 @@ the window as messages."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import pytest
 from mjpeg_server import MjpegServer
+from shared_paths import REPO_ROOT
 from test_gui_workers import _captured, _ClipPipeline
 from video_set_helpers import moving_person
 
@@ -72,3 +76,40 @@ def test_the_window_hears_of_a_stream_that_drops_and_comes_back() -> None:
     assert any("reconnected" in t for t in texts)
     assert messages[-1][0] == "error" and "not back within 1 s" in messages[-1][1]
     assert buffer.closed is False and buffer.dropped == 0  # 40 frames wait for processing
+
+
+EVENT_LIST_SCRIPT = """
+import numpy as np
+from app.gui.qtenv import prepare_qt_environment
+prepare_qt_environment()
+from PyQt5.QtWidgets import QApplication
+from app.events import Event
+from app.gui.widgets import EventList
+app = QApplication([])
+events = EventList()
+for number, frame in ((1, np.full((90, 160, 3), 200, np.uint8)), (2, None)):
+    events.add_event(Event(number, "falling>=0.6", "falling", 42, 3, 1.0, 4.5, 0.83, 4.0,
+                           snapshot="/x/event.png" if frame is not None else None,
+                           peak_frame=frame))
+top, below = events.item(0), events.item(1)
+print(events.count(), repr(top.text()), top.icon().isNull(), below.icon().isNull(),
+      below.toolTip())
+"""
+
+
+@pytest.mark.gui
+def test_the_events_list_shows_the_newest_first_with_its_snapshot(qt_display) -> None:
+    env = {**os.environ, **qt_display, "PYTHONPATH": str(REPO_ROOT)}
+    env = {key: value for key, value in env.items() if value != ""}
+    run = subprocess.run(
+        [sys.executable, "-c", EVENT_LIST_SCRIPT],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[0] == (
+        "2 'falling 83%\\n1.0-4.5 s · person 3' True False /x/event.png"
+    )
