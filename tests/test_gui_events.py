@@ -113,3 +113,34 @@ def test_the_events_list_shows_the_newest_first_with_its_snapshot(qt_display) ->
     assert run.stdout.split("\n")[0] == (
         "2 'falling 83%\\n1.0-4.5 s · person 3' True False /x/event.png"
     )
+
+
+@pytest.mark.gui
+@pytest.mark.slow
+def test_run_demo_plays_a_network_stream_until_it_is_lost(qt_display, tmp_path) -> None:
+    """run_demo.py --source URL: frames and predictions from an MJPEG stream on 127.0.0.1; when
+    the server is killed the banner says the stream is lost, after the reconnecting tries, and
+    the smoke run exits 1 (a run that ended on a fault, as for a camera unplugged)."""
+    from gui_helpers import person_frames, random_checkpoint, run_demo
+
+    server = MjpegServer(person_frames(30), per_connection=[150], fps=15)
+    checkpoint = random_checkpoint(tmp_path / "untrained.pt")
+    run = run_demo(
+        [
+            "--source",
+            server.url,
+            "--weights",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--set",
+            "stream.give_up_after_s=2",
+            "--quit-after",
+            "60",
+        ],
+        qt_display,
+        tmp_path,
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]  # a fault
+    assert run.number("frames shown") >= 1 and run.number("predictions") >= 1
+    assert run.summary["banner"].startswith(f"stream {server.url} lost after 150 frames")
