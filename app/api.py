@@ -60,7 +60,8 @@ class ClassScore:
 class ActionPrediction:
     """What the recogniser says about the window that ends at `end`: the action of its main
     person (`person`, the tracker's identity; `partner` the second body's, -1 if none), with
-    the five likeliest classes. Times are the source's seconds (frame timestamps)."""
+    the five likeliest classes. Times are the source's seconds (frame timestamps: a video's
+    position, or the seconds since a camera or stream was opened)."""
 
     label: str
     index: int
@@ -123,9 +124,10 @@ class Recognizer:
     ) -> Recognizer:
         """A recogniser for a registered checkpoint name or a .pt file (None: the configured
         default); `config` a pipeline YAML and `overrides` keys over it (e.g. {"tracker":
-        {"mirror": True}}), as `--config` and `--set`. `live`: the model runs in its own thread
-        and windows that come while it is busy are skipped, as in the live window (a camera or
-        a URL); otherwise every window is classified."""
+        {"mirror": True}}), as `--config` and `--set`. `live`: windows that come while the model
+        is busy are skipped (the newest wins), as in the live window, for a camera or a URL;
+        otherwise every window is classified, so that a file's results do not depend on the
+        machine's speed."""
         layered = dict(overrides or {})
         if weights is not None:
             layered["weights"] = os.fspath(weights)

@@ -82,7 +82,8 @@ class VideoSource:
 
 
 class CameraSource:
-    """Frames of a camera, timestamped by the monotonic clock at capture."""
+    """Frames of a camera, timestamped by the monotonic clock at capture, in seconds since the
+    camera was opened."""
 
     def __init__(self, index: int = 0, width: int | None = None, height: int | None = None) -> None:
         self._capture = cv2.VideoCapture(index)
@@ -96,6 +97,7 @@ class CameraSource:
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         self.fps = reported_fps(self._capture)
         self.index = index
+        self._opened_at = time.monotonic()
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames until the camera stops delivering them."""
@@ -106,7 +108,7 @@ class CameraSource:
             if not ok:
                 return
             done = time.perf_counter()
-            yield Frame(image, time.monotonic(), count, 1000 * (done - began))
+            yield Frame(image, time.monotonic() - self._opened_at, count, 1000 * (done - began))
             count += 1
 
     def close(self) -> None:
@@ -142,17 +144,15 @@ class StreamSettings:
 
 def is_stream_url(spec: object) -> bool:
     """Whether a source is a network camera's URL (rtsp://, http(s)://)."""
-    return (
-        isinstance(spec, str)
-        and spec.partition("://")[0].lower() in STREAM_SCHEMES
-        and ("://" in spec)
-    )
+    scheme, separator, _ = spec.partition("://") if isinstance(spec, str) else ("", "", "")
+    return bool(separator) and scheme.lower() in STREAM_SCHEMES
 
 
 class NetworkSource:
     """Frames of a network camera (RTSP, MJPEG or HLS over HTTP), timestamped by the monotonic
-    clock; a stream that drops is reopened with doubling waits until `give_up_after_s` passes
-    without a frame. `on_status(text)` hears of each drop and reconnection."""
+    clock in seconds since the stream was first opened; a stream that drops is reopened with
+    doubling waits until `give_up_after_s` passes without a frame. `on_status(text)` hears of
+    each drop and reconnection."""
 
     def __init__(
         self,
@@ -173,6 +173,7 @@ class NetworkSource:
                 "or HLS (stream.open_timeout_s sets the wait)"
             )
         self.fps = reported_fps(self._capture)
+        self._opened_at = time.monotonic()
 
     def _open(self) -> cv2.VideoCapture | None:
         """The stream opened within the timeouts, or None."""
@@ -197,7 +198,8 @@ class NetworkSource:
             began = time.perf_counter()
             ok, image = self._capture.read() if self._capture is not None else (False, None)
             if ok:
-                yield Frame(image, time.monotonic(), count, 1000 * (time.perf_counter() - began))
+                stamp = time.monotonic() - self._opened_at
+                yield Frame(image, stamp, count, 1000 * (time.perf_counter() - began))
                 count += 1
             elif not self._reconnect(stop, count):
                 return
