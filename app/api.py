@@ -143,10 +143,12 @@ class Recognizer:
 
     @property
     def pipeline(self) -> FramePipeline:
-        """The frame pipeline `feed` runs (built on first use)."""
+        """The frame pipeline `feed` runs (built on first use; the live window runs this one):
+        the model in its own thread (live: as `live.background_inference` says)."""
         if self._pipeline is None:
+            background = self.settings.live.background_inference if self.live else True
             self._pipeline = build_pipeline(
-                self.settings, self.model, background=True, drop_late=self.live
+                self.settings, self.model, background=background, drop_late=self.live
             )
         return self._pipeline
 

@@ -22,10 +22,11 @@ from PyQt5.QtGui import QImage
 
 import weights
 from app.annotate import annotate_frame, draw_top
+from app.api import Recognizer
 from app.events import Event, EventDetector, EventLog, EventRule, FrameRing
 from app.gui.media import LiveSource, Recorder
 from app.gui.settings import RunSettings
-from app.pipeline import FramePipeline, PipelineSettings, Prediction, build_pipeline
+from app.pipeline import FramePipeline, PipelineSettings, Prediction
 from app.sources import Frame, FrameBuffer
 from common.errors import UserError
 from weights import DownloadFailed
@@ -135,13 +136,11 @@ def build_live_pipeline(
     config: PipelineSettings,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> FramePipeline:
-    """The run's FramePipeline: the checkpoint resolved (a released one downloaded, with
-    progress), the model in a background thread when the config's `live` section says so."""
+    """The run's FramePipeline, the Python API's live one (app.api.Recognizer): the checkpoint
+    resolved (a released one downloaded, with progress), the model in a background thread when
+    the config's `live` section says so."""
     checkpoint = weights.resolve(settings.weights, progress=progress)
-    return build_pipeline(
-        dataclasses.replace(config, weights=str(checkpoint)),
-        background=config.live.background_inference,
-    )
+    return Recognizer(dataclasses.replace(config, weights=str(checkpoint)), live=True).pipeline
 
 
 def describe_model(name: str, pipeline: FramePipeline) -> str:
