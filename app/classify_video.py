@@ -23,9 +23,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+import torch
 
 import weights
 from common.cli import command_parser
@@ -42,6 +43,7 @@ from .demo_clip import resolve_source
 from .output_paths import check_outputs, create_output_folders, output_stems
 from .pipeline import (
     FramePipeline,
+    FrameResult,
     PipelineSettings,
     Prediction,
     StreamingClassifier,
@@ -49,6 +51,7 @@ from .pipeline import (
     build_pipeline,
     top_k,
 )
+from .skeleton_export import LAYOUTS, SkeletonClip, write_pyskl
 from .sources import VideoSource, list_videos
 
 TOP = 5
@@ -192,10 +195,12 @@ def action_at(
     }
 
 
-def video_pipeline(settings: PipelineSettings) -> FramePipeline:
+def video_pipeline(
+    settings: PipelineSettings, model: torch.nn.Module | None = None
+) -> FramePipeline:
     """The pipeline for recorded videos: the model works through every window in its own
     thread while pose runs on the next frames (two cores busy, no window skipped)."""
-    return build_pipeline(settings, background=True, drop_late=False, keep_history=True)
+    return build_pipeline(settings, model, background=True, drop_late=False, keep_history=True)
 
 
 def merge_windows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,12 +237,14 @@ def classify_video(
     annotate: Path | None = None,
     progress: bool = True,
     summary: SummarySettings | None = None,
+    on_frame: Callable[[FrameResult, np.ndarray], None] | None = None,
 ) -> VideoResult:
     """Run the pipeline over every frame of one video; the video's top-5 summarises its windows
     (video_probabilities with the `summary` settings).
 
     The pipeline's classifier must classify and keep every window (see video_pipeline) so that
-    the windows do not depend on the machine's speed.
+    the windows do not depend on the machine's speed. `on_frame(result, image)` sees each frame
+    as processed (e.g. to keep its keypoints for --save-skeleton's PYSKL file).
     """
     began = time.perf_counter()
     pipeline.reset()
@@ -258,6 +265,8 @@ def classify_video(
             result = pipeline.process(frame.image, frame.timestamp, frame.capture_ms)
             seen += result.has_person
             skeletons.append(result.skeleton)
+            if on_frame is not None:
+                on_frame(result, frame.image)
             if annotate is not None:
                 drawings.append(Drawing(result.people, result.slots))
         pipeline.finish()
@@ -445,7 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--save-skeleton",
         type=Path,
-        help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder)",
+        help="write the (3, T, 25, 2) NTU skeleton .npy (a folder for a folder); a .pkl "
+        "file: all videos in PYSKL / MMAction2's skeleton annotation format",
+    )
+    parser.add_argument(
+        "--skeleton-layout",
+        choices=LAYOUTS,
+        default=LAYOUTS[0],
+        help="the .pkl's keypoints: COCO-17 2D pixels (coco17, default) or the NTU 25-joint "
+        "3D skeleton (ntu25)",
+    )
+    parser.add_argument(
+        "--skeleton-label",
+        type=int,
+        help="the .pkl's label for every video (default: each video's top-1 class)",
     )
     add_pipeline_flags(parser)
     parser.add_argument("--window", type=int, help="frames per classified window (at 30 fps)")
@@ -461,14 +483,21 @@ def settings_from(args: argparse.Namespace) -> PipelineSettings:
     return pipeline_settings(args, {"window": args.window, "stride": args.stride}, pose=pose)
 
 
+def _is_pyskl(args: argparse.Namespace) -> bool:
+    """Whether --save-skeleton names a PYSKL annotation file (.pkl) rather than NTU arrays."""
+    return args.save_skeleton is not None and args.save_skeleton.suffix.lower() == ".pkl"
+
+
 def _outputs_for(args: argparse.Namespace, stem: str | None) -> tuple[Path | None, Path | None]:
     """Annotated video and skeleton paths for one video: the flags' files, or for a folder
-    `stem`.mp4 and `stem`.npy inside the folders they name (see output_stems)."""
+    `stem`.mp4 and `stem`.npy inside the folders they name (see output_stems); a PYSKL .pkl
+    is one file for all videos (_planned_outputs checks it)."""
+    skeleton = None if _is_pyskl(args) else args.save_skeleton
     if stem is None:
-        return args.annotate, args.save_skeleton
+        return args.annotate, skeleton
     return (
         args.annotate / f"{stem}.mp4" if args.annotate else None,
-        args.save_skeleton / f"{stem}.npy" if args.save_skeleton else None,
+        skeleton / f"{stem}.npy" if skeleton else None,
     )
 
 
@@ -482,6 +511,8 @@ def _planned_outputs(
     planned = {video: _outputs_for(args, stems.get(video)) for video in videos}
     tables = (("--json", args.json), ("--csv", args.csv), ("--segments-csv", args.segments_csv))
     outputs = {flag: path for flag, path in tables if path}
+    if _is_pyskl(args):
+        outputs["--save-skeleton"] = args.save_skeleton
     for video, paths in planned.items():
         for flag, path in zip(("--annotate", "--save-skeleton"), paths):
             if path is not None:
@@ -529,11 +560,19 @@ def main(argv: list[str] | None = None) -> int:
     results: list[VideoResult] = []
     failures: list[tuple[Path, str]] = []
     annotated: list[Path] = []
+    pyskl: list[dict[str, Any]] = []
     for video in videos:
         annotate, skeleton_path = planned[video]
+        clip = SkeletonClip()
+        keep = {"on_frame": lambda r, image, clip=clip: clip.add(r.skeleton, r.slots, image.shape)}
         try:
             result = classify_video(
-                video, pipeline, annotate, not args.no_progress, pipeline_settings.summary
+                video,
+                pipeline,
+                annotate,
+                progress=not args.no_progress,
+                summary=pipeline_settings.summary,
+                **(keep if _is_pyskl(args) else {}),
             )
         except UserError as err:
             if not folder:
@@ -546,6 +585,11 @@ def main(argv: list[str] | None = None) -> int:
                 annotated.append(annotate)
             if skeleton_path is not None:
                 save_skeleton(skeleton_path, result.skeleton)
+            if _is_pyskl(args):
+                label = args.skeleton_label
+                label = result.top5[0]["index"] if label is None else label
+                pyskl.append(clip.annotation(video.name, label, args.skeleton_layout))
+                write_pyskl(args.save_skeleton, pyskl)
             results.append(result)
         _write_tables(args, results, failures, folder, settings)
     pipeline.close()

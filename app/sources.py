@@ -7,7 +7,7 @@ import shlex
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -20,6 +20,7 @@ from ntu.recording import FPS
 from pose.native_log import native_stderr_silenced
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")  # network cameras OpenCV's FFmpeg reads
 
 
 def reported_fps(capture: cv2.VideoCapture) -> float:
@@ -83,7 +84,8 @@ class VideoSource:
 
 
 class CameraSource:
-    """Frames of a camera, timestamped by the monotonic clock at capture."""
+    """Frames of a camera, timestamped by the monotonic clock at capture, in seconds since the
+    camera was opened."""
 
     def __init__(self, index: int = 0, width: int | None = None, height: int | None = None) -> None:
         self._capture = cv2.VideoCapture(index)
@@ -97,6 +99,7 @@ class CameraSource:
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         self.fps = reported_fps(self._capture)
         self.index = index
+        self._opened_at = time.monotonic()
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames until the camera stops delivering them."""
@@ -107,7 +110,7 @@ class CameraSource:
             if not ok:
                 return
             done = time.perf_counter()
-            yield Frame(image, time.monotonic(), count, 1000 * (done - began))
+            yield Frame(image, time.monotonic() - self._opened_at, count, 1000 * (done - began))
             count += 1
 
     def close(self) -> None:
@@ -115,6 +118,128 @@ class CameraSource:
         self._capture.release()
 
     def __enter__(self) -> CameraSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How a network camera is opened and, when it drops, reopened (the one home of these
+    defaults; a YAML `stream:` section of the pipeline settings overrides them)."""
+
+    open_timeout_s: float = 10.0  # a URL that gives no picture within this is refused
+    read_timeout_s: float = 5.0  # a stream that stalls this long has dropped
+    retry_first_s: float = 0.5  # the first wait before reopening a dropped stream
+    retry_max_s: float = 8.0  # waits double up to this
+    give_up_after_s: float = 60.0  # no frame for this long (reopening meanwhile): the run ends
+
+    def __post_init__(self) -> None:
+        values = (self.open_timeout_s, self.read_timeout_s, self.retry_first_s, self.retry_max_s)
+        if not all(0 < v <= 3600 for v in values) or not 0 <= self.give_up_after_s <= 86400:
+            raise UserError(
+                f"bad stream settings {self}: timeouts and waits must lie in (0, 3600] s, "
+                "give_up_after_s in [0, 86400]"
+            )
+
+
+def is_stream_url(spec: object) -> bool:
+    """Whether a source is a network camera's URL (rtsp://, http(s)://)."""
+    scheme, separator, _ = spec.partition("://") if isinstance(spec, str) else ("", "", "")
+    return bool(separator) and scheme.lower() in STREAM_SCHEMES
+
+
+class NetworkSource:
+    """Frames of a network camera (RTSP, MJPEG or HLS over HTTP), timestamped by the monotonic
+    clock in seconds since the stream was first opened; a stream that drops is reopened with
+    doubling waits until `give_up_after_s` passes without a frame. `on_status(text)` hears of
+    each drop and reconnection."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: StreamSettings | None = None,
+        on_status: Callable[[str], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.settings = settings or StreamSettings()
+        self._say = on_status or (lambda text: None)
+        self.reconnects = 0  # times the stream was reopened after a drop
+        self.drops = 0  # times it dropped
+        self._capture = self._open()
+        if self._capture is None:
+            raise UserError(
+                f"no picture from {url} within {self.settings.open_timeout_s:g} s: check the "
+                "address, that the camera is on and reachable, and that it serves RTSP, MJPEG "
+                "or HLS (stream.open_timeout_s sets the wait)"
+            )
+        self.fps = reported_fps(self._capture)
+        self._opened_at = time.monotonic()
+
+    def _open(self) -> cv2.VideoCapture | None:
+        """The stream opened within the timeouts, or None."""
+        timeouts = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(1000 * self.settings.open_timeout_s),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(1000 * self.settings.read_timeout_s),
+        ]
+        with native_stderr_silenced():  # FFmpeg's own lines on a refused connection
+            capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, timeouts)
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
+
+    def frames(self, stop: threading.Event | None = None) -> Iterator[Frame]:
+        """Frames until `stop` is set or the stream stays lost for give_up_after_s."""
+        stop = stop or threading.Event()
+        count = 0
+        while not stop.is_set():
+            began = time.perf_counter()
+            ok, image = self._capture.read() if self._capture is not None else (False, None)
+            if ok:
+                stamp = time.monotonic() - self._opened_at
+                yield Frame(image, stamp, count, 1000 * (time.perf_counter() - began))
+                count += 1
+            elif not self._reconnect(stop, count):
+                return
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def _reconnect(self, stop: threading.Event, count: int) -> bool:
+        """Reopen a dropped stream, waiting longer after each failure; False once it stayed lost
+        for give_up_after_s (or `stop` was set)."""
+        self.drops += 1
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+        lost_at, wait = time.monotonic(), self.settings.retry_first_s
+        attempt = 0
+        while time.monotonic() - lost_at + wait <= self.settings.give_up_after_s:
+            attempt += 1
+            self._say(
+                f"stream {self.url} lost after {count} frames; reconnecting in {wait:g} s "
+                f"(attempt {attempt})"
+            )
+            if stop.wait(wait):
+                return False
+            self._capture = self._open()
+            if self._capture is not None:
+                self.reconnects += 1
+                self._say(f"stream {self.url} reconnected (attempt {attempt})")
+                return True
+            wait = min(2 * wait, self.settings.retry_max_s)
+        return False
+
+    def close(self) -> None:
+        """Release the stream."""
+        if self._capture is not None:
+            self._capture.release()
+
+    def __enter__(self) -> NetworkSource:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -170,10 +295,20 @@ class FrameBuffer(Generic[Item]):
             return self._closed and not self._items
 
 
-def open_source(spec: str | int | os.PathLike) -> VideoSource | CameraSource:
-    """A camera for an integer (or a string of digits), else a video file."""
+Source = VideoSource | CameraSource | NetworkSource
+
+
+def open_source(
+    spec: str | int | os.PathLike,
+    stream: StreamSettings | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> Source:
+    """A camera for an integer (or a string of digits), a network camera for an rtsp:// or
+    http(s):// URL (`stream` and `on_status`: see NetworkSource), else a video file."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
+    if is_stream_url(spec):
+        return NetworkSource(str(spec), stream, on_status)
     return VideoSource(spec)
 
 
@@ -184,6 +319,11 @@ def refuse_folder(path: Path) -> None:
             f"{path} is a folder, not a video: give one video file in it, or classify them all "
             f"with python -m app.classify_video {shlex.quote(str(path))}"
         )
+
+
+def is_live(source: Source) -> bool:
+    """Whether a source runs by the clock (a camera or a stream): newest frame wins there."""
+    return isinstance(source, (CameraSource, NetworkSource))
 
 
 def list_videos(folder: str | os.PathLike) -> list[Path]:

@@ -187,7 +187,9 @@ def _tour(plan_file: str) -> int:
     from app.gui.qtenv import prepare_qt_environment
 
     real_open = media.open_source
-    media.open_source = lambda spec: VanishingCamera(0) if spec == "0" else real_open(spec)
+    media.open_source = lambda spec, *more: (
+        VanishingCamera(0) if spec == "0" else real_open(spec, *more)
+    )
     prepare_qt_environment()
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication

@@ -22,6 +22,7 @@ from common.errors import UserError
 COMMANDS = {
     "app.classify_video": "python -m app.classify_video",
     "app.gui.launch": "run_demo.py",
+    "app.watch": "python -m app.watch",
     "weights.export": "python -m weights.export",
     "model.summary": "python -m model.summary",
     "weights.__main__": "python -m weights",
@@ -47,6 +48,7 @@ COMMANDS = {
 # The commands that read a YAML configuration: each takes --config and --set.
 CONFIG_COMMANDS = {
     "app.classify_video",
+    "app.watch",
     "app.gui.launch",
     "model.summary",
     "train.run",
@@ -57,6 +59,7 @@ CONFIG_COMMANDS = {
 }
 DEVICE_COMMANDS = {
     "app.classify_video",
+    "app.watch",
     "app.gui.launch",
     "train.run",
     "train.evaluate",
@@ -67,6 +70,7 @@ DEVICE_COMMANDS = {
 }
 WEIGHTS_COMMANDS = {
     "app.classify_video",
+    "app.watch",
     "app.gui.launch",
     "weights.export",
     "train.evaluate",

@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("run_demo.py", __doc__)
     parser.add_argument(
         "--source",
-        help="camera index (0, 1, ...), a video file, or 'demo' for a short clip of two people "
-        "hugging, fetched on first use (no webcam needed) (default: 0)",
+        help="camera index (0, 1, ...), rtsp:// or http(s):// URL, a video file, or 'demo' for a "
+        "short clip of two people hugging, fetched on first use (no webcam needed) (default: 0)",
     )
     add_pipeline_flags(parser)
     parser.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from app.annotate import video_writer
 from app.demo_clip import resolve_source
-from app.sources import CameraSource, Frame, open_source
+from app.sources import Frame, NetworkSource, StreamSettings, is_live, open_source
 from common.errors import UserError
 
 MAX_REPEATS = 30  # a recording fills at most this many frames for one shown frame
@@ -22,10 +22,17 @@ MAX_REPEATS = 30  # a recording fills at most this many frames for one shown fra
 class LiveSource:
     """A frame source as the GUI plays it: a video at its own frame rate, a camera as it comes."""
 
-    def __init__(self, spec: str, realtime: bool = True) -> None:
+    def __init__(
+        self,
+        spec: str,
+        realtime: bool = True,
+        stream: StreamSettings | None = None,
+        on_status: Callable[[str], None] | None = None,
+    ) -> None:
         self.spec = spec
-        self.source = open_source(resolve_source(spec))  # 'demo': fetched here, off the GUI
-        self.is_camera = isinstance(self.source, CameraSource)
+        # 'demo': fetched here, off the GUI thread
+        self.source = open_source(resolve_source(spec), stream, on_status)
+        self.is_camera = is_live(self.source)  # a camera or a network stream
         self.realtime = realtime
         self.count = 0
 
@@ -36,6 +43,8 @@ class LiveSource:
 
     def describe(self) -> str:
         """One line on what is playing."""
+        if isinstance(self.source, NetworkSource):
+            return f"stream {self.spec} @ {self.fps:.0f} fps"
         if self.is_camera:
             return f"camera {self.spec} @ {self.fps:.0f} fps"
         w, h = self.source.size
@@ -44,7 +53,8 @@ class LiveSource:
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         """The source's frames; a video waits for each frame's time so it plays like a camera."""
         began = time.perf_counter()
-        for frame in self.source:
+        frames = self.source.frames(stop) if isinstance(self.source, NetworkSource) else self.source
+        for frame in frames:
             if stop.is_set():
                 return
             if self.realtime and not self.is_camera:
@@ -56,6 +66,11 @@ class LiveSource:
 
     def end_message(self) -> tuple[str, str]:
         """(kind, text) once the frames ran out: a video ends, a camera is lost."""
+        if isinstance(self.source, NetworkSource):
+            return "error", (
+                f"stream {self.spec} lost after {self.count} frames and not back within "
+                f"{self.source.settings.give_up_after_s:g} s; check the camera, press Start"
+            )
         if self.is_camera:
             return "error", (
                 f"camera {self.spec} stopped delivering frames after {self.count} "

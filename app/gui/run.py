@@ -9,7 +9,7 @@ from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal
 
 from app.gui.media import LiveSource, Recorder
 from app.gui.settings import GuiSettings, RunSettings
-from app.gui.workers import CaptureWorker, PipelineWorker, RateMeter
+from app.gui.workers import CaptureWorker, EventSettings, PipelineWorker, RateMeter
 from app.sources import FrameBuffer
 
 
@@ -25,7 +25,11 @@ class LiveRun(QObject):
     finished = pyqtSignal(str)  # why the run ended
 
     def __init__(
-        self, settings: RunSettings, gui: GuiSettings, parent: QObject | None = None
+        self,
+        settings: RunSettings,
+        gui: GuiSettings,
+        parent: QObject | None = None,
+        event_log: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
@@ -37,12 +41,17 @@ class LiveRun(QObject):
         self._alive = 0
         self._stopping = False
         self.capture = CaptureWorker(
-            lambda: LiveSource(settings.source, gui.realtime_video),
+            lambda say: LiveSource(settings.source, gui.realtime_video, config.stream, say),
             self._buffer,
             self._meters["capture"],
         )
         self.worker = PipelineWorker(
-            settings, config, gui.recorded_top_k, self._buffer, self._meters
+            settings,
+            config,
+            gui.recorded_top_k,
+            self._buffer,
+            self._meters,
+            events=EventSettings(gui.rules(), event_log),
         )
         self._capture_thread = self._in_thread(self.capture, "capture")
         self._worker_thread = self._in_thread(self.worker, "pipeline")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.events import EventRule
 from app.pipeline import PipelineSettings, load_settings
 from common.errors import UserError
 from common.settings import settings_from_dict
@@ -38,6 +39,9 @@ class GuiSettings:
     recorded_top_k: int = 3  # classes written onto recorded video frames
     stats_interval_ms: int = 500  # how often the rates refresh
     realtime_video: bool = True  # play video files at their own frame rate (false: at once)
+    # action event rules (app.events), e.g. ["falling>=0.6 for 1s"]: events fill the Events list
+    event_rules: list[str] = field(default_factory=list)
+    event_log: str = "shiftgcn-events.jsonl"  # appended to, in the output folder
     teach: TeachSettings = field(default_factory=TeachSettings)
 
     def __post_init__(self) -> None:
@@ -49,6 +53,11 @@ class GuiSettings:
         ):
             if not low <= value <= high:
                 raise UserError(f"{name} {value} is outside [{low}, {high}]")
+        self.rules()
+
+    def rules(self) -> list[EventRule]:
+        """The event rules, parsed (one UserError line for one that cannot be read)."""
+        return [EventRule.parse(str(text)) for text in self.event_rules]
 
 
 def load_gui_settings(path: str | Path = GUI_YAML) -> GuiSettings:

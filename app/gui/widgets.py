@@ -1,12 +1,13 @@
-"""Display widgets: the video, the current action, the top-5 chart, the timing figures, a banner."""
+"""Display widgets: the video, the current action, the top-5 chart, the timing figures, a banner,
+the action events."""
 
 from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING, Any
 
-from PyQt5.QtCore import QEvent, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
+from PyQt5.QtCore import QEvent, QRectF, QSize, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPen, QPixmap
 from PyQt5.QtWidgets import (
     QApplication,
     QFrame,
@@ -14,6 +15,8 @@ from PyQt5.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QSizePolicy,
     QToolTip,
@@ -21,7 +24,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from app.gui.workers import to_qimage
+
 if TYPE_CHECKING:
+    from app.events import Event
     from app.pipeline import Prediction
 
 BACKGROUND = QColor(24, 24, 28)
@@ -489,3 +495,30 @@ class Banner(QFrame):
         self.retry_button.hide()
         self.demo_button.hide()
         self.hide()
+
+
+class EventList(QListWidget):
+    """The run's action events, newest first: time, class, peak score and person, with a
+    thumbnail of the frame where the score peaked (the full picture's path in the tooltip)."""
+
+    THUMBNAIL = QSize(112, 72)
+    MAX_ITEMS = 200  # older events leave the list (the log keeps them)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setIconSize(self.THUMBNAIL)
+        self.setMinimumHeight(2 * self.THUMBNAIL.height())
+
+    def add_event(self, event: Event) -> None:
+        """Show one event at the top of the list."""
+        item = QListWidgetItem(
+            f"{event.label} {event.peak_score * 100:.0f}%\n"
+            f"{event.start:.1f}-{event.end:.1f} s · person {event.person}"
+        )
+        item.setToolTip(event.snapshot or "no snapshot")
+        if event.peak_frame is not None:
+            pixmap = QPixmap.fromImage(to_qimage(event.peak_frame))
+            item.setIcon(QIcon(pixmap.scaled(self.THUMBNAIL, Qt.KeepAspectRatio)))
+        self.insertItem(0, item)
+        while self.count() > self.MAX_ITEMS:
+            self.takeItem(self.count() - 1)

@@ -30,7 +30,7 @@ from app.demo_clip import DEMO_SOURCE
 from app.gui.run import LiveRun
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.teach import TeachPanel
-from app.gui.widgets import ActionLabel, Banner, StatsPanel, TopKChart, VideoView
+from app.gui.widgets import ActionLabel, Banner, EventList, StatsPanel, TopKChart, VideoView
 from app.pipeline import Prediction
 from common.device import DEVICE_CHOICES
 from common.fileio import atomic_write
@@ -76,11 +76,12 @@ class MainWindow(QMainWindow):
         self.action = ActionLabel()
         self.chart = TopKChart(k=self._gui.top_k)
         self.stats = StatsPanel()
+        self.events = EventList()
         self.source_edit = QLineEdit()
-        self.source_edit.setPlaceholderText("camera index (0, 1, …), a video file, or demo")
+        self.source_edit.setPlaceholderText("camera index, video file, stream URL, or demo")
         self.source_edit.setToolTip(
-            "a camera index (0, 1, …), a video file, or 'demo': a short clip of two people "
-            "hugging, fetched once (no webcam needed)"
+            "a camera index (0, 1, …), a video file, an rtsp:// or http(s):// stream, or "
+            "'demo': a short clip of two people hugging, fetched once (no webcam needed)"
         )
         self.source_browse = QPushButton("File…")
         self.weights_combo = QComboBox()
@@ -137,6 +138,9 @@ class MainWindow(QMainWindow):
         side.addWidget(self._group("Action", self.action))
         side.addWidget(self._group(f"Top {self.chart.k}", self.chart))
         side.addWidget(self._group("Model", self.model_label))
+        if self._gui.event_rules:
+            rules = ", ".join(str(rule) for rule in self._gui.rules())
+            side.addWidget(self._group(f"Events ({rules})", self.events), stretch=1)
         side.addStretch(1)
         side.addWidget(self._group("Performance", self.stats))
         side_widget = QWidget()
@@ -289,8 +293,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText("loading the checkpoint…")
         settings = self.current_settings()
         self.statusBar().showMessage(f"starting {settings.source} with {settings.weights}")
-        self._run = LiveRun(settings, self._gui, parent=self)
+        event_log = self._output_dir / self._gui.event_log
+        self._run = LiveRun(settings, self._gui, parent=self, event_log=event_log)
         worker = self._run.worker
+        worker.event_ready.connect(self.events.add_event)
         worker.frame_ready.connect(self._show_frame)
         worker.prediction_ready.connect(self._show_prediction)
         worker.download_progress.connect(self._show_download)

@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,12 +22,22 @@ from PyQt5.QtGui import QImage
 
 import weights
 from app.annotate import annotate_frame, draw_top
+from app.api import Recognizer
+from app.events import Event, EventDetector, EventLog, EventRule, FrameRing
 from app.gui.media import LiveSource, Recorder
 from app.gui.settings import RunSettings
-from app.pipeline import FramePipeline, PipelineSettings, Prediction, build_pipeline
+from app.pipeline import FramePipeline, PipelineSettings, Prediction
 from app.sources import Frame, FrameBuffer
 from common.errors import UserError
 from weights import DownloadFailed
+
+
+@dataclass
+class EventSettings:
+    """The run's action event rules and the JSON-lines log their events are appended to."""
+
+    rules: list[EventRule] = field(default_factory=list)
+    log: Path | None = None
 
 
 @dataclass
@@ -77,7 +87,10 @@ class CaptureWorker(QObject):
     finished = pyqtSignal()
 
     def __init__(
-        self, open_source: Callable[[], LiveSource], buffer: FrameBuffer[Captured], meter: RateMeter
+        self,
+        open_source: Callable[[Callable[[str], None]], LiveSource],
+        buffer: FrameBuffer[Captured],
+        meter: RateMeter,
     ) -> None:
         super().__init__()
         self._open_source = open_source
@@ -103,8 +116,9 @@ class CaptureWorker(QObject):
             self.finished.emit()
 
     def _capture(self) -> None:
-        """The capture loop proper: no camera and unreadable files raise UserError on opening."""
-        source = self._open_source()
+        """The capture loop proper: no camera and unreadable files raise UserError on opening;
+        a network stream's drops and reconnections are shown as they happen."""
+        source = self._open_source(lambda text: self.message.emit("info", text))
         try:
             self.fps = source.fps
             self.message.emit("status", f"playing {source.describe()}")
@@ -122,13 +136,11 @@ def build_live_pipeline(
     config: PipelineSettings,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> FramePipeline:
-    """The run's FramePipeline: the checkpoint resolved (a released one downloaded, with
-    progress), the model in a background thread when the config's `live` section says so."""
+    """The run's FramePipeline, the Python API's live one (app.api.Recognizer): the checkpoint
+    resolved (a released one downloaded, with progress), the model in a background thread when
+    the config's `live` section says so."""
     checkpoint = weights.resolve(settings.weights, progress=progress)
-    return build_pipeline(
-        dataclasses.replace(config, weights=str(checkpoint)),
-        background=config.live.background_inference,
-    )
+    return Recognizer(dataclasses.replace(config, weights=str(checkpoint)), live=True).pipeline
 
 
 def describe_model(name: str, pipeline: FramePipeline) -> str:
@@ -158,6 +170,7 @@ class PipelineWorker(QObject):
     message = pyqtSignal(str, str)  # kind ("error" | "status"), one line
     frame_ready = pyqtSignal(QImage, int)  # the frame with skeletons drawn, people in view
     prediction_ready = pyqtSignal(object)  # app.pipeline.Prediction
+    event_ready = pyqtSignal(object)  # app.events.Event, logged (its snapshot saved)
     finished = pyqtSignal()
 
     def __init__(
@@ -168,6 +181,7 @@ class PipelineWorker(QObject):
         buffer: FrameBuffer[Captured],
         meters: dict[str, RateMeter],
         build: Callable[..., FramePipeline] = build_live_pipeline,
+        events: EventSettings | None = None,
     ) -> None:
         super().__init__()
         self._settings, self._config, self._build = settings, config, build
@@ -179,6 +193,11 @@ class PipelineWorker(QObject):
         self._recorder: Recorder | None = None
         self._pipeline: FramePipeline | None = None
         self._shown: Prediction | None = None  # the newest prediction emitted
+        self._events = events or EventSettings()
+        self._detector: EventDetector | None = None
+        self._event_log: EventLog | None = None
+        self._frames = FrameRing()  # recent drawn frames, for an event's snapshot
+        self._person = -1  # the tracker's identity of body slot 0 in the newest frame
 
     def stop(self) -> None:
         """Ask the loop to end (thread-safe)."""
@@ -205,6 +224,7 @@ class PipelineWorker(QObject):
                 )
                 return
             self.loaded.emit(describe_model(self._settings.weights, self._pipeline))
+            self._start_events()
             self._loop()
         except UserError as err:
             self.message.emit("error", str(err))
@@ -212,9 +232,35 @@ class PipelineWorker(QObject):
             self.message.emit("error", f"processing stopped: {type(err).__name__}: {err}")
         finally:
             self.set_recorder(None)
+            if self._detector is not None:
+                self._log_events(self._detector.finish())
             if self._pipeline is not None:
                 self._pipeline.close()
             self.finished.emit()
+
+    def _start_events(self) -> None:
+        """Event detection for the run's rules, once the model's classes are known; a rule that
+        names no class, or a log that cannot be written, is shown and the run goes on without."""
+        if not self._events.rules:
+            return
+        try:
+            names = self._pipeline.classifier.class_names or []
+            self._detector = EventDetector(self._events.rules, names, self._settings.source)
+            if self._events.log is not None:
+                self._event_log = EventLog(self._events.log)
+        except UserError as err:
+            self._detector = None
+            self.message.emit("error", f"no action events: {err}")
+
+    def _log_events(self, events: list[Event]) -> None:
+        """Write each event (snapshot, log line) and hand it to the window."""
+        for event in events:
+            if self._event_log is not None:
+                try:
+                    self._event_log.write(event)
+                except (UserError, OSError) as err:
+                    self.message.emit("error", f"event not logged: {err}")
+            self.event_ready.emit(event)
 
     def _report_download(self, done: int, total: int | None) -> None:
         """Forward download progress; raising here cancels the download when stopping."""
@@ -239,9 +285,12 @@ class PipelineWorker(QObject):
                 frame.image, frame.timestamp, frame.capture_ms, arrival=item.read_at
             )
             self._meters["pose"].tick()
+            self._person = result.identities[0] if result.identities else -1
+            drawn = annotate_frame(frame.image, result.people, result.slots, None)
+            if self._detector is not None:
+                self._frames.add(frame.timestamp, drawn)
             if result.new_prediction and result.prediction is not None:
                 self._publish(result.prediction)
-            drawn = annotate_frame(frame.image, result.people, result.slots, None)
             self.frame_ready.emit(to_qimage(drawn), len(result.people))
             self._record(frame, drawn)
 
@@ -250,6 +299,9 @@ class PipelineWorker(QObject):
         self._meters["inference"].tick()
         self._shown = prediction
         self.prediction_ready.emit(prediction)
+        if self._detector is not None:
+            frame = self._frames.at(prediction.timestamp)
+            self._log_events(self._detector.update(prediction, self._person, frame))
 
     def _record(self, frame: Frame, drawn: np.ndarray) -> None:
         """Write the frame to the recording, if one runs: as captured (raw), else with skeletons

@@ -15,6 +15,7 @@ from common.yaml_files import deep_merge, read_yaml
 from model.runtime import RUNTIMES
 from pose import PoseSettings, TrackerSettings
 
+from ..sources import StreamSettings
 from .classifier import ClassifierSettings
 
 SITE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "pipeline.yaml"
@@ -64,6 +65,7 @@ class PipelineSettings:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     summary: SummarySettings = field(default_factory=SummarySettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)  # network cameras
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
