@@ -88,7 +88,14 @@ class VideoResult:
     segments: list[dict[str, Any]]
     skeleton: np.ndarray = field(repr=False)  # (3, T, 25, 2)
     probs: np.ndarray = field(repr=False)  # (num_class,) the video's, whose top-5 is `top5`
+    window_probs: np.ndarray = field(repr=False)  # (windows, num_class) each window's own
     seconds: float = 0.0  # how long classifying (and annotating) took
+    known: bool = True  # the top-1 scores at least summary.unknown_below: an action it knows
+
+    @property
+    def verdict(self) -> str:
+        """What the video shows in words: its top-1, or 'no known action' below the threshold."""
+        return self.top5[0]["label"] if self.known else "no known action"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object for this video."""
@@ -98,6 +105,8 @@ class VideoResult:
             "frames": self.frames,
             "frames_with_person": self.frames_with_person,
             "top5": self.top5,
+            "known": self.known,
+            "verdict": self.verdict,
             "action_at": self.action_at,
             "windows": self.windows,
             "segments": self.segments,
@@ -292,6 +301,8 @@ def classify_video(
         segments=merge_windows(windows),
         skeleton=np.stack(skeletons, axis=1),
         probs=probs,
+        window_probs=np.array([p.raw_probs for p in predictions]),
+        known=top5[0]["score"] >= (summary or SummarySettings()).unknown_below,
         seconds=time.perf_counter() - began,
     )
 
@@ -417,6 +428,8 @@ def print_result(result: VideoResult) -> None:
         f"{result.frames_with_person}, {len(result.windows)} windows, "
         f"{len(result.segments)} segments"
     )
+    if not result.known:
+        print("  no known action: no class scores above the threshold (summary.unknown_below)")
     for rank, entry in enumerate(result.top5, start=1):
         print(f"  {rank}. {entry['score'] * 100:5.1f}%  {entry['label']} (class {entry['index']})")
     at = result.action_at
@@ -613,7 +626,7 @@ def _print_summary(results: list[VideoResult], failures: list[tuple[Path, str]])
     )
     for result in results:
         best = result.top5[0]
-        print(f"  {Path(result.video).name}: {best['label']} ({best['score'] * 100:.1f}%)")
+        print(f"  {Path(result.video).name}: {result.verdict} ({best['score'] * 100:.1f}%)")
     for video, error in failures:
         print(f"  {video.name}: FAILED: {error}")
 

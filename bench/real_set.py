@@ -2,14 +2,18 @@
 
     python -m bench.real_set ../shared/fixtures/real            # the released default model
     python -m bench.real_set DIR --weights ntu60-xview-joint --json real.json
-    python -m bench.real_set DIR --set classifier.either_hand=true  # any pipeline setting
+    python -m bench.real_set DIR --set classifier.either_hand=false  # any pipeline setting
+    python -m bench.real_set DIR --calibrate    # also the temperature that fits the windows
 
 DIR holds videos and `labels.csv` with the columns `file`, `label` (a class name of the model)
 and `also_ok` (other right answers, `;`-separated). Each video goes through the app's own video
 path (app.classify_video.classify_video with the pipeline classify_video builds), so the figures
 are what a user of `python -m app.classify_video` would see. Printed: per clip, the rank of its
 label in the video's classes (the best rank of `label` and `also_ok`), the video's top-5 and the
-best window's top-1; then top-1, top-5, the mean rank, the confusions and the time taken.
+best window's top-1; then top-1 (a clip counts when its label is first and the app names it,
+not "no known action"), top-5, the mean rank, the confusions and the time taken. With
+`--calibrate`, the temperature at which the windows' probabilities best fit the clips' labels
+(the least negative log-likelihood, every window labelled with its clip's label or also_ok).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from .shared import use_released_weights
 
 LABELS = "labels.csv"
 TOP = 5
+# the factors of the temperature --calibrate tries: 1/4 to 4 in 61 steps on a log scale
+CALIBRATION_FACTORS = np.exp(np.linspace(np.log(0.25), np.log(4.0), 61))
 
 
 @dataclass
@@ -53,6 +59,7 @@ class ClipScore:
     file: str
     label: str
     rank: int  # 1 = named first; the best rank of the label and its also_ok classes
+    known: bool  # the app named an action (its top-1 scored at least summary.unknown_below)
     top5: list[str]
     top5_scores: list[float]
     best_window: str  # the top-1 of the window whose top-1 scored highest
@@ -90,6 +97,7 @@ def score_clip(clip: LabelledClip, result: VideoResult, class_names: list[str]) 
         file=clip.file,
         label=clip.label,
         rank=rank,
+        known=result.known,
         top5=[entry["label"] for entry in result.top5],
         top5_scores=[round(entry["score"], 4) for entry in result.top5],
         best_window=best["label"],
@@ -101,10 +109,12 @@ def score_clip(clip: LabelledClip, result: VideoResult, class_names: list[str]) 
 def summary(scores: list[ClipScore]) -> dict[str, Any]:
     """Top-1 and top-5 (fractions), mean rank and the confusions (label -> named first)."""
     ranks = np.array([score.rank for score in scores])
+    named = np.array([score.known for score in scores])
     confusions = Counter((s.label, s.top5[0]) for s in scores if s.rank > 1)
     return {
         "clips": len(scores),
-        "top1": float(np.mean(ranks == 1)),
+        "top1": float(np.mean((ranks == 1) & named)),
+        "no_known_action": int((~named).sum()),
         "top5": float(np.mean(ranks <= TOP)),
         "mean_rank": float(ranks.mean()),
         "confusions": [
@@ -114,13 +124,38 @@ def summary(scores: list[ClipScore]) -> dict[str, Any]:
     }
 
 
+def fit_temperature(
+    window_probs: list[np.ndarray], right: list[list[int]], temperature: float
+) -> tuple[float, float, float]:
+    """The temperature at which the windows' probabilities (computed at `temperature`) best fit
+    their right classes: (temperature, its mean negative log-likelihood, the one at
+    `temperature`). Rescaling log-probabilities is exact for one network and near enough for
+    averaged ones (the mirror image, an ensemble)."""
+    logs = np.log(np.maximum(np.concatenate(window_probs), 1e-12))
+    rows = np.repeat(np.arange(len(right)), [len(p) for p in window_probs])
+
+    def loss(factor: float) -> float:
+        z = logs / factor
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -float(
+            np.mean([np.log(np.exp(log_p[i, right[r]]).sum()) for i, r in enumerate(rows)])
+        )
+
+    losses = [loss(factor) for factor in CALIBRATION_FACTORS]
+    best = int(np.argmin(losses))
+    return temperature * float(CALIBRATION_FACTORS[best]), losses[best], loss(1.0)
+
+
 def print_clip(score: ClipScore) -> None:
     """One clip's line: rank, label, the video's top-5 and the best window's top-1."""
-    mark = "ok" if score.rank == 1 else ("top5" if score.rank <= TOP else "--")
+    mark = "ok" if score.rank == 1 and score.known else ("top5" if score.rank <= TOP else "--")
     top5 = ", ".join(f"{name} {p * 100:.0f}%" for name, p in zip(score.top5, score.top5_scores))
     print(f"{mark:>4} rank {score.rank:>2}  {score.file}  [{score.label}]")
     print(f"       video: {top5}")
     print(f"       best window: {score.best_window} {score.best_window_score * 100:.0f}%")
+    if not score.known:
+        print("       the app says: no known action")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("folder", type=Path, help="a folder of videos with labels.csv")
     add_pipeline_flags(parser)
     parser.add_argument("--json", type=Path, help="write the figures and every clip as JSON")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also print the temperature (classifier.temperature) that fits the windows best",
+    )
     return parser
 
 
@@ -144,25 +184,36 @@ def main(argv: list[str] | None = None) -> int:
     if not class_names:
         raise UserError("the model has no class names: the labels cannot be matched to classes")
     began = time.perf_counter()
-    scores = []
+    scores, window_probs = [], []
     try:
         for clip in clips:
             result = classify_video(
                 args.folder / clip.file, pipeline, progress=False, summary=settings.summary
             )
             scores.append(score_clip(clip, result, class_names))
+            window_probs.append(result.window_probs)
             print_clip(scores[-1])
     finally:
         pipeline.close()
     figures = {**summary(scores), "seconds": round(time.perf_counter() - began, 1)}
     print(
-        f"\n{figures['clips']} clips: top-1 {sum(s.rank == 1 for s in scores)} "
+        f"\n{figures['clips']} clips: top-1 {sum(s.rank == 1 and s.known for s in scores)} "
         f"({figures['top1'] * 100:.0f}%), top-5 {sum(s.rank <= TOP for s in scores)} "
         f"({figures['top5'] * 100:.0f}%), mean rank {figures['mean_rank']:.1f}, "
         f"{figures['seconds']:.0f} s"
     )
+    if figures["no_known_action"]:
+        print(f"  no known action said for {figures['no_known_action']} clips")
     for confusion in figures["confusions"]:
         print(f"  {confusion['label']} -> {confusion['named']} ({confusion['count']})")
+    if args.calibrate:
+        right = [[class_names.index(n) for n in [c.label, *c.also_ok]] for c in clips]
+        fitted, loss, now = fit_temperature(window_probs, right, settings.classifier.temperature)
+        figures["temperature"] = round(fitted, 2)
+        print(
+            f"temperature: {fitted:.2f} fits the windows best (negative log-likelihood "
+            f"{loss:.3f}; {now:.3f} at the current {settings.classifier.temperature:g})"
+        )
     if args.json:
         data = {
             **figures,

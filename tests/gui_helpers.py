@@ -319,7 +319,7 @@ def _states(folder: str) -> int:
         "latency": window.stats.value("latency"),
     }
     window.grab().save(str(out / "top5.png"))
-    window.threshold_spin.setValue(70)  # above the best class's 62 %: uncertain, then sure again
+    window.threshold_spin.setValue(70)  # above the best class's 62 %: no known action, then sure
     facts["action_at_70"] = window.action.text()
     window.threshold_spin.setValue(30)
     facts["action_at_30"] = window.action.text()

@@ -224,7 +224,7 @@ def test_window_states_long_label_and_offline_retry(qt_display, tmp_path):
     assert facts["action"] == facts["action_tooltip"] == LONG_TOP5[0][0]
     assert facts["chart_labels"] == [name for name, _ in LONG_TOP5]  # the same Prediction
     assert facts["latency"] == "42"  # the pipeline's own figure, computed there only
-    assert (facts["action_at_70"], facts["action_at_30"]) == ("uncertain", LONG_TOP5[0][0])
+    assert (facts["action_at_70"], facts["action_at_30"]) == ("no known action", LONG_TOP5[0][0])
     dest = tmp_path / "weights" / "ntu_ShiftGCN_joint_xsub.pt"
     assert facts["copied"][0].endswith("/ntu_ShiftGCN_joint_xsub.pt")
     assert facts["copied"][1] == str(dest)

@@ -200,7 +200,7 @@ class ActionLabel(QWidget):
         layout.addWidget(self._confidence, 1, 0)
 
     def show_prediction(self, prediction: Prediction, threshold: float) -> None:
-        """Show the best class, or 'uncertain' with the best guess when under the threshold."""
+        """Show the best class, or 'no known action' with the best guess under the threshold."""
         best = prediction.top(1)[0]
         name, confidence = best["label"], best["score"]
         if confidence >= threshold:
@@ -208,7 +208,7 @@ class ActionLabel(QWidget):
             self._action.setStyleSheet("color: #1a7f37;")
             self._confidence.set_whole_text(f"confidence {confidence:.0%}")
         else:
-            self._action.set_whole_text("uncertain")
+            self._action.set_whole_text("no known action")
             self._action.setStyleSheet("color: #8a8a8a;")
             self._confidence.set_whole_text(
                 f"best guess {name} ({confidence:.0%}), below the {threshold:.0%} threshold"
