@@ -160,6 +160,7 @@ def _fake_result(video) -> VideoResult:
         segments=merge_windows([window]),
         skeleton=np.ones((3, 3, 25, 2), np.float32),
         probs=np.full(len(CLASSES), 1 / len(CLASSES)),
+        window_probs=np.full((1, len(CLASSES)), 1 / len(CLASSES)),
     )
 
 

@@ -31,6 +31,8 @@ from gui_helpers import (
 )
 from shared_paths import REPO_ROOT, SHARED
 
+from app.gui.settings import GuiSettings
+
 pytestmark = pytest.mark.gui
 ARMWRESTLING = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"
 OFFICIAL = SHARED / "weights" / "official"
@@ -261,7 +263,8 @@ def test_window_fits_the_screen_with_the_teach_panel_reachable(tmp_path, size):
     assert facts["teach_visible"] and facts["teach_record"] == "Record"
     assert (facts["teach_after_hide"], facts["teach_after_show"]) == (False, True)
     assert not facts["teach_progress_visible"]
-    assert facts["legend"] == facts["chart_tooltip"] == "red line: confidence threshold 30%"
+    legend = f"red line: confidence threshold {GuiSettings().threshold:.0%}"
+    assert facts["legend"] == facts["chart_tooltip"] == legend
     assert (facts["rows_five"], facts["rows_two"]) == (5, 2)
     assert facts["folder_tooltip"].endswith("-/shiftgcn-teach") and "…" in facts["folder_shown"]
     assert facts["folder_shown"].endswith("/shiftgcn-teach")  # elided in the middle

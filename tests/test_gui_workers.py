@@ -23,7 +23,7 @@ from app.gui.workers import (
     describe_model,
     to_qimage,
 )
-from app.pipeline import FrameResult, Prediction
+from app.pipeline import FrameResult, PipelineSettings, Prediction
 from app.sources import Frame, FrameBuffer
 from common.device import DEVICE_CHOICES
 from common.errors import UserError
@@ -338,10 +338,15 @@ def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> N
 
     gui = GuiSettings()
     defaults = RunSettings.defaults(gui)
-    assert (defaults.mirror, defaults.either_hand) == (False, False)
+    pipeline_defaults = PipelineSettings()
+    assert (defaults.mirror, defaults.either_hand) == (
+        pipeline_defaults.tracker.mirror,
+        pipeline_defaults.classifier.either_hand,
+    )
     args = build_parser().parse_args(["--mirror", "--either-hand"])
     settings = run_settings(args, gui)
     assert settings.mirror and settings.either_hand
+    assert not run_settings(build_parser().parse_args(["--no-either-hand"]), gui).either_hand
     settings.weights = str(random_checkpoint(tmp_path / "untrained.pt"))
     settings.device = "cpu"
     pipeline = build_live_pipeline(settings, settings.pipeline_config())

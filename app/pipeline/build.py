@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +57,12 @@ def ensemble_members(
 ) -> list[Member]:
     """The ensemble's checkpoints that can vote on the model's classes, loaded (a released one
     fetched on first use): each that names every class of the model, by name (an NTU-120 model
-    votes on NTU-60's classes). One that is the model itself, or lacks one of its classes (a
-    model of your own actions), is left out: the ensemble then is the model alone."""
+    votes on NTU-60's classes). One that is the model itself, lacks one of its classes (a
+    model of your own actions) or cannot be fetched (offline: a note says so) is left out: the
+    ensemble then is the model alone."""
     import weights
+    from common.download import DownloadFailed
+    from common.errors import UserError
 
     wanted = getattr(model, "class_names", None)
     if not names or not wanted:
@@ -68,7 +72,11 @@ def ensemble_members(
         known = _class_names_of(name)
         if known is None or not set(wanted) <= set(known) or _same_file(name, model_name):
             continue
-        member = weights.load_model(name, device=device)
+        try:
+            member = weights.load_model(name, device=device)
+        except (UserError, DownloadFailed) as err:  # offline: the model votes alone
+            print(f"note: ensemble checkpoint {name} left out: {err}", file=sys.stderr)
+            continue
         outputs = np.array([known.index(label) for label in wanted])
         chosen.append(Member(name, member, getattr(member, "stream", "joint"), outputs))
     return chosen
