@@ -208,11 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {confusion['label']} -> {confusion['named']} ({confusion['count']})")
     if args.calibrate:
         right = [[class_names.index(n) for n in [c.label, *c.also_ok]] for c in clips]
-        fitted, loss, now = fit_temperature(window_probs, right, settings.classifier.temperature)
+        temperature = pipeline.classifier.temperature
+        fitted, loss, now = fit_temperature(window_probs, right, temperature)
         figures["temperature"] = round(fitted, 2)
         print(
             f"temperature: {fitted:.2f} fits the windows best (negative log-likelihood "
-            f"{loss:.3f}; {now:.3f} at the current {settings.classifier.temperature:g})"
+            f"{loss:.3f}; {now:.3f} at the current {temperature:g})"
         )
     if args.json:
         data = {

@@ -104,3 +104,21 @@ def test_calibration_finds_the_temperature_that_made_the_probabilities():
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+def test_the_registry_calibrates_the_released_pair_by_name_or_file(
+    tmp_path, monkeypatch, checkpoints
+):
+    from app.pipeline.build import with_temperature
+    from weights.registry import calibrated_temperature, get
+
+    monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", str(tmp_path))
+    assert calibrated_temperature("ntu60-xsub-joint") == 3.0
+    assert (
+        calibrated_temperature(str(get("ntu60-xview-joint").path())) == 3.0
+    )  # as the GUI gives it
+    assert calibrated_temperature(checkpoints["main"]) == 1.0  # a model of one's own
+    assert with_temperature(ClassifierSettings(), "ntu60-xsub-joint").temperature == 3.0
+    assert (
+        with_temperature(ClassifierSettings(temperature=2.0), "ntu60-xsub-joint").temperature == 2.0
+    )

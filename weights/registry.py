@@ -45,6 +45,9 @@ class WeightEntry:
     licence: str = ""
     url: str | None = None  # None for the project's own checkpoints (registered, not downloaded)
     size: int | None = None  # bytes; a download larger than this is refused
+    # divides the logits before the softmax so that scores mean what they say on real people
+    # (python -m bench.real_set --calibrate); None: the network's own (1)
+    temperature: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse fields of the wrong kind here rather than deep in a later command."""
@@ -98,6 +101,7 @@ _FIELD_KINDS = {
     "licence": (str,),
     "url": (str, type(None)),
     "size": (int, type(None)),
+    "temperature": (int, float, type(None)),
 }
 
 
@@ -356,6 +360,18 @@ def _check_content(
             f"give the --dataset it was trained on"
         )
     return dataset, dataset, model.stream, model.num_class
+
+
+def calibrated_temperature(name_or_path: str | os.PathLike) -> float:
+    """The registry's calibrated temperature of a checkpoint, named or given as its file (the
+    GUI passes the downloaded file); 1 for a checkpoint the registry does not calibrate."""
+    target = Path(name_or_path).expanduser()
+    for entry in entries():
+        if entry.name == str(name_or_path) or (
+            is_path(name_or_path) and entry.path().resolve() == target.resolve()
+        ):
+            return float(entry.temperature or 1.0)
+    return 1.0
 
 
 def is_path(name_or_path: str | os.PathLike) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 
 from pose import BodyTracker, PoseEstimator, make_estimator
 
-from .classifier import Member, StreamingClassifier
+from .classifier import ClassifierSettings, Member, StreamingClassifier
 from .frames import FramePipeline
 from .settings import PipelineSettings
 
@@ -34,7 +35,7 @@ def build_pipeline(
         torch.set_num_threads(settings.live.torch_threads)
     classifier = StreamingClassifier(
         model,
-        settings.classifier,
+        with_temperature(settings.classifier, settings.weights_name()),
         device=device,
         runtime=settings.runtime,
         background=background,
@@ -50,6 +51,16 @@ def build_pose_stages(settings: PipelineSettings) -> tuple[PoseEstimator, BodyTr
     """The pose estimator and body tracker of the `pose` and `tracker` settings: pixels -> the
     (3, 25, 2) skeletons the classifier gets (also what train.from_videos extracts with)."""
     return make_estimator(settings.pose), BodyTracker(settings.tracker)
+
+
+def with_temperature(settings: ClassifierSettings, weights_name: str) -> ClassifierSettings:
+    """The classifier settings with the temperature to use: the one set, else the checkpoint's
+    calibrated one (weights.calibrated_temperature)."""
+    if settings.temperature is not None:
+        return settings
+    from weights.registry import calibrated_temperature
+
+    return dataclasses.replace(settings, temperature=calibrated_temperature(weights_name))
 
 
 def ensemble_members(

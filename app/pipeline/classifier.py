@@ -46,8 +46,9 @@ class ClassifierSettings:
     # actions read alike (twice the model's work)
     either_hand: bool = True
     # the logits are divided by this before the softmax: above 1, probabilities that mean what
-    # they say on real people (fitted by python -m bench.real_set --calibrate); 1: the model's own
-    temperature: float = 3.0
+    # they say on real people (python -m bench.real_set --calibrate fits it); None: the
+    # checkpoint's calibrated one from the registry (3 for the NTU-60 pair), else 1
+    temperature: float | None = None
     # other checkpoints (registry names or files) whose probabilities are averaged with the
     # model's, class by class by name: one that does not name every class of the model (or is
     # the model itself) is left out (app.pipeline.build); each costs one network run a window
@@ -61,7 +62,7 @@ class ClassifierSettings:
             ("min_frames", 0, MAX_WINDOW),
         ):
             check_size(f"bad classifier settings: {name}", getattr(self, name), low, high)
-        numbers = (self.fps, self.smoothing, self.temperature)
+        numbers = (self.fps, self.smoothing, 1.0 if self.temperature is None else self.temperature)
         if not all(isinstance(v, (int, float)) for v in numbers):
             raise UserError(
                 f"bad classifier settings: fps={self.fps!r}, smoothing={self.smoothing!r} and "
@@ -77,7 +78,7 @@ class ClassifierSettings:
         if (
             not 0 < self.fps <= 1000
             or not 0.0 <= self.smoothing < 1.0
-            or not 0.05 <= self.temperature <= 100
+            or not 0.05 <= numbers[2] <= 100
         ):
             raise UserError(
                 f"bad classifier settings: fps={self.fps} (in (0, 1000]), "
@@ -139,7 +140,8 @@ class StreamingClassifier:
         self.window, self.stride, self.fps = settings.window, settings.stride, settings.fps
         self.smoothing, self.pad_to = settings.smoothing, settings.pad_to
         self.min_frames = settings.min_frames
-        self.either_hand, self.temperature = settings.either_hand, settings.temperature
+        self.either_hand = settings.either_hand
+        self.temperature = 1.0 if settings.temperature is None else settings.temperature
         self.class_names: list[str] | None = getattr(model, "class_names", None)
         self.stream: str = getattr(model, "stream", "joint")
         self.latest: Prediction | None = None
