@@ -243,13 +243,7 @@ class StreamingClassifier:
     def _classify(self, frames: np.ndarray, start: float, end: float, arrival: float) -> None:
         """Normalise, run the network, smooth, and publish the prediction."""
         began = time.perf_counter()
-        inputs: dict[str, np.ndarray] = {}
-        votes = []
-        for logits, stream, outputs in self._votes:
-            if stream not in inputs:
-                inputs[stream] = prepare_window(frames, self.pad_to, stream)
-            votes.append(self._probabilities(logits, inputs[stream], outputs))
-        raw = np.mean(votes, axis=0)
+        raw = self.probabilities(frames)
         done = time.perf_counter()
         with self._lock:
             self._smoothed = (
@@ -271,6 +265,18 @@ class StreamingClassifier:
             )
             if self._keep_history:
                 self.history.append(prediction)
+
+    @torch.no_grad()
+    def probabilities(self, frames: np.ndarray) -> np.ndarray:
+        """A (T, 3, 25, 2) window's class probabilities: every network's vote (the model's and
+        the ensemble's), each on the window and, with either_hand, its mirror image."""
+        inputs: dict[str, np.ndarray] = {}
+        votes = []
+        for logits, stream, outputs in self._votes:
+            if stream not in inputs:
+                inputs[stream] = prepare_window(frames, self.pad_to, stream)
+            votes.append(self._probabilities(logits, inputs[stream], outputs))
+        return np.mean(votes, axis=0)
 
     def _probabilities(
         self, logits: Callable[[np.ndarray], np.ndarray], x: np.ndarray, outputs: np.ndarray | None
