@@ -32,13 +32,17 @@ from common.cli import add_config_flags, add_device_flag, command_parser, config
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 
-from .config import load_config
+from .config import TrainConfig, load_config
+from .few_shot import train_frozen
 from .gendata import data_file, label_file
 from .trainer import BEST, CONFUSION_PNG, CURVES_PNG, LAST, LOG, METRICS, SCORES, train
 from .video_skeletons import Extraction, default_workers, extract_videos
 
-FINETUNE_CONFIG = Path(__file__).resolve().parent / "configs" / "finetune.yaml"
+CONFIGS = Path(__file__).resolve().parent / "configs"
+FINETUNE_CONFIG = CONFIGS / "finetune.yaml"  # the SGD recipe (units 5-10 and a new head)
+FEW_SHOT_CONFIG = CONFIGS / "few_shot.yaml"  # the frozen network and a fitted head
 SUMMARY = "summary.json"
+FEATURES = "features"  # the frozen recipe's feature cache, inside the skeleton cache folder
 RUN_FILES = (LAST, BEST, METRICS, LOG, SCORES, CURVES_PNG, CONFUSION_PNG, "config.yaml", SUMMARY)
 VAL_FRACTION = 0.25
 
@@ -146,9 +150,9 @@ def write_split(folder: Path, split: str, data: SplitData, window: int, stream: 
         pickle.dump((data.names, data.labels), handle)
 
 
-def check_classes(split: str, data: SplitData, class_names: list[str]) -> None:
+def check_classes(split: str, labels: list[int], class_names: list[str]) -> None:
     """Every class needs a window in the training split; validation needs some window."""
-    present = set(data.labels)
+    present = set(labels)
     if split == "train":
         missing = [n for i, n in enumerate(class_names) if i not in present]
         if missing:
@@ -161,6 +165,41 @@ def check_classes(split: str, data: SplitData, class_names: list[str]) -> None:
             "the validation split has no usable window; add videos (two or more a "
             "class) or give --val VIDEOS2"
         )
+
+
+def train_head(
+    config: TrainConfig,
+    train_videos: dict[str, list[Path]],
+    val_videos: dict[str, list[Path]],
+    extraction: Extraction,
+    classifier: ClassifierSettings,
+    feature_folder: Path,
+    on_clip: Callable[[int, int], None] | None,
+) -> tuple[dict[str, Any], list[Path]]:
+    """The frozen recipe (train.few_shot) on the clips of both splits: the training figures and
+    the videos without a person in min_frames frames."""
+    class_names = list(config.class_names or [])
+    unusable: list[Path] = []
+
+    def clips(group: dict[str, list[Path]]) -> list[tuple[int, np.ndarray]]:
+        out = []
+        for name, paths in group.items():
+            for path in paths:
+                clip = extraction.skeletons.get(path)
+                if clip is None:
+                    continue  # unreadable: already reported
+                if clip.frames_with_person < classifier.min_frames:
+                    unusable.append(path)
+                    continue
+                out.append((class_names.index(name), clip.skeleton))
+        return out
+
+    train_clips, val_clips = clips(train_videos), clips(val_videos)
+    check_classes("train", [label for label, _ in train_clips], class_names)
+    if val_videos:
+        check_classes("val", [label for label, _ in val_clips], class_names)
+    training = train_frozen(config, train_clips, classifier, feature_folder, on_clip, val_clips)
+    return training, unusable
 
 
 def prepare_work_dir(work_dir: Path, overwrite: bool) -> None:
@@ -190,8 +229,11 @@ def from_videos(
     progress: bool = True,
     on_video: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    on_clip: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Extract, split, fine-tune; returns the summary also written to W/summary.json."""
+    """Extract, split, fine-tune (recipe sgd) or fit a head on the frozen network's features
+    (recipe frozen: `on_clip(done, total)` after each clip's features); returns the summary
+    also written to W/summary.json."""
     work_dir = Path(work_dir)
     classes = find_classes(videos)
     class_names = list(classes)
@@ -229,27 +271,45 @@ def from_videos(
     extraction = extract_videos(
         everything, pipeline, cache_dir or work_dir / "skeletons", workers, progress, on_video
     )
-    window = classifier.window
-    stride = stride or max(1, window // 2)
-    splits = {}
-    for split, group in (("train", train_videos), ("val", val_videos)):
-        splits[split] = make_split(group, class_names, extraction, classifier, stride)
-        check_classes(split, splits[split], class_names)
-        write_split(work_dir / "data", split, splits[split], window, config.stream)
-    config = dataclasses.replace(
-        config, batch_size=min(config.batch_size, len(splits["train"].labels))
-    )
-    began = time.perf_counter()
-    state = train(config, on_epoch=on_epoch)
+    if config.recipe == "frozen":  # every clip learns unless --val names others
+        if val is None:
+            train_videos, val_videos = classes, {}
+        features = Path(cache_dir or work_dir / "skeletons") / FEATURES
+        training, unusable = train_head(
+            config, train_videos, val_videos, extraction, classifier, features, on_clip
+        )
+        windows = {"train": training.pop("windows"), "val": training.pop("val_windows")}
+    else:
+        window = classifier.window
+        stride = stride or max(1, window // 2)
+        splits = {}
+        for split, group in (("train", train_videos), ("val", val_videos)):
+            splits[split] = make_split(group, class_names, extraction, classifier, stride)
+            check_classes(split, splits[split].labels, class_names)
+            write_split(work_dir / "data", split, splits[split], window, config.stream)
+        config = dataclasses.replace(
+            config, batch_size=min(config.batch_size, len(splits["train"].labels))
+        )
+        began = time.perf_counter()
+        state = train(config, on_epoch=on_epoch)
+        training = {
+            "epochs": state.epoch,
+            "seconds": round(time.perf_counter() - began, 1),
+            "best_top1": state.best_top1,
+            "best_epoch": state.best_epoch,
+        }
+        windows = {s: len(d.labels) for s, d in splits.items()}
+        unusable = [p for d in splits.values() for p in d.unusable]
     summary = {
         "classes": class_names,
+        "recipe": config.recipe,
         "videos": {
             s: sum(map(len, g.values())) for s, g in (("train", train_videos), ("val", val_videos))
         },
-        "windows": {s: len(d.labels) for s, d in splits.items()},
+        "windows": windows,
         "held_out_validation": held_out,
         "unreadable": [str(p) for p in extraction.unreadable],
-        "no_person": [str(p) for d in splits.values() for p in d.unusable],
+        "no_person": [str(p) for p in unusable],
         "extraction": {
             "videos": extraction.extracted,
             "from_cache": len(extraction.skeletons) - extraction.extracted,
@@ -257,12 +317,7 @@ def from_videos(
             "seconds": round(extraction.seconds, 2),
             "frames_per_second": round(extraction.frames_per_second, 1),
         },
-        "training": {
-            "epochs": state.epoch,
-            "seconds": round(time.perf_counter() - began, 1),
-            "best_top1": state.best_top1,
-            "best_epoch": state.best_epoch,
-        },
+        "training": training,
         "weights": str(work_dir / BEST),
     }
     with atomic_write(work_dir / SUMMARY) as tmp:
