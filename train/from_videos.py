@@ -7,9 +7,11 @@ VIDEOS holds one folder per class (VIDEOS/<class name>/*.mp4|avi|mov|mkv). Every
 through the live app's own pose path (app.pipeline's settings: two bodies, the same mapping,
 resampled to the classifier's frame rate); the skeletons are cached in W/skeletons. Clips are cut
 into the live classifier's windows, split into training and validation by video (stratified,
-seeded) unless --val names a second folder, and the network is fine-tuned from an NTU checkpoint
-with the recipe of train/configs/finetune.yaml. W/best.pt carries the class names: give it to
-`app.classify_video --weights`, `run_demo.py --weights` or `weights register`.
+seeded) unless --val names a second folder. By default (train/configs/few_shot.yaml) the NTU
+network stays frozen and a new head is fitted on its features, every clip learning and each scored
+with the head fitted on the others; `--config train/configs/finetune.yaml` fine-tunes units 5-10
+by SGD instead (the earlier recipe, with a validation split). W/best.pt carries the class names:
+give it to `app.classify_video --weights`, `run_demo.py --weights` or `weights register`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .video_skeletons import Extraction, default_workers, extract_videos
 CONFIGS = Path(__file__).resolve().parent / "configs"
 FINETUNE_CONFIG = CONFIGS / "finetune.yaml"  # the SGD recipe (units 5-10 and a new head)
 FEW_SHOT_CONFIG = CONFIGS / "few_shot.yaml"  # the frozen network and a fitted head
+DEFAULT_CONFIG = FEW_SHOT_CONFIG  # python -m bench.few_shot: better and faster on a few clips
 SUMMARY = "summary.json"
 FEATURES = "features"  # the frozen recipe's feature cache, inside the skeleton cache folder
 RUN_FILES = (LAST, BEST, METRICS, LOG, SCORES, CURVES_PNG, CONFUSION_PNG, "config.yaml", SUMMARY)
@@ -240,7 +243,7 @@ def from_videos(
     pipeline = load_settings(pipeline_config)
     classifier = pipeline.classifier
     config = load_config(
-        config_path or FINETUNE_CONFIG,
+        config_path or DEFAULT_CONFIG,
         {
             **(overrides or {}),
             "dataset": "videos",
@@ -326,7 +329,7 @@ def from_videos(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line; training flags left out keep train/configs/finetune.yaml's values."""
+    """The command line; training flags left out keep the training YAML's values."""
     parser = command_parser("python -m train.from_videos", __doc__)
     parser.add_argument("videos", type=Path, help="folder with one folder of videos per class")
     parser.add_argument(
@@ -347,11 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or file (default: the training config's base_weights); 'none' for "
         "random weights",
     )
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--epochs", type=int, help="SGD recipe only")
+    parser.add_argument("--batch-size", type=int, help="SGD recipe only")
     add_device_flag(parser, None, "default: the training config's")
     add_config_flags(
-        parser, "training YAML (default: train/configs/finetune.yaml)", "base_lr=0.005"
+        parser,
+        "training YAML (default: train/configs/few_shot.yaml; finetune.yaml: SGD)",
+        "few_shot.classifier=logistic",
     )
     parser.add_argument(
         "--pipeline-config",
@@ -388,9 +393,32 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def training_line(summary: dict[str, Any]) -> str:
+    """What the training step did and reached, in one line."""
+    trained, windows, videos = summary["training"], summary["windows"], summary["videos"]
+    if summary["recipe"] != "frozen":
+        return (
+            f"training: {windows['train']} windows from {videos['train']} videos, "
+            f"{trained['epochs']} epochs in {trained['seconds']} s; best validation top-1 "
+            f"{trained['best_top1']:.1f}% ({windows['val']} windows) at epoch "
+            f"{trained['best_epoch']}"
+        )
+    top1 = trained["best_top1"]
+    score = (
+        f"validation top-1 {top1:.1f}% ({trained['validation']})"
+        if top1 is not None
+        else "no validation figure (record two clips a class for one)"
+    )
+    return (
+        f"training: a head on the frozen network's features, {windows['train']} windows from "
+        f"{videos['train']} videos in {trained['seconds']} s ({trained['clips_computed']} "
+        f"clips' features computed, the rest from the cache); {score}"
+    )
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    """Fine-tune on a folder of videos and print where the model is and what it reached."""
+    """Train on a folder of videos and print where the model is and what it reached."""
     args = build_parser().parse_args(argv)
     summary = from_videos(
         args.videos,
@@ -406,18 +434,13 @@ def main(argv: list[str] | None = None) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
-    ext, trained = summary["extraction"], summary["training"]
+    ext = summary["extraction"]
     print(
         f"extraction: {ext['videos']} videos ({ext['frames']} frames) in {ext['seconds']} s, "
         f"{ext['frames_per_second']} frames/s; {ext['from_cache']} from the cache; "
         f"{len(summary['unreadable'])} unreadable, {len(summary['no_person'])} without a person"
     )
-    print(
-        f"training: {summary['windows']['train']} windows from {summary['videos']['train']} "
-        f"videos, {trained['epochs']} epochs in {trained['seconds']} s; best validation top-1 "
-        f"{trained['best_top1']:.1f}% ({summary['windows']['val']} windows) at epoch "
-        f"{trained['best_epoch']}"
-    )
+    print(training_line(summary))
     print(f"model: {summary['weights']} (classes: {', '.join(summary['classes'])})")
     return 0
 
