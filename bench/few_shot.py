@@ -159,6 +159,9 @@ def run_draw(
         "seconds_extraction": round(extraction_seconds, 2),
         "load_average": round((load + os.getloadavg()[0]) / 2, 2),
         "validation_top1": summary["training"]["best_top1"],
+        # the frozen recipe: clips whose features were computed (the others: cached by a draw
+        # before, so this draw's training seconds are less than a first training's)
+        "features_computed": summary["training"].get("clips_computed"),
         "train_clips": sum(map(len, train.values())),
         "answers": answers,
     }

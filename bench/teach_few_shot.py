@@ -8,7 +8,7 @@ the new model's first live prediction, each training's progress reports, and wha
 DIR is a folder per class of ID_SEQUENCE_CLASS clips (../shared/fixtures/ut_set1). Clips of
 sequences 1-7 are put in OUTPUT_DIR/shiftgcn-teach/clips/<class>/ (two a class, or three), the
 third clip of the first class is played as the source and recorded by the panel (Record: a
-1 s countdown and a 3 s clip), and the live test plays a clip of sequence 8. Needs a display:
+1 s countdown and a 2 s clip), and the live test plays a clip of sequence 8. Needs a display:
 run it under Xvfb (xvfb-run -a python -m bench.teach_few_shot ...).
 """
 
@@ -67,7 +67,7 @@ def drive(folder: Path, output: Path, weights: str) -> dict[str, Any]:
 
     recorded, plays, live, fourth = prepare(folder, output)
     app = QApplication([sys.argv[0]])
-    gui = GuiSettings(teach=TeachSettings(countdown_s=1, clip_s=3))
+    gui = GuiSettings(teach=TeachSettings(countdown_s=1, clip_s=2))
     settings = RunSettings.defaults(gui)
     settings.source, settings.weights, settings.device = str(plays), weights, "cpu"
     window = MainWindow(settings, gui, output_dir=output)
@@ -115,6 +115,7 @@ def drive(folder: Path, output: Path, weights: str) -> dict[str, Any]:
         training = report["trainings"][-1]
         training["seconds_to_first_prediction"] = round(time.perf_counter() - state["pressed"], 2)
         training["first_prediction"] = prediction.top(1)[0]
+        print("TRAINING " + json.dumps(training), flush=True)  # kept should a later step hang
         state["phase"] = "again" if len(report["trainings"]) == 1 else "done"
         window.stop_run()
         if state["phase"] == "again":  # a fourth clip, recorded from the source, then Train

@@ -276,7 +276,7 @@ def from_videos(
     )
     if config.recipe == "frozen":  # every clip learns unless --val names others
         if val is None:
-            train_videos, val_videos = classes, {}
+            train_videos, val_videos, held_out = classes, {}, False
         features = Path(cache_dir or work_dir / "skeletons") / FEATURES
         training, unusable = train_head(
             config, train_videos, val_videos, extraction, classifier, features, on_clip
