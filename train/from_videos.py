@@ -258,6 +258,7 @@ def from_videos(
         train_videos, val_videos = split_videos(classes, val_fraction, config.seed)
         if not any(val_videos.values()):  # one video a class (a first Teach session)
             val_videos, held_out = train_videos, False
+        if not held_out and config.recipe == "sgd":
             print(
                 "validation: every class has one video, so the training windows are scored "
                 "(nothing held out; record more clips for a real figure)"
