@@ -2,7 +2,7 @@
 test on the clips of the other sequences, over several draws.
 
     python -m bench.few_shot DIR [--shots 3] [--draws 5] [--held-out 3] [--recipe NAME|YAML ...]
-        [--set KEY=VALUE] [--cache-dir DIR] [--json OUT.json]
+        [--config YAML] [--set KEY=VALUE] [--cache-dir DIR] [--json OUT.json]
 
 DIR holds a folder per class of clips named ID_SEQUENCE_CLASS.<video> (UT-Interaction's naming,
 ../shared/fixtures/ut_set1): a sequence is one take of one pair of people. Each draw holds out
@@ -16,7 +16,8 @@ each clip's extraction time is kept with it, so that a draw's extraction figure 
 training clips cost. Prints each recipe's mean and spread of top-1, the seconds of extraction
 and of training, and the load average (this machine is shared: compare recipes within a run).
 Recipes: few_shot (train/configs/few_shot.yaml, the default), finetune (finetune.yaml, the
-earlier SGD recipe), or a YAML file; --set changes every recipe.
+earlier SGD recipe), or a YAML file; --config (keys in a YAML file) and --set change every
+recipe.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ import torch
 
 from app.classify_video import video_probabilities
 from app.pipeline import PipelineSettings, StreamingClassifier, load_settings
-from common.cli import command_parser, parse_assignments
+from common.cli import add_config_flags, command_parser, parse_assignments
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
+from common.yaml_files import deep_merge, read_yaml
 from model import load_model
 from train.from_videos import FEW_SHOT_CONFIG, FINETUNE_CONFIG, find_classes, from_videos
 from train.video_skeletons import Extraction, extract_videos
@@ -254,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="few_shot (default), finetune, or a training YAML; repeat to compare on the "
         "same draws",
     )
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_config_flags(
+        parser, "training keys applied to every recipe (a YAML mapping)", "few_shot.copies=4"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--cache-dir", type=Path, default=DEFAULT_CACHE, help="skeleton and feature cache"
@@ -276,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         args.draws,
         args.held_out,
         recipes,
-        parse_assignments(args.set),
+        deep_merge(read_yaml(args.config) if args.config else {}, parse_assignments(args.set)),
         args.cache_dir,
         args.seed,
     )

@@ -40,6 +40,7 @@ COMMANDS = {
     "bench.looped_windows": "python -m bench.looped_windows",
     "bench.skeleton_gap": "python -m bench.skeleton_gap",
     "bench.finetune": "python -m bench.finetune",
+    "bench.few_shot": "python -m bench.few_shot",
     "bench.memory": "python -m bench.memory",
     "bench.video_set": "python -m bench.video_set",
 }
@@ -52,6 +53,7 @@ CONFIG_COMMANDS = {
     "train.from_videos",
     "bench.train",
     "bench.finetune",
+    "bench.few_shot",
 }
 DEVICE_COMMANDS = {
     "app.classify_video",

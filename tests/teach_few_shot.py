@@ -3,13 +3,14 @@ from a playing video, Train, then live classification of a clip of another seque
 more clip recorded and Train again. Prints one JSON line: the seconds from pressing Train to
 the new model's first live prediction, each training's progress reports, and what was named.
 
-    python -m bench.teach_few_shot DIR OUTPUT_DIR [--weights NAME|FILE] [--json OUT]
+    python tests/teach_few_shot.py DIR OUTPUT_DIR [--weights NAME|FILE] [--json OUT]
 
 DIR is a folder per class of ID_SEQUENCE_CLASS clips (../shared/fixtures/ut_set1). Clips of
 sequences 1-7 are put in OUTPUT_DIR/shiftgcn-teach/clips/<class>/ (two a class, or three), the
 third clip of the first class is played as the source and recorded by the panel (Record: a
 1 s countdown and a 2 s clip), and the live test plays a clip of sequence 8. Needs a display:
-run it under Xvfb (xvfb-run -a python -m bench.teach_few_shot ...).
+run it under Xvfb (xvfb-run -a python tests/teach_few_shot.py ...), from the checkout's root with
+PYTHONPATH=. (a script beside tests/teach_harness.py: bench may not import app.gui).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def drive(folder: Path, output: Path, weights: str) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    parser = command_parser("python -m bench.teach_few_shot", __doc__)
+    parser = command_parser("python tests/teach_few_shot.py", __doc__)
     parser.add_argument("folder", type=Path, help="a folder per class of ID_SEQUENCE_CLASS clips")
     parser.add_argument("output", type=Path, help="where the teach folder and screenshot go")
     add_weights_flag(parser)
