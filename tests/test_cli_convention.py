@@ -42,6 +42,7 @@ COMMANDS = {
     "bench.skeleton_gap": "python -m bench.skeleton_gap",
     "bench.real_set": "python -m bench.real_set",
     "bench.finetune": "python -m bench.finetune",
+    "bench.few_shot": "python -m bench.few_shot",
     "bench.memory": "python -m bench.memory",
     "bench.video_set": "python -m bench.video_set",
 }
@@ -56,6 +57,7 @@ CONFIG_COMMANDS = {
     "bench.train",
     "bench.finetune",
     "bench.real_set",
+    "bench.few_shot",
 }
 DEVICE_COMMANDS = {
     "app.classify_video",

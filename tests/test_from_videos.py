@@ -19,8 +19,11 @@ from train.video_skeletons import cache_key
 from weights import registry
 
 # A narrow network from random weights (no NTU checkpoint needed) and short windows, so that
-# 36-frame clips give several training windows and two epochs take seconds.
+# 36-frame clips give several training windows and two epochs take seconds; the SGD recipe (the
+# default, few_shot.yaml, needs a trained base network: tests/test_few_shot.py).
 TINY = [
+    "--config",
+    str(from_videos.FINETUNE_CONFIG),
     "--base-weights",
     "none",
     "--set",

@@ -18,7 +18,12 @@ from app.sources import VideoSource
 from model import load_model
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
-TINY = {
+TINY = {  # the SGD recipe (finetune.yaml's keys) on a tiny network from random weights
+    "recipe": "sgd",
+    "base_lr": 0.01,
+    "warmup_epochs": 1,
+    "batch_size": 8,
+    "num_workers": 0,
     "base_weights": None,
     "model": {"channels": [16, 32], "strides": [2, 2]},
     "frozen_units": 0,

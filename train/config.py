@@ -19,6 +19,7 @@ from ntu.splits import DATASETS
 
 from .finetune import BATCHNORM_MODES
 
+RECIPES = ("sgd", "frozen")  # TrainConfig.recipe
 SYNTHETIC = "synthetic"  # train.synthetic's actions; any other non-NTU name works with num_class
 OWN_VIDEOS = "videos"  # train.from_videos' dataset: a user's own clips, a folder a class
 
@@ -61,6 +62,10 @@ class TrainConfig:
     # A run stops at the first loss (training batch or validation) that is not finite or above
     # loss_limit times max(ln(classes), 2) (ln(classes) is a uniform guess's loss); 0 = no limit
     loss_limit: float = 10.0
+    # How the network learns: "sgd" trains it (the trainer; the settings above), "frozen" keeps
+    # base_weights and fits a new head on its features (train.few_shot; few_shot: its settings)
+    recipe: str = "sgd"
+    few_shot: dict[str, Any] = field(default_factory=dict)  # train.few_shot.FewShotSettings keys
 
     def __post_init__(self) -> None:
         self._validate()
@@ -88,6 +93,8 @@ class TrainConfig:
             raise UserError(
                 f"config: batchnorm {self.batchnorm!r} is not one of {', '.join(BATCHNORM_MODES)}"
             )
+        if self.recipe not in RECIPES:
+            raise UserError(f"config: recipe {self.recipe!r} is not one of {', '.join(RECIPES)}")
         check_size("config: warmup_epochs", self.warmup_epochs, 0, MAX_EPOCHS)
         if float(self.loss_limit) < 0:
             raise UserError("config: loss_limit must not be negative")

@@ -7,9 +7,11 @@ VIDEOS holds one folder per class (VIDEOS/<class name>/*.mp4|avi|mov|mkv). Every
 through the live app's own pose path (app.pipeline's settings: two bodies, the same mapping,
 resampled to the classifier's frame rate); the skeletons are cached in W/skeletons. Clips are cut
 into the live classifier's windows, split into training and validation by video (stratified,
-seeded) unless --val names a second folder, and the network is fine-tuned from an NTU checkpoint
-with the recipe of train/configs/finetune.yaml. W/best.pt carries the class names: give it to
-`app.classify_video --weights`, `run_demo.py --weights` or `weights register`.
+seeded) unless --val names a second folder. By default (train/configs/few_shot.yaml) the NTU
+network stays frozen and a new head is fitted on its features, every clip learning and each scored
+with the head fitted on the others; `--config train/configs/finetune.yaml` fine-tunes units 5-10
+by SGD instead (the earlier recipe, with a validation split). W/best.pt carries the class names:
+give it to `app.classify_video --weights`, `run_demo.py --weights` or `weights register`.
 """
 
 from __future__ import annotations
@@ -32,13 +34,18 @@ from common.cli import add_config_flags, add_device_flag, command_parser, config
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 
-from .config import OWN_VIDEOS, load_config
+from .config import OWN_VIDEOS, TrainConfig, load_config
+from .few_shot import train_frozen
 from .gendata import data_file, label_file
 from .trainer import BEST, CONFUSION_PNG, CURVES_PNG, LAST, LOG, METRICS, SCORES, train
 from .video_skeletons import Extraction, default_workers, extract_videos
 
-FINETUNE_CONFIG = Path(__file__).resolve().parent / "configs" / "finetune.yaml"
+CONFIGS = Path(__file__).resolve().parent / "configs"
+FINETUNE_CONFIG = CONFIGS / "finetune.yaml"  # the SGD recipe (units 5-10 and a new head)
+FEW_SHOT_CONFIG = CONFIGS / "few_shot.yaml"  # the frozen network and a fitted head
+DEFAULT_CONFIG = FEW_SHOT_CONFIG  # python -m bench.few_shot: better and faster on a few clips
 SUMMARY = "summary.json"
+FEATURES = "features"  # the frozen recipe's feature cache, inside the skeleton cache folder
 RUN_FILES = (LAST, BEST, METRICS, LOG, SCORES, CURVES_PNG, CONFUSION_PNG, "config.yaml", SUMMARY)
 VAL_FRACTION = 0.25
 
@@ -146,9 +153,9 @@ def write_split(folder: Path, split: str, data: SplitData, window: int, stream: 
         pickle.dump((data.names, data.labels), handle)
 
 
-def check_classes(split: str, data: SplitData, class_names: list[str]) -> None:
+def check_classes(split: str, labels: list[int], class_names: list[str]) -> None:
     """Every class needs a window in the training split; validation needs some window."""
-    present = set(data.labels)
+    present = set(labels)
     if split == "train":
         missing = [n for i, n in enumerate(class_names) if i not in present]
         if missing:
@@ -161,6 +168,41 @@ def check_classes(split: str, data: SplitData, class_names: list[str]) -> None:
             "the validation split has no usable window; add videos (two or more a "
             "class) or give --val VIDEOS2"
         )
+
+
+def train_head(
+    config: TrainConfig,
+    train_videos: dict[str, list[Path]],
+    val_videos: dict[str, list[Path]],
+    extraction: Extraction,
+    classifier: ClassifierSettings,
+    feature_folder: Path,
+    on_clip: Callable[[int, int], None] | None,
+) -> tuple[dict[str, Any], list[Path]]:
+    """The frozen recipe (train.few_shot) on the clips of both splits: the training figures and
+    the videos without a person in min_frames frames."""
+    class_names = list(config.class_names or [])
+    unusable: list[Path] = []
+
+    def clips(group: dict[str, list[Path]]) -> list[tuple[int, np.ndarray]]:
+        out = []
+        for name, paths in group.items():
+            for path in paths:
+                clip = extraction.skeletons.get(path)
+                if clip is None:
+                    continue  # unreadable: already reported
+                if clip.frames_with_person < classifier.min_frames:
+                    unusable.append(path)
+                    continue
+                out.append((class_names.index(name), clip.skeleton))
+        return out
+
+    train_clips, val_clips = clips(train_videos), clips(val_videos)
+    check_classes("train", [label for label, _ in train_clips], class_names)
+    if val_videos:
+        check_classes("val", [label for label, _ in val_clips], class_names)
+    training = train_frozen(config, train_clips, classifier, feature_folder, on_clip, val_clips)
+    return training, unusable
 
 
 def prepare_work_dir(work_dir: Path, overwrite: bool) -> None:
@@ -190,15 +232,18 @@ def from_videos(
     progress: bool = True,
     on_video: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    on_clip: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Extract, split, fine-tune; returns the summary also written to W/summary.json."""
+    """Extract, split, fine-tune (recipe sgd) or fit a head on the frozen network's features
+    (recipe frozen: `on_clip(done, total)` after each clip's features); returns the summary
+    also written to W/summary.json."""
     work_dir = Path(work_dir)
     classes = find_classes(videos)
     class_names = list(classes)
     pipeline = load_settings(pipeline_config)
     classifier = pipeline.classifier
     config = load_config(
-        config_path or FINETUNE_CONFIG,
+        config_path or DEFAULT_CONFIG,
         {
             **(overrides or {}),
             "dataset": OWN_VIDEOS,
@@ -213,6 +258,7 @@ def from_videos(
         train_videos, val_videos = split_videos(classes, val_fraction, config.seed)
         if not any(val_videos.values()):  # one video a class (a first Teach session)
             val_videos, held_out = train_videos, False
+        if not held_out and config.recipe == "sgd":
             print(
                 "validation: every class has one video, so the training windows are scored "
                 "(nothing held out; record more clips for a real figure)"
@@ -229,27 +275,45 @@ def from_videos(
     extraction = extract_videos(
         everything, pipeline, cache_dir or work_dir / "skeletons", workers, progress, on_video
     )
-    window = classifier.window
-    stride = stride or max(1, window // 2)
-    splits = {}
-    for split, group in (("train", train_videos), ("val", val_videos)):
-        splits[split] = make_split(group, class_names, extraction, classifier, stride)
-        check_classes(split, splits[split], class_names)
-        write_split(work_dir / "data", split, splits[split], window, config.stream)
-    config = dataclasses.replace(
-        config, batch_size=min(config.batch_size, len(splits["train"].labels))
-    )
-    began = time.perf_counter()
-    state = train(config, on_epoch=on_epoch)
+    if config.recipe == "frozen":  # every clip learns unless --val names others
+        if val is None:
+            train_videos, val_videos, held_out = classes, {}, False
+        features = Path(cache_dir or work_dir / "skeletons") / FEATURES
+        training, unusable = train_head(
+            config, train_videos, val_videos, extraction, classifier, features, on_clip
+        )
+        windows = {"train": training.pop("windows"), "val": training.pop("val_windows")}
+    else:
+        window = classifier.window
+        stride = stride or max(1, window // 2)
+        splits = {}
+        for split, group in (("train", train_videos), ("val", val_videos)):
+            splits[split] = make_split(group, class_names, extraction, classifier, stride)
+            check_classes(split, splits[split].labels, class_names)
+            write_split(work_dir / "data", split, splits[split], window, config.stream)
+        config = dataclasses.replace(
+            config, batch_size=min(config.batch_size, len(splits["train"].labels))
+        )
+        began = time.perf_counter()
+        state = train(config, on_epoch=on_epoch)
+        training = {
+            "epochs": state.epoch,
+            "seconds": round(time.perf_counter() - began, 1),
+            "best_top1": state.best_top1,
+            "best_epoch": state.best_epoch,
+        }
+        windows = {s: len(d.labels) for s, d in splits.items()}
+        unusable = [p for d in splits.values() for p in d.unusable]
     summary = {
         "classes": class_names,
+        "recipe": config.recipe,
         "videos": {
             s: sum(map(len, g.values())) for s, g in (("train", train_videos), ("val", val_videos))
         },
-        "windows": {s: len(d.labels) for s, d in splits.items()},
+        "windows": windows,
         "held_out_validation": held_out,
         "unreadable": [str(p) for p in extraction.unreadable],
-        "no_person": [str(p) for d in splits.values() for p in d.unusable],
+        "no_person": [str(p) for p in unusable],
         "extraction": {
             "videos": extraction.extracted,
             "from_cache": len(extraction.skeletons) - extraction.extracted,
@@ -257,12 +321,7 @@ def from_videos(
             "seconds": round(extraction.seconds, 2),
             "frames_per_second": round(extraction.frames_per_second, 1),
         },
-        "training": {
-            "epochs": state.epoch,
-            "seconds": round(time.perf_counter() - began, 1),
-            "best_top1": state.best_top1,
-            "best_epoch": state.best_epoch,
-        },
+        "training": training,
         "weights": str(work_dir / BEST),
     }
     with atomic_write(work_dir / SUMMARY) as tmp:
@@ -271,7 +330,7 @@ def from_videos(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line; training flags left out keep train/configs/finetune.yaml's values."""
+    """The command line; training flags left out keep the training YAML's values."""
     parser = command_parser("python -m train.from_videos", __doc__)
     parser.add_argument("videos", type=Path, help="folder with one folder of videos per class")
     parser.add_argument(
@@ -299,14 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
         "random weights",
     )
     parser.add_argument(
-        "--epochs", type=int, help="passes over the training windows (default: the config's)"
+        "--epochs",
+        type=int,
+        help="passes over the training windows, SGD recipe only (default: the config's)",
     )
     parser.add_argument(
-        "--batch-size", type=int, help="windows a training step (default: the config's)"
+        "--batch-size",
+        type=int,
+        help="windows a training step, SGD recipe only (default: the config's)",
     )
     add_device_flag(parser, None, "default: the training config's")
     add_config_flags(
-        parser, "training YAML (default: train/configs/finetune.yaml)", "base_lr=0.005"
+        parser,
+        "training YAML (default: train/configs/few_shot.yaml; finetune.yaml: SGD)",
+        "few_shot.classifier=logistic",
     )
     parser.add_argument(
         "--pipeline-config",
@@ -347,9 +412,32 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def training_line(summary: dict[str, Any]) -> str:
+    """What the training step did and reached, in one line."""
+    trained, windows, videos = summary["training"], summary["windows"], summary["videos"]
+    if summary["recipe"] != "frozen":
+        return (
+            f"training: {windows['train']} windows from {videos['train']} videos, "
+            f"{trained['epochs']} epochs in {trained['seconds']} s; best validation top-1 "
+            f"{trained['best_top1']:.1f}% ({windows['val']} windows) at epoch "
+            f"{trained['best_epoch']}"
+        )
+    top1 = trained["best_top1"]
+    score = (
+        f"validation top-1 {top1:.1f}% ({trained['validation']})"
+        if top1 is not None
+        else "no validation figure (record two clips a class for one)"
+    )
+    return (
+        f"training: a head on the frozen network's features, {windows['train']} windows from "
+        f"{videos['train']} videos in {trained['seconds']} s ({trained['clips_computed']} "
+        f"clips' features computed, the rest from the cache); {score}"
+    )
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    """Fine-tune on a folder of videos and print where the model is and what it reached."""
+    """Train on a folder of videos and print where the model is and what it reached."""
     args = build_parser().parse_args(argv)
     summary = from_videos(
         args.videos,
@@ -365,18 +453,13 @@ def main(argv: list[str] | None = None) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
-    ext, trained = summary["extraction"], summary["training"]
+    ext = summary["extraction"]
     print(
         f"extraction: {ext['videos']} videos ({ext['frames']} frames) in {ext['seconds']} s, "
         f"{ext['frames_per_second']} frames/s; {ext['from_cache']} from the cache; "
         f"{len(summary['unreadable'])} unreadable, {len(summary['no_person'])} without a person"
     )
-    print(
-        f"training: {summary['windows']['train']} windows from {summary['videos']['train']} "
-        f"videos, {trained['epochs']} epochs in {trained['seconds']} s; best validation top-1 "
-        f"{trained['best_top1']:.1f}% ({summary['windows']['val']} windows) at epoch "
-        f"{trained['best_epoch']}"
-    )
+    print(training_line(summary))
     print(f"model: {summary['weights']} (classes: {', '.join(summary['classes'])})")
     return 0
 

@@ -31,6 +31,7 @@ class Extracted:
 
     skeleton: np.ndarray
     frames: int  # frames read from the video
+    seconds: float = float("nan")  # how long its extraction took (NaN: cached before this was kept)
 
     @property
     def frames_with_person(self) -> int:
@@ -80,14 +81,20 @@ class SkeletonCache:
         path = self.folder / f"{digest}.npz"
         try:
             with np.load(path) as data:
-                return Extracted(data["skeleton"], int(data["frames"]))
+                seconds = float(data["seconds"]) if "seconds" in data else float("nan")
+                return Extracted(data["skeleton"], int(data["frames"]), seconds)
         except (OSError, KeyError, ValueError):
             return None
 
     def save(self, digest: str, extracted: Extracted) -> None:
         """Keep a video's skeletons."""
         with atomic_write(self.folder / f"{digest}.npz") as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, skeleton=extracted.skeleton, frames=extracted.frames)
+            np.savez(
+                handle,
+                skeleton=extracted.skeleton,
+                frames=extracted.frames,
+                seconds=extracted.seconds,
+            )
 
 
 # Each extraction process builds the pose stages once and reuses them, reset, for every video.
@@ -102,6 +109,7 @@ def _start_worker(config: PipelineSettings) -> None:
 
 def _extract(path: Path) -> Extracted | str:
     """One video through the pose stages, resampled; an unreadable video gives its error."""
+    began = time.perf_counter()
     estimator, tracker = _stages
     estimator.reset()
     tracker.reset()
@@ -114,7 +122,8 @@ def _extract(path: Path) -> Extracted | str:
     except UserError as err:
         return str(err)
     index = resample_clip(np.asarray(times), _fps)
-    return Extracted(np.stack(skeletons)[index].astype(np.float32), len(times))
+    skeleton = np.stack(skeletons)[index].astype(np.float32)
+    return Extracted(skeleton, len(times), time.perf_counter() - began)
 
 
 @dataclass

@@ -20,7 +20,8 @@ GUI_YAML = Path(__file__).resolve().parent / "gui.yaml"
 @dataclass(frozen=True)
 class TeachSettings:
     """The Teach panel: its folder (beside the window's output), countdown, clip length, and
-    training keys over train/configs/finetune.yaml (e.g. {epochs: 5})."""
+    training keys over train.from_videos' default recipe, train/configs/few_shot.yaml (e.g.
+    {few_shot: {classifier: logistic}}, or {recipe: sgd, epochs: 5})."""
 
     folder: str = "shiftgcn-teach"  # holds clips/<class>/, models/<time>/ and skeletons/
     countdown_s: int = 3  # seconds between Record and the clip's start

@@ -54,6 +54,45 @@ def class_counts(clips: Path) -> dict[str, int]:
     }
 
 
+def clock(seconds: float) -> str:
+    """Seconds as m:ss."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+class TrainingClock:
+    """A training's progress in time: elapsed since Train, and the current stage's remaining time
+    estimated from its pace so far (cached videos and clips, reported at once, do not count)."""
+
+    def __init__(self, now: float) -> None:
+        self.began = now
+        self.stage = ""
+        self.done = self.total = 0
+        self._mark: tuple[int, float] = (0, now)  # (done, time) when this stage's pace began
+
+    def update(self, stage: str, done: int, total: int, now: float) -> None:
+        """A progress report: `done` of `total` steps of `stage`."""
+        if stage != self.stage or done < self.done:
+            self.stage, self._mark = stage, (done, now)
+        elif done == self._mark[0] + 1 and now - self._mark[1] < 0.05:
+            self._mark = (done, now)  # from a cache: no time spent, no pace to learn
+        self.done, self.total = done, total
+
+    def text(self, now: float) -> str:
+        """'extracting 3/18 · 0:21 elapsed, about 1:05 left' (or 'estimating' before a pace)."""
+        elapsed = f"{clock(now - self.began)} elapsed"
+        if not self.stage:
+            return elapsed
+        steps, since = self.done - self._mark[0], now - self._mark[1]
+        if self.done >= self.total:
+            left = "finishing"
+        elif steps > 0:
+            left = f"about {clock(since / steps * (self.total - self.done))} left"
+        else:
+            left = "estimating"
+        return f"{self.stage} {self.done}/{self.total} · {elapsed}, {left}"
+
+
 class TrainingStopped(Exception):
     """Raised from train.from_videos' progress callbacks once the user asked to stop."""
 
@@ -62,7 +101,8 @@ class TrainWorker(QObject):
     """Runs train.from_videos on the teach folder in its own thread, reporting progress; `stop()`
     ends it after the video or epoch in progress (the points where from_videos reports)."""
 
-    progress = pyqtSignal(str, int, int)  # stage ("extracting" | "training"), done, total
+    # stage ("extracting" | "features" | "training"), done, total
+    progress = pyqtSignal(str, int, int)
     done = pyqtSignal(str)  # the new best.pt
     failed = pyqtSignal(str)  # one line
     stopped = pyqtSignal(str)  # one line: where it stopped
@@ -100,6 +140,7 @@ class TrainWorker(QObject):
                 progress=False,
                 on_video=lambda done, total: self._report("extracting", done, total),
                 on_epoch=lambda row: self._report("training", int(row["epoch"]), epochs),
+                on_clip=lambda done, total: self._report("features", done, total),
             )
             self.done.emit(summary["weights"])
         except TrainingStopped as where:
@@ -143,6 +184,10 @@ class TeachPanel(QWidget):
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._count_down)
+        self._clock: TrainingClock | None = None
+        self._clock_timer = QTimer(self)  # the elapsed time moves on between progress reports
+        self._clock_timer.setInterval(1000)
+        self._clock_timer.timeout.connect(self._show_time)
         self.refresh()
 
     # ---- widgets ------------------------------------------------------------------------------
@@ -272,10 +317,10 @@ class TeachPanel(QWidget):
         if self._thread is not None:
             return
         from train.config import load_config
-        from train.from_videos import FINETUNE_CONFIG
+        from train.from_videos import DEFAULT_CONFIG
 
         overrides = dict(self.settings.training)
-        overrides.setdefault("epochs", load_config(FINETUNE_CONFIG).epochs)
+        overrides.setdefault("epochs", load_config(DEFAULT_CONFIG).epochs)
         self._thread = QThread(self)
         self._worker = TrainWorker(self.folder, overrides)
         self._worker.moveToThread(self._thread)
@@ -290,6 +335,9 @@ class TeachPanel(QWidget):
         self.progress.setValue(0)
         self.progress.show()
         self.status.setText("Extracting skeletons…")
+        self._clock = TrainingClock(time.monotonic())
+        self._clock_timer.start()
+        self._show_time()
         self._thread.start()
 
     def _train_or_stop(self) -> None:
@@ -309,8 +357,15 @@ class TeachPanel(QWidget):
     def _show_progress(self, stage: str, done: int, total: int) -> None:
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
-        self.progress.setFormat(f"{stage} %v/%m")
+        if self._clock is not None:
+            self._clock.update(stage, done, total, time.monotonic())
+            self._show_time()
         self.status.setText(f"{stage.capitalize()}…")
+
+    def _show_time(self) -> None:
+        """The progress bar's text: stage, steps, elapsed and the estimated time left."""
+        if self._clock is not None:
+            self.progress.setFormat(self._clock.text(time.monotonic()))
 
     def _trained(self, checkpoint: str) -> None:
         """Switch the live model to the new checkpoint (restarting a run in progress)."""
@@ -334,6 +389,7 @@ class TeachPanel(QWidget):
         self.training_stopped.emit(where)
 
     def _thread_done(self) -> None:
+        self._clock_timer.stop()
         self._thread.deleteLater()
         self._thread, self._worker = None, None
         self.train_button.setText("Train")
