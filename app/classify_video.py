@@ -472,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         annotate, skeleton_path = planned[video]
         try:
             result = classify_video(video, pipeline, annotate, progress=not args.no_progress)
+            if skeleton_path is not None:
+                save_skeleton(skeleton_path, result.skeleton)
         except UserError as err:
             if not folder:
                 raise
@@ -479,8 +481,6 @@ def main(argv: list[str] | None = None) -> int:
             failures.append((video, str(err)))
         else:
             print_result(result)
-            if skeleton_path is not None:
-                save_skeleton(skeleton_path, result.skeleton)
             results.append(result)
         _write_tables(args, results, failures, folder, settings)
     pipeline.close()
