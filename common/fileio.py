@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import glob
 import os
 import shutil
@@ -170,6 +171,26 @@ def _open_stream(path: Path, patience: float = FIFO_PATIENCE_S) -> int:
         else:
             os.set_blocking(fd, True)
             return fd
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, what: str, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock (fcntl.flock) on the lock file `path` for the block; released
+    by the kernel when the holder dies. `wait` False: a UserError naming `what` when another
+    process holds it, instead of waiting."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise UserError(
+                f"{what} is in use by another process (lock {path}); wait for it to end"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def remove_stale_parts(path: Path) -> list[Path]:

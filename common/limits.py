@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from numbers import Integral
 
-from .errors import UserError
+from .errors import UserError, excerpt
 
 MAX_WINDOW = 3000  # frames a classified window may span: 100 s at NTU's 30 fps
 MAX_PAD = 3000  # frames a window may be loop-padded to (the released models saw 300)
@@ -24,7 +24,7 @@ def max_workers() -> int:
 def check_size(what: str, value: object, low: int, high: int) -> int:
     """`value` as an int in [low, high], or a UserError naming the bound."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise UserError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+        raise UserError(f"{what} must be a whole number from {low} to {high}, got {excerpt(value)}")
     if not low <= value <= high:
         raise UserError(f"{what} {value} is out of bounds: give a number from {low} to {high}")
     return int(value)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from common.device import DEVICE_CHOICES, is_device_name
-from common.errors import UserError
+from common.errors import UserError, excerpt
 from common.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
 from common.yaml_files import deep_merge, read_yaml
 from model.config import ModelConfig
@@ -69,23 +69,31 @@ class TrainConfig:
         for name, hint in typing.get_type_hints(TrainConfig).items():
             value = getattr(self, name)
             if not _conforms(value, hint):
-                raise UserError(f"config: {name} is {value!r}, not of type {_describe(hint)}")
+                raise UserError(
+                    f"config: {name} is {excerpt(value)}, not of type {_describe(hint)}"
+                )
         for key in ("batch_size", "test_batch_size"):
             check_size(f"config: {key}", getattr(self, key), 1, MAX_BATCH)
         check_size("config: epochs", self.epochs, 1, MAX_EPOCHS)
         check_size("config: num_workers", self.num_workers, 0, max_workers())
         if self.stream not in STREAMS:
-            raise UserError(f"config: stream {self.stream!r} is not one of {', '.join(STREAMS)}")
+            raise UserError(
+                f"config: stream {excerpt(self.stream)} is not one of {', '.join(STREAMS)}"
+            )
         if self.num_class is None and self.dataset not in DATASETS:
             raise UserError(
-                f"config: dataset {self.dataset!r} is not NTU; give num_class (--num-class K)"
+                f"config: dataset {excerpt(self.dataset)} is not NTU; "
+                "give num_class (--num-class K)"
             )
         if self.dataset in DATASETS and self.benchmark not in DATASETS[self.dataset].benchmarks:
             known = ", ".join(DATASETS[self.dataset].benchmarks)
-            raise UserError(f"config: {self.dataset} has no benchmark {self.benchmark!r} ({known})")
+            raise UserError(
+                f"config: {self.dataset} has no benchmark {excerpt(self.benchmark)} ({known})"
+            )
         if self.batchnorm not in BATCHNORM_MODES:
             raise UserError(
-                f"config: batchnorm {self.batchnorm!r} is not one of {', '.join(BATCHNORM_MODES)}"
+                f"config: batchnorm {excerpt(self.batchnorm)} is not one of "
+                f"{', '.join(BATCHNORM_MODES)}"
             )
         check_size("config: warmup_epochs", self.warmup_epochs, 0, MAX_EPOCHS)
         if float(self.loss_limit) < 0:
@@ -94,7 +102,9 @@ class TrainConfig:
             raise UserError("config: num_class must be at least 2")
         if not is_device_name(self.device):
             known = ", ".join(DEVICE_CHOICES)
-            raise UserError(f"config: device {self.device!r} is not one of {known} or cuda:N")
+            raise UserError(
+                f"config: device {excerpt(self.device)} is not one of {known} or cuda:N"
+            )
 
     @property
     def classes(self) -> int:
@@ -195,7 +205,7 @@ def resume_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     new', leaving out those free to change on resume and keys the saved run did not have."""
     current = config.to_dict()
     return [
-        f"{key} {saved[key]!r} -> {value!r}"
+        f"{key} {excerpt(saved[key])} -> {excerpt(value)}"
         for key, value in current.items()
         if key not in FREE_ON_RESUME and key in saved and saved[key] != value
     ]
