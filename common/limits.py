@@ -4,8 +4,9 @@ brought down by the allocation."""
 
 from __future__ import annotations
 
+import math
 import os
-from numbers import Integral
+from numbers import Integral, Real
 
 from .errors import UserError, excerpt
 
@@ -28,3 +29,18 @@ def check_size(what: str, value: object, low: int, high: int) -> int:
     if not low <= value <= high:
         raise UserError(f"{what} {value} is out of bounds: give a number from {low} to {high}")
     return int(value)
+
+
+def check_number(
+    what: str, value: object, low: float, high: float, *, above_low: bool = False
+) -> float:
+    """`value` as a finite float in [low, high] ((low, high] with `above_low`), or a UserError
+    naming the range (NaN and infinities fail every comparison, so they are named too)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise UserError(f"{what} must be a number, got {excerpt(value)}")
+    number = float(value)
+    inside = (low < number if above_low else low <= number) and number <= high
+    if not (math.isfinite(number) and inside):
+        bound = f"({low:g}, {high:g}]" if above_low else f"[{low:g}, {high:g}]"
+        raise UserError(f"{what} {value} is out of range: give a finite number in {bound}")
+    return number

@@ -54,7 +54,8 @@ def test_a_registry_that_does_not_parse_is_left_untouched(tmp_path, checkpoint):
 
 
 @pytest.mark.parametrize(
-    "name", ["my/model", "model.pt", "", "two\nlines", "a b", ".hidden", "x" * 65, "ntu60-xsub-joint"]
+    "name",
+    ["my/model", "model.pt", "", "two\nlines", "a b", ".hidden", "x" * 65, "ntu60-xsub-joint"],
 )
 def test_names_that_weights_cannot_use_are_refused(tmp_path, checkpoint, capsys, name):
     status = weights_main(["register", name, str(checkpoint), "--dir", str(tmp_path)])

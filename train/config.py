@@ -11,7 +11,7 @@ from typing import Any
 
 from common.device import DEVICE_CHOICES, is_device_name
 from common.errors import UserError, excerpt
-from common.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
+from common.limits import MAX_BATCH, MAX_EPOCHS, check_number, check_size, max_workers
 from common.yaml_files import deep_merge, read_yaml
 from model.config import ModelConfig
 from model.preprocess import STREAMS
@@ -58,7 +58,8 @@ class TrainConfig:
     batchnorm: str = "train"  # train | frozen (keep the running statistics) | recalibrate
     warmup_epochs: int = 0  # the learning rate rises linearly over these first epochs
     # A run stops at the first loss (training batch or validation) that is not finite or above
-    # loss_limit times max(ln(classes), 2) (ln(classes) is a uniform guess's loss); 0 = no limit
+    # loss_limit times the larger of the first training batch's loss and max(ln(classes), 2)
+    # (ln(classes) is a uniform guess's loss); 0 = only a loss that is not finite stops it
     loss_limit: float = 10.0
 
     def __post_init__(self) -> None:
@@ -96,8 +97,16 @@ class TrainConfig:
                 f"{', '.join(BATCHNORM_MODES)}"
             )
         check_size("config: warmup_epochs", self.warmup_epochs, 0, MAX_EPOCHS)
-        if float(self.loss_limit) < 0:
-            raise UserError("config: loss_limit must not be negative")
+        check_number("config: base_lr", self.base_lr, 0.0, 1e6, above_low=True)
+        check_number("config: momentum", self.momentum, 0.0, 1.0)
+        check_number("config: weight_decay", self.weight_decay, 0.0, 1.0)
+        for key, decay in self.weight_decay_by_name.items():
+            check_number(f"config: weight_decay_by_name.{key}", decay, 0.0, 1.0)
+        check_number("config: lr_gamma", self.lr_gamma, 0.0, 1e9, above_low=True)
+        check_number("config: loss_limit", self.loss_limit, 0.0, 1e9)  # NaN would disable it
+        check_size("config: seed", self.seed, 0, 2**32 - 1)
+        for step in self.lr_steps:
+            check_size("config: lr_steps", step, 0, MAX_EPOCHS)
         if self.num_class is not None and int(self.num_class) < 2:
             raise UserError("config: num_class must be at least 2")
         if not is_device_name(self.device):

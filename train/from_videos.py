@@ -31,6 +31,8 @@ from app.sources import list_videos
 from common.cli import add_config_flags, add_device_flag, command_parser, config_overrides
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
+from common.limits import check_number
+from common.yaml_files import deep_merge, read_yaml
 
 from .config import load_config
 from .gendata import data_file, label_file
@@ -191,16 +193,26 @@ def from_videos(
     on_video: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
-    """Extract, split, fine-tune; returns the summary also written to W/summary.json."""
+    """Extract, split, fine-tune; returns the summary also written to W/summary.json.
+    `config_path` overrides keys of the fine-tuning recipe (train/configs/finetune.yaml)."""
     work_dir = Path(work_dir)
+    check_number("--val-fraction", val_fraction, 0.0, 0.9)
+    for flag, folder in (("--work-dir", work_dir), ("--cache-dir", cache_dir)):
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise UserError(f"{flag} {folder} is a file, not a folder; give a folder")
+    if val is not None and Path(val).resolve() == Path(videos).resolve():
+        raise UserError(
+            f"--val {val} is the training folder: nothing would be held out; give a folder "
+            "of other clips, or leave --val out to hold some of these back"
+        )
     classes = find_classes(videos)
     class_names = list(classes)
     pipeline = load_settings(pipeline_config)
     classifier = pipeline.classifier
     config = load_config(
-        config_path or FINETUNE_CONFIG,
+        FINETUNE_CONFIG,
         {
-            **(overrides or {}),
+            **deep_merge(read_yaml(config_path) if config_path else {}, overrides or {}),
             "dataset": "videos",
             "num_class": len(class_names),
             "class_names": class_names,
@@ -296,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int)
     add_device_flag(parser, None, "default: the training config's")
     add_config_flags(
-        parser, "training YAML (default: train/configs/finetune.yaml)", "base_lr=0.005"
+        parser,
+        "training YAML whose keys override the recipe train/configs/finetune.yaml",
+        "base_lr=0.005",
     )
     parser.add_argument(
         "--pipeline-config",

@@ -123,15 +123,30 @@ class LossExploded(Exception):
 
 
 class LossGuard:
-    """Checks every loss against `factor` times max(ln(classes), 2), a uniform guess's loss
-    (floored for two or three classes); all processes of a DDP run stop together."""
+    """Checks every loss against `factor` times a reference: the larger of the first training
+    batch's own loss (what this network gives before any step; a fresh network's can be many
+    times ln(classes)) and max(ln(classes), 2), a uniform guess's loss floored for two or three
+    classes. A loss that is not finite always stops the run; all processes of a DDP run stop
+    together."""
 
     def __init__(self, factor: float, classes: int, cluster: Cluster) -> None:
-        self.limit = factor * max(math.log(classes), 2.0) if factor > 0 else math.inf
+        self.factor = factor
+        self.floor = max(math.log(classes), 2.0)
+        self.first: float | None = None  # the first training batch's loss, once seen
         self.cluster = cluster
 
+    @property
+    def limit(self) -> float:
+        """The largest loss allowed now (inf when the factor is 0: only non-finite stops)."""
+        if self.factor <= 0:
+            return math.inf
+        return self.factor * max(self.floor, self.first or 0.0)
+
     def check(self, where: str, value: float) -> None:
-        """Raise LossExploded when `value` (on any process) is not finite or above the limit."""
+        """Raise LossExploded when `value` (on any process) is not finite or above the limit;
+        the first finite training loss becomes the reference."""
+        if self.first is None and where == "training" and math.isfinite(value):
+            self.first = value
         bad = not math.isfinite(value) or value > self.limit
         if self.cluster.world > 1:
             bad = all_sum(self.cluster, float(bad))[0] > 0
@@ -498,7 +513,8 @@ class Trainer:
         )
         line = (
             f"training stopped in epoch {epoch + 1}: {err} at learning rate {lr:.4g}; {kept}; "
-            "lower base_lr (--set base_lr=...) or raise warmup_epochs"
+            f"lower base_lr (e.g. --set base_lr={self.config.base_lr / 10:.3g}) or raise "
+            "warmup_epochs"
         )
         self.log(line, console=False)  # the console gets it once, as the command's error
         return line

@@ -1,0 +1,107 @@
+"""Numeric settings are range- and finite-checked where their settings class is built: NaN,
+infinities and out-of-range values are one line naming the key, never a changed result or a
+traceback later. The loss guard judges a fresh network against its own first loss."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.pipeline.settings import load_settings
+from common.errors import UserError
+from model import ModelConfig
+from train.config import TrainConfig, load_config
+from train.trainer import Cluster, LossExploded, LossGuard
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        ("tracker", "leg_visibility", NAN),
+        ("tracker", "leg_visibility", 1.5),
+        ("tracker", "leg_visibility", -0.1),
+        ("tracker", "partner_reach", NAN),
+        ("pose", "min_detection_confidence", NAN),
+        ("pose", "min_detection_confidence", 2.0),
+        ("pose", "min_tracking_confidence", -1.0),
+        ("pose", "min_tracking_confidence", INF),
+        ("pose", "threads", 2147483648),
+        ("pose", "threads", 0),
+        ("live", "frame_buffer", 0),
+        ("live", "frame_buffer", 10**9),
+        ("live", "torch_threads", -1),
+    ],
+)
+def test_pipeline_numbers_out_of_range_are_one_line(section, key, value):
+    with pytest.raises(UserError) as err:
+        load_settings(None, {section: {key: value}})
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+def test_pipeline_infinite_partner_gates_stay_allowed():
+    settings = load_settings(None, {"tracker": {"partner_reach": INF, "partner_speed": 0}})
+    assert math.isinf(settings.tracker.partner_reach)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("base_lr", NAN),
+        ("base_lr", -0.1),
+        ("base_lr", 0),
+        ("base_lr", INF),
+        ("momentum", NAN),
+        ("momentum", 1.5),
+        ("weight_decay", -1.0),
+        ("lr_gamma", NAN),
+        ("loss_limit", NAN),
+        ("loss_limit", -1),
+        ("loss_limit", INF),
+        ("seed", -1),
+        ("seed", 2**40),
+    ],
+)
+def test_training_numbers_out_of_range_are_one_line(key, value):
+    with pytest.raises(UserError, match=key):
+        TrainConfig(dataset="synthetic", num_class=4, **{key: value})
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"channels": [0], "strides": [1]},
+        {"channels": [-4], "strides": [1]},
+        {"channels": [16], "strides": [0]},
+        {"channels": [], "strides": []},
+    ],
+)
+def test_model_shapes_out_of_range_are_one_line(model):
+    with pytest.raises(UserError, match="model config"):
+        load_config(None, {"dataset": "synthetic", "num_class": 4, "model": model})
+    with pytest.raises(UserError, match="model config"):
+        ModelConfig(**model)
+
+
+def test_the_guard_judges_a_fresh_network_by_its_own_first_loss():
+    """A fresh network whose first loss is 24 (12 ln 4) trains; ten times that stops."""
+    guard = LossGuard(10.0, 4, Cluster())
+    guard.check("training", 24.13)
+    guard.check("training", 150.0)
+    guard.check("validation", 30.0)
+    with pytest.raises(LossExploded, match="limit 241"):
+        guard.check("training", 250.0)
+
+
+def test_the_guard_floor_and_non_finite_losses():
+    guard = LossGuard(10.0, 4, Cluster())
+    guard.check("training", 0.1)  # a fine-tuned network: the floor ln-based limit applies
+    with pytest.raises(LossExploded, match="limit 20"):
+        guard.check("training", 21.0)
+    off = LossGuard(0.0, 4, Cluster())
+    off.check("training", 1e30)
+    for value in (NAN, INF):
+        with pytest.raises(LossExploded):
+            off.check("training", value)
