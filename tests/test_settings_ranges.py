@@ -105,3 +105,19 @@ def test_the_guard_floor_and_non_finite_losses():
     for value in (NAN, INF):
         with pytest.raises(LossExploded):
             off.check("training", value)
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "1e7", "0"])
+def test_quit_after_must_be_a_sensible_number_of_seconds(seconds, capsys):
+    from app.gui import launch
+
+    status = launch.main([f"--quit-after={seconds}", "--source", "none.mp4"])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1 and "--quit-after" in err, err
+
+
+def test_teach_class_names_are_nfc_and_bounded():
+    from app.gui.teach import MAX_CLASS_NAME, clean_class_name
+
+    assert clean_class_name("cafe\u0301 <1>") == "café 1"
+    assert len(clean_class_name("x" * 300)) > MAX_CLASS_NAME  # the panel refuses it with a line
