@@ -121,3 +121,37 @@ def test_teach_class_names_are_nfc_and_bounded():
 
     assert clean_class_name("cafe\u0301 <1>") == "café 1"
     assert len(clean_class_name("x" * 300)) > MAX_CLASS_NAME  # the panel refuses it with a line
+
+
+def test_a_fresh_network_with_a_large_first_loss_trains(tmp_path, monkeypatch):
+    """A head biased so that the first loss is far above the old fixed limit (20 for 3
+    classes): the run is judged against its own start and completes its epochs."""
+    import torch
+    from train_helpers import one_torch_thread, write_tiny_config, write_tiny_dataset
+
+    import train.trainer as trainer
+
+    real_build = trainer.build_model
+    seen: list[float] = []
+
+    def loud_head(config):
+        net = real_build(config)
+        with torch.no_grad():
+            net.fc.bias.zero_()
+            net.fc.bias[0] = 60.0  # everything "class 0" by a wide margin: a loss near 40
+        return net
+
+    class Spy(LossGuard):
+        def check(self, where, value):
+            seen.append(value) if where == "training" else None
+            super().check(where, value)
+
+    monkeypatch.setattr(trainer, "build_model", loud_head)
+    monkeypatch.setattr(trainer, "LossGuard", Spy)
+    data = write_tiny_dataset(tmp_path / "data")
+    path = write_tiny_config(tmp_path / "tiny.yaml", epochs=2, base_lr=0.01)
+    config = load_config(path, {"data_dir": str(data), "work_dir": str(tmp_path / "work")})
+    with one_torch_thread():
+        state = trainer.train(config)
+    assert seen[0] > 20  # what the old fixed limit, 10 max(ln 3, 2), stopped at once
+    assert state.epoch == 2

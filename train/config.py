@@ -58,7 +58,7 @@ class TrainConfig:
     batchnorm: str = "train"  # train | frozen (keep the running statistics) | recalibrate
     warmup_epochs: int = 0  # the learning rate rises linearly over these first epochs
     # A run stops at the first loss (training batch or validation) that is not finite or above
-    # loss_limit times the larger of the first training batch's loss and max(ln(classes), 2)
+    # loss_limit times the larger of the first loss of its kind and max(ln(classes), 2)
     # (ln(classes) is a uniform guess's loss); 0 = only a loss that is not finite stops it
     loss_limit: float = 10.0
 
