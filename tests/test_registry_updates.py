@@ -89,3 +89,14 @@ def test_accuracy_must_be_a_percentage(tmp_path, checkpoint):
     for accuracy in (float("nan"), 101.0, -1.0):
         with pytest.raises(UserError, match="from 0 to 100"):
             registry.register("mine", checkpoint, None, accuracy=accuracy, directory=tmp_path)
+
+
+def test_a_registry_url_that_is_not_http_is_not_fetched(tmp_path):
+    from common.download import DownloadFailed, download
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private")
+    for url in (f"file://{secret}", "ftp://example.invalid/x.pt"):
+        with pytest.raises(DownloadFailed, match="only http and https"):
+            download(url, tmp_path / "x.pt", None)
+    assert not (tmp_path / "x.pt").exists()
