@@ -188,3 +188,30 @@ def test_bad_folders_and_fractions_are_one_line(tmp_path, capsys):
         status = fv.main([str(videos), *args])
         err = capsys.readouterr().err
         assert status == 1 and err.count("\n") == 1 and message in err, err
+
+
+def test_a_config_file_overrides_the_recipe_keys_it_names(tmp_path, monkeypatch):
+    """--config with only `epochs: 2` keeps the fine-tuning recipe's base weights and rate."""
+    root = tmp_path / "videos"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        (root / name / "clip.mp4").write_bytes(b"video")
+    user = tmp_path / "mine.yaml"
+    user.write_text("epochs: 2\n")
+    seen = {}
+
+    class Captured(Exception):
+        pass
+
+    real_load = fv.load_config
+
+    def capture(path, overrides):
+        seen["config"] = real_load(path, overrides)
+        raise Captured
+
+    monkeypatch.setattr(fv, "load_config", capture)
+    with pytest.raises(Captured):
+        fv.from_videos(root, tmp_path / "work", config_path=user, overrides={"seed": 3})
+    config = seen["config"]
+    assert config.epochs == 2 and config.seed == 3
+    assert config.base_weights == "ntu60-xsub-joint" and config.base_lr == 0.01
