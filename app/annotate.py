@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 import shlex
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,12 +115,26 @@ def codec_note(path: str | os.PathLike) -> str | None:
     )
 
 
+class CountingWriter:
+    """OpenCV's video writer, counting the frames given to it (its write() reports no errors)."""
+
+    def __init__(self, writer: cv2.VideoWriter) -> None:
+        self.writer = writer
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        """Add one BGR frame of the writer's size."""
+        self.writer.write(image)
+        self.frames += 1
+
+
 @contextlib.contextmanager
 def video_writer(
     path: str | os.PathLike, fps: float, size: tuple[int, int]
-) -> Iterator[cv2.VideoWriter]:
+) -> Iterator[CountingWriter]:
     """An MP4 writer (H.264 where OpenCV has it, see mp4_codec) whose file appears at `path`
-    only when writing finished without error."""
+    only when writing finished without error and the closed file plays back every frame
+    (OpenCV's writer is silent about a full disk)."""
     path = Path(path)
     codec = mp4_codec()
     if codec is None:
@@ -130,12 +145,32 @@ def video_writer(
         if not writer.isOpened():
             raise UserError(
                 f"cannot write video {path} with the {codec} codec; "
-                f"check that its folder is writable"
+                f"check that its folder is writable and has free space"
             )
         try:
-            yield writer
+            counting = CountingWriter(writer)
+            yield counting
             writer.release()
+            _check_playable(staging, counting.frames, path)
             os.replace(staging, tmp)
         finally:
             writer.release()
             staging.unlink(missing_ok=True)
+
+
+def _check_playable(staging: Path, frames: int, path: Path) -> None:
+    """A UserError unless the closed video at `staging` opens and holds `frames` frames."""
+    with native_stderr_silenced():
+        capture = cv2.VideoCapture(str(staging))
+        try:
+            found = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else -1
+            readable = frames == 0 or capture.read()[0]
+        finally:
+            capture.release()
+    if found != frames or not readable:
+        free = shutil.disk_usage(staging.parent).free
+        raise UserError(
+            f"cannot write video {path}: the file written does not play back "
+            f"({max(found, 0)} of {frames} frames; {free / 1e6:.1f} MB free there); "
+            f"free some space or write elsewhere (nothing was written)"
+        )

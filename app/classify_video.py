@@ -587,6 +587,13 @@ def main(argv: list[str] | None = None) -> int:
                 summary=pipeline_settings.summary,
                 **(keep if _is_pyskl(args) else {}),
             )
+            if skeleton_path is not None:
+                save_skeleton(skeleton_path, result.skeleton)
+            if _is_pyskl(args):
+                label = args.skeleton_label
+                label = result.top5[0]["index"] if label is None else label
+                pyskl.append(clip.annotation(video.name, label, args.skeleton_layout))
+                write_pyskl(args.save_skeleton, pyskl)
         except UserError as err:
             if not folder:
                 raise
@@ -596,13 +603,6 @@ def main(argv: list[str] | None = None) -> int:
             print_result(result)
             if annotate is not None:
                 annotated.append(annotate)
-            if skeleton_path is not None:
-                save_skeleton(skeleton_path, result.skeleton)
-            if _is_pyskl(args):
-                label = args.skeleton_label
-                label = result.top5[0]["index"] if label is None else label
-                pyskl.append(clip.annotation(video.name, label, args.skeleton_layout))
-                write_pyskl(args.save_skeleton, pyskl)
             results.append(result)
         _write_tables(args, results, failures, folder, settings)
     pipeline.close()

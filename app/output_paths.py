@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from common.errors import UserError
+from common.fileio import written_in_place
 
 
 def output_stems(videos: list[Path]) -> dict[Path, str]:
@@ -57,9 +58,10 @@ def _identity(path: Path) -> str:
 
 
 def _check_writable(what: str, path: Path) -> None:
-    """The file can be created (or replaced) where it is asked for."""
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a folder; give a file name")
+    """The file can be created (or replaced) where it is asked for; a stream (/dev/stdout) is
+    written in place, a folder or a device other than a stream refused (common.fileio)."""
+    if written_in_place(path, what):
+        return
     folder = path.parent
     while not folder.exists():  # atomic_write creates the missing folders: check the first that is
         folder = folder.parent

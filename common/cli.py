@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 
 from .device import DEVICE_CHOICES, is_device_name
-from .errors import UserError
+from .errors import UserError, excerpt
 from .version import version
-from .yaml_files import deep_merge
+from .yaml_files import MAX_DEPTH, deep_merge, load_yaml_text
 
 WEIGHTS_HELP = (
     "checkpoint: a registered name (python -m weights list; a missing released one "
@@ -110,18 +110,22 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key or "" in key.split("."):
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set base_lr=0.05")
+            raise UserError(f"--set {excerpt(item)}: expected KEY=VALUE, e.g. --set base_lr=0.05")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserError(f"--set {item!r}: the value is not valid YAML") from None
+            value = load_yaml_text(text)
+        except yaml.YAMLError as err:
+            raise UserError(
+                f"--set {excerpt(item)}: the value is not valid YAML ({str(err).splitlines()[0]})"
+            ) from None
+        if key.count(".") >= MAX_DEPTH:
+            raise UserError(f"--set {excerpt(item)}: more than {MAX_DEPTH} levels of keys")
         node = out
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise UserError(
-                    f"--set {item!r}: {part} is set to a value above; set one or the other"
+                    f"--set {excerpt(item)}: {part} is set to a value above; set one or the other"
                 )
         node[leaf] = value
     return out

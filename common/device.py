@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from .errors import UserError
+from .errors import UserError, excerpt
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")  # and cuda:N, a GPU by its index
 
@@ -19,7 +19,8 @@ def is_device_name(name: str) -> bool:
 def select_device(name: str = "auto") -> torch.device:
     """Turn auto|cpu|cuda[:N] into a torch.device, with one clear line when CUDA is missing."""
     if not is_device_name(name):
-        raise UserError(f"device {name!r} is not one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+        known = ", ".join(DEVICE_CHOICES)
+        raise UserError(f"device {excerpt(name)} is not one of {known} or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, Optional
 
-from common.errors import UserError
+from common.errors import UserError, one_line
 from common.fileio import atomic_write
 from common.progress import progress_bar
 
@@ -78,7 +78,15 @@ def download(
 ) -> Path:
     """Fetch `url` into `dest`, verify its digest (unless None) and `check(file)` (raising
     UserError), and rename it into place only if both pass. More than `max_bytes` (announced or
-    sent) stops the download: a server cannot fill the disk."""
+    sent) stops the download: a server cannot fill the disk. Only http and https are fetched (a
+    registry's file:// or ftp:// URL is refused: no reading local files through a download)."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise DownloadFailed(
+            f"refused to download {one_line(url[:200])}: only http and https URLs are fetched; "
+            f"put the checkpoint at {dest} by hand",
+            url,
+            dest,
+        )
     try:
         with _OPENER.open(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None

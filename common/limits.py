@@ -4,10 +4,11 @@ brought down by the allocation."""
 
 from __future__ import annotations
 
+import math
 import os
-from numbers import Integral
+from numbers import Integral, Real
 
-from .errors import UserError
+from .errors import UserError, excerpt
 
 MAX_WINDOW = 3000  # frames a classified window may span: 100 s at NTU's 30 fps
 MAX_PAD = 3000  # frames a window may be loop-padded to (the released models saw 300)
@@ -24,7 +25,22 @@ def max_workers() -> int:
 def check_size(what: str, value: object, low: int, high: int) -> int:
     """`value` as an int in [low, high], or a UserError naming the bound."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise UserError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+        raise UserError(f"{what} must be a whole number from {low} to {high}, got {excerpt(value)}")
     if not low <= value <= high:
         raise UserError(f"{what} {value} is out of bounds: give a number from {low} to {high}")
     return int(value)
+
+
+def check_number(
+    what: str, value: object, low: float, high: float, *, above_low: bool = False
+) -> float:
+    """`value` as a finite float in [low, high] ((low, high] with `above_low`), or a UserError
+    naming the range (NaN and infinities fail every comparison, so they are named too)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise UserError(f"{what} must be a number, got {excerpt(value)}")
+    number = float(value)
+    inside = (low < number if above_low else low <= number) and number <= high
+    if not (math.isfinite(number) and inside):
+        bound = f"({low:g}, {high:g}]" if above_low else f"[{low:g}, {high:g}]"
+        raise UserError(f"{what} {value} is out of range: give a finite number in {bound}")
+    return number

@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any, TypeVar
 
-from .errors import UserError
+from .errors import UserError, excerpt
 
 Settings = TypeVar("Settings")
 
@@ -42,7 +42,9 @@ def _build(cls: type[Settings], data: Any, prefix: str) -> Settings:
     values = {}
     for key, value in data.items():
         if key not in fields:
-            raise UserError(f"unknown setting {prefix + str(key)!r}; known: {', '.join(fields)}")
+            raise UserError(
+                f"unknown setting {excerpt(prefix + str(key))}; known: {', '.join(fields)}"
+            )
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             values[key] = _build(hint, value, f"{prefix}{key}.")
@@ -52,7 +54,7 @@ def _build(cls: type[Settings], data: Any, prefix: str) -> Settings:
             kinds = " or ".join(
                 _KINDS.get(t, "null" if t is type(None) else t.__name__) for t in allowed
             )
-            raise UserError(f"{prefix}{key}: {value!r} is not {kinds}")
+            raise UserError(f"{prefix}{key}: {excerpt(value)} is not {kinds}")
         values[key] = float(value) if float in allowed and isinstance(value, int) else value
     return cls(**values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -196,5 +197,7 @@ def save_checkpoint(
         "stream": stream,
         **(extra or {}),
     }
+    buffer = io.BytesIO()  # torch's own file writer turns a full disk into an opaque RuntimeError
+    torch.save(data, buffer)
     with atomic_write(path) as tmp:
-        torch.save(data, tmp)
+        tmp.write_bytes(buffer.getbuffer())

@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import UserError
+from common.limits import check_size
 from common.yaml_files import deep_merge, read_yaml
 
 PLACEMENTS = ("none", "series", "parallel")
+MAX_CLASSES = 100_000
+MAX_CHANNELS = 4096  # per unit (the released network's widest has 256)
+MAX_STRIDE = 8
 
 
 @dataclass
@@ -48,6 +52,12 @@ class ModelConfig:
         self.strides = tuple(self.strides)
         if len(self.channels) != len(self.strides):
             raise UserError("model config: 'channels' and 'strides' must have the same length")
+        check_size("model config: num_class", self.num_class, 1, MAX_CLASSES)
+        if not self.channels:
+            raise UserError("model config: 'channels' must list at least one unit")
+        for channels, stride in zip(self.channels, self.strides):
+            check_size("model config: channels", channels, 1, MAX_CHANNELS)
+            check_size("model config: strides", stride, 1, MAX_STRIDE)
         for name in ("motion_excitation", "channel_excitation"):
             value = getattr(self, name)
             if isinstance(value, dict):

@@ -174,6 +174,9 @@ class ShiftGCNUnit(nn.Module):
         return y
 
 
+HEAD_INIT_CLASSES = 60  # the head's initial weights are scaled as for at least this many classes
+
+
 class ShiftGCN(nn.Module):
     """The Shift-GCN classifier: input (N, 3, T, 25, M=2) in metres, output (N, num_class) logits.
 
@@ -203,7 +206,10 @@ class ShiftGCN(nn.Module):
             self.add_module(f"l{index}", unit)
             in_channels = channels
         self.fc = nn.Linear(in_channels, config.num_class)
-        nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / config.num_class))
+        # The published std, sqrt(2 / classes), at most NTU-60's: for a handful of classes it
+        # would give a fresh network logits four times NTU's (a first loss of 24 for 4 classes)
+        head_std = math.sqrt(2.0 / max(config.num_class, HEAD_INIT_CLASSES))
+        nn.init.normal_(self.fc.weight, 0, head_std)
         nn.init.constant_(self.data_bn.weight, 1)
         nn.init.constant_(self.data_bn.bias, 0)
 

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from common.errors import UserError
+from common.limits import check_number, check_size, max_workers
 
 from .landmarks import Person
 from .model_files import ensure_pose_model
@@ -65,8 +66,9 @@ class PoseSettings:
             raise UserError(f"max_people must be 1 or 2, got {self.max_people}")
         if self.model_complexity not in (0, 1, 2):
             raise UserError(f"model_complexity must be 0, 1 or 2, got {self.model_complexity}")
-        if self.threads < 1:
-            raise UserError(f"pose threads must be 1 or more, got {self.threads}")
+        check_size("pose threads", self.threads, 1, max_workers())
+        for name in ("min_detection_confidence", "min_tracking_confidence"):
+            check_number(f"pose {name}", getattr(self, name), 0.0, 1.0)
         if min(self.second_person_every, self.second_person_search_every) < 1:
             raise UserError(
                 "second_person_every and second_person_search_every must be 1 or "

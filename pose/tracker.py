@@ -8,6 +8,7 @@ from itertools import permutations
 import numpy as np
 
 from common.errors import UserError
+from common.limits import check_number
 from common.smoothing import exponential_average
 from ntu.joints import NUM_BODIES, NUM_JOINTS
 from ntu.recording import FPS
@@ -49,8 +50,12 @@ class TrackerSettings:
     partner_hold_frames: int = 45
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.smoothing < 1.0:
+        if not 0.0 <= self.smoothing < 1.0:  # NaN fails too
             raise UserError(f"tracker smoothing must be in [0, 1), got {self.smoothing}")
+        check_number("tracker leg_visibility", self.leg_visibility, 0.0, 1.0)
+        for name in ("partner_reach", "partner_speed"):  # .inf is allowed: the gate open
+            if not getattr(self, name) >= 0:  # NaN fails too
+                raise UserError(f"tracker {name} must be 0 or more, got {getattr(self, name)}")
         counts = {
             "hold_frames": self.hold_frames,
             "partner_frames": self.partner_frames,

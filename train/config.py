@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from common.device import DEVICE_CHOICES, is_device_name
-from common.errors import UserError
-from common.limits import MAX_BATCH, MAX_EPOCHS, check_size, max_workers
+from common.errors import UserError, excerpt
+from common.limits import MAX_BATCH, MAX_EPOCHS, check_number, check_size, max_workers
 from common.yaml_files import deep_merge, read_yaml
 from model.config import ModelConfig
 from model.preprocess import STREAMS
@@ -60,7 +60,8 @@ class TrainConfig:
     batchnorm: str = "train"  # train | frozen (keep the running statistics) | recalibrate
     warmup_epochs: int = 0  # the learning rate rises linearly over these first epochs
     # A run stops at the first loss (training batch or validation) that is not finite or above
-    # loss_limit times max(ln(classes), 2) (ln(classes) is a uniform guess's loss); 0 = no limit
+    # loss_limit times the larger of the first loss of its kind and max(ln(classes), 2)
+    # (ln(classes) is a uniform guess's loss); 0 = only a loss that is not finite stops it
     loss_limit: float = 10.0
     # How the network learns: "sgd" trains it (the trainer; the settings above), "frozen" keeps
     # base_weights and fits a new head on its features (train.few_shot; few_shot: its settings)
@@ -75,34 +76,52 @@ class TrainConfig:
         for name, hint in typing.get_type_hints(TrainConfig).items():
             value = getattr(self, name)
             if not _conforms(value, hint):
-                raise UserError(f"config: {name} is {value!r}, not of type {_describe(hint)}")
+                raise UserError(
+                    f"config: {name} is {excerpt(value)}, not of type {_describe(hint)}"
+                )
         for key in ("batch_size", "test_batch_size"):
             check_size(f"config: {key}", getattr(self, key), 1, MAX_BATCH)
         check_size("config: epochs", self.epochs, 1, MAX_EPOCHS)
         check_size("config: num_workers", self.num_workers, 0, max_workers())
         if self.stream not in STREAMS:
-            raise UserError(f"config: stream {self.stream!r} is not one of {', '.join(STREAMS)}")
+            raise UserError(
+                f"config: stream {excerpt(self.stream)} is not one of {', '.join(STREAMS)}"
+            )
         if self.num_class is None and self.dataset not in DATASETS:
             raise UserError(
-                f"config: dataset {self.dataset!r} is not NTU; give num_class (--num-class K)"
+                f"config: dataset {excerpt(self.dataset)} is not NTU; "
+                "give num_class (--num-class K)"
             )
         if self.dataset in DATASETS and self.benchmark not in DATASETS[self.dataset].benchmarks:
             known = ", ".join(DATASETS[self.dataset].benchmarks)
-            raise UserError(f"config: {self.dataset} has no benchmark {self.benchmark!r} ({known})")
+            raise UserError(
+                f"config: {self.dataset} has no benchmark {excerpt(self.benchmark)} ({known})"
+            )
         if self.batchnorm not in BATCHNORM_MODES:
             raise UserError(
-                f"config: batchnorm {self.batchnorm!r} is not one of {', '.join(BATCHNORM_MODES)}"
+                f"config: batchnorm {excerpt(self.batchnorm)} is not one of "
+                f"{', '.join(BATCHNORM_MODES)}"
             )
         if self.recipe not in RECIPES:
             raise UserError(f"config: recipe {self.recipe!r} is not one of {', '.join(RECIPES)}")
         check_size("config: warmup_epochs", self.warmup_epochs, 0, MAX_EPOCHS)
-        if float(self.loss_limit) < 0:
-            raise UserError("config: loss_limit must not be negative")
+        check_number("config: base_lr", self.base_lr, 0.0, 1e6, above_low=True)
+        check_number("config: momentum", self.momentum, 0.0, 1.0)
+        check_number("config: weight_decay", self.weight_decay, 0.0, 1.0)
+        for key, decay in self.weight_decay_by_name.items():
+            check_number(f"config: weight_decay_by_name.{key}", decay, 0.0, 1.0)
+        check_number("config: lr_gamma", self.lr_gamma, 0.0, 1e9, above_low=True)
+        check_number("config: loss_limit", self.loss_limit, 0.0, 1e9)  # NaN would disable it
+        check_size("config: seed", self.seed, 0, 2**32 - 1)
+        for step in self.lr_steps:
+            check_size("config: lr_steps", step, 0, MAX_EPOCHS)
         if self.num_class is not None and int(self.num_class) < 2:
             raise UserError("config: num_class must be at least 2")
         if not is_device_name(self.device):
             known = ", ".join(DEVICE_CHOICES)
-            raise UserError(f"config: device {self.device!r} is not one of {known} or cuda:N")
+            raise UserError(
+                f"config: device {excerpt(self.device)} is not one of {known} or cuda:N"
+            )
 
     @property
     def classes(self) -> int:
@@ -206,7 +225,7 @@ def resume_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     new', leaving out those free to change on resume and keys the saved run did not have."""
     current = config.to_dict()
     return [
-        f"{key} {saved[key]!r} -> {value!r}"
+        f"{key} {excerpt(saved[key])} -> {excerpt(value)}"
         for key, value in current.items()
         if key not in FREE_ON_RESUME and key in saved and saved[key] != value
     ]

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import pickle
 import random
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,8 +33,10 @@ import numpy as np
 from app.pipeline import ClassifierSettings, load_settings, prepare_window
 from app.sources import list_videos
 from common.cli import add_config_flags, add_device_flag, command_parser, config_overrides
-from common.errors import UserError, cli_entry
-from common.fileio import atomic_write
+from common.errors import UserError, cli_entry, one_line
+from common.fileio import atomic_write, file_lock
+from common.limits import check_number
+from common.yaml_files import deep_merge, read_yaml
 
 from .config import OWN_VIDEOS, TrainConfig, load_config
 from .few_shot import train_frozen
@@ -46,6 +50,7 @@ FEW_SHOT_CONFIG = CONFIGS / "few_shot.yaml"  # the frozen network and a fitted h
 DEFAULT_CONFIG = FEW_SHOT_CONFIG  # python -m bench.few_shot: better and faster on a few clips
 SUMMARY = "summary.json"
 FEATURES = "features"  # the frozen recipe's feature cache, inside the skeleton cache folder
+LOCK_NAME = ".lock"  # held by the run using the work folder
 RUN_FILES = (LAST, BEST, METRICS, LOG, SCORES, CURVES_PNG, CONFUSION_PNG, "config.yaml", SUMMARY)
 VAL_FRACTION = 0.25
 
@@ -54,11 +59,11 @@ def find_classes(root: Path) -> dict[str, list[Path]]:
     """{class name: its videos} from root/<class>/*.<video> (folders starting with '.' skipped)."""
     if not root.is_dir():
         raise UserError(f"video folder {root} does not exist; give a folder of class folders")
-    classes = {
-        d.name: list_videos(d)
-        for d in sorted(root.iterdir())
-        if d.is_dir() and not d.name.startswith(".")
-    }
+    classes: dict[str, list[Path]] = {}
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and not folder.name.startswith("."):
+            name = class_name(folder)
+            classes[name] = sorted(classes.get(name, []) + list_videos(folder))
     if len(classes) < 2:
         raise UserError(
             f"{root} has {len(classes)} class folders; make at least two "
@@ -71,6 +76,18 @@ def find_classes(root: Path) -> dict[str, list[Path]]:
             "add clips or remove the folder"
         )
     return classes
+
+
+def class_name(folder: Path) -> str:
+    """A class folder's name as a label: Unicode NFC (a "café" typed two ways is one class);
+    a name with control characters (terminal escape codes, line breaks) is refused."""
+    name = unicodedata.normalize("NFC", folder.name)
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise UserError(
+            f"class folder {one_line(repr(folder.name))} has control characters in its name; "
+            "rename it with printable characters"
+        )
+    return name
 
 
 def split_videos(
@@ -205,17 +222,47 @@ def train_head(
     return training, unusable
 
 
-def prepare_work_dir(work_dir: Path, overwrite: bool) -> None:
-    """Refuse to replace an earlier run unless asked; with --overwrite, remove its files."""
+def recipe_config(given: dict[str, Any]) -> Path:
+    """The recipe whose keys a run's --config and overrides change: the SGD one when they say
+    `recipe: sgd` (train/configs/finetune.yaml does), else the default few-clip recipe."""
+    return FINETUNE_CONFIG if given.get("recipe") == "sgd" else DEFAULT_CONFIG
+
+
+def prepare_work_dir(work_dir: Path, overwrite: bool) -> bool:
+    """Refuse to replace a finished run unless asked; with --overwrite, remove its files. A run
+    that was stopped (last.pt but no summary) is continued: returns True to resume it."""
     if (work_dir / LAST).is_file() and not overwrite:
+        if not (work_dir / SUMMARY).is_file():
+            print(
+                f"continuing the interrupted run in {work_dir} from {LAST} "
+                "(add --overwrite to start again)"
+            )
+            return True
         raise UserError(
             f"{work_dir} already holds a trained model; add --overwrite to train "
             "again there (the skeleton cache is kept) or give another --work-dir"
         )
     for name in RUN_FILES:
         (work_dir / name).unlink(missing_ok=True)
+    return False
 
 
+def _one_run_per_work_dir(run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Hold the work folder's lock for the whole run: a second run on it is refused in one line
+    (two runs would mix their data, checkpoints and summary); the kernel frees it on a kill."""
+
+    @functools.wraps(run)
+    def locked(videos: Path, work_dir: Path, **kwargs: Any) -> dict[str, Any]:
+        work_dir = Path(work_dir)
+        if work_dir.exists() and not work_dir.is_dir():
+            raise UserError(f"--work-dir {work_dir} is a file, not a folder; give a folder")
+        with file_lock(work_dir / LOCK_NAME, f"work folder {work_dir}", wait=False):
+            return run(videos, work_dir, **kwargs)
+
+    return locked
+
+
+@_one_run_per_work_dir
 def from_videos(
     videos: Path,
     work_dir: Path,
@@ -236,16 +283,26 @@ def from_videos(
 ) -> dict[str, Any]:
     """Extract, split, fine-tune (recipe sgd) or fit a head on the frozen network's features
     (recipe frozen: `on_clip(done, total)` after each clip's features); returns the summary
-    also written to W/summary.json."""
+    also written to W/summary.json. `config_path` overrides keys of the recipe it names
+    (`recipe: sgd`, train/configs/finetune.yaml; else train/configs/few_shot.yaml)."""
     work_dir = Path(work_dir)
+    check_number("--val-fraction", val_fraction, 0.0, 0.9)
+    if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+        raise UserError(f"--cache-dir {cache_dir} is a file, not a folder; give a folder")
+    if val is not None and Path(val).resolve() == Path(videos).resolve():
+        raise UserError(
+            f"--val {val} is the training folder: nothing would be held out; give a folder "
+            "of other clips, or leave --val out to hold some of these back"
+        )
     classes = find_classes(videos)
     class_names = list(classes)
     pipeline = load_settings(pipeline_config)
     classifier = pipeline.classifier
+    given = deep_merge(read_yaml(config_path) if config_path else {}, overrides or {})
     config = load_config(
-        config_path or DEFAULT_CONFIG,
+        recipe_config(given),
         {
-            **(overrides or {}),
+            **given,
             "dataset": OWN_VIDEOS,
             "num_class": len(class_names),
             "class_names": class_names,
@@ -268,7 +325,7 @@ def from_videos(
         unknown = sorted(set(val_videos) - set(class_names))
         if unknown:
             raise UserError(f"--val {val} has class {unknown[0]!r}, which {videos} lacks")
-    prepare_work_dir(work_dir, overwrite)
+    resume = prepare_work_dir(work_dir, overwrite)
     everything = sorted(
         {p for group in (train_videos, val_videos) for ps in group.values() for p in ps}
     )
@@ -295,7 +352,7 @@ def from_videos(
             config, batch_size=min(config.batch_size, len(splits["train"].labels))
         )
         began = time.perf_counter()
-        state = train(config, on_epoch=on_epoch)
+        state = train(config, resume=resume, on_epoch=on_epoch)
         training = {
             "epochs": state.epoch,
             "seconds": round(time.perf_counter() - began, 1),
@@ -370,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_flag(parser, None, "default: the training config's")
     add_config_flags(
         parser,
-        "training YAML (default: train/configs/few_shot.yaml; finetune.yaml: SGD)",
+        "training YAML whose keys override the recipe's (default: train/configs/few_shot.yaml; "
+        "one with recipe: sgd, such as finetune.yaml, overrides the SGD recipe)",
         "few_shot.classifier=logistic",
     )
     parser.add_argument(

@@ -114,6 +114,9 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
+RECALIBRATE_BELOW_STEPS = 50  # training batches an epoch: fewer, and a fresh run recalibrates
+
+
 class LossExploded(Exception):
     """A loss that is not finite or passed the limit: the run must stop."""
 
@@ -123,20 +126,36 @@ class LossExploded(Exception):
 
 
 class LossGuard:
-    """Checks every loss against `factor` times max(ln(classes), 2), a uniform guess's loss
-    (floored for two or three classes); all processes of a DDP run stop together."""
+    """Checks every loss against `factor` times a reference: the larger of the first loss of
+    the same kind (training batch, validation) this run saw, and max(ln(classes), 2), a uniform
+    guess's loss floored for two or three classes. A fresh network's first loss can be many
+    times ln(classes), and its first validation (BatchNorm statistics still far behind the
+    weights) far more: a run is judged against where it started, so only a loss that grows
+    stops it. A loss that is not finite always stops the run; all DDP processes stop together."""
 
     def __init__(self, factor: float, classes: int, cluster: Cluster) -> None:
-        self.limit = factor * max(math.log(classes), 2.0) if factor > 0 else math.inf
+        self.factor = factor
+        self.floor = max(math.log(classes), 2.0)
+        self.first: dict[str, float] = {}  # kind of loss -> the first finite one seen
         self.cluster = cluster
 
+    def limit(self, where: str) -> float:
+        """The largest `where` loss allowed now (inf when the factor is 0: only non-finite)."""
+        if self.factor <= 0:
+            return math.inf
+        return self.factor * max(self.floor, self.first.get(where, 0.0))
+
     def check(self, where: str, value: float) -> None:
-        """Raise LossExploded when `value` (on any process) is not finite or above the limit."""
-        bad = not math.isfinite(value) or value > self.limit
+        """Raise LossExploded when `value` (on any process) is not finite or above the limit;
+        the first finite loss of each kind becomes that kind's reference."""
+        if where not in self.first and math.isfinite(value):
+            self.first[where] = value
+        limit = self.limit(where)
+        bad = not math.isfinite(value) or value > limit
         if self.cluster.world > 1:
             bad = all_sum(self.cluster, float(bad))[0] > 0
         if bad:
-            raise LossExploded(where, value, self.limit)
+            raise LossExploded(where, value, limit)
 
 
 def train_epoch(
@@ -262,6 +281,12 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, config)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.train_loader, self.sampler = self._train_loader()
+        # From random weights with few steps an epoch, the BatchNorms' running statistics lag
+        # the fast-moving weights and validation sits at chance while training learns: they
+        # are re-estimated over the (small) training set before each validation
+        self.fresh_and_small = (
+            not config.base_weights and len(self.train_loader) < RECALIBRATE_BELOW_STEPS
+        )
         self.val_loader = self._val_loader()
         self.state = RunState()
         if resume:
@@ -467,7 +492,7 @@ class Trainer:
         )
         self.scheduler.step()
         loss_sum, count = all_sum(self.cluster, loss_sum, count)
-        if config.batchnorm == "recalibrate":
+        if config.batchnorm == "recalibrate" or self.fresh_and_small:
             recalibrate_batchnorm(self.model, config.frozen_units, self.train_loader, self.device)
         share_buffers(self.cluster, self.model)
         scores, indices, val_loss = predict(
@@ -498,7 +523,8 @@ class Trainer:
         )
         line = (
             f"training stopped in epoch {epoch + 1}: {err} at learning rate {lr:.4g}; {kept}; "
-            "lower base_lr (--set base_lr=...) or raise warmup_epochs"
+            f"lower base_lr (e.g. --set base_lr={self.config.base_lr / 10:.3g}) or raise "
+            "warmup_epochs"
         )
         self.log(line, console=False)  # the console gets it once, as the command's error
         return line

@@ -3,10 +3,15 @@ tracker, resampled to the classifier's frame rate), cached per video and per pos
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import multiprocessing
 import os
+import shutil
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,11 +23,15 @@ from tqdm import tqdm
 
 from app.pipeline import PipelineSettings, build_pose_stages, resample_clip
 from app.sources import VideoSource
-from common.errors import UserError
+from common.errors import MAX_EXCERPT, UserError, one_line
 from common.fileio import atomic_write
 from common.progress import progress_bar
 from common.settings import settings_to_dict
+from ntu.joints import NUM_BODIES, NUM_JOINTS
 from pose import SKELETON_FORMAT
+
+MAX_ENTRY_BYTES = 1 << 30  # a cached clip's skeletons: 2 h at 30 fps is 0.2 GB
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass
@@ -77,13 +86,30 @@ class SkeletonCache:
                 tmp.write_text(json.dumps(cache_settings(config), indent=2) + "\n")
 
     def load(self, digest: str) -> Extracted | None:
-        """The cached skeletons of a video, or None (absent or unreadable: extract again)."""
+        """The cached skeletons of a video, or None: absent, or damaged (truncated, empty, of
+        another shape, a header claiming terabytes, a folder in its place), which is then
+        named on stderr and removed so that the video is extracted and cached again."""
         path = self.folder / f"{digest}.npz"
+        if not os.path.lexists(path):
+            return None
         try:
-            with np.load(path) as data:
+            if not path.is_file() or path.stat().st_size > MAX_ENTRY_BYTES:
+                raise ValueError("not a file of a sensible size")
+            with np.load(path, allow_pickle=False) as data:
+                frames, skeleton = int(data["frames"]), data["skeleton"]
                 seconds = float(data["seconds"]) if "seconds" in data else float("nan")
-                return Extracted(data["skeleton"], int(data["frames"]), seconds)
-        except (OSError, KeyError, ValueError):
+            if skeleton.dtype != np.float32 or skeleton.shape[1:] != (3, NUM_JOINTS, NUM_BODIES):
+                raise ValueError(f"an array of shape {skeleton.shape} and type {skeleton.dtype}")
+            if not (0 <= frames and len(skeleton) and np.isfinite(skeleton).all()):
+                raise ValueError("no frames or values that are not finite")
+            return Extracted(skeleton, frames, seconds)
+        except Exception as err:  # noqa: BLE001 - any damage means: extract the video again
+            tqdm.write(
+                f"warning: skeleton cache entry {path} is damaged ({type(err).__name__}: "
+                f"{one_line(str(err)[:MAX_EXCERPT])}); discarded, the video is extracted again",
+                file=sys.stderr,
+            )
+            _discard(path)
             return None
 
     def save(self, digest: str, extracted: Extracted) -> None:
@@ -97,6 +123,14 @@ class SkeletonCache:
             )
 
 
+def _discard(path: Path) -> None:
+    """Remove a damaged cache entry, whatever it is (a file, a link, a folder)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 # Each extraction process builds the pose stages once and reuses them, reset, for every video.
 _stages: tuple[Any, Any] | None = None
 _fps: float | None = None  # the classifier's, set with the stages
@@ -104,7 +138,20 @@ _fps: float | None = None  # the classifier's, set with the stages
 
 def _start_worker(config: PipelineSettings) -> None:
     global _stages, _fps
+    die_with_parent()
     _stages, _fps = build_pose_stages(config), config.classifier.fps
+
+
+def die_with_parent() -> None:
+    """Have the kernel stop this process when its parent dies (Linux; a killed run's workers
+    would otherwise stay, hundreds of MB each); elsewhere nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _extract(path: Path) -> Extracted | str:

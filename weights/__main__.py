@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "--benchmark", default="", help="the NTU benchmark it was evaluated on, e.g. xsub"
             )
             cmd.add_argument("--accuracy", type=float, default=None, help="top-1 in percent")
+            cmd.add_argument(
+                "--force", action="store_true", help="replace an entry of the same name"
+            )
     return parser
 
 
@@ -105,6 +108,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         benchmark=args.benchmark,
         accuracy=args.accuracy,
         directory=args.dir,
+        force=args.force,
     )
     print(f"registered {entry.name}: {entry.path(args.dir)} ({entry.num_class} classes)")
     return 0

@@ -14,8 +14,8 @@ import yaml
 
 from common.cache import user_cache_dir
 from common.download import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint, sha256_of
-from common.errors import UserError
-from common.fileio import atomic_write
+from common.errors import UserError, excerpt
+from common.fileio import atomic_write, file_lock
 from common.yaml_files import read_yaml
 from ntu.labels import class_names
 
@@ -26,6 +26,8 @@ LOCAL_REGISTRY_NAME = "local_registry.yaml"
 DIGEST_CACHE_FILE = "checkpoint-digests.json"
 DIR_ENV = "SHIFTGCN_WEIGHTS_DIR"
 URL_ENV = "SHIFTGCN_WEIGHTS_URL"
+LOCK_NAME = ".local_registry.lock"  # beside the local registry: held while it is rewritten
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 OWN_DATASET = "own"  # the dataset of a registered checkpoint that names its own classes
 
 
@@ -297,18 +299,22 @@ def register(
     benchmark: str = "",
     accuracy: float | None = None,
     directory: str | os.PathLike | None = None,
+    force: bool = False,
 ) -> WeightEntry:
     """Add one of the project's own checkpoints to the weights directory's local registry,
     after loading it: a file that is no Shift-GCN checkpoint of `dataset` is refused.
 
     With no `dataset`, the checkpoint must carry its class names (train.from_videos): the
-    entry's dataset is then OWN_DATASET and its labels are read from the file.
+    entry's dataset is then OWN_DATASET and its labels are read from the file. The registry file
+    is read, changed and written under a lock (concurrent registers all land); one that does not
+    parse is refused untouched; an existing name is replaced only with `force`.
     """
+    check_name(name)
+    if accuracy is not None and not 0 <= accuracy <= 100:  # NaN fails too
+        raise UserError(f"--accuracy {accuracy}: give the top-1 in percent, from 0 to 100")
     source = Path(path).expanduser().resolve()
     if not source.is_file():
         raise UserError(f"checkpoint file {source} not found; give the .pt file to register")
-    if name in {e.name for e in _read_entries(REGISTRY_FILE)[0]}:
-        raise UserError(f"'{name}' is a released checkpoint's name; choose another name")
     dataset, labels, stream, num_class = _check_content(source, dataset, stream)
     folder = weights_dir(directory)
     file = source.name if source.parent == folder else str(source)
@@ -325,16 +331,36 @@ def register(
         licence="project's own",
     )
     local_file = folder / LOCAL_REGISTRY_NAME
-    try:
-        data = _load_yaml(local_file) or {}
-    except UserError:
-        data = {}  # unreadable: rewritten with this entry (the problem was reported by list)
-    checkpoints = data.get("checkpoints") if isinstance(data.get("checkpoints"), dict) else {}
-    data["checkpoints"] = checkpoints
-    checkpoints[name] = {k: v for k, v in dataclasses.asdict(entry).items() if k != "name"}
-    with atomic_write(local_file) as tmp:
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with file_lock(folder / LOCK_NAME, f"the registry {local_file}"):
+        data = _load_yaml(local_file)  # a file that does not parse: refused, left as it is
+        checkpoints = data.setdefault("checkpoints", {}) or {}
+        if not isinstance(checkpoints, dict):
+            raise UserError(
+                f"registry file {local_file}: 'checkpoints' is not a mapping; fix or move it "
+                "away (nothing was changed)"
+            )
+        if name in checkpoints and not force:
+            raise UserError(
+                f"'{name}' is already registered in {local_file}; add --force to replace it "
+                "or choose another name"
+            )
+        checkpoints[name] = {k: v for k, v in dataclasses.asdict(entry).items() if k != "name"}
+        data["checkpoints"] = checkpoints
+        with atomic_write(local_file) as tmp:
+            tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return entry
+
+
+def check_name(name: str) -> None:
+    """Refuse, in one line, a name that --weights could never find: not a plain word (a folder
+    separator, a space, a line break, a .pt ending reads as a file), or a released name."""
+    if not NAME_PATTERN.fullmatch(name) or is_path(name):
+        raise UserError(
+            f"{excerpt(name)} cannot be a checkpoint name: use 1 to 64 letters, digits, "
+            "'-', '_' or '.', starting with a letter or digit, not ending in .pt or .pth"
+        )
+    if name in {e.name for e in _read_entries(REGISTRY_FILE)[0]}:
+        raise UserError(f"'{name}' is a released checkpoint's name; choose another name")
 
 
 def _check_content(

@@ -25,6 +25,7 @@ from common.cli import command_parser
 from common.device import select_device
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
+from common.limits import check_number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,7 @@ def check_display() -> None:
         )
 
 
+MAX_QUIT_AFTER_S = 24 * 3600.0  # a smoke run's longest (Qt timers take at most 24.8 days)
 FINAL_PAINT_MS = 300  # after a run ends, let the window paint its final state before the screenshot
 
 
@@ -72,8 +74,8 @@ FINAL_PAINT_MS = 300  # after a run ends, let the window paint its final state b
 def main(argv: list[str] | None = None) -> int:
     """Open the window, start capturing at once, and run the Qt event loop."""
     args = build_parser().parse_args(argv)
-    if args.quit_after is not None and args.quit_after <= 0:
-        raise UserError(f"--quit-after {args.quit_after}: give a positive number of seconds")
+    if args.quit_after is not None:
+        check_number("--quit-after", args.quit_after, 0.0, MAX_QUIT_AFTER_S, above_low=True)
     if args.screenshot is not None and args.quit_after is None:
         raise UserError("--screenshot is taken when --quit-after ends the run: give both")
     if args.screenshot is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +39,12 @@ if TYPE_CHECKING:
 CLIPS, MODELS, SKELETONS = "clips", "models", "skeletons"
 
 
+MAX_CLASS_NAME = 60  # characters: the name is a folder and, with a time stamp, a file name
+
+
 def clean_class_name(text: str) -> str:
-    """A class name usable as a folder name: letters, digits, spaces, '-' and '_'."""
-    return re.sub(r"[^\w \-]+", "", text).strip()
+    """A class name usable as a folder name: letters, digits, spaces, '-' and '_' (NFC)."""
+    return re.sub(r"[^\w \-]+", "", unicodedata.normalize("NFC", text)).strip()
 
 
 def class_counts(clips: Path) -> dict[str, int]:
@@ -168,6 +172,7 @@ class TeachPanel(QWidget):
         self.folder = Path(output_dir) / settings.folder
         self.settings = settings
         self._clip: Path | None = None
+        self._name = ""  # the class being recorded, checked when Record was pressed
         self._left = 0
         self._thread: QThread | None = None
         self._worker: TrainWorker | None = None
@@ -258,6 +263,12 @@ class TeachPanel(QWidget):
         if not name:
             self.status.setText("Type a class name first.")
             return
+        if len(name) > MAX_CLASS_NAME:
+            self.status.setText(
+                f"That class name has {len(name)} characters; keep it to {MAX_CLASS_NAME}."
+            )
+            return
+        self._name = name
         run = self.window.run
         if run is None:
             self.status.setText("Press Start first: clips are recorded from the running source.")
@@ -281,8 +292,12 @@ class TeachPanel(QWidget):
         if run is None:
             self._abandon("The source stopped before the clip began.")
             return
-        name = clean_class_name(self.class_edit.text())
-        (self.folder / CLIPS / name).mkdir(parents=True, exist_ok=True)
+        name = self._name  # as checked when Record was pressed
+        try:
+            (self.folder / CLIPS / name).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            self._abandon(f"Cannot make the folder for {name}: {err.strerror}.")
+            return
         self._clip = self.folder / CLIPS / name / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
         run.start_recording(self._clip, raw=True)
         self.status.setText(f"Recording {name}: act now!")

@@ -10,6 +10,7 @@ from typing import Any
 import weights
 from common.device import DEVICE_CHOICES
 from common.errors import UserError
+from common.limits import check_size, max_workers
 from common.settings import settings_from_dict
 from common.yaml_files import deep_merge, read_yaml
 from model.runtime import RUNTIMES
@@ -18,6 +19,7 @@ from pose import PoseSettings, TrackerSettings
 from ..sources import StreamSettings
 from .classifier import ClassifierSettings
 
+MAX_FRAME_BUFFER = 300  # camera frames (10 s at 30 fps)
 SITE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "pipeline.yaml"
 
 
@@ -28,6 +30,10 @@ class LiveSettings:
     background_inference: bool = True  # run the model in its own thread, pose on every frame
     torch_threads: int = 1  # intra-op threads for the model in the live app (0: torch's own)
     frame_buffer: int = 2  # camera frames waiting for pose; when full the oldest is dropped
+
+    def __post_init__(self) -> None:
+        check_size("live torch_threads", self.torch_threads, 0, max_workers())
+        check_size("live frame_buffer", self.frame_buffer, 1, MAX_FRAME_BUFFER)
 
 
 @dataclass
