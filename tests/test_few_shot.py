@@ -173,3 +173,16 @@ def test_frozen_recipe_through_from_videos_caches_features(tmp_path):
         progress=False,
     )
     assert again["training"]["clips_computed"] == 1 and again["extraction"]["videos"] == 1
+
+
+def test_the_feature_tap_gives_one_row_a_window_whatever_the_test_time_votes():
+    """The live classifier may vote with the mirror image (either_hand); the head still learns
+    from each window's own features, one row a window."""
+    from app.pipeline import ClassifierSettings
+    from train.few_shot import FeatureTap
+
+    torch.manual_seed(0)
+    net = ShiftGCN(ModelConfig(num_class=3, **TINY_MODEL)).eval()
+    settings = ClassifierSettings(window=16, stride=8, min_frames=4, either_hand=True)
+    arrays = FeatureTap(net, settings, torch.device("cpu")).clip(two_people(40))
+    assert len(arrays["features"]) == len(arrays["frames"]) == len(arrays["motion"]) > 1

@@ -158,8 +158,10 @@ class FeatureTap:
         self._captured: list[torch.Tensor] = []
         self.fused.fc.register_forward_hook(lambda _m, inputs, _o: self._captured.append(inputs[0]))
         self.settings = settings
+        # one forward pass a window: the window's own features (no mirror-image vote)
+        own = replace(settings, either_hand=False)
         self.classifier = StreamingClassifier(
-            self.fused, settings, device=device, runtime="torch", keep_history=True
+            self.fused, own, device=device, runtime="torch", keep_history=True
         )
 
     def clip(self, skeleton: np.ndarray) -> dict[str, np.ndarray]:
