@@ -248,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("python -m bench.few_shot", __doc__)
     parser.add_argument("folder", type=Path, help="a folder per class of ID_SEQUENCE_CLASS clips")
     parser.add_argument("--shots", type=int, default=3, help="training clips a class")
-    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument(
+        "--draws", type=int, default=5, help="draws of held-out sequences (default: 5)"
+    )
     parser.add_argument("--held-out", type=int, default=3, help="sequences held out a draw")
     parser.add_argument(
         "--recipe",
@@ -259,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(
         parser, "training keys applied to every recipe (a YAML mapping)", "few_shot.copies=4"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the draws and the training (default: 0)"
+    )
     parser.add_argument(
         "--cache-dir", type=Path, default=DEFAULT_CACHE, help="skeleton and feature cache"
     )

@@ -191,13 +191,12 @@ def test_bad_folders_and_fractions_are_one_line(tmp_path, capsys):
 
 
 def test_a_config_file_overrides_the_recipe_keys_it_names(tmp_path, monkeypatch):
-    """--config with only `epochs: 2` keeps the fine-tuning recipe's base weights and rate."""
+    """--config changes only the keys it names, of the recipe it names: the few-clip recipe by
+    default, the SGD one (finetune.yaml) with `recipe: sgd`."""
     root = tmp_path / "videos"
     for name in ("a", "b"):
         (root / name).mkdir(parents=True)
         (root / name / "clip.mp4").write_bytes(b"video")
-    user = tmp_path / "mine.yaml"
-    user.write_text("epochs: 2\n")
     seen = {}
 
     class Captured(Exception):
@@ -210,8 +209,18 @@ def test_a_config_file_overrides_the_recipe_keys_it_names(tmp_path, monkeypatch)
         raise Captured
 
     monkeypatch.setattr(fv, "load_config", capture)
-    with pytest.raises(Captured):
-        fv.from_videos(root, tmp_path / "work", config_path=user, overrides={"seed": 3})
-    config = seen["config"]
+
+    def loaded(text: str):
+        user = tmp_path / "mine.yaml"
+        user.write_text(text)
+        with pytest.raises(Captured):
+            fv.from_videos(root, tmp_path / "work", config_path=user, overrides={"seed": 3})
+        return seen["config"]
+
+    config = loaded("few_shot: {classifier: logistic}\n")  # the default few-clip recipe's keys
+    assert config.recipe == "frozen" and config.seed == 3
+    assert config.base_weights == "ntu120-xsub-joint" and config.few_shot["shrinkage"] == 0.99
+    assert config.few_shot["classifier"] == "logistic"
+    config = loaded("recipe: sgd\nepochs: 2\n")  # the SGD recipe's keys
     assert config.epochs == 2 and config.seed == 3
     assert config.base_weights == "ntu60-xsub-joint" and config.base_lr == 0.01

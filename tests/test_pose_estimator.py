@@ -199,7 +199,7 @@ def test_default_settings_are_the_products():
 
 
 def test_no_pose_threads_is_one_line():
-    with pytest.raises(UserError, match="pose threads must be 1 or more"):
+    with pytest.raises(UserError, match="pose threads 0 is out of bounds"):
         PoseSettings(threads=0)
 
 
