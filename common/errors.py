@@ -33,6 +33,12 @@ def one_line(text: str) -> str:
     return "".join(repr(c)[1:-1] if len(f"x{c}x".splitlines()) > 1 else c for c in text)
 
 
+def printable(text: str) -> str:
+    """`text` safe to show: control characters (a terminal's escape codes, line breaks) written
+    as escapes, so that a name from a file cannot move the cursor or recolour the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def cli_entry(main: Callable[..., int | None]) -> Callable[..., int]:
     """Wrap a command's main(): a UserError becomes one line on stderr and exit status 1."""
 

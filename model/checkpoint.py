@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from common.errors import UserError
+from common.errors import UserError, printable
 from common.fileio import atomic_write
 from model.preprocess import STREAMS
 from ntu.labels import class_names as class_names_of
@@ -96,7 +96,8 @@ def load_model(
     model = ShiftGCN(config)
     report = _load_state(model, state, path, strict)
     model.load_report = report
-    model.class_names = list(names) if names else None
+    # a name is shown on terminals and in the GUI: its control characters come out escaped
+    model.class_names = [printable(n) for n in names] if names else None
     model.stream = stream
     return model.to(device).eval()
 

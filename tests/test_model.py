@@ -13,7 +13,7 @@ from shared_paths import REPO_ROOT, require_shared
 
 import model
 from common.errors import UserError
-from model import ExcitationConfig, ModelConfig, ShiftGCN
+from model import ExcitationConfig, ModelConfig, ShiftGCN, build_model, load_model, save_checkpoint
 from model.shift_gcn import Residual, ShiftGraphConv
 from model.summary import measure_cost
 
@@ -269,3 +269,11 @@ def test_a_fused_network_refuses_training_and_saving(tmp_path):
     with pytest.raises(TypeError, match="save the network it was fused from"):
         model.save_checkpoint(tmp_path / "fused.pt", fused)
     assert not (tmp_path / "fused.pt").exists()
+
+
+def test_class_names_with_control_characters_load_escaped(tmp_path):
+    """A checkpoint's class names reach terminals and the GUI: escape codes come out harmless."""
+    path = tmp_path / "odd.pt"
+    net = build_model(ModelConfig(num_class=2, channels=(16, 32), strides=(1, 2)))
+    save_checkpoint(path, net, class_names=["wave\x1b[31m", "clap\nnext"])
+    assert load_model(path).class_names == ["wave\\x1b[31m", "clap\\nnext"]
