@@ -224,3 +224,45 @@ def test_a_config_file_overrides_the_recipe_keys_it_names(tmp_path, monkeypatch)
     config = loaded("recipe: sgd\nepochs: 2\n")  # the SGD recipe's keys
     assert config.epochs == 2 and config.seed == 3
     assert config.base_weights == "ntu60-xsub-joint" and config.base_lr == 0.01
+
+
+def test_validation_is_drawn_from_readable_clips_only(tmp_path, monkeypatch):
+    """A clip that cannot be read is never held out for validation: the split sees only the
+    clips extraction could read."""
+    from train.video_skeletons import Extracted, Extraction
+
+    root = tmp_path / "videos"
+    clips = {}
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for stem in ("one", "two", "broken"):
+            (root / name / f"{stem}.mp4").write_bytes(b"video")
+            clips[root / name / f"{stem}.mp4"] = stem
+    skeleton = np.zeros((40, 3, 25, 2), np.float32)
+
+    def fake_extract(paths, *args, **kwargs):
+        done = Extraction()
+        for path in paths:
+            if clips[path] == "broken":
+                done.unreadable[path] = "cannot read"
+            else:
+                done.skeletons[path] = Extracted(skeleton, 40)
+        return done
+
+    class Captured(Exception):
+        pass
+
+    seen = {}
+
+    def capture(classes, fraction, seed):
+        seen["classes"] = classes
+        raise Captured
+
+    monkeypatch.setattr(fv, "extract_videos", fake_extract)
+    monkeypatch.setattr(fv, "split_videos", capture)
+    with pytest.raises(Captured):
+        fv.from_videos(root, tmp_path / "work")
+    assert {n: [p.stem for p in ps] for n, ps in seen["classes"].items()} == {
+        "a": ["one", "two"],
+        "b": ["one", "two"],
+    }

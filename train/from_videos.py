@@ -90,6 +90,14 @@ def class_name(folder: Path) -> str:
     return name
 
 
+def readable_only(classes: dict[str, list[Path]], extraction: Extraction) -> dict[str, list[Path]]:
+    """Each class's videos that extraction could read (the others were reported as it ran)."""
+    return {
+        name: [p for p in paths if extraction.skeletons.get(p) is not None]
+        for name, paths in classes.items()
+    }
+
+
 def split_videos(
     classes: dict[str, list[Path]], fraction: float, seed: int
 ) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
@@ -310,9 +318,21 @@ def from_videos(
             "work_dir": str(work_dir),
         },
     )
+    val_classes = find_classes(val) if val is not None else {}
+    unknown = sorted(set(val_classes) - set(class_names))
+    if unknown:
+        raise UserError(f"--val {val} has class {unknown[0]!r}, which {videos} lacks")
+    resume = prepare_work_dir(work_dir, overwrite)
+    everything = sorted(
+        {p for group in (classes, val_classes) for ps in group.values() for p in ps}
+    )
+    extraction = extract_videos(
+        everything, pipeline, cache_dir or work_dir / "skeletons", workers, progress, on_video
+    )
     held_out = True
-    if val is None:
-        train_videos, val_videos = split_videos(classes, val_fraction, config.seed)
+    if val is None:  # held out from the clips that could be read (an unreadable one is reported)
+        readable = readable_only(classes, extraction)
+        train_videos, val_videos = split_videos(readable, val_fraction, config.seed)
         if not any(val_videos.values()):  # one video a class (a first Teach session)
             val_videos, held_out = train_videos, False
         if not held_out and config.recipe == "sgd":
@@ -321,17 +341,7 @@ def from_videos(
                 "(nothing held out; record more clips for a real figure)"
             )
     else:
-        train_videos, val_videos = classes, find_classes(val)
-        unknown = sorted(set(val_videos) - set(class_names))
-        if unknown:
-            raise UserError(f"--val {val} has class {unknown[0]!r}, which {videos} lacks")
-    resume = prepare_work_dir(work_dir, overwrite)
-    everything = sorted(
-        {p for group in (train_videos, val_videos) for ps in group.values() for p in ps}
-    )
-    extraction = extract_videos(
-        everything, pipeline, cache_dir or work_dir / "skeletons", workers, progress, on_video
-    )
+        train_videos, val_videos = classes, val_classes
     if config.recipe == "frozen":  # every clip learns unless --val names others
         if val is None:
             train_videos, val_videos, held_out = classes, {}, False
