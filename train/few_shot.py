@@ -38,7 +38,7 @@ from .config import TrainConfig
 from .finetune import load_base_weights
 
 CLASSIFIERS = ("lda", "logistic", "nearest_mean")
-FEATURE_FORMAT = "few-shot-features-1"  # bump when what a cached feature file means changes
+FEATURE_FORMAT = "few-shot-features-2"  # bump when what a cached feature file means changes
 ARRAYS = ("features", "frames", "motion", "copy")  # a cached clip's: one row per window
 
 
@@ -204,9 +204,11 @@ class FeatureCache:
         """A clip's cached arrays, or None (absent or unreadable: compute again)."""
         try:
             with np.load(self.folder / f"{digest}.npz") as data:
-                return {k: data[k] for k in ARRAYS}
+                arrays = {k: data[k] for k in ARRAYS}
         except (OSError, KeyError, ValueError):
             return None
+        rows = {len(array) for array in arrays.values()}
+        return arrays if len(rows) == 1 else None  # one row a window in every array
 
     def save(self, digest: str, arrays: dict[str, np.ndarray]) -> None:
         """Keep a clip's arrays (written atomically)."""
@@ -459,7 +461,7 @@ class ClipFeatureSource:
             self.folder,
             {
                 "base": base_key(self.config.base_weights),
-                "classifier": settings_to_dict(self.classifier),
+                "classifier": settings_to_dict(replace(self.classifier, either_hand=False)),
                 "augment": augment,
                 "seed": self.config.seed,
             },
