@@ -156,6 +156,8 @@ def describe_model(name: str, pipeline: FramePipeline) -> str:
         lines.append(f"{entry.dataset.upper()} {entry.benchmark}{accuracy}")
     lines.append(f"{len(classifier.class_names or []) or '?'} classes · {classifier.stream} stream")
     lines.append(f"window {classifier.window} frames · {classifier.device}")
+    if classifier.members:
+        lines.append(f"with {', '.join(Path(m).name for m in classifier.members)} voting")
     return "\n".join(lines)
 
 
