@@ -219,7 +219,7 @@ class _ClipPipeline:
         self.finished = self.closed = False
         self.arrivals: list[float | None] = []
         self.classifier = SimpleNamespace(
-            class_names=["wave", "clap"], stream="joint", window=4, device="cpu"
+            class_names=["wave", "clap"], stream="joint", window=4, device="cpu", members=[]
         )
 
     def process(
@@ -329,6 +329,11 @@ def test_the_model_description_names_the_checkpoint_and_how_it_runs() -> None:
         "own.pt",
         "2 classes · joint stream",
     ]
+    voting = _ClipPipeline()
+    voting.classifier.members = ["ntu60-xview-joint"]
+    assert describe_model("ntu60-xsub-joint", voting).splitlines()[-1] == (
+        "with ntu60-xview-joint voting"
+    )
 
 
 def test_mirror_and_either_hand_settings_reach_the_pipeline(tmp_path: Path) -> None:
