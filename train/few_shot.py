@@ -38,8 +38,8 @@ from .config import TrainConfig
 from .finetune import load_base_weights
 
 CLASSIFIERS = ("lda", "logistic", "nearest_mean")
-FEATURE_FORMAT = "few-shot-features-2"  # bump when what a cached feature file means changes
-ARRAYS = ("features", "frames", "motion", "copy")  # a cached clip's: one row per window
+FEATURE_FORMAT = "few-shot-features-3"  # bump when what a cached feature file means changes
+ARRAYS = ("features", "frames", "motion", "ends", "copy")  # a cached clip's: one row per window
 
 
 @dataclass
@@ -183,6 +183,7 @@ class FeatureTap:
             "features": features,
             "frames": np.array([p.frames for p in history], dtype=np.int64),
             "motion": np.array([p.motion for p in history], dtype=np.float64),
+            "ends": np.array([p.timestamp for p in history], dtype=np.float64),
         }
 
 
@@ -309,20 +310,22 @@ def fit_head(
 
 @dataclass
 class ClipFeatures:
-    """One clip's windows and those of its copies: features, frames showing someone, motion and
-    which copy each came from (0: the clip itself)."""
+    """One clip's windows and those of its copies: features, frames showing someone, motion,
+    when each window ends (seconds) and which copy each came from (0: the clip itself)."""
 
     label: int
     features: np.ndarray
     frames: np.ndarray
     motion: np.ndarray
+    ends: np.ndarray
     copy: np.ndarray
 
     def windows(self, copy: int) -> list[SimpleNamespace]:
-        """One copy's windows as classify_video reads predictions (frames, motion)."""
+        """One copy's windows as classify_video reads predictions (frames, motion, timestamp)."""
         own = self.copy == copy
         return [
-            SimpleNamespace(frames=f, motion=m) for f, m in zip(self.frames[own], self.motion[own])
+            SimpleNamespace(frames=f, motion=m, timestamp=t)
+            for f, m, t in zip(self.frames[own], self.motion[own], self.ends[own])
         ]
 
     def weights(self, window: int) -> np.ndarray:
