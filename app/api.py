@@ -242,7 +242,7 @@ class Recognizer:
         stop: threading.Event | None = None,
         on_status: Callable[[str], None] | None = None,
     ) -> Iterator[Event]:
-        """Action events over a source (see app.events): each rule (e.g. "falling>=0.6 for 1s")
+        """Action events over a source (see app.events): each rule (e.g. "falling>=0.3 for 1s")
         per person; each event is written to `log` (with its snapshot) and handed to
         `command` before it is yielded. Events still open when the source ends (or `stop` is
         set) are closed and reported too."""

@@ -1,4 +1,4 @@
-"""Action events: rules such as `falling>=0.6 for 1s` turn a person's predictions into events
+"""Action events: rules such as `falling>=0.3 for 1s` turn a person's predictions into events
 (start, end, class, peak score, a snapshot of the frame where it peaked), appended to a JSON-lines
 log and optionally handed to a user's command, which never holds recognition up.
 """
@@ -55,7 +55,7 @@ class EventRule:
         if not match or not match["label"]:
             raise UserError(
                 f"cannot read the event rule {text!r}: write CLASS>=SCORE [for SECONDS s], "
-                'e.g. "falling>=0.6 for 1s"'
+                'e.g. "falling>=0.3 for 1s"'
             )
         threshold, hold = float(match["threshold"]), float(match["hold"] or 0)
         if not 0 < threshold <= 1:

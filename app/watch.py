@@ -1,6 +1,6 @@
 """Watch a camera, a network stream or a video without a window and log action events.
 
-    python -m app.watch SOURCE --rule "falling>=0.6 for 1s" [--rule ...] --events events.jsonl
+    python -m app.watch SOURCE --rule "falling>=0.3 for 1s" [--rule ...] --events events.jsonl
         [--snapshots DIR] [--on-event CMD] [--on-event-timeout S] [--weights ...] [--device ...]
         [--config YAML] [--set KEY=VALUE] [--[no-]mirror] [--[no-]either-hand]
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rule",
         action="append",
         required=True,
-        help='an event rule, CLASS>=SCORE [for SECONDS s], e.g. "falling>=0.6 for 1s" (repeatable)',
+        help='an event rule, CLASS>=SCORE [for SECONDS s], e.g. "falling>=0.3 for 1s" (repeatable)',
     )
     parser.add_argument("--events", type=Path, required=True, help="the JSON-lines event log")
     parser.add_argument(

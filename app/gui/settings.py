@@ -42,7 +42,7 @@ class GuiSettings:
     recorded_top_k: int = 3  # classes written onto recorded video frames
     stats_interval_ms: int = 500  # how often the rates refresh
     realtime_video: bool = True  # play video files at their own frame rate (false: at once)
-    # action event rules (app.events), e.g. ["falling>=0.6 for 1s"]: events fill the Events list
+    # action event rules (app.events), e.g. ["falling>=0.3 for 1s"]: events fill the Events list
     event_rules: list[str] = field(default_factory=list)
     event_log: str = "shiftgcn-events.jsonl"  # appended to, in the output folder
     teach: TeachSettings = field(default_factory=TeachSettings)
