@@ -130,12 +130,19 @@ def _start(raw: Path, out: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # Ctrl-C reaches it even where the test runner was started in the background, whose
+        # children inherit an ignored SIGINT (Python then never raises KeyboardInterrupt)
+        preexec_fn=_sigint_default,
     )
     deadline = time.monotonic() + 60
     while not list(out.glob("xsub/.*.part")) and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)  # workers are parsing
     return process
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _group_gone(pgid: int) -> bool:
