@@ -26,12 +26,7 @@ import torch
 
 from common.device import select_device
 from common.errors import UserError
-from pose import BodyTracker, PoseEstimator
-from weights import load_model
-
-from .classify_video import VideoResult, classify_video, video_pipeline
-from .events import Event, EventCommand, EventDetector, EventLog, EventRule, FrameRing
-from .pipeline import (
+from pipeline import (
     FramePipeline,
     FrameResult,
     PipelineSettings,
@@ -40,8 +35,13 @@ from .pipeline import (
     build_pose_stages,
     load_settings,
 )
+from pipeline.sources import FrameBuffer, Source, VideoSource, is_live, list_videos, open_source
+from pose import BodyTracker, PoseEstimator
+from weights import load_model
+
+from .classify_video import VideoResult, classify_video, video_pipeline
+from .events import Event, EventCommand, EventDetector, EventLog, EventRule, FrameRing
 from .skeleton_export import SkeletonClip, check_layout, write_pyskl
-from .sources import FrameBuffer, Source, VideoSource, is_live, list_videos, open_source
 
 TOP = 5
 _POLL_S = 0.1  # how often the processing loop looks at the stop flag while no frame comes

@@ -1,5 +1,5 @@
 """The flags the pipeline commands (classify_video, run_demo.py) share, and the pipeline settings
-they make: app/configs/pipeline.yaml, then --config, then --set, then the named flags."""
+they make: pipeline/configs/pipeline.yaml, then --config, then --set, then the named flags."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import argparse
 from typing import Any
 
 from common.cli import add_config_flags, add_device_flag, add_weights_flag, config_overrides
-
-from .pipeline import PipelineSettings, load_settings
+from pipeline import PipelineSettings, load_settings
 
 FROM_CONFIG = "default: the configuration's"
 
@@ -18,7 +17,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     so that the configuration's value holds."""
     add_weights_flag(parser, note=f"{FROM_CONFIG}, out of the box the registry's default")
     add_device_flag(parser, None, f"{FROM_CONFIG}, auto")
-    add_config_flags(parser, "YAML overriding app/configs/pipeline.yaml", "classifier.stride=10")
+    add_config_flags(
+        parser, "YAML overriding pipeline/configs/pipeline.yaml", "classifier.stride=10"
+    )
     parser.add_argument(
         "--mirror",
         action=argparse.BooleanOptionalAction,

@@ -25,8 +25,7 @@ import numpy as np
 
 from common.errors import UserError
 from common.fileio import atomic_write
-
-from .pipeline import Prediction
+from pipeline import Prediction
 
 _RULE = re.compile(
     r"^\s*(?P<label>[^<>=]*?)\s*>=\s*(?P<threshold>\d*\.?\d+)\s*"

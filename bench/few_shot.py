@@ -9,8 +9,8 @@ DIR holds a folder per class of clips named ID_SEQUENCE_CLASS.<video> (UT-Intera
 `--held-out` sequences at random, trains with train.from_videos (the Teach panel's path) on SHOTS
 clips a class drawn from the other sequences (all of them where a class has fewer), and names
 every held-out clip as classify_video does: its skeletons through the live classifier
-(app.pipeline.StreamingClassifier, every window kept) with the trained checkpoint, the video's
-class the top-1 of classify_video.video_probabilities. Skeletons are extracted once into the
+(pipeline.StreamingClassifier, every window kept) with the trained checkpoint, the video's
+class the top-1 of pipeline.summary.video_probabilities. Skeletons are extracted once into the
 cache (the held-out clips' pose is not run again: the cache holds the same tracker output), and
 each clip's extraction time is kept with it, so that a draw's extraction figure is what its
 training clips cost. Prints each recipe's mean and spread of top-1, the seconds of extraction
@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.classify_video import video_probabilities
-from app.pipeline import PipelineSettings, StreamingClassifier, load_settings
 from common.cli import add_config_flags, command_parser, parse_assignments
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.yaml_files import deep_merge, read_yaml
 from model import load_model
+from pipeline import PipelineSettings, StreamingClassifier, load_settings
+from pipeline.summary import video_probabilities
 from train.from_videos import FEW_SHOT_CONFIG, FINETUNE_CONFIG, find_classes, from_videos
 from train.video_skeletons import Extraction, extract_videos
 

@@ -32,7 +32,7 @@ NTU120 = "ntu120-xsub-joint"  # beside the default, a model with twice the class
 def video_skeleton(path: Path) -> np.ndarray:
     """The (T, 3, 25, 2) skeletons the pipeline extracts from a video, one per frame."""
     from app.classify_video import classify_video, video_pipeline
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     pipeline = video_pipeline(load_settings())
     skeleton = classify_video(path, pipeline, progress=False).skeleton
@@ -49,8 +49,8 @@ def live_windows(frames: np.ndarray, window: int, stride: int, min_frames: int) 
 
 def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dict[str, float]:
     """Full and looped logits of each window: differences, agreement and time per window."""
-    from app.pipeline import prepare_window
     from model.preprocess import loop_period
+    from pipeline import prepare_window
 
     diffs, prob_diffs, margins, agree, looped, full_s, loop_s = [], [], [], 0, 0, [], []
     for frames in windows:
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     require_shared(*VIDEOS, OFFICIAL)
     use_released_weights()
-    from app.pipeline import load_settings
     from model import fuse_for_inference
+    from pipeline import load_settings
     from weights import load_model
 
     settings = load_settings().classifier

@@ -32,7 +32,7 @@ def write_repeated(path: Path, repeat: int) -> int:
     """The fixture clip `repeat` times in a row, as one MP4; returns its frame count."""
     import cv2
 
-    from app.sources import VideoSource
+    from pipeline.sources import VideoSource
 
     with VideoSource(VIDEO) as source:
         fps, size = source.fps, source.size

@@ -44,7 +44,7 @@ def _frames(
     """The video's frames, decoded once, optionally resized to a webcam's (w, h)."""
     import cv2
 
-    from app.sources import VideoSource
+    from pipeline.sources import VideoSource
 
     with VideoSource(video) as source:
         frames = [f.image for f, _ in zip(source, range(limit or 10**9))]
@@ -93,8 +93,8 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     """Inferences per second of one window, per thread count: looped to 300 frames as the live
     classifier runs it (on the window's own frames, model.runtime), looped in full in eager
     PyTorch and in ONNX Runtime, unpadded."""
-    from app.pipeline import load_settings, prepare_window
     from model.runtime import TorchRuntime, make_runtime
+    from pipeline import load_settings, prepare_window
     from weights import load_model
 
     window = load_settings().classifier.window
@@ -128,7 +128,7 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
 def _bench_live_classifier(frames: np.ndarray) -> dict[str, float]:
     """Windows per second of the live classifier as the settings build it: every network of the
     ensemble, each on the window and its mirror image with either_hand (1 thread)."""
-    from app.pipeline import build_pipeline, load_settings
+    from pipeline import build_pipeline, load_settings
 
     settings = load_settings()
     pipeline = build_pipeline(settings)
@@ -149,7 +149,7 @@ def _bench_live_classifier(frames: np.ndarray) -> dict[str, float]:
 def bench_classify_video(video: Path) -> float:
     """End-to-end frames per second of app.classify_video on `video` (default settings)."""
     from app.classify_video import classify_video, video_pipeline
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     pipeline = video_pipeline(load_settings())
     began = time.perf_counter()
@@ -168,8 +168,8 @@ def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, flo
     depth of live.frame_buffer), pose on every frame taken, inference in its own thread.
     Reports processed fps, dropped frames, how long frames waited in the buffer and the latency
     from a window's last frame reaching the pipeline to its prediction."""
-    from app.pipeline import build_pipeline, load_settings
-    from app.sources import FrameBuffer
+    from pipeline import build_pipeline, load_settings
+    from pipeline.sources import FrameBuffer
 
     settings = load_settings()
     pipeline = build_pipeline(settings, background=True)
@@ -241,7 +241,7 @@ def run_benchmark(
     model = bench_model(weights)
     classify_fps = bench_classify_video(video)
     live = bench_live(frames)
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     classifier = load_settings().classifier
     pose_fps = pose["2 people, default (3rd / 10th)"]
@@ -335,7 +335,7 @@ def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
     """The non-empty NTU fixture samples (synthetic Kinect skeletons) and the skeleton the
     pipeline extracts from the fixture video (real motion, two people), as (3, 300, 25, 2)."""
     from app.classify_video import classify_video, video_pipeline
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     data = np.load(PREPROCESSING)
     samples = [s for s in data["raw"] if _sample_length(s) > 0]
@@ -352,9 +352,9 @@ def window_study(
     weights: str, windows: tuple[int, ...] = (32, 48, 64, 100), step: int = 16
 ) -> None:
     """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
-    from app.pipeline import prepare_window
     from model import fuse_for_inference
     from model.preprocess import normalize_sample
+    from pipeline import prepare_window
     from weights import load_model
 
     model = fuse_for_inference(load_model(weights))
@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark or the window study."""
     args = build_parser().parse_args(argv)
     _require_shared(args.video)
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     args.weights = args.weights or load_settings().weights_name()
     if args.window_study:

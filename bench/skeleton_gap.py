@@ -4,7 +4,7 @@
     python -m bench.skeleton_gap --no-mirror      # the same without exchanging left and right
     python -m bench.skeleton_gap --video V.avi --skeleton S.skeleton --json gap.json
 
-The video goes through the app's own pose stages (app.pipeline's settings, as the GUI and
+The video goes through the app's own pose stages (pipeline's settings, as the GUI and
 classify_video run them); both skeletons are then normalised as the model's input is. Printed:
 the error of each joint and its mean (over all joints, and over those Kinect tracked rather than
 inferred), bone lengths of the pose path over Kinect's, and the classifier's top-5 on each
@@ -70,8 +70,8 @@ class Gap:
 
 def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
     """(timestamp, people) of every frame of the video, by the app's pose estimator."""
-    from app.pipeline import build_pose_stages, load_settings
-    from app.sources import VideoSource
+    from pipeline import build_pose_stages, load_settings
+    from pipeline.sources import VideoSource
 
     estimator, _ = build_pose_stages(load_settings())
     try:
@@ -89,7 +89,7 @@ def detect_people(video: str | os.PathLike) -> list[tuple[float, list[Person]]]:
 
 def track(frames: list[tuple[float, list[Person]]], overrides: dict | None = None) -> np.ndarray:
     """(T, 3, 25, 2) NTU skeletons of detected people through the app's body tracker."""
-    from app.pipeline import build_pose_stages, load_settings
+    from pipeline import build_pose_stages, load_settings
 
     _, tracker = build_pose_stages(load_settings(overrides=overrides))
     return np.stack([tracker.update(people, timestamp) for timestamp, people in frames])
@@ -146,7 +146,7 @@ def draw_overlay(
     pose path's (orange), as a PNG: where they part, the frame shows which one is on the body."""
     import cv2
 
-    from app.sources import VideoSource
+    from pipeline.sources import VideoSource
 
     with VideoSource(video) as source:
         image = next((f.image for f in source if f.index == index), None)
@@ -216,8 +216,8 @@ def bone_ratios(pose: np.ndarray, kinect: np.ndarray) -> dict[str, float]:
 def top5(model: torch.nn.Module, frames: np.ndarray, either_hand: bool = False) -> list[dict]:
     """The classifier's five likeliest classes for the whole clip looped to 300 frames (averaged
     with its mirror image's with `either_hand`)."""
-    from app.pipeline import top_k
     from model.preprocess import mirror
+    from pipeline import top_k
 
     x = normalised(frames)
     batch = np.stack([x, mirror(x)]) if either_hand else x[None]
@@ -361,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"beside the checkout"
             )
     use_released_weights()
-    from app.pipeline import load_settings
     from model import fuse_for_inference
+    from pipeline import load_settings
     from weights import load_model
 
     net = fuse_for_inference(load_model(args.weights or load_settings().weights_name()))

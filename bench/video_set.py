@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from app.annotate import video_writer
-from app.sources import VideoSource
 from common.cli import command_parser
 from common.errors import cli_entry
+from pipeline.sources import VideoSource
 
 from .shared import ARMWRESTLING, PAIRED, require_shared
 

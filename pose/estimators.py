@@ -41,7 +41,7 @@ QUIET_FRAMES = 10
 @dataclass
 class PoseSettings:
     """The pose estimator's settings; the defaults are the product's, a YAML `pose:` section
-    overrides them (app.pipeline.load_settings)."""
+    overrides them (pipeline.load_settings)."""
 
     backend: str = "mediapipe"  # mediapipe (bundled, offline) | tasks (model_path: a .task file)
     model_path: str | None = None  # a .task file selects the tasks backend by itself

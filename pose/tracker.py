@@ -30,7 +30,7 @@ FASTEST_JOINT = 22  # the 23rd slowest of 25 joints: the 90th percentile of thei
 @dataclass
 class TrackerSettings:
     """The body tracker's settings (see BodyTracker); the defaults are the product's, a YAML
-    `tracker:` section overrides them (app.pipeline.load_settings)."""
+    `tracker:` section overrides them (pipeline.load_settings)."""
 
     hold_frames: int = 5  # keep a lost person's last pose this many frames before zeros
     smoothing: float = 0.0  # moving-average weight of the past on joints (0 = off)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from shared_paths import OFFICIAL_WEIGHTS, REPO_ROOT
 
-from app.sources import CameraSource, Frame
+from pipeline.sources import CameraSource, Frame
 
 RUN_TIMEOUT_S = 90
 # --quit-after for runs that must end by themselves (the video over): a bound, not a cue. Counts
@@ -258,8 +258,8 @@ LONG_TOP5 = [
 
 
 def prediction_of(pairs: list[tuple[str, float]]):
-    """An app.pipeline.Prediction whose classes are `pairs`' names with their probabilities."""
-    from app.pipeline import Prediction
+    """An pipeline.Prediction whose classes are `pairs`' names with their probabilities."""
+    from pipeline import Prediction
 
     probs = np.array([score for _, score in pairs])
     return Prediction(

@@ -133,7 +133,7 @@ def streaming(
 ):
     """A StreamingClassifier on the CPU with ClassifierSettings(**settings), giving the model's
     own probabilities unless asked otherwise (no mirror-image vote, temperature 1)."""
-    from app.pipeline import ClassifierSettings, StreamingClassifier
+    from pipeline import ClassifierSettings, StreamingClassifier
 
     settings = {"either_hand": False, "temperature": 1.0, **settings}
 

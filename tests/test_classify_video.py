@@ -291,7 +291,7 @@ def test_real_video_with_the_released_model(capsys, tmp_path, monkeypatch):
 
 
 def _prediction(frames: int, motion: float, probs: list[float], start: float = 0.0):
-    from app.pipeline import Prediction
+    from pipeline import Prediction
 
     p = np.array(probs, dtype=np.float32)
     return Prediction(
@@ -309,13 +309,13 @@ def _prediction(frames: int, motion: float, probs: list[float], start: float = 0
 def test_video_summary_weighs_windows_by_what_they_saw():
     """A window that saw the person in 16 of 100 frames, or saw them stand still, counts less
     than a full window of the action; still stretches keep a floor of MIN_MOTION_WEIGHT."""
-    from app.classify_video import (
+    from pipeline import SummarySettings
+    from pipeline.summary import (
         MIN_MOTION_WEIGHT,
         action_at,
         video_probabilities,
         window_weights,
     )
-    from app.pipeline import SummarySettings
 
     short = _prediction(16, 1.0, [0.9, 0.1])
     still = _prediction(100, 0.05, [0.9, 0.1], start=4.0)
@@ -340,8 +340,8 @@ def test_a_short_clear_action_is_named_and_located():
     """A fall shown clearly by three windows (1 s) of a 10 s clip, between walking and lying
     that the model reads as unsure mixtures of other classes, is the video's top action, with
     where it happened; the weighted mean alone drowns it."""
-    from app.classify_video import action_at, video_probabilities
-    from app.pipeline import SummarySettings
+    from pipeline import SummarySettings
+    from pipeline.summary import action_at, video_probabilities
 
     walking, fall, lying = [0.6, 0.1, 0.3], [0.05, 0.9, 0.05], [0.3, 0.1, 0.6]
     windows = _timeline([walking] * 9 + [fall] * 3 + [lying] * 8)
@@ -356,8 +356,8 @@ def test_a_short_clear_action_is_named_and_located():
 def test_one_long_action_keeps_its_plain_summary():
     """A clip of one action throughout, with a single stray window, reads as that action with
     the summary on or off, and a lone half-empty window cannot make a clear stretch."""
-    from app.classify_video import stretch_scores, video_probabilities
-    from app.pipeline import SummarySettings
+    from pipeline import SummarySettings
+    from pipeline.summary import stretch_scores, video_probabilities
 
     windows = _timeline([[0.9, 0.1, 0.0]] * 8 + [[0.1, 0.9, 0.0]] + [[0.9, 0.1, 0.0]] * 8)
     for weight in (0.0, 0.5, 1.0):
@@ -368,7 +368,7 @@ def test_one_long_action_keeps_its_plain_summary():
 
 
 def test_summary_settings_are_checked():
-    from app.pipeline import SummarySettings
+    from pipeline import SummarySettings
 
     for bad in ({"peak_weight": 1.5}, {"peak_span": -1.0}, {"unknown_below": float("nan")}):
         with pytest.raises(UserError, match="bad summary settings"):

@@ -14,8 +14,8 @@ from pose_helpers import astronaut_video, blank_video, streaming
 
 import app.classify_video as cv
 from app.classify_video import VideoResult, main, merge_windows
-from app.pipeline import PipelineSettings
 from model import ModelConfig, build_model, save_checkpoint
+from pipeline import PipelineSettings
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
 FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
@@ -251,7 +251,7 @@ class _SlowModel(torch.nn.Module):
 def test_windows_waiting_for_a_slow_model_are_bounded():
     """A video's classifier (no window dropped) keeps at most MAX_BACKLOG windows queued, so a
     long video's memory does not grow with its length when the model is the slower stage."""
-    from app.pipeline import MAX_BACKLOG
+    from pipeline import MAX_BACKLOG
 
     classifier = streaming(
         _SlowModel(),

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from app.pipeline import ClassifierSettings, StreamingClassifier
-from app.pipeline.build import ensemble_members
-from app.pipeline.prediction import softmax
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
 from model.preprocess import mirror, prepare_window
 from model.runtime import make_runtime
+from pipeline import ClassifierSettings, StreamingClassifier
+from pipeline.build import ensemble_members
+from pipeline.prediction import softmax
 from weights import load_model
 
 SMALL = {"channels": (16, 32), "strides": (1, 2)}
@@ -109,7 +109,7 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
 def test_the_registry_calibrates_the_released_pair_by_name_or_file(
     tmp_path, monkeypatch, checkpoints
 ):
-    from app.pipeline.build import with_temperature
+    from pipeline.build import with_temperature
     from weights.registry import calibrated_temperature, get
 
     monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", str(tmp_path))

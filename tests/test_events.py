@@ -19,11 +19,11 @@ from shared_paths import REPO_ROOT
 from video_set_helpers import moving_person
 
 from app.events import EventCommand, EventDetector, EventLog, EventRule, FrameRing
-from app.pipeline import Prediction
 from app.watch import main as watch
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
 from ntu.labels import class_names
+from pipeline import Prediction
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 CLASSES = ["walking", "falling", "sitting down"]

@@ -178,7 +178,7 @@ def test_frozen_recipe_through_from_videos_caches_features(tmp_path):
 def test_the_feature_tap_gives_one_row_a_window_whatever_the_test_time_votes():
     """The live classifier may vote with the mirror image (either_hand); the head still learns
     from each window's own features, one row a window."""
-    from app.pipeline import ClassifierSettings
+    from pipeline import ClassifierSettings
     from train.few_shot import FeatureTap
 
     torch.manual_seed(0)

@@ -11,8 +11,8 @@ import yaml
 from video_set_helpers import MOVES, moving_person, write_video_set
 
 from app import classify_video
-from app.pipeline import load_settings as load_pipeline_config
 from model import load_model
+from pipeline import load_settings as load_pipeline_config
 from pose import SKELETON_FORMAT
 from train import from_videos
 from train.video_skeletons import cache_key

@@ -32,7 +32,7 @@ from gui_helpers import (
 from shared_paths import REPO_ROOT, SHARED
 
 from app.gui.settings import GuiSettings
-from app.pipeline import PipelineSettings
+from pipeline import PipelineSettings
 
 pytestmark = pytest.mark.gui
 ARMWRESTLING = SHARED / "fixtures" / "video" / "armwrestling_340x256.mp4"

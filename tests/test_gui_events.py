@@ -20,8 +20,8 @@ from app.events import EventRule
 from app.gui.media import LiveSource
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.workers import CaptureWorker, EventSettings, PipelineWorker, RateMeter
-from app.sources import FrameBuffer, StreamSettings
 from common.errors import UserError
+from pipeline.sources import FrameBuffer, StreamSettings
 
 
 def test_the_worker_logs_events_and_emits_them(tmp_path) -> None:

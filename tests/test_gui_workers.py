@@ -23,10 +23,10 @@ from app.gui.workers import (
     describe_model,
     to_qimage,
 )
-from app.pipeline import FrameResult, PipelineSettings, Prediction
-from app.sources import Frame, FrameBuffer
 from common.device import DEVICE_CHOICES
 from common.errors import UserError
+from pipeline import FrameResult, PipelineSettings, Prediction
+from pipeline.sources import Frame, FrameBuffer
 
 
 def _captured(index: int, size: int = 4, grey: int | None = None) -> Captured:

@@ -1,7 +1,8 @@
 """Imports point one way: each package imports only itself and the packages below it.
 
 common (generic helpers) < ntu (dataset facts) < model (network), pose (pixels -> skeletons)
-< weights (names -> files) < app (streaming pipeline, classify_video) < train < app.gui < bench.
+< weights (names -> files) < pipeline (frames -> predictions: sources, windows, the streaming
+classifier, the video summary) < train < app (classify_video, watch, API) < app.gui < bench.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "model": _BASE,
     "pose": _BASE,  # knows nothing of the network
     "weights": (*_BASE, "model"),
-    "app": (*_BASE, "model", "pose", "weights"),
-    "train": (*_BASE, "model", "pose", "weights", "app"),
-    "app.gui": (*_BASE, "model", "pose", "weights", "app", "train"),
-    "bench": (*_BASE, "model", "pose", "weights", "app", "train"),
-    "run_demo": (*_BASE, "model", "pose", "weights", "app", "train", "app.gui"),
+    "pipeline": (*_BASE, "model", "pose", "weights"),
+    "train": (*_BASE, "model", "pose", "weights", "pipeline"),
+    "app": (*_BASE, "model", "pose", "weights", "pipeline"),
+    "app.gui": (*_BASE, "model", "pose", "weights", "pipeline", "train", "app"),
+    "bench": (*_BASE, "model", "pose", "weights", "pipeline", "train", "app"),
+    "run_demo": (*_BASE, "model", "pose", "weights", "pipeline", "train", "app", "app.gui"),
 }
 
 
@@ -85,9 +87,9 @@ def test_the_check_sees_a_hidden_import_inside_a_function(tmp_path):
     )
     (tmp_path / "app" / "gui").mkdir(parents=True)
     (tmp_path / "app" / "__init__.py").write_text("")
-    (tmp_path / "app" / "pipeline.py").write_text("from .gui import window\n")
+    (tmp_path / "app" / "summary.py").write_text("from .gui import window\n")
     assert violations(tmp_path) == [
-        "app/pipeline.py:1 (app) imports app.gui (app.gui)",
+        "app/summary.py:1 (app) imports app.gui (app.gui)",
         "model/load.py:4 (model) imports weights.registry (weights)",
     ]
 

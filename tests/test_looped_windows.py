@@ -8,10 +8,10 @@ import torch
 from pose_helpers import streaming
 from shared_paths import FIXTURES, OFFICIAL_WEIGHTS, require
 
-from app.pipeline import prepare_window
 from model import ModelConfig, ShiftGCN, fuse_for_inference
 from model.preprocess import loop_period
 from model.runtime import TorchRuntime
+from pipeline import prepare_window
 
 
 @pytest.fixture(scope="module")

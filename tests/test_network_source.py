@@ -11,10 +11,10 @@ from mjpeg_server import MjpegServer
 from video_set_helpers import moving_person
 
 from app.api import Recognizer
-from app.pipeline import load_settings
-from app.sources import NetworkSource, StreamSettings, is_stream_url, open_source
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
+from pipeline import load_settings
+from pipeline.sources import NetworkSource, StreamSettings, is_stream_url, open_source
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 QUICK_STREAM = {

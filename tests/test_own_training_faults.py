@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.pipeline import load_settings
 from common.errors import UserError
+from pipeline import load_settings
 from train import from_videos as fv
 from train.video_skeletons import Extracted, SkeletonCache
 

@@ -11,7 +11,9 @@ import pytest
 import torch
 from pose_helpers import OFFICIAL_WEIGHTS, PREPROCESSING, VIDEO, read_frames, require, streaming
 
-from app.pipeline import (
+from common.errors import UserError
+from model.preprocess import normalize_sample
+from pipeline import (
     FramePipeline,
     PipelineSettings,
     StreamingClassifier,
@@ -19,8 +21,6 @@ from app.pipeline import (
     load_settings,
     prepare_window,
 )
-from common.errors import UserError
-from model.preprocess import normalize_sample
 from pose import BodyTracker, MediaPipePose
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
@@ -129,7 +129,7 @@ def test_either_hand_reads_a_mirror_image_as_the_same_action():
 
 def test_window_motion_is_the_speed_of_the_main_body():
     """Joints moving 0.1 m a frame at 30 fps move 3 m/s; frames without a person are skipped."""
-    from app.pipeline import window_motion
+    from pipeline import window_motion
 
     frames = np.zeros((6, 3, 25, 2), np.float32)
     for t in range(6):
@@ -354,7 +354,7 @@ def test_video_source_timestamps_frames_by_position(tmp_path):
     """A video file gives every frame once, timestamped index / fps, with its size and count."""
     from pose_helpers import blank_video
 
-    from app.sources import list_videos, open_source
+    from pipeline.sources import list_videos, open_source
 
     path = blank_video(tmp_path / "grey.mp4", count=6, fps=15)
     (tmp_path / "notes.txt").write_text("not a video")
@@ -368,7 +368,7 @@ def test_video_source_timestamps_frames_by_position(tmp_path):
 
 def test_missing_camera_is_one_line():
     """A camera index that does not exist gives one UserError line."""
-    from app.sources import open_source
+    from pipeline.sources import open_source
 
     if os.path.exists("/dev/video9"):
         pytest.skip("this machine has a /dev/video9")
@@ -383,7 +383,7 @@ def test_missing_camera_is_one_line():
 )
 def test_the_inference_thread_yields_to_pose(monkeypatch):
     """The live inference thread is niced and, with one torch thread, kept on the last CPU."""
-    from app.pipeline import INFERENCE_NICENESS, yield_to_pose
+    from pipeline import INFERENCE_NICENESS, yield_to_pose
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     seen = {}

@@ -191,7 +191,7 @@ def test_xnnpack_threads_reach_both_models_of_both_graphs():
 def test_default_settings_are_the_products():
     """The estimator's defaults are the pipeline's: a second person updated every 3rd frame and
     sought every 10th, both models on one thread."""
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     settings = PoseSettings()
     assert (settings.second_person_every, settings.second_person_search_every) == (3, 10)

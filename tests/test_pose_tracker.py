@@ -186,7 +186,7 @@ def test_a_partner_hidden_in_a_hug_is_held():
 def test_the_default_settings_gate_partners():
     """The tracker's defaults are the product's (the partner gate on, hidden legs steadied), and
     the pipeline's settings are those defaults."""
-    from app.pipeline import load_settings
+    from pipeline import load_settings
 
     defaults = TrackerSettings()
     assert {k: getattr(defaults, k) for k in PARTNER_GATE} == PARTNER_GATE

@@ -12,9 +12,9 @@ from video_set_helpers import moving_person
 
 from app.api import Recognizer
 from app.classify_video import main as classify
-from app.pipeline import load_settings
 from app.skeleton_export import COCO17_FROM_BLAZEPOSE
 from model import ModelConfig, build_model, save_checkpoint
+from pipeline import load_settings
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 CLIP_KEYS = {"frame_dir", "label", "img_shape", "original_shape", "total_frames", "keypoint"}

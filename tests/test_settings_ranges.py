@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from app.pipeline.settings import load_settings
 from common.errors import UserError
 from model import ModelConfig
+from pipeline.settings import load_settings
 from train.config import TrainConfig, load_config
 from train.trainer import Cluster, LossExploded, LossGuard
 

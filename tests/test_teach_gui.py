@@ -14,8 +14,8 @@ from gui_helpers import random_checkpoint
 from shared_paths import REPO_ROOT
 from video_set_helpers import moving_person
 
-from app.sources import VideoSource
 from model import load_model
+from pipeline.sources import VideoSource
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 TINY = {  # the SGD recipe (finetune.yaml's keys) on a tiny network from random weights

@@ -14,9 +14,9 @@ import app.annotate as annotate
 import weights
 from app.gui.launch import main as run_demo_main
 from app.output_paths import check_outputs, create_output_folders
-from app.sources import VideoSource
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
+from pipeline.sources import VideoSource
 from weights import registry
 
 SMALL_NET = {"channels": (8, 16), "strides": (1, 2)}

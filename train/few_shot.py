@@ -3,7 +3,7 @@ features (TrainConfig.recipe "frozen").
 
 Every training clip, and augmented copies of it (mirror image, partner's slot swapped, a small
 turn about the vertical axis, another speed, a later start), goes through the live classifier
-(app.pipeline.StreamingClassifier, the same windows every `stride` frames and the same fused
+(pipeline.StreamingClassifier, the same windows every `stride` frames and the same fused
 network) with the base weights; the network's pooled features (the head's input) are kept per
 clip in a cache, so that adding a clip computes only that clip's. A multinomial logistic
 regression on them, each window counted as classify_video counts it, becomes the head: the
@@ -25,14 +25,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from app.classify_video import video_probabilities, window_weights
-from app.pipeline import ClassifierSettings, StreamingClassifier
 from common.device import select_device
 from common.errors import UserError
 from common.fileio import atomic_write
 from common.settings import settings_from_dict, settings_to_dict
 from model import build_model, fuse_for_inference, save_checkpoint
 from ntu.joints import MIRRORED_JOINTS
+from pipeline import ClassifierSettings, StreamingClassifier
+from pipeline.summary import video_probabilities, window_weights
 
 from .config import TrainConfig
 from .finetune import load_base_weights

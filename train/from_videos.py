@@ -4,7 +4,7 @@
         [--epochs N] [--config YAML] [--pipeline-config YAML] [--set KEY=VALUE] [--overwrite]
 
 VIDEOS holds one folder per class (VIDEOS/<class name>/*.mp4|avi|mov|mkv). Every video goes
-through the live app's own pose path (app.pipeline's settings: two bodies, the same mapping,
+through the live app's own pose path (pipeline's settings: two bodies, the same mapping,
 resampled to the classifier's frame rate); the skeletons are cached in W/skeletons. Clips are cut
 into the live classifier's windows, split into training and validation by video (stratified,
 seeded) unless --val names a second folder. By default (train/configs/few_shot.yaml) the NTU
@@ -30,13 +30,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from app.pipeline import ClassifierSettings, load_settings, prepare_window
-from app.sources import list_videos
 from common.cli import add_config_flags, add_device_flag, command_parser, config_overrides
 from common.errors import UserError, cli_entry, one_line
 from common.fileio import atomic_write, file_lock
 from common.limits import check_number
 from common.yaml_files import deep_merge, read_yaml
+from pipeline import ClassifierSettings, load_settings, prepare_window
+from pipeline.sources import list_videos
 
 from .config import OWN_VIDEOS, TrainConfig, load_config
 from .few_shot import train_frozen
@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline-config",
         type=Path,
         metavar="YAML",
-        help="YAML overriding app/configs/pipeline.yaml (pose, window)",
+        help="YAML overriding pipeline/configs/pipeline.yaml (pose, window)",
     )
     parser.add_argument("--cache-dir", type=Path, help="skeleton cache (default W/skeletons)")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""Videos -> NTU skeletons through the live app's own pose path (app.pipeline's estimator and
+"""Videos -> NTU skeletons through the live app's own pose path (pipeline's estimator and
 tracker, resampled to the classifier's frame rate), cached per video and per pose setting."""
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from app.pipeline import PipelineSettings, build_pose_stages, resample_clip
-from app.sources import VideoSource
 from common.errors import MAX_EXCERPT, UserError, one_line
 from common.fileio import atomic_write
 from common.progress import progress_bar
 from common.settings import settings_to_dict
 from ntu.joints import NUM_BODIES, NUM_JOINTS
+from pipeline import PipelineSettings, build_pose_stages, resample_clip
+from pipeline.sources import VideoSource
 from pose import SKELETON_FORMAT
 
 MAX_ENTRY_BYTES = 1 << 30  # a cached clip's skeletons: 2 h at 30 fps is 0.2 GB
@@ -202,7 +202,7 @@ def extract_videos(
     progress: bool = True,
     on_video: Callable[[int, int], None] | None = None,
 ) -> Extraction:
-    """Skeletons of `videos` with the pipeline settings `config` (app.pipeline.load_settings):
+    """Skeletons of `videos` with the pipeline settings `config` (pipeline.load_settings):
     from the cache where it has them, otherwise extracted in `workers` processes and cached."""
     cache = SkeletonCache(cache_folder, config)
     result = Extraction()

@@ -1,1 +1,1 @@
-"""The desktop GUI: a thin PyQt5 shell over app.pipeline; capture, pose and inference in workers."""
+"""The desktop GUI: a thin PyQt5 shell over pipeline; capture, pose and inference in workers."""

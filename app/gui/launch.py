@@ -4,8 +4,8 @@
     python run_demo.py --source demo                    # no webcam: a short clip, fetched once
     python run_demo.py --source clip.mp4 --weights NAME --device cpu --set classifier.stride=10
 
-Omitted flags take the pipeline settings (app/configs/pipeline.yaml, --config, --set). This module
-parses the flags, prepares Qt, opens the window and starts the first run.
+Omitted flags take the pipeline settings (pipeline/configs/pipeline.yaml, --config, --set).
+This module parses the flags, prepares Qt, opens the window and starts the first run.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None:
         check_outputs({"--screenshot": args.screenshot}, [])
     if args.source is not None:
-        from app.sources import refuse_folder  # OpenCV: loaded once the flags are known good
+        from pipeline.sources import refuse_folder  # OpenCV: loaded once the flags are known good
 
         refuse_folder(Path(args.source))
     check_display()

@@ -13,8 +13,8 @@ import numpy as np
 
 from app.annotate import video_writer
 from app.demo_clip import resolve_source
-from app.sources import Frame, NetworkSource, StreamSettings, is_live, open_source
 from common.errors import UserError
+from pipeline.sources import Frame, NetworkSource, StreamSettings, is_live, open_source
 
 MAX_REPEATS = 30  # a recording fills at most this many frames for one shown frame
 

@@ -10,7 +10,7 @@ from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal
 from app.gui.media import LiveSource, Recorder
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.workers import CaptureWorker, EventSettings, PipelineWorker, RateMeter
-from app.sources import FrameBuffer
+from pipeline.sources import FrameBuffer
 
 
 class LiveRun(QObject):

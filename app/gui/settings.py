@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from app.events import EventRule
-from app.pipeline import PipelineSettings, load_settings
 from common.errors import UserError
 from common.settings import settings_from_dict
 from common.yaml_files import read_yaml
+from pipeline import PipelineSettings, load_settings
 
 GUI_YAML = Path(__file__).resolve().parent / "gui.yaml"
 
@@ -32,7 +32,7 @@ class TeachSettings:
 @dataclass(frozen=True)
 class GuiSettings:
     """The desktop GUI's own settings; the pipeline's (checkpoint, device, window, pose,
-    classifier) are app/configs/pipeline.yaml's."""
+    classifier) are pipeline/configs/pipeline.yaml's."""
 
     source: str = "0"  # camera index, or a video file
     # below this confidence the action reads "no known action": with the calibrated temperature,
@@ -86,7 +86,7 @@ class RunSettings:
     @classmethod
     def defaults(cls, gui: GuiSettings, pipeline: PipelineSettings | None = None) -> RunSettings:
         """The GUI's source and threshold with the pipeline settings' checkpoint, device, window
-        and handedness (default: app/configs/pipeline.yaml's)."""
+        and handedness (default: pipeline/configs/pipeline.yaml's)."""
         pipeline = pipeline or load_settings()
         return cls(
             source=gui.source,

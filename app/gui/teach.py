@@ -30,8 +30,8 @@ from PyQt5.QtWidgets import (
 
 from app.gui.settings import TeachSettings
 from app.gui.widgets import ElidedLabel
-from app.sources import list_videos
 from common.errors import UserError
+from pipeline.sources import list_videos
 
 if TYPE_CHECKING:
     from app.gui.window import MainWindow

@@ -28,7 +28,7 @@ from app.gui.workers import to_qimage
 
 if TYPE_CHECKING:
     from app.events import Event
-    from app.pipeline import Prediction
+    from pipeline import Prediction
 
 BACKGROUND = QColor(24, 24, 28)
 ACCENT = QColor(64, 160, 255)

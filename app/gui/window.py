@@ -31,9 +31,9 @@ from app.gui.run import LiveRun
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.teach import TeachPanel
 from app.gui.widgets import ActionLabel, Banner, EventList, StatsPanel, TopKChart, VideoView
-from app.pipeline import Prediction
 from common.device import DEVICE_CHOICES
 from common.fileio import atomic_write
+from pipeline import Prediction
 
 SIDE_WIDTH = 300  # the right column: action, top-5, model, performance
 PREFERRED_SIZE = QSize(1280, 760)  # the default size where the screen has room for it

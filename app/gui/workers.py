@@ -26,9 +26,9 @@ from app.api import Recognizer
 from app.events import Event, EventDetector, EventLog, EventRule, FrameRing
 from app.gui.media import LiveSource, Recorder
 from app.gui.settings import RunSettings
-from app.pipeline import FramePipeline, PipelineSettings, Prediction
-from app.sources import Frame, FrameBuffer
 from common.errors import UserError
+from pipeline import FramePipeline, PipelineSettings, Prediction
+from pipeline.sources import Frame, FrameBuffer
 from weights import DownloadFailed
 
 
@@ -162,7 +162,7 @@ def describe_model(name: str, pipeline: FramePipeline) -> str:
 
 
 class PipelineWorker(QObject):
-    """The one worker over app.pipeline: loads the checkpoint, then runs each buffered frame
+    """The one worker over pipeline: loads the checkpoint, then runs each buffered frame
     through the FramePipeline, emitting the frame with its skeletons drawn and each new
     Prediction as the pipeline made it; writes the recording when one runs."""
 
@@ -171,7 +171,7 @@ class PipelineWorker(QObject):
     load_failed = pyqtSignal(str, str, str)  # why; a URL to fetch by hand and where ('' if none)
     message = pyqtSignal(str, str)  # kind ("error" | "status"), one line
     frame_ready = pyqtSignal(QImage, int)  # the frame with skeletons drawn, people in view
-    prediction_ready = pyqtSignal(object)  # app.pipeline.Prediction
+    prediction_ready = pyqtSignal(object)  # pipeline.Prediction
     event_ready = pyqtSignal(object)  # app.events.Event, logged (its snapshot saved)
     finished = pyqtSignal()
 

@@ -1,5 +1,6 @@
 """The pipeline's typed settings: the dataclasses' defaults are the one home of its values;
-app/configs/pipeline.yaml, a user's YAML and overrides (--set key.sub=value) replace single keys."""
+pipeline/configs/pipeline.yaml, a user's YAML and overrides (--set key.sub=value) replace
+single keys."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from common.yaml_files import deep_merge, read_yaml
 from model.runtime import RUNTIMES
 from pose import PoseSettings, TrackerSettings
 
-from ..sources import StreamSettings
 from .classifier import ClassifierSettings
+from .sources import StreamSettings
 
 MAX_FRAME_BUFFER = 300  # camera frames (10 s at 30 fps)
-SITE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "pipeline.yaml"
+SITE_CONFIG = Path(__file__).resolve().parent / "configs" / "pipeline.yaml"
 
 
 @dataclass
@@ -89,7 +90,7 @@ class PipelineSettings:
 def load_settings(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> PipelineSettings:
-    """The defaults, overlaid by app/configs/pipeline.yaml, a user's YAML file and `overrides`
+    """The defaults, overlaid by pipeline/configs/pipeline.yaml, a user's YAML file and `overrides`
     (a nested mapping). A wrong key or value is one UserError line naming it and its source."""
     layers: list[tuple[str, dict[str, Any]]] = [(f"config {SITE_CONFIG}", read_yaml(SITE_CONFIG))]
     if path is not None:

@@ -51,7 +51,7 @@ class ClassifierSettings:
     temperature: float | None = None
     # other checkpoints (registry names or files) whose probabilities are averaged with the
     # model's, class by class by name: one that does not name every class of the model (or is
-    # the model itself) is left out (app.pipeline.build); each costs one network run a window
+    # the model itself) is left out (pipeline.build); each costs one network run a window
     ensemble: list[str] = field(default_factory=lambda: ["ntu60-xview-joint"])
 
     def __post_init__(self) -> None:
