@@ -1,6 +1,6 @@
 """Every command builds its parser one way (common.cli): help from its docstring, --device with
 common.device's choices, --config/--set where it reads a YAML configuration, --weights always a
-checkpoint; and the README's commands use only flags their parsers know."""
+checkpoint; and the README's and docs/'s commands use only flags their parsers know."""
 
 from __future__ import annotations
 
@@ -172,10 +172,19 @@ def test_help_exits_zero(command):
 
 
 def test_readme_commands_use_known_flags():
-    """Each `python -m X` / `python run_demo.py` line of the README's code uses its flags."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    text = "\n".join(re.findall(r"```bash\n(.*?)```", readme, re.S)).replace("\\\n", " ")
-    text += "\n" + "\n".join(re.findall(r"`((?:python|torchrun)[^`]*)`", readme))
+    """Each `python -m X` / `python run_demo.py` line of the README's and docs/'s code (blocks and
+    inline) uses its flags."""
+    checked = 0
+    for path in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]:
+        checked += _check_documented_flags(path)
+    assert checked >= 60  # the README's and the measurements' commands (docs/)
+
+
+def _check_documented_flags(path) -> int:
+    """Assert the flags of every project command in `path`'s code; how many commands it checked."""
+    doc = path.read_text(encoding="utf-8")
+    text = "\n".join(re.findall(r"```bash\n(.*?)```", doc, re.S)).replace("\\\n", " ")
+    text += "\n" + "\n".join(re.findall(r"`((?:python|torchrun)[^`]*)`", doc))
     by_prog = {prog: name for name, prog in COMMANDS.items()}
     checked = 0
     for line in text.splitlines():
@@ -192,9 +201,9 @@ def test_readme_commands_use_known_flags():
                 continue
             known = _actions(_module(by_prog[prog]).build_parser())
             for flag in (w.split("=")[0] for w in words[start:] if w.startswith("--")):
-                assert flag in known, f"README: {line.strip()!r}: {flag} is no flag of {prog}"
+                assert flag in known, f"{path.name}: {line.strip()!r}: {flag} is no flag of {prog}"
             checked += 1
-    assert checked >= 30
+    return checked
 
 
 def test_set_values_are_yaml_and_keys_nest():
