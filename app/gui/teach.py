@@ -281,8 +281,8 @@ class TeachPanel(QWidget):
             return
         self.record_button.setEnabled(False)
         self._left = self.settings.countdown_s
+        self._tick.start()  # before the first step, which stops it when there is no countdown
         self._count_down()
-        self._tick.start()
 
     def _count_down(self) -> None:
         """One second of the countdown; at zero the recording starts for the clip's length."""
