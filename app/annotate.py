@@ -1,8 +1,9 @@
 """Drawing on frames with OpenCV: skeletons per body slot, the current top-3 and a confidence bar,
-and writing an annotated video."""
+and writing an annotated video (write_annotated: a classified video's annotated copy)."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import os
@@ -10,6 +11,7 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ import numpy as np
 
 from common.errors import UserError
 from common.fileio import atomic_write
+from common.progress import progress_bar
+from pipeline import Prediction
+from pipeline.sources import VideoSource
 from pose import POSE_EDGES, Person
 from pose.native_log import native_stderr_silenced
 
@@ -78,6 +83,40 @@ def annotate_frame(
     if top:
         draw_top(out, top)
     return out
+
+
+@dataclass
+class Drawing:
+    """What to draw on one frame: everyone found, and who holds each body slot."""
+
+    people: list[Person]
+    slots: list[Person | None]
+
+
+def write_annotated(
+    video: Path,
+    out: Path,
+    drawings: list[Drawing],
+    predictions: list[Prediction],
+    progress: bool = True,
+) -> None:
+    """A second pass over the video: each frame with its skeletons and the newest prediction
+    whose window ends at or before it, so that a prediction shows from the frame it describes
+    (drawn during the first pass, it would lag by the model's time behind pose)."""
+    ends = [p.timestamp for p in predictions]
+    with VideoSource(video) as source, video_writer(out, source.fps, source.size) as writer:
+        frames = progress_bar(
+            source,
+            total=len(drawings),
+            unit="frame",
+            leave=False,
+            desc=f"{video.name} (annotating)",
+            enabled=progress,
+        )
+        for frame, drawing in zip(frames, drawings):
+            newest = bisect.bisect_right(ends, frame.timestamp + 1e-6) - 1
+            top = predictions[newest].top(3) if newest >= 0 else None
+            writer.write(annotate_frame(frame.image, drawing.people, drawing.slots, top))
 
 
 # FourCCs tried for MP4 output, best first: H.264 plays in browsers and every player; MPEG-4

@@ -39,9 +39,10 @@ from pipeline.sources import FrameBuffer, Source, VideoSource, is_live, list_vid
 from pose import BodyTracker, PoseEstimator
 from weights import load_model
 
-from .classify_video import VideoResult, classify_video, video_pipeline
 from .events import Event, EventCommand, EventDetector, EventLog, EventRule, FrameRing
 from .skeleton_export import SkeletonClip, check_layout, write_pyskl
+from .video_result import VideoResult
+from .video_run import classify_video, video_pipeline
 
 TOP = 5
 _POLL_S = 0.1  # how often the processing loop looks at the stop flag while no frame comes

@@ -31,7 +31,7 @@ NTU120 = "ntu120-xsub-joint"  # beside the default, a model with twice the class
 
 def video_skeleton(path: Path) -> np.ndarray:
     """The (T, 3, 25, 2) skeletons the pipeline extracts from a video, one per frame."""
-    from app.classify_video import classify_video, video_pipeline
+    from app.video_run import classify_video, video_pipeline
     from pipeline import load_settings
 
     pipeline = video_pipeline(load_settings())

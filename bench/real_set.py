@@ -7,7 +7,7 @@
 
 DIR holds videos and `labels.csv` with the columns `file`, `label` (a class name of the model)
 and `also_ok` (other right answers, `;`-separated). Each video goes through the app's own video
-path (app.classify_video.classify_video with the pipeline classify_video builds), so the figures
+path (app.video_run.classify_video with the pipeline classify_video builds), so the figures
 are what a user of `python -m app.classify_video` would see. Printed: per clip, the rank of its
 label in the video's classes (the best rank of `label` and `also_ok`), the video's top-5 and the
 best window's top-1; then top-1 (a clip counts when its label is first and the app names it,
@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from app.classify_video import VideoResult, classify_video, run_settings, video_pipeline
 from app.cli import add_pipeline_flags, pipeline_settings
+from app.video_reports import run_settings
+from app.video_result import VideoResult
+from app.video_run import classify_video, video_pipeline
 from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
@@ -92,7 +94,7 @@ def score_clip(clip: LabelledClip, result: VideoResult, class_names: list[str]) 
         raise UserError(f"{clip.file}: label {unknown[0]!r} is not a class of the model")
     order = list(np.argsort(-result.probs, kind="stable"))
     rank = 1 + min(order.index(class_names.index(name)) for name in [clip.label, *clip.also_ok])
-    best = max(result.windows, key=lambda window: window["top5"][0]["score"])["top5"][0]
+    best = max(result.windows, key=lambda window: window.best["score"]).best
     return ClipScore(
         file=clip.file,
         label=clip.label,

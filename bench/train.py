@@ -22,10 +22,10 @@ from common.device import select_device
 from common.errors import UserError, cli_entry
 from model import build_model
 from train.config import TrainConfig, load_config
+from train.epoch import predict, train_epoch
 from train.feeder import SkeletonFeeder
 from train.gendata import data_file, label_file
 from train.optim import build_optimizer
-from train.trainer import predict, train_epoch
 
 from .timing import synchronize
 

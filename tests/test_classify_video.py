@@ -15,7 +15,9 @@ import pytest
 from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames, require
 
 from app.annotate import MP4_CODECS, codec_note, mp4_codec
-from app.classify_video import CSV_FIELDS, SEGMENT_FIELDS, main, merge_windows
+from app.classify_video import main
+from app.video_reports import CSV_FIELDS, SEGMENT_FIELDS
+from app.video_result import Window, merge_windows
 from common.errors import UserError
 from model import ModelConfig, build_model, save_checkpoint
 
@@ -98,7 +100,8 @@ def test_outputs_and_their_schema(capsys, tmp_path, small_checkpoint, person_vid
         assert 0 <= window["start"] <= window["end"] <= 24 / 30
         assert window["start_frame"] <= window["end_frame"] < 24
         check_top5(window["top5"])
-    assert result["segments"] == merge_windows(result["windows"])
+    windows = [Window(**window) for window in result["windows"]]
+    assert result["segments"] == [segment.to_json() for segment in merge_windows(windows)]
     settings = result["settings"]
     assert settings["weights"] == str(small_checkpoint) and settings["device"] == "cpu"
     assert settings["weights_sha256"] == hashlib.sha256(small_checkpoint.read_bytes()).hexdigest()
@@ -141,13 +144,13 @@ def test_windows_merge_into_a_timeline():
     def window(start, end, label, score):
         other = {"index": 9, "label": "other", "score": 1 - score}
         best = {"index": CLASSES.index(label), "label": label, "score": score}
-        return {
-            "start": start,
-            "end": end,
-            "start_frame": round(start * 30),
-            "end_frame": round(end * 30),
-            "top5": [best, other],
-        }
+        return Window(
+            start=start,
+            end=end,
+            start_frame=round(start * 30),
+            end_frame=round(end * 30),
+            top5=[best, other],
+        )
 
     windows = [
         window(0.0, 3.3, "wave", 0.6),
@@ -156,10 +159,10 @@ def test_windows_merge_into_a_timeline():
         window(1.5, 4.8, "wave", 0.9),
     ]
     segments = merge_windows(windows)
-    assert [(s["label"], s["windows"]) for s in segments] == [("wave", 2), ("clap", 1), ("wave", 1)]
-    assert [(s["start"], s["end"]) for s in segments] == [(0.0, 3.8), (3.8, 4.3), (4.3, 4.8)]
-    assert [s["start_frame"] for s in segments] == [0, 114, 129]
-    assert segments[0]["score"] == pytest.approx(0.7) and segments[0]["index"] == 0
+    assert [(s.label, s.windows) for s in segments] == [("wave", 2), ("clap", 1), ("wave", 1)]
+    assert [(s.start, s.end) for s in segments] == [(0.0, 3.8), (3.8, 4.3), (4.3, 4.8)]
+    assert [s.start_frame for s in segments] == [0, 114, 129]
+    assert segments[0].score == pytest.approx(0.7) and segments[0].index == 0
     assert merge_windows([]) == []
 
 

@@ -13,7 +13,8 @@ import torch
 from pose_helpers import astronaut_video, blank_video, streaming
 
 import app.classify_video as cv
-from app.classify_video import VideoResult, main, merge_windows
+from app.classify_video import main
+from app.video_result import VideoResult, Window, merge_windows
 from model import ModelConfig, build_model, save_checkpoint
 from pipeline import PipelineSettings
 
@@ -148,7 +149,7 @@ def test_an_output_in_a_read_only_folder_is_refused_before_work(
 
 def _fake_result(video) -> VideoResult:
     top = [{"index": i, "label": CLASSES[i], "score": 0.2} for i in range(5)]
-    window = {"start": 0.0, "end": 0.1, "start_frame": 0, "end_frame": 3, "top5": top}
+    window = Window(start=0.0, end=0.1, start_frame=0, end_frame=3, top5=top)
     return VideoResult(
         video=str(video),
         fps=30.0,
@@ -156,7 +157,7 @@ def _fake_result(video) -> VideoResult:
         frames_with_person=3,
         top5=top,
         windows=[window],
-        action_at={**window, "score": 0.2},
+        action_at={**window.to_json(), "score": 0.2},
         segments=merge_windows([window]),
         skeleton=np.ones((3, 3, 25, 2), np.float32),
         probs=np.full(len(CLASSES), 1 / len(CLASSES)),

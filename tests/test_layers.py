@@ -3,6 +3,7 @@
 common (generic helpers) < ntu (dataset facts) < model (network), pose (pixels -> skeletons)
 < weights (names -> files) < pipeline (frames -> predictions: sources, windows, the streaming
 classifier, the video summary) < train < app (classify_video, watch, API) < app.gui < bench.
+No module imports itself through others either (no import cycle between modules).
 """
 
 from __future__ import annotations
@@ -71,6 +72,126 @@ def violations(root: Path) -> list[str]:
             if target not in (None, layer, *ALLOWED[layer]):
                 found.append(f"{path.relative_to(root)}:{line} ({layer}) imports {name} ({target})")
     return found
+
+
+def _python_files(root: Path) -> list[Path]:
+    """The repository's Python files, hidden folders (.git, a virtual environment) left out."""
+    return [
+        path
+        for path in sorted(root.rglob("*.py"))
+        if not any(part.startswith(".") for part in path.relative_to(root).parts)
+    ]
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """{module: the repository's modules it imports}, every import counted (function-level and
+    TYPE_CHECKING ones too); a name imported from a module (`from a.b import f`) is an edge to
+    the longest module that prefixes it."""
+    modules = {_module_name(path, root): path for path in _python_files(root)}
+
+    def module_of(name: str) -> str | None:
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            if ".".join(parts[:end]) in modules:
+                return ".".join(parts[:end])
+        return None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = {module_of(name) for _, name in imported_modules(path, root)}
+        graph[module] = {target for target in targets if target not in (None, module)}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, with an
+    explicit stack): each is a set of modules that import one another in a circle."""
+    index: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = lowest[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, targets = work[-1]
+            target = next(targets, None)
+            if target is not None:
+                if target not in index:
+                    index[target] = lowest[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph.get(target, ())))))
+                elif target in on_stack:
+                    lowest[node] = min(lowest[node], index[target])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                lowest[parent] = min(lowest[parent], lowest[node])
+            if lowest[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return sorted(cycles)
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph collapsed onto packages: each module counts as its layer (app.gui apart
+    from app), or its top-level name outside the layers (tests)."""
+
+    def package(module: str) -> str:
+        return layer_of(module) or module.partition(".")[0]
+
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        edges = packages.setdefault(package(module), set())
+        edges.update(package(target) for target in targets)
+    for name, edges in packages.items():
+        edges.discard(name)
+    return packages
+
+
+def test_no_module_imports_itself_through_others():
+    """No import cycle between modules anywhere in the repository (a lazy import in a function
+    counts: the cycle is in the design even where Python's import order tolerates it), nor
+    between packages."""
+    graph = import_graph(REPO)
+    assert import_cycles(graph) == []
+    assert import_cycles(package_graph(graph)) == []
+
+
+def test_the_cycle_check_finds_a_planted_cycle(tmp_path):
+    """The check is not vacuous: a three-module circle (one leg a relative, lazy import) is found,
+    and one through a package's __init__; removing one import of each leaves none."""
+    (tmp_path / "app" / "gui").mkdir(parents=True)
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "gui" / "__init__.py").write_text("from .widgets import Label\n")
+    (tmp_path / "app" / "gui" / "widgets.py").write_text("from common.errors import UserError\n")
+    (tmp_path / "app" / "gui" / "window.py").write_text("from app.gui.teach import Panel\n")
+    (tmp_path / "app" / "gui" / "teach.py").write_text("import app.gui.run\n")
+    (tmp_path / "app" / "gui" / "run.py").write_text("def f():\n    from .window import Main\n")
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "errors.py").write_text("from app.gui import widgets\n")
+    assert import_cycles(import_graph(tmp_path)) == [
+        ["app.gui", "app.gui.widgets", "common.errors"],  # through the package's __init__
+        ["app.gui.run", "app.gui.teach", "app.gui.window"],
+    ]
+    assert import_cycles(package_graph(import_graph(tmp_path))) == [["app.gui", "common"]]
+    (tmp_path / "common" / "errors.py").write_text("")
+    (tmp_path / "app" / "gui" / "run.py").write_text("")
+    assert import_cycles(import_graph(tmp_path)) == []
 
 
 def test_no_package_imports_one_above_it():

@@ -12,7 +12,8 @@ from common.errors import UserError
 from model import ModelConfig
 from pipeline.settings import load_settings
 from train.config import TrainConfig, load_config
-from train.trainer import Cluster, LossExploded, LossGuard
+from train.distributed import Cluster
+from train.epoch import LossExploded, LossGuard
 
 NAN, INF = float("nan"), float("inf")
 

@@ -23,10 +23,10 @@ from model import fuse_for_inference
 from model.preprocess import STREAMS
 from weights import load_model
 
+from .epoch import predict
 from .feeder import SkeletonFeeder
 from .metrics import confusion_matrix, save_scores, topk_accuracy
 from .plots import plot_confusion
-from .trainer import predict
 
 
 @dataclass

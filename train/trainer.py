@@ -1,36 +1,34 @@
-"""The training loop: SGD epochs, validation, checkpoints, resume and DistributedDataParallel."""
+"""The training run: the epochs of one configuration in its work dir (train, validate, write the
+checkpoints, metrics and plots), resuming if asked. Its parts: train.distributed (processes),
+train.epoch (one epoch's passes and the loss guard), train.checkpointing (RNG, state, resume)."""
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import random
 import time
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.distributed as dist
-import torch.nn.functional as F
 import yaml
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
-from common.device import select_device
 from common.errors import UserError
 from common.fileio import atomic_write
 from common.progress import progress_bar
 from model import build_model, save_checkpoint
 
-from .config import TrainConfig, resume_changes
+from .checkpointing import RunState, resume, seed_everything, training_state
+from .config import TrainConfig
+from .distributed import all_sum, gather_predictions, join_cluster, leave_cluster, share_buffers
+from .epoch import LossExploded, LossGuard, predict, train_epoch
 from .feeder import SkeletonFeeder
 from .finetune import freeze, load_base_weights, recalibrate_batchnorm, set_train_mode
 from .metrics import confusion_matrix, save_scores, topk_accuracy, write_metrics_csv
-from .optim import build_optimizer, build_scheduler, load_scheduler_state
+from .optim import build_optimizer, build_scheduler
 from .plots import plot_confusion, plot_curves
 
 LAST, BEST = "last.pt", "best.pt"
@@ -38,221 +36,7 @@ SCORES, METRICS, LOG = "scores.pkl", "metrics.csv", "log.txt"
 CURVES_PNG, CONFUSION_PNG = "curves.png", "confusion.png"
 
 
-# ---------------------------------------------------------------- processes and devices
-@dataclass
-class Cluster:
-    """This process's place among the DDP processes (one process: rank 0 of 1)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        """Only the main process writes files and shows progress."""
-        return self.rank == 0
-
-
-def join_cluster(device_name: str) -> tuple[Cluster, torch.device]:
-    """Join the torchrun process group (NCCL on CUDA, gloo on CPU); pick this process's device."""
-    device = select_device(device_name)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Cluster(), device
-    cluster = Cluster(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
-    if device.type == "cuda":
-        device = torch.device("cuda", cluster.local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return cluster, device
-
-
-def leave_cluster() -> None:
-    """Tear the process group down at the end of a distributed run (or when it fails)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-# ---------------------------------------------------------------- random state
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) so a run is repeatable."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """Every RNG's state in checkpoint-safe types (tensors, lists, numbers)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-        "python": list(random.getstate()),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Put back what `rng_state` saved."""
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-# ---------------------------------------------------------------- one pass over the data
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """float16 autocast on CUDA when mixed precision is on; a no-op otherwise."""
-    if enabled and device.type == "cuda":
-        return torch.autocast(device.type, dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
 RECALIBRATE_BELOW_STEPS = 50  # training batches an epoch: fewer, and a fresh run recalibrates
-
-
-class LossExploded(Exception):
-    """A loss that is not finite or passed the limit: the run must stop."""
-
-    def __init__(self, where: str, value: float, limit: float) -> None:
-        super().__init__(f"the {where} loss is {value:.4g} (limit {limit:.3g})")
-        self.where, self.value, self.limit = where, value, limit
-
-
-class LossGuard:
-    """Checks every loss against `factor` times a reference: the larger of the first loss of
-    the same kind (training batch, validation) this run saw, and max(ln(classes), 2), a uniform
-    guess's loss floored for two or three classes. A fresh network's first loss can be many
-    times ln(classes), and its first validation (BatchNorm statistics still far behind the
-    weights) far more: a run is judged against where it started, so only a loss that grows
-    stops it. A loss that is not finite always stops the run; all DDP processes stop together."""
-
-    def __init__(self, factor: float, classes: int, cluster: Cluster) -> None:
-        self.factor = factor
-        self.floor = max(math.log(classes), 2.0)
-        self.first: dict[str, float] = {}  # kind of loss -> the first finite one seen
-        self.cluster = cluster
-
-    def limit(self, where: str) -> float:
-        """The largest `where` loss allowed now (inf when the factor is 0: only non-finite)."""
-        if self.factor <= 0:
-            return math.inf
-        return self.factor * max(self.floor, self.first.get(where, 0.0))
-
-    def check(self, where: str, value: float) -> None:
-        """Raise LossExploded when `value` (on any process) is not finite or above the limit;
-        the first finite loss of each kind becomes that kind's reference."""
-        if where not in self.first and math.isfinite(value):
-            self.first[where] = value
-        limit = self.limit(where)
-        bad = not math.isfinite(value) or value > limit
-        if self.cluster.world > 1:
-            bad = all_sum(self.cluster, float(bad))[0] > 0
-        if bad:
-            raise LossExploded(where, value, limit)
-
-
-def train_epoch(
-    model: nn.Module,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
-    amp: bool,
-    show: bool,
-    guard: LossGuard | None = None,
-    train_mode: Callable[[], None] | None = None,
-) -> tuple[float, int]:
-    """One epoch of SGD; returns (sum of per-sample losses, number of samples) of this process.
-
-    `train_mode` puts the model in training mode (default model.train(); fine-tuning keeps some
-    BatchNorm layers in eval); a batch whose loss fails `guard` stops the epoch before its step.
-    """
-    (train_mode or model.train)()
-    loss_sum, count = 0.0, 0
-    for x, y, _ in progress_bar(loader, desc="train", leave=False, enabled=show):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
-            loss = F.cross_entropy(model(x), y)
-        if guard is not None:
-            guard.check("training", float(loss.detach()))
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        loss_sum += float(loss.detach()) * len(y)
-        count += len(y)
-    return loss_sum, count
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module, loader: DataLoader, device: torch.device, amp: bool, show: bool
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Score every sample in `loader`: (scores (n, classes) float32, dataset indices, loss sum).
-
-    Validation passes the unfused network (eval-mode BatchNorms); train.evaluate the fused one."""
-    model.eval()
-    scores, indices, loss_sum = [], [], 0.0
-    for x, y, index in progress_bar(loader, desc="eval", leave=False, enabled=show):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
-            out = model(x).float()
-        loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
-        scores.append(out.cpu().numpy())
-        indices.append(index.numpy())
-    classes = getattr(model, "num_class", 0)
-    if not scores:
-        return np.zeros((0, classes), np.float32), np.zeros(0, np.int64), 0.0
-    return np.concatenate(scores), np.concatenate(indices), loss_sum
-
-
-def gather_predictions(
-    cluster: Cluster, scores: np.ndarray, indices: np.ndarray, loss_sum: float
-) -> tuple[np.ndarray, float]:
-    """Every process's share of the validation set, put back in dataset order (on every process)."""
-    if cluster.world > 1:
-        parts: list[Any] = [None] * cluster.world
-        dist.all_gather_object(parts, (scores, indices, loss_sum))
-        scores = np.concatenate([p[0] for p in parts])
-        indices = np.concatenate([p[1] for p in parts])
-        loss_sum = sum(p[2] for p in parts)
-    ordered = np.empty_like(scores)
-    ordered[indices] = scores
-    return ordered, loss_sum
-
-
-def share_buffers(cluster: Cluster, model: nn.Module) -> None:
-    """Give every process rank 0's BatchNorm statistics: all score the network rank 0 saves."""
-    if cluster.world > 1:
-        for buffer in model.buffers():
-            dist.broadcast(buffer, src=0)
-
-
-def all_sum(cluster: Cluster, *values: float) -> list[float]:
-    """Sum numbers over the processes (identity for one process)."""
-    if cluster.world == 1:
-        return list(values)
-    tensor = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(tensor)
-    return tensor.tolist()
-
-
-# ---------------------------------------------------------------- the run
-@dataclass
-class RunState:
-    """What changes from epoch to epoch and is saved in every checkpoint."""
-
-    epoch: int = 0  # epochs finished
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = 0
-    best_top1: float = -1.0
 
 
 class Trainer:
@@ -371,19 +155,7 @@ class Trainer:
 
     # ------------------------------------------------------------ checkpoints
     def _checkpoint_extra(self) -> dict[str, Any]:
-        return {
-            "train": {
-                "epoch": self.state.epoch,
-                "history": self.state.history,
-                "best_epoch": self.state.best_epoch,
-                "best_top1": self.state.best_top1,
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "rng": rng_state(),
-                "config": self.config.to_dict(),
-            }
-        }
+        return training_state(self.state, self.optimizer, self.scheduler, self.scaler, self.config)
 
     def _save(self, name: str) -> None:
         save_checkpoint(
@@ -395,39 +167,10 @@ class Trainer:
         )
 
     def _resume(self) -> None:
-        """Continue from last.pt: weights, optimiser, schedule, scaler, RNG and metrics history."""
+        """Continue from last.pt (train.checkpointing.resume)."""
         path = self.work_dir / LAST
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-            saved = data["train"]
-        except Exception:  # torch and a missing key both mean this is not our last.pt
-            raise UserError(
-                f"{path} is not a training checkpoint of train.run; start without --resume"
-            ) from None
-        saved_classes = int(data["state_dict"]["fc.weight"].shape[0])
-        if saved_classes != self.config.classes:
-            raise UserError(
-                f"{path} has {saved_classes} classes but this run has {self.config.classes}; "
-                "resume with the same config"
-            )
-        changed = resume_changes(saved.get("config") or {}, self.config)
-        if changed:
-            raise UserError(
-                f"--resume: this run was started with other settings ({'; '.join(changed)}); "
-                "resume with those, or start a new run in another --work-dir"
-            )
-        try:
-            self.model.load_state_dict(data["state_dict"])
-        except RuntimeError:
-            raise UserError(
-                f"{path} was trained with another model config; resume with the same config"
-            ) from None
-        self.optimizer.load_state_dict(saved["optimizer"])
-        load_scheduler_state(self.scheduler, saved["scheduler"])
-        self.scaler.load_state_dict(saved["scaler"])
-        restore_rng_state(saved["rng"])
-        self.state = RunState(
-            saved["epoch"], list(saved["history"]), saved["best_epoch"], saved["best_top1"]
+        self.state = resume(
+            path, self.config, self.model, self.optimizer, self.scheduler, self.scaler
         )
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
 

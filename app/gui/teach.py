@@ -1,5 +1,10 @@
 """The Teach panel: record clips of your own actions from the running source, one folder a class,
-then fine-tune on them (train.from_videos, in a worker thread) and switch the live model.
+then fine-tune on them (train.from_videos, in a worker thread) and hand the checkpoint on.
+
+The panel knows nothing of the window: it asks for a clip of the running source with
+`recording_requested(path)` and `recording_finished()`, says a checkpoint is ready with
+`training_done(path)`, and is told whether a source runs (`set_source_running`) and shown its
+frames (`show_preview`). The window does the wiring.
 
 The folder (TeachSettings.folder, beside the window's output) is the command line's layout:
 `clips/<class>/*.mp4` (python -m train.from_videos <folder>/clips), `models/<time>/best.pt` and
@@ -13,7 +18,7 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PyQt5.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal
 from PyQt5.QtGui import QImage, QPixmap
@@ -32,9 +37,6 @@ from app.gui.settings import TeachSettings
 from app.gui.widgets import ElidedLabel
 from common.errors import UserError
 from pipeline.sources import list_videos
-
-if TYPE_CHECKING:
-    from app.gui.window import MainWindow
 
 CLIPS, MODELS, SKELETONS = "clips", "models", "skeletons"
 
@@ -161,23 +163,25 @@ class TeachPanel(QWidget):
     """Class name, Record (countdown, preview), the clips so far, Train (Stop training while it
     runs) with a progress bar."""
 
+    recording_requested = pyqtSignal(str)  # record the running source's raw frames to this file
+    recording_finished = pyqtSignal()  # close that recording (the file is whole on return)
     clip_saved = pyqtSignal(str)
-    training_done = pyqtSignal(str)  # the checkpoint the live model switched to
+    training_done = pyqtSignal(str)  # a new checkpoint is ready: the live model is to use it
     training_failed = pyqtSignal(str)
     training_stopped = pyqtSignal(str)  # where the user's Stop took effect
 
-    def __init__(self, window: MainWindow, output_dir: Path, settings: TeachSettings) -> None:
+    def __init__(self, output_dir: Path, settings: TeachSettings) -> None:
         super().__init__()
-        self.window = window
         self.folder = Path(output_dir) / settings.folder
         self.settings = settings
         self._clip: Path | None = None
         self._name = ""  # the class being recorded, checked when Record was pressed
         self._left = 0
+        self._source_running = False
         self._thread: QThread | None = None
         self._worker: TrainWorker | None = None
         self._build(settings.clip_s)
-        self.dock = QDockWidget("Teach", window)
+        self.dock = QDockWidget("Teach")  # the window places it
         self.dock.setObjectName("teach")
         self.dock.setWidget(self)
         self.dock.setFeatures(
@@ -185,7 +189,6 @@ class TeachPanel(QWidget):
             | QDockWidget.DockWidgetFloatable
             | QDockWidget.DockWidgetClosable
         )
-        window.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._count_down)
@@ -246,6 +249,10 @@ class TeachPanel(QWidget):
             self.train_button.setEnabled(ready)
             self.train_button.setToolTip("" if ready else "record clips of at least two classes")
 
+    def set_source_running(self, running: bool) -> None:
+        """Whether a source runs, so that a clip can be recorded from it."""
+        self._source_running = running
+
     def show_preview(self, image: QImage, _people: int = 0) -> None:
         """The running source's latest frame, small, while a clip is counted down or recorded."""
         if self._clip is not None or self._left:
@@ -269,15 +276,13 @@ class TeachPanel(QWidget):
             )
             return
         self._name = name
-        run = self.window.run
-        if run is None:
+        if not self._source_running:
             self.status.setText("Press Start first: clips are recorded from the running source.")
             return
-        run.worker.frame_ready.connect(self.show_preview)
         self.record_button.setEnabled(False)
         self._left = self.settings.countdown_s
+        self._tick.start()  # before the first step, which stops it when there is no countdown
         self._count_down()
-        self._tick.start()
 
     def _count_down(self) -> None:
         """One second of the countdown; at zero the recording starts for the clip's length."""
@@ -288,8 +293,7 @@ class TeachPanel(QWidget):
             self._left -= 1
             return
         self._tick.stop()
-        run = self.window.run
-        if run is None:
+        if not self._source_running:
             self._abandon("The source stopped before the clip began.")
             return
         name = self._name  # as checked when Record was pressed
@@ -299,19 +303,18 @@ class TeachPanel(QWidget):
             self._abandon(f"Cannot make the folder for {name}: {err.strerror}.")
             return
         self._clip = self.folder / CLIPS / name / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
-        run.start_recording(self._clip, raw=True)
+        self.recording_requested.emit(str(self._clip))
         self.status.setText(f"Recording {name}: act now!")
         QTimer.singleShot(1000 * self.seconds_spin.value(), self._stop_recording)
 
     def _stop_recording(self) -> None:
         """The clip is long enough: close it (the file is whole when this returns)."""
-        run, clip, self._clip = self.window.run, self._clip, None
+        clip, self._clip = self._clip, None
         self.record_button.setEnabled(True)
-        if run is None or clip is None:
+        if not self._source_running or clip is None:
             self._abandon("The source stopped during the clip; nothing was saved.")
             return
-        run.stop_recording()
-        run.worker.frame_ready.disconnect(self.show_preview)
+        self.recording_finished.emit()
         if clip.is_file():
             self.status.setText(f"Saved {clip.parent.name}/{clip.name}.")
             self.refresh()
@@ -383,17 +386,9 @@ class TeachPanel(QWidget):
             self.progress.setFormat(self._clock.text(time.monotonic()))
 
     def _trained(self, checkpoint: str) -> None:
-        """Switch the live model to the new checkpoint (restarting a run in progress)."""
+        """Say the new checkpoint is ready (the window switches the live model to it)."""
         self.status.setText(f"Trained: {checkpoint}. The live model now uses it.")
-        self.window.weights_combo.setEditText(checkpoint)
-        if self.window.is_running():  # restart with the new model once the run has stopped
-            self.window.run_stopped.connect(self._restart)
-            self.window.stop_run()
         self.training_done.emit(checkpoint)
-
-    def _restart(self) -> None:
-        self.window.run_stopped.disconnect(self._restart)
-        self.window.start_run()
 
     def _failed(self, text: str) -> None:
         self.status.setText(f"Training failed: {text}")

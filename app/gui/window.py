@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PyQt5.QtCore import QSize, pyqtSignal
+from PyQt5.QtCore import QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QImage
 from PyQt5.QtWidgets import (
     QApplication,
@@ -60,10 +60,11 @@ class MainWindow(QMainWindow):
         self._predictions = 0
         self._prediction: Prediction | None = None  # the newest, drawn by chart and action
         self._fault = ""  # the last error of the current run, '' while none
+        self._restart_pending = False  # start again once the run stops (a new checkpoint)
         self._build_widgets()
         self._build_layout()
         self._load_settings(settings)
-        self.teach = TeachPanel(self, self._output_dir, gui.teach)
+        self.teach = self._build_teach_panel(gui)
         self._build_menu()
         self.resize(default_size(self.minimumSizeHint()))
 
@@ -189,6 +190,16 @@ class MainWindow(QMainWindow):
         widget.setLayout(grid)
         return widget
 
+    def _build_teach_panel(self, gui: GuiSettings) -> TeachPanel:
+        """The Teach panel docked on the right, wired to the runs: it records clips from the
+        running source and hands over the checkpoints it trains."""
+        teach = TeachPanel(self._output_dir, gui.teach)
+        self.addDockWidget(Qt.RightDockWidgetArea, teach.dock)
+        teach.recording_requested.connect(self._record_clip)
+        teach.recording_finished.connect(self._stop_clip)
+        teach.training_done.connect(self.use_checkpoint)
+        return teach
+
     def _build_menu(self) -> None:
         """A View menu that shows and hides the Teach panel (also Ctrl+T)."""
         toggle = self.teach.dock.toggleViewAction()
@@ -267,8 +278,26 @@ class MainWindow(QMainWindow):
 
     @property
     def run(self) -> LiveRun | None:
-        """The run in progress, if any (the Teach panel records from it)."""
+        """The run in progress, if any."""
         return self._run
+
+    def use_checkpoint(self, checkpoint: str) -> None:
+        """Switch the live model to `checkpoint`: the field names it and a run in progress
+        restarts with it once it has stopped."""
+        self.weights_combo.setEditText(checkpoint)
+        if self._run is not None:
+            self._restart_pending = True
+            self.stop_run()
+
+    def _record_clip(self, path: str) -> None:
+        """The Teach panel's clip: the running source's frames as captured, into `path`."""
+        if self._run is not None:
+            self._run.start_recording(Path(path), raw=True)
+
+    def _stop_clip(self) -> None:
+        """Close the Teach panel's clip."""
+        if self._run is not None:
+            self._run.stop_recording()
 
     def toggle_run(self) -> None:
         """Start a run with the current settings, or stop the one in progress."""
@@ -298,6 +327,7 @@ class MainWindow(QMainWindow):
         worker = self._run.worker
         worker.event_ready.connect(self.events.add_event)
         worker.frame_ready.connect(self._show_frame)
+        worker.frame_ready.connect(self.teach.show_preview)
         worker.prediction_ready.connect(self._show_prediction)
         worker.download_progress.connect(self._show_download)
         worker.loaded.connect(self.model_label.setText)
@@ -307,6 +337,7 @@ class MainWindow(QMainWindow):
         self._run.rates_ready.connect(self._show_rates)
         self._run.finished.connect(self._run_finished)
         self._set_running_controls(True)
+        self.teach.set_source_running(True)
         self._run.start()
 
     def play_demo(self) -> None:
@@ -343,6 +374,7 @@ class MainWindow(QMainWindow):
         self._run.deleteLater()
         self._run = None
         self._set_running_controls(False)
+        self.teach.set_source_running(False)
         self.progress.hide()
         self.statusBar().showMessage(_headline(reason) or "stopped")
         if self._predictions == 0 and not self._fault:
@@ -353,6 +385,9 @@ class MainWindow(QMainWindow):
         elif not self.video.has_image():  # otherwise the last frame and its notice stay
             self.video.set_notice("Choose a source and press Start")
         self.run_stopped.emit()
+        if self._restart_pending:  # with the checkpoint use_checkpoint named
+            self._restart_pending = False
+            self.start_run()
 
     # ---- showing what the run reports ---------------------------------------------------------
 
