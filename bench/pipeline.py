@@ -183,9 +183,11 @@ class SimulatedCamera:
             stop.wait(max(0.0, began + index / self.fps - time.perf_counter()))
 
     def describe(self) -> str:
+        """What plays, for the loop's status line."""
         return f"a simulated {self.fps:.0f} fps camera"
 
     def end_message(self) -> tuple[str, str]:
+        """Never said: the camera plays until stopped."""
         return "info", "the simulated camera stopped"
 
     def close(self) -> None:
