@@ -99,7 +99,7 @@ class LiveCallbacks:
 class LiveLoop:
     """A live source through the frame pipeline: `run(pipeline)` captures in a thread of its
     own (when an `open_source` is given; otherwise frames come into `buffer` from elsewhere) and
-    processes in the caller's thread until the source ends or `stop()`.
+    processes in the caller's thread until the source ends or `stop()`; one run a loop.
 
     Each processed frame's result carries `timings["wait_ms"]`, how long it waited in the
     buffer; a prediction's latency counts from when its last frame was read. `meters` count
@@ -115,7 +115,7 @@ class LiveLoop:
     ) -> None:
         self.buffer = buffer
         self.callbacks = callbacks or LiveCallbacks()
-        self.meters = meters or {name: RateMeter() for name in METERS}
+        self.meters = {name: RateMeter() for name in METERS} if meters is None else meters
         self._open_source = open_source
         self._stop = threading.Event()
         self.fps: float | None = None  # the source's, once it is open
