@@ -69,3 +69,23 @@ def test_training_windows_are_cut_by_the_same_cutter():
             window, cut_window(times, frames, times[end], 16, 30.0).frames
         )
     assert [s for s, _ in clip_windows(frames, 16, 10, 8)] == [0, 10, 20, 30, 34]
+
+
+def test_one_cutter_and_one_window_classifier_in_the_code():
+    """Outside pipeline/, nothing resamples a window or takes a mirror-image vote itself: the
+    window stage has one home (pipeline/windows.py)."""
+    from shared_paths import REPO_ROOT
+
+    resamples, mirrors = [], []
+    for path in sorted(REPO_ROOT.glob("*/**/*.py")):
+        part = path.relative_to(REPO_ROOT).parts[0]
+        if part in ("tests", ".venv", "venv") or part.startswith("."):
+            continue
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(REPO_ROOT).as_posix()
+        if "resample_index(" in text:
+            resamples.append(name)
+        if "import mirror" in text or "preprocess.mirror" in text or ", mirror," in text:
+            mirrors.append(name)
+    assert resamples == ["pipeline/resampling.py", "pipeline/windows.py"]
+    assert mirrors == ["pipeline/windows.py"]
