@@ -3,9 +3,9 @@
 The live classifier pads each window (100 frames) to 300 by looping it, as the released models
 were trained. ShiftGCN's `loop_to` computes such a window on one period with circular temporal
 padding (model.runtime.TorchRuntime); that differs from the full computation only near the
-loop's two ends. This measures the difference on the windows the live app classifies (every 15
-frames, the last 100 or fewer) from the skeletons MediaPipe extracts from both shared videos:
-logits, top-1 agreement, and the time of one window at 1 thread.
+loop's two ends. This measures the difference on the windows the live app classifies (as a
+classifier that keeps up takes them: pipeline.stream_windows) of the skeletons MediaPipe extracts
+from both shared videos: logits, top-1 agreement, and the time of one window at 1 thread.
 
 Needs ../shared (the videos and the released checkpoints).
 """
@@ -38,13 +38,6 @@ def video_skeleton(path: Path) -> np.ndarray:
     skeleton = classify_video(path, pipeline, progress=False).skeleton
     pipeline.close()
     return np.moveaxis(skeleton, 1, 0)
-
-
-def live_windows(frames: np.ndarray, window: int, stride: int, min_frames: int) -> list[np.ndarray]:
-    """The windows a live classifier sees: every `stride` frames, the last `window` or fewer."""
-    seen = np.cumsum(frames.reshape(len(frames), -1).any(axis=1))
-    ends = [end for end in range(stride, len(frames) + 1, stride) if seen[end - 1] >= min_frames]
-    return [frames[max(0, end - window) : end] for end in ends]
 
 
 def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dict[str, float]:
@@ -109,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     require_shared(*VIDEOS, OFFICIAL)
     use_released_weights()
     from model import fuse_for_inference
-    from pipeline import load_settings
+    from pipeline import load_settings, stream_windows
     from weights import load_model
 
     settings = load_settings().classifier
@@ -122,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     for weights in args.weights:
         net = fuse_for_inference(load_model(weights))
         for name, frames in skeletons.items():
-            windows = live_windows(frames, settings.window, settings.stride, settings.min_frames)
+            windows = [
+                w.frames
+                for w in stream_windows(
+                    frames, settings.window, settings.stride, settings.min_frames, settings.fps
+                )
+            ]
             r = compare(net, windows, settings.pad_to)
             margins = ", ".join(f"{m:.3f}" for m in r["disagreement_margins"]) or "-"
             print(

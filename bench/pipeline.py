@@ -18,6 +18,7 @@ import argparse
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,9 @@ import torch
 
 from common.cli import add_weights_flag, command_parser
 from common.errors import cli_entry
+from pipeline import FramePipeline, FrameResult
+from pipeline.live import LiveCallbacks, LiveLoop
+from pipeline.sources import Frame, FrameBuffer
 
 from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
 
@@ -134,7 +138,7 @@ def _bench_live_classifier(frames: np.ndarray) -> dict[str, float]:
     pipeline = build_pipeline(settings)
     try:
         classifier = pipeline.classifier
-        rate, cpu_ms = _rate(lambda: classifier.probabilities(frames), 3)
+        rate, cpu_ms = _rate(lambda: classifier.window_classifier(frames), 3)
     finally:
         pipeline.close()
     views = 2 if classifier.either_hand else 1
@@ -163,60 +167,88 @@ def bench_classify_video(video: Path) -> float:
     return fps
 
 
+class SimulatedCamera:
+    """A camera made of decoded frames, played in a loop at `fps` by the clock until stopped:
+    the live loop's source in the live figures (pipeline.live.LiveSource)."""
+
+    def __init__(self, images: list[np.ndarray], fps: float = CAMERA_FPS) -> None:
+        self.images, self.fps = images, fps
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        """Frame after frame, each at its time, until `stop` is set."""
+        began, index = time.perf_counter(), 0
+        while not stop.is_set():
+            yield Frame(self.images[index % len(self.images)], index / self.fps, index, 0.0)
+            index += 1
+            stop.wait(max(0.0, began + index / self.fps - time.perf_counter()))
+
+    def describe(self) -> str:
+        """What plays, for the loop's status line."""
+        return f"a simulated {self.fps:.0f} fps camera"
+
+    def end_message(self) -> tuple[str, str]:
+        """Never said: the camera plays until stopped."""
+        return "info", "the simulated camera stopped"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def live_loop(
+    frames: list[np.ndarray], depth: int, callbacks: LiveCallbacks | None = None
+) -> LiveLoop:
+    """The GUI's live loop (the class app.gui.workers.PipelineWorker runs) over a simulated
+    30 fps camera, with a frame buffer of `depth` (live.frame_buffer)."""
+    return LiveLoop(
+        FrameBuffer(depth), callbacks, open_source=lambda _status: SimulatedCamera(frames)
+    )
+
+
+def measure_live(
+    frames: list[np.ndarray], pipeline: FramePipeline, depth: int, seconds: float
+) -> dict[str, float]:
+    """Run the live loop over the simulated camera for `seconds`: processed fps, the share of
+    frames dropped, pose ms, how long frames waited in the buffer, predictions a second and
+    their latency (from the window's last frame being read to its prediction)."""
+    pose_ms, waits, latencies = [], [], []
+
+    def frame_done(_frame: Frame, result: FrameResult) -> None:
+        pose_ms.append(result.timings["pose_ms"])
+        waits.append(result.timings["wait_ms"])
+
+    callbacks = LiveCallbacks(
+        frame=frame_done, prediction=lambda prediction: latencies.append(prediction.latency_ms)
+    )
+    loop = live_loop(frames, depth, callbacks)
+    timer = threading.Timer(seconds, loop.stop)
+    began = time.perf_counter()
+    timer.start()
+    loop.run(pipeline)
+    elapsed = time.perf_counter() - began
+    timer.cancel()
+    return {
+        "processed fps": len(pose_ms) / elapsed,
+        "dropped": loop.buffer.dropped / max(loop.delivered, 1),
+        "pose ms": float(np.mean(pose_ms)) if pose_ms else float("nan"),
+        "wait ms": float(np.mean(waits)) if waits else float("nan"),
+        "predictions/s": len(latencies) / elapsed,
+        "latency ms": float(np.mean(latencies)) if latencies else float("nan"),
+    }
+
+
 def bench_live(frames: list[np.ndarray], seconds: float = 10.0) -> dict[str, float]:
-    """A simulated 30 fps camera feeding the GUI's frame buffer (app/sources.FrameBuffer, the
-    depth of live.frame_buffer), pose on every frame taken, inference in its own thread.
-    Reports processed fps, dropped frames, how long frames waited in the buffer and the latency
-    from a window's last frame reaching the pipeline to its prediction."""
+    """The GUI's live loop (pipeline.live.LiveLoop: a capture thread, the frame buffer of
+    live.frame_buffer frames, pose on every frame taken, inference in its own thread) over a
+    simulated 30 fps camera; see measure_live for the figures."""
     from pipeline import build_pipeline, load_settings
-    from pipeline.sources import FrameBuffer
 
     settings = load_settings()
     pipeline = build_pipeline(settings, background=True)
-    buffer: FrameBuffer[tuple[np.ndarray, float, float]] = FrameBuffer(settings.live.frame_buffer)
-    stop = threading.Event()
-    delivered = 0
-
-    def camera() -> None:
-        nonlocal delivered
-        began = time.perf_counter()
-        while not stop.is_set():
-            buffer.put(
-                (frames[delivered % len(frames)], delivered / CAMERA_FPS, time.perf_counter())
-            )
-            delivered += 1
-            time.sleep(max(0.0, began + delivered / CAMERA_FPS - time.perf_counter()))
-        buffer.close()
-
-    thread = threading.Thread(target=camera, daemon=True)
-    thread.start()
-    processed, pose_ms, waits, latencies, predictions = 0, [], [], [], 0
-    began = time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        item = buffer.take(timeout=0.1)
-        if item is None:
-            continue
-        image, stamp, captured = item
-        waits.append(1000 * (time.perf_counter() - captured))
-        result = pipeline.process(image, stamp)
-        processed += 1
-        pose_ms.append(result.timings["pose_ms"])
-        if result.new_prediction:
-            predictions += 1
-            latencies.append(result.prediction.latency_ms)
-    elapsed = time.perf_counter() - began
-    stop.set()
-    thread.join()
-    pipeline.classifier.flush()
-    pipeline.close()
-    out = {
-        "processed fps": processed / elapsed,
-        "dropped": buffer.dropped / max(delivered, 1),
-        "pose ms": float(np.mean(pose_ms)),
-        "wait ms": float(np.mean(waits)),
-        "predictions/s": predictions / elapsed,
-        "latency ms": float(np.mean(latencies)) if latencies else float("nan"),
-    }
+    try:
+        out = measure_live(frames, pipeline, settings.live.frame_buffer, seconds)
+        pipeline.classifier.flush()
+    finally:
+        pipeline.close()
     print(
         f"live  30 fps camera, inference thread    {out['processed fps']:6.1f} frames/s "
         f"processed,"
@@ -320,15 +352,21 @@ def _sample_length(sample: np.ndarray) -> int:
 
 
 def _windows(sample: np.ndarray, window: int, step: int, rate: int) -> list[np.ndarray]:
-    """(T, 3, 25, 2) windows of `window` frames sliding by `step` over the sample; `rate` > 1
-    keeps every rate-th frame and repeats it (a slower camera resampled to 30 fps)."""
-    frames = np.transpose(sample[:, : _sample_length(sample)], (1, 0, 2, 3))
-    if rate > 1:
-        frames = np.repeat(frames[::rate], rate, axis=0)[: len(frames)]
-    if len(frames) <= window:
-        return [frames]
-    ends = range(window, len(frames) + 1, step)
-    return [frames[e - window : e] for e in ends]
+    """(T, 3, 25, 2) windows of `window` frames ending every `step` frames of the sample (30 fps),
+    cut as the live classifier cuts them (pipeline.cut_window); a short sample is one window.
+    `rate` > 1: a camera that gives every rate-th frame, resampled to 30 fps (frames repeat)."""
+    from pipeline import cut_window
+
+    length = _sample_length(sample)
+    frames = np.transpose(sample[:, :length], (1, 0, 2, 3))
+    kept = np.arange(0, length, rate)
+    ends = range(window, length + 1, step) if length > window else [length]
+    return [
+        cut_window(
+            kept / CAMERA_FPS, frames[kept], (end - 1) / CAMERA_FPS, window, CAMERA_FPS
+        ).frames
+        for end in ends
+    ]
 
 
 def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
@@ -354,7 +392,7 @@ def window_study(
     """Top-1 agreement of windowed predictions with the full looped sample, per setting."""
     from model import fuse_for_inference
     from model.preprocess import normalize_sample
-    from pipeline import prepare_window
+    from pipeline import WindowClassifier
     from weights import load_model
 
     model = fuse_for_inference(load_model(weights))
@@ -378,12 +416,11 @@ def window_study(
     for window, pad, rate in settings:
         agree = total = videos = part_agree = part_total = 0
         spent = 0.0
+        classify = WindowClassifier(model, pad_to=pad, looped=False)  # in full, one view
         for sample, ref in zip(samples, reference):
             windows = _windows(sample, window, step, rate)
-            batch = np.stack([prepare_window(w, pad, "joint") for w in windows])
             began = time.perf_counter()
-            with torch.no_grad():
-                probs = torch.softmax(model(torch.from_numpy(batch)), 1).numpy()
+            probs = np.stack([classify(w) for w in windows])
             spent += time.perf_counter() - began
             hits = probs.argmax(1) == ref
             agree, total = agree + int(hits.sum()), total + len(hits)

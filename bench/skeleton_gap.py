@@ -212,17 +212,14 @@ def bone_ratios(pose: np.ndarray, kinect: np.ndarray) -> dict[str, float]:
     return ratios
 
 
-@torch.no_grad()
 def top5(model: torch.nn.Module, frames: np.ndarray, either_hand: bool = False) -> list[dict]:
     """The classifier's five likeliest classes for the whole clip looped to 300 frames (averaged
-    with its mirror image's with `either_hand`)."""
-    from model.preprocess import mirror
-    from pipeline import top_k
+    with its mirror image's with `either_hand`), computed in full (no loop on its own frames)."""
+    from ntu.recording import SAMPLE_LENGTH
+    from pipeline import WindowClassifier, top_k
 
-    x = normalised(frames)
-    batch = np.stack([x, mirror(x)]) if either_hand else x[None]
-    probs = torch.softmax(model(torch.from_numpy(batch)), dim=1).mean(dim=0).numpy()
-    return top_k(probs, 5, model.class_names)
+    classify = WindowClassifier(model, pad_to=SAMPLE_LENGTH, either_hand=either_hand, looped=False)
+    return top_k(classify(frames), 5, model.class_names)
 
 
 def with_kinect_joints(pose: np.ndarray, kinect: np.ndarray, names: list[str]) -> np.ndarray:

@@ -11,9 +11,10 @@ import torch
 
 from pose import BodyTracker, PoseEstimator, make_estimator
 
-from .classifier import ClassifierSettings, Member, StreamingClassifier
+from .classifier import ClassifierSettings, StreamingClassifier
 from .frames import FramePipeline
 from .settings import PipelineSettings
+from .windows import Member
 
 
 def build_pipeline(

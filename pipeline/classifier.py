@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -16,14 +16,12 @@ import torch
 from common.errors import UserError
 from common.limits import MAX_PAD, MAX_WINDOW, check_size
 from common.smoothing import exponential_average
-from model.preprocess import mirror, prepare_window
-from model.runtime import make_runtime
-from ntu.joints import NUM_BODIES, NUM_JOINTS
 from ntu.recording import FPS, SAMPLE_LENGTH
 
-from .prediction import Prediction, softmax
+from .prediction import Prediction
 from .priority import yield_to_pose
-from .resampling import resample_index, window_motion
+from .resampling import window_motion
+from .windows import Member, Window, WindowClassifier, WindowCutter
 
 MAX_BACKLOG = 4  # windows queued for the model at most when none may be dropped (a video)
 
@@ -87,24 +85,15 @@ class ClassifierSettings:
             )
 
 
-@dataclass
-class Member:
-    """A network that votes with the model (ClassifierSettings.ensemble): its name, its input
-    stream, and the index of each of the model's classes among its outputs."""
-
-    name: str
-    model: torch.nn.Module
-    stream: str
-    outputs: np.ndarray
-
-
 class StreamingClassifier:
     """Takes one skeleton per frame and every `stride` frames classifies the last `window`
     (see ClassifierSettings).
 
-    The window is resampled to `fps` by timestamps (the nearest earlier frame), so the model
-    sees NTU's frame rate whatever the source's. `background=True` runs the model in its own
-    thread: push() never waits for it and returns each new prediction once, when ready. There,
+    The window is cut by pipeline.windows' WindowCutter, resampled to `fps` by timestamps (the
+    nearest earlier frame), so the model sees NTU's frame rate whatever the source's, and
+    classified by its WindowClassifier (`window_classifier`: the test-time options below).
+    `background=True` runs the model in its own thread: push() never waits for it and returns
+    each new prediction once, when ready. There,
     `drop_late=True` (live) skips windows that come while the model is busy, the newest wins;
     `drop_late=False` (a video) queues every window. With `keep_history`, `history` keeps every
     prediction in order (a video's segments). `runtime` computes the logits (torch or onnx,
@@ -131,22 +120,28 @@ class StreamingClassifier:
         self.model = model
         self.settings = settings
         self.device = torch.device(device)
-        self._logits = make_runtime(model, runtime, self.device, settings.looped)
-        self._votes = [(self._logits, getattr(model, "stream", "joint"), None)] + [
-            (make_runtime(m.model, runtime, self.device, settings.looped), m.stream, m.outputs)
-            for m in members
-        ]
-        self.members = [m.name for m in members]
         self.window, self.stride, self.fps = settings.window, settings.stride, settings.fps
         self.smoothing, self.pad_to = settings.smoothing, settings.pad_to
         self.min_frames = settings.min_frames
         self.either_hand = settings.either_hand
         self.temperature = 1.0 if settings.temperature is None else settings.temperature
-        self.class_names: list[str] | None = getattr(model, "class_names", None)
-        self.stream: str = getattr(model, "stream", "joint")
+        self.window_classifier = WindowClassifier(
+            model,
+            pad_to=settings.pad_to,
+            either_hand=settings.either_hand,
+            temperature=self.temperature,
+            members=members,
+            runtime=runtime,
+            device=self.device,
+            looped=settings.looped,
+        )
+        self.members = self.window_classifier.members
+        self.class_names: list[str] | None = self.window_classifier.class_names
+        self.stream: str = self.window_classifier.stream
         self.latest: Prediction | None = None
-        self._buffer: deque[tuple[float, np.ndarray | None]] = deque()
-        self._since = 0
+        self._cutter = WindowCutter(
+            settings.window, settings.stride, settings.fps, settings.min_frames
+        )
         self._smoothed: np.ndarray | None = None
         self._lock = threading.Lock()
         self._executor = (
@@ -161,8 +156,7 @@ class StreamingClassifier:
     def reset(self) -> None:
         """Forget the buffer and the smoothing (a new video, or the person left)."""
         self.flush()
-        self._buffer.clear()
-        self._since = 0
+        self._cutter.clear()
         with self._lock:
             self._smoothed, self.latest, self._fresh = None, None, None
             self.history = []
@@ -176,17 +170,11 @@ class StreamingClassifier:
         latency includes the stages before this one; by default, now.
         """
         arrival = time.perf_counter() if arrival is None else arrival
-        if skeleton is not None and not np.any(skeleton):
-            skeleton = None
-        self._buffer.append((float(timestamp), skeleton))
-        horizon = timestamp - (self.window + 1) / self.fps
-        while self._buffer and self._buffer[0][0] < horizon:
-            self._buffer.popleft()
-        self._since += 1
-        if self._since >= self.stride:
-            job = self._due_window()
-            if job is not None and self._submit(job, arrival):
-                self._since = 0
+        self._cutter.add(skeleton, timestamp)
+        if self._cutter.due:
+            window = self._cutter.cut()
+            if window is not None and self._submit(window, arrival):
+                self._cutter.taken()
         return self._take_fresh()
 
     def finish(self) -> Prediction | None:
@@ -195,38 +183,24 @@ class StreamingClassifier:
         person, so that a clip always ends on a prediction of its last frames. Returns the newest
         prediction not yet returned by push(), or None."""
         flushed = self.flush()
-        job = self._due_window() if self._since and self._buffer else None
-        if job is None:
+        window = self._cutter.cut() if self._cutter.pending else None
+        if window is None:
             return flushed
-        self._classify(*job, time.perf_counter())
-        self._since = 0
+        self._classify(window, time.perf_counter())
+        self._cutter.taken()
         return self._take_fresh()
 
-    def _due_window(self) -> tuple[np.ndarray, float, float] | None:
-        """The window to classify now, resampled to `fps`: (frames, start, end), or None while
-        fewer than min_frames of its frames show a person."""
-        times = np.array([t for t, _ in self._buffer])
-        end = times[-1]
-        index = resample_index(times, end - np.arange(self.window - 1, -1, -1) / self.fps)
-        skeletons = [self._buffer[i][1] for i in index]
-        seen = [s for s in skeletons if s is not None]
-        if len(seen) < min(self.min_frames, self.window):
-            return None
-        empty = np.zeros((3, NUM_JOINTS, NUM_BODIES), dtype=np.float32)
-        frames = np.stack([empty if s is None else s for s in skeletons])
-        return frames, float(times[index[0]]), float(end)
-
-    def _submit(self, job: tuple[np.ndarray, float, float], arrival: float) -> bool:
+    def _submit(self, window: Window, arrival: float) -> bool:
         """Classify now (foreground) or hand to the worker if it is idle; False when busy."""
         if self._executor is None:
-            self._classify(*job, arrival)
+            self._classify(window, arrival)
             return True
         if self._running is not None and self._running.done():
             self._running.result()  # an error in the worker surfaces here, in the caller
         if self._drop_late and self._running is not None and not self._running.done():
             return False
         self._wait_for_backlog()
-        self._running = self._executor.submit(self._classify, *job, arrival)
+        self._running = self._executor.submit(self._classify, window, arrival)
         self._queued.append(self._running)
         return True
 
@@ -239,11 +213,10 @@ class StreamingClassifier:
         while len(self._queued) >= MAX_BACKLOG:
             self._queued.popleft().result()
 
-    @torch.no_grad()
-    def _classify(self, frames: np.ndarray, start: float, end: float, arrival: float) -> None:
-        """Normalise, run the network, smooth, and publish the prediction."""
+    def _classify(self, window: Window, arrival: float) -> None:
+        """Classify one window (WindowClassifier), smooth, and publish the prediction."""
         began = time.perf_counter()
-        raw = self.probabilities(frames)
+        raw = self.window_classifier(window.frames)
         done = time.perf_counter()
         with self._lock:
             self._smoothed = (
@@ -251,44 +224,19 @@ class StreamingClassifier:
                 if self._smoothed is None or self.smoothing == 0
                 else exponential_average(self._smoothed, raw, self.smoothing)
             )
-            seen = int(np.count_nonzero(frames.reshape(len(frames), -1).any(axis=1)))
             self.latest = self._fresh = prediction = Prediction(
                 probs=self._smoothed.copy(),
                 raw_probs=raw,
-                start=start,
-                timestamp=end,
-                frames=seen,
-                motion=window_motion(frames, self.fps),
+                start=window.start,
+                timestamp=window.end,
+                frames=window.seen,
+                motion=window_motion(window.frames, self.fps),
                 inference_ms=1000 * (done - began),
                 latency_ms=1000 * (done - arrival),
                 class_names=self.class_names,
             )
             if self._keep_history:
                 self.history.append(prediction)
-
-    @torch.no_grad()
-    def probabilities(self, frames: np.ndarray) -> np.ndarray:
-        """A (T, 3, 25, 2) window's class probabilities: every network's vote (the model's and
-        the ensemble's), each on the window and, with either_hand, its mirror image."""
-        inputs: dict[str, np.ndarray] = {}
-        votes = []
-        for logits, stream, outputs in self._votes:
-            if stream not in inputs:
-                inputs[stream] = prepare_window(frames, self.pad_to, stream)
-            votes.append(self._probabilities(logits, inputs[stream], outputs))
-        return np.mean(votes, axis=0)
-
-    def _probabilities(
-        self, logits: Callable[[np.ndarray], np.ndarray], x: np.ndarray, outputs: np.ndarray | None
-    ) -> np.ndarray:
-        """One network's class probabilities for input x (with its mirror image's when
-        either_hand), at the temperature, restricted to the model's classes (`outputs`)."""
-        views = (x, mirror(x)) if self.either_hand else (x,)
-        probs = np.mean([softmax(logits(view) / self.temperature) for view in views], axis=0)
-        if outputs is None:
-            return probs
-        probs = probs[outputs]
-        return probs / max(float(probs.sum()), 1e-12)
 
     def _take_fresh(self) -> Prediction | None:
         """The prediction finished since the last call, once."""

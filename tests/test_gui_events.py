@@ -19,8 +19,9 @@ from video_set_helpers import moving_person
 from app.events import EventRule
 from app.gui.media import LiveSource
 from app.gui.settings import GuiSettings, RunSettings
-from app.gui.workers import CaptureWorker, EventSettings, PipelineWorker, RateMeter
+from app.gui.workers import EventSettings, PipelineWorker, RateMeter
 from common.errors import UserError
+from pipeline.live import LiveCallbacks, LiveLoop
 from pipeline.sources import FrameBuffer, StreamSettings
 
 
@@ -59,17 +60,19 @@ def test_a_rule_that_cannot_be_read_is_refused_with_the_gui_settings() -> None:
 
 
 def test_the_window_hears_of_a_stream_that_drops_and_comes_back() -> None:
-    """The capture worker over a network stream that is cut once and then killed: its messages
-    (the window's banner) say it is reconnecting, that it is back, and finally that it is lost."""
+    """The live loop's capture over a network stream that is cut once and then killed: its
+    messages (the worker's, the window's banner) say it is reconnecting, that it is back, and
+    finally that it is lost."""
     server = MjpegServer(moving_person("sway", 10), per_connection=[20, 20])
     stream = StreamSettings(retry_first_s=0.2, retry_max_s=0.4, give_up_after_s=1.0)
     buffer = FrameBuffer(100)
-    worker = CaptureWorker(
-        lambda say: LiveSource(server.url, True, stream, say), buffer, RateMeter()
-    )
     messages: list[tuple[str, str]] = []
-    worker.message.connect(lambda kind, text: messages.append((kind, text)))
-    worker.run()
+    loop = LiveLoop(
+        buffer,
+        LiveCallbacks(message=lambda kind, text: messages.append((kind, text))),
+        open_source=lambda say: LiveSource(server.url, True, stream, say),
+    )
+    loop.capture()
     texts = [text for _, text in messages]
     assert texts[0].startswith(f"playing stream {server.url}")
     assert any("reconnecting in 0.2 s (attempt 1)" in t for t in texts)

@@ -35,7 +35,7 @@ from common.errors import UserError, cli_entry, one_line
 from common.fileio import atomic_write, file_lock
 from common.limits import check_number
 from common.yaml_files import deep_merge, read_yaml
-from pipeline import ClassifierSettings, load_settings, prepare_window
+from pipeline import ClassifierSettings, clip_windows, load_settings, prepare_window
 from pipeline.sources import list_videos
 
 from .config import OWN_VIDEOS, TrainConfig, load_config
@@ -113,24 +113,6 @@ def split_videos(
     return train, val
 
 
-def clip_windows(
-    skeleton: np.ndarray, window: int, stride: int, min_frames: int
-) -> list[tuple[int, np.ndarray]]:
-    """(start, frames) windows of a clip's (T, 3, 25, 2) skeletons as the live classifier takes
-    them: `window` frames every `stride` (the last one ends with the clip), or the whole of a
-    shorter clip; windows with fewer than `min_frames` frames showing someone are left out."""
-    length = len(skeleton)
-    starts = list(range(0, max(length - window, 0) + 1, stride))
-    if length > window and starts[-1] != length - window:
-        starts.append(length - window)
-    seen = skeleton.reshape(length, -1).any(axis=1)
-    return [
-        (s, skeleton[s : s + window])
-        for s in starts
-        if np.count_nonzero(seen[s : s + window]) >= min(min_frames, window)
-    ]
-
-
 @dataclass
 class SplitData:
     """A split's windows: names (class/video#start), labels, and videos without a usable window."""
@@ -156,7 +138,7 @@ def make_split(
             if skeleton is None:
                 continue  # unreadable: already reported
             windows = clip_windows(
-                skeleton.skeleton, classifier.window, stride, classifier.min_frames
+                skeleton.skeleton, classifier.window, stride, classifier.min_frames, classifier.fps
             )
             if not windows:
                 data.unusable.append(path)

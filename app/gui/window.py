@@ -333,7 +333,6 @@ class MainWindow(QMainWindow):
         worker.loaded.connect(self.model_label.setText)
         worker.load_failed.connect(self._show_load_failure)
         worker.message.connect(self._show_message)
-        self._run.capture.message.connect(self._show_message)
         self._run.rates_ready.connect(self._show_rates)
         self._run.finished.connect(self._run_finished)
         self._set_running_controls(True)

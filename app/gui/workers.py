@@ -1,17 +1,13 @@
-"""The run's two workers, each in its own QThread, talking to the window only through signals:
-capture (reads the source into a FrameBuffer) and the pipeline (pose, tracking, inference).
-
-Capture keeps a thread of its own so that the source is read at its own pace while pose runs:
-a camera's driver queues frames while nobody reads, and a video plays by the clock; the buffer
-drops the oldest waiting frame, so the pipeline always takes a fresh one.
+"""The run's worker, in its own QThread, talking to the window only through signals: it loads
+the model, then runs the live loop (pipeline.live: a capture thread, the frame buffer, pose,
+tracking, inference) and turns the loop's callbacks into signals, drawing the frames, detecting
+action events and writing the recording on the way.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,10 +20,11 @@ import weights
 from app.annotate import annotate_frame, draw_top
 from app.api import Recognizer
 from app.events import Event, EventDetector, EventLog, EventRule, FrameRing
-from app.gui.media import LiveSource, Recorder
+from app.gui.media import Recorder
 from app.gui.settings import RunSettings
 from common.errors import UserError
-from pipeline import FramePipeline, PipelineSettings, Prediction
+from pipeline import FramePipeline, FrameResult, PipelineSettings, Prediction
+from pipeline.live import Captured, LiveCallbacks, LiveLoop, RateMeter, SourceOpener
 from pipeline.sources import Frame, FrameBuffer
 from weights import DownloadFailed
 
@@ -40,95 +37,11 @@ class EventSettings:
     log: Path | None = None
 
 
-@dataclass
-class Captured:
-    """One frame from the source and when it was read (perf_counter), for the latency figure."""
-
-    frame: Frame
-    read_at: float
-
-
-class RateMeter:
-    """Events per second over a sliding window of the last few seconds."""
-
-    def __init__(self, span_s: float = 10.0) -> None:
-        self._span = span_s
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def tick(self, now: float | None = None) -> None:
-        """Record one event."""
-        now = time.perf_counter() if now is None else now
-        with self._lock:
-            self._times.append(now)
-            while self._times and now - self._times[0] > self._span:
-                self._times.popleft()
-
-    def rate(self) -> float | None:
-        """Events per second, or None before two events."""
-        with self._lock:
-            if len(self._times) < 2:
-                return None
-            elapsed = self._times[-1] - self._times[0]
-            return (len(self._times) - 1) / elapsed if elapsed > 0 else None
-
-
 def to_qimage(frame_bgr: np.ndarray) -> QImage:
     """A deep-copied QImage of a BGR uint8 frame (safe to hand to the GUI thread)."""
     frame = np.ascontiguousarray(frame_bgr)
     h, w = frame.shape[:2]
     return QImage(frame.data, w, h, frame.strides[0], QImage.Format_BGR888).copy()
-
-
-class CaptureWorker(QObject):
-    """Reads frames from the source into a FrameBuffer until stopped, the source ends or fails."""
-
-    message = pyqtSignal(str, str)  # kind ("error" | "info" | "status"), one line
-    finished = pyqtSignal()
-
-    def __init__(
-        self,
-        open_source: Callable[[Callable[[str], None]], LiveSource],
-        buffer: FrameBuffer[Captured],
-        meter: RateMeter,
-    ) -> None:
-        super().__init__()
-        self._open_source = open_source
-        self._buffer = buffer
-        self._meter = meter
-        self._stop = threading.Event()
-        self.fps: float | None = None
-
-    def stop(self) -> None:
-        """Ask the loop to end (thread-safe)."""
-        self._stop.set()
-
-    def run(self) -> None:
-        """Open the source, then read and hand over frames; always close the buffer at the end."""
-        try:
-            self._capture()
-        except UserError as err:
-            self.message.emit("error", str(err))
-        except Exception as err:  # a worker must not take the window down; show what happened
-            self.message.emit("error", f"capture stopped: {type(err).__name__}: {err}")
-        finally:
-            self._buffer.close()
-            self.finished.emit()
-
-    def _capture(self) -> None:
-        """The capture loop proper: no camera and unreadable files raise UserError on opening;
-        a network stream's drops and reconnections are shown as they happen."""
-        source = self._open_source(lambda text: self.message.emit("info", text))
-        try:
-            self.fps = source.fps
-            self.message.emit("status", f"playing {source.describe()}")
-            for frame in source.frames(self._stop):
-                self._meter.tick()
-                self._buffer.put(Captured(frame, time.perf_counter()))
-            if not self._stop.is_set():
-                self.message.emit(*source.end_message())
-        finally:
-            source.close()
 
 
 def build_live_pipeline(
@@ -162,14 +75,15 @@ def describe_model(name: str, pipeline: FramePipeline) -> str:
 
 
 class PipelineWorker(QObject):
-    """The one worker over pipeline: loads the checkpoint, then runs each buffered frame
-    through the FramePipeline, emitting the frame with its skeletons drawn and each new
-    Prediction as the pipeline made it; writes the recording when one runs."""
+    """The run's worker: loads the checkpoint, then runs the live loop (pipeline.live.LiveLoop:
+    capture in a thread of its own when `open_source` is given, else frames put into `buffer`
+    from elsewhere), emitting each frame with its skeletons drawn and each new Prediction as the
+    pipeline made it; writes the recording when one runs."""
 
     download_progress = pyqtSignal(int, int)  # bytes done, bytes total (0 when unknown)
     loaded = pyqtSignal(str)  # a few lines on the model that was loaded
     load_failed = pyqtSignal(str, str, str)  # why; a URL to fetch by hand and where ('' if none)
-    message = pyqtSignal(str, str)  # kind ("error" | "status"), one line
+    message = pyqtSignal(str, str)  # kind ("error" | "info" | "status"), one line
     frame_ready = pyqtSignal(QImage, int)  # the frame with skeletons drawn, people in view
     prediction_ready = pyqtSignal(object)  # pipeline.Prediction
     event_ready = pyqtSignal(object)  # app.events.Event, logged (its snapshot saved)
@@ -184,26 +98,36 @@ class PipelineWorker(QObject):
         meters: dict[str, RateMeter],
         build: Callable[..., FramePipeline] = build_live_pipeline,
         events: EventSettings | None = None,
+        open_source: SourceOpener | None = None,
     ) -> None:
         super().__init__()
         self._settings, self._config, self._build = settings, config, build
         self._recorded_top_k = recorded_top_k
-        self._buffer = buffer
-        self._meters = meters
-        self._stop = threading.Event()
+        callbacks = LiveCallbacks(
+            frame=self._show_frame,
+            prediction=self._publish,
+            message=self.message.emit,
+            end=self._end_events,
+        )
+        self.loop = LiveLoop(buffer, callbacks, meters, open_source)
         self._recorder_lock = threading.Lock()
         self._recorder: Recorder | None = None
         self._pipeline: FramePipeline | None = None
-        self._shown: Prediction | None = None  # the newest prediction emitted
+        self._shown: Prediction | None = None  # the newest prediction shown
         self._events = events or EventSettings()
         self._detector: EventDetector | None = None
         self._event_log: EventLog | None = None
         self._frames = FrameRing()  # recent drawn frames, for an event's snapshot
         self._person = -1  # the tracker's identity of body slot 0 in the newest frame
 
+    @property
+    def source_fps(self) -> float | None:
+        """The source's frame rate, once it is open."""
+        return self.loop.fps
+
     def stop(self) -> None:
-        """Ask the loop to end (thread-safe)."""
-        self._stop.set()
+        """Ask the run to end, a download included (thread-safe)."""
+        self.loop.stop()
 
     def set_recorder(self, recorder: Recorder | None) -> None:
         """Start (a Recorder) or stop (None) writing frames from the next one on; thread-safe."""
@@ -215,7 +139,7 @@ class PipelineWorker(QObject):
             self.message.emit("status", f"recording to {recorder.path}")
 
     def run(self) -> None:
-        """Build the pipeline (may download), then process frames until the source is done."""
+        """Build the pipeline (may download), then run the live loop until the source is done."""
         try:
             try:
                 self._pipeline = self._build(self._settings, self._config, self._report_download)
@@ -227,15 +151,14 @@ class PipelineWorker(QObject):
                 return
             self.loaded.emit(describe_model(self._settings.weights, self._pipeline))
             self._start_events()
-            self._loop()
+            self.loop.run(self._pipeline)
         except UserError as err:
             self.message.emit("error", str(err))
         except Exception as err:  # keep the window alive and say what broke
             self.message.emit("error", f"processing stopped: {type(err).__name__}: {err}")
         finally:
+            self.loop.stop()
             self.set_recorder(None)
-            if self._detector is not None:
-                self._log_events(self._detector.finish())
             if self._pipeline is not None:
                 self._pipeline.close()
             self.finished.emit()
@@ -254,6 +177,11 @@ class PipelineWorker(QObject):
             self._detector = None
             self.message.emit("error", f"no action events: {err}")
 
+    def _end_events(self) -> None:
+        """The loop is over: close the events still open."""
+        if self._detector is not None:
+            self._log_events(self._detector.finish())
+
     def _log_events(self, events: list[Event]) -> None:
         """Write each event (snapshot, log line) and hand it to the window."""
         for event in events:
@@ -266,39 +194,24 @@ class PipelineWorker(QObject):
 
     def _report_download(self, done: int, total: int | None) -> None:
         """Forward download progress; raising here cancels the download when stopping."""
-        if self._stop.is_set():
+        if self.loop.stopped:
             raise UserError("download cancelled")
         self.download_progress.emit(done, total or 0)
 
-    def _loop(self) -> None:
-        """Take the next buffered frame, process it, emit the picture and any new prediction;
-        when the source runs out (not when stopped), emit the prediction over its last frames."""
-        while not self._stop.is_set():
-            item = self._buffer.take(timeout=0.1)
-            if item is None:
-                if self._buffer.closed:
-                    final = self._pipeline.finish()
-                    if final is not None:
-                        self._publish(final)
-                    return
-                continue
-            frame = item.frame
-            result = self._pipeline.process(
-                frame.image, frame.timestamp, frame.capture_ms, arrival=item.read_at
-            )
-            self._meters["pose"].tick()
-            self._person = result.identities[0] if result.identities else -1
-            drawn = annotate_frame(frame.image, result.people, result.slots, None)
-            if self._detector is not None:
-                self._frames.add(frame.timestamp, drawn)
-            if result.new_prediction and result.prediction is not None:
-                self._publish(result.prediction)
-            self.frame_ready.emit(to_qimage(drawn), len(result.people))
-            self._record(frame, drawn)
+    def _show_frame(self, frame: Frame, result: FrameResult) -> None:
+        """A processed frame: draw its skeletons, keep it for event snapshots, emit it, and
+        record it with the prediction it brought (if any) on it."""
+        self._person = result.identities[0] if result.identities else -1
+        drawn = annotate_frame(frame.image, result.people, result.slots, None)
+        if self._detector is not None:
+            self._frames.add(frame.timestamp, drawn)
+        if result.new_prediction and result.prediction is not None:
+            self._shown = result.prediction
+        self.frame_ready.emit(to_qimage(drawn), len(result.people))
+        self._record(frame, drawn)
 
     def _publish(self, prediction: Prediction) -> None:
-        """Count and emit a new prediction; recordings show it from now on."""
-        self._meters["inference"].tick()
+        """Emit a new prediction (recordings show it from now on) and its events."""
         self._shown = prediction
         self.prediction_ready.emit(prediction)
         if self._detector is not None:

@@ -1,0 +1,223 @@
+"""The window stage, in one place: how windows are cut from a stream of skeletons, and how a
+window becomes class probabilities with the test-time options.
+
+Cutting: `cut_window` is the one cutter (the last `window` frames before an end time, resampled
+to the model's frame rate by timestamps, the nearest earlier frame). `WindowCutter` feeds it a
+live stream (the streaming classifier), `stream_windows` replays a whole clip as the live
+classifier takes it, `clip_windows` gives the training windows of own-action clips.
+
+Classifying: `WindowClassifier` turns one (T, 3, 25, 2) window into probabilities: the window
+filled to `pad_to` frames (model.preprocess.prepare_window), every network's vote (the model
+and the ensemble's members), each on the window and, with `either_hand`, its mirror image, at
+a temperature.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.preprocess import mirror, prepare_window
+from model.runtime import make_runtime
+from ntu.joints import NUM_BODIES, NUM_JOINTS
+from ntu.recording import FPS
+
+from .prediction import softmax
+from .resampling import resample_index
+
+EMPTY_FRAME = np.zeros((3, NUM_JOINTS, NUM_BODIES), dtype=np.float32)  # nobody in view
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window to classify: (T, 3, 25, 2) skeletons at the model's rate (zeros where nobody
+    was seen), the timestamps of its first frame and of its end, and frames showing someone."""
+
+    frames: np.ndarray
+    start: float
+    end: float
+    seen: int
+
+
+def cut_window(
+    times: np.ndarray,
+    skeletons: Sequence[np.ndarray | None] | np.ndarray,
+    end: float,
+    window: int,
+    fps: float,
+    min_frames: int = 0,
+) -> Window | None:
+    """The `window` frames at `fps` that end at `end`: for each tick, the skeleton of the
+    nearest frame at or before it (ticks before the first frame are left out, so an early
+    window is shorter). None (nothing to classify) while fewer than min(min_frames, window)
+    frames show someone. `skeletons[i]` (None or zeros: nobody) was taken at `times[i]`."""
+    index = resample_index(np.asarray(times), end - np.arange(window - 1, -1, -1) / fps)
+    if not len(index):
+        return None
+    if isinstance(skeletons, np.ndarray):
+        frames = skeletons[index]
+    else:
+        frames = np.stack([EMPTY_FRAME if skeletons[i] is None else skeletons[i] for i in index])
+    seen = int(np.count_nonzero(frames.reshape(len(frames), -1).any(axis=1)))
+    if seen < min(min_frames, window):
+        return None
+    return Window(frames, float(times[index[0]]), float(end), seen)
+
+
+class WindowCutter:
+    """A stream's recent frames, and every `stride` frames the window that ends at the newest
+    one (cut_window): the streaming classifier's and stream_windows' windows. A window that is
+    not taken (too few frames with a person, or the model busy) is due again on the next frame.
+    """
+
+    def __init__(self, window: int, stride: int, fps: float, min_frames: int) -> None:
+        self.window, self.stride, self.fps, self.min_frames = window, stride, fps, min_frames
+        self._frames: deque[tuple[float, np.ndarray | None]] = deque()
+        self._since = 0  # frames added since the last window taken
+
+    def add(self, skeleton: np.ndarray | None, timestamp: float) -> None:
+        """One frame's (3, 25, 2) skeleton (None or zeros: nobody); frames older than a window
+        are forgotten."""
+        if skeleton is not None and not np.any(skeleton):
+            skeleton = None
+        self._frames.append((float(timestamp), skeleton))
+        horizon = timestamp - (self.window + 1) / self.fps
+        while self._frames and self._frames[0][0] < horizon:
+            self._frames.popleft()
+        self._since += 1
+
+    @property
+    def due(self) -> bool:
+        """Whether `stride` frames came since the last window taken."""
+        return self._since >= self.stride
+
+    @property
+    def pending(self) -> bool:
+        """Whether frames came since the last window taken (the end of a source)."""
+        return self._since > 0 and bool(self._frames)
+
+    def cut(self) -> Window | None:
+        """The window ending at the newest frame, or None while too few frames show someone."""
+        if not self._frames:
+            return None
+        times = np.array([t for t, _ in self._frames])
+        skeletons = [s for _, s in self._frames]
+        return cut_window(times, skeletons, times[-1], self.window, self.fps, self.min_frames)
+
+    def taken(self) -> None:
+        """The window just cut is classified: the next is due `stride` frames from now."""
+        self._since = 0
+
+    def clear(self) -> None:
+        """Forget every frame (a new source)."""
+        self._frames.clear()
+        self._since = 0
+
+
+def stream_windows(
+    skeletons: np.ndarray,
+    window: int,
+    stride: int,
+    min_frames: int,
+    fps: float = FPS,
+    times: np.ndarray | None = None,
+) -> Iterator[Window]:
+    """The windows a live classifier that keeps up takes of a (T, 3, 25, 2) clip taken at
+    `times` (default: one frame every 1/fps s), in order."""
+    times = np.arange(len(skeletons)) / fps if times is None else times
+    cutter = WindowCutter(window, stride, fps, min_frames)
+    for stamp, skeleton in zip(times, skeletons):
+        cutter.add(skeleton, stamp)
+        if cutter.due and (cut := cutter.cut()) is not None:
+            cutter.taken()
+            yield cut
+
+
+def clip_windows(
+    skeleton: np.ndarray, window: int, stride: int, min_frames: int, fps: float = FPS
+) -> list[tuple[int, np.ndarray]]:
+    """(start, frames) training windows of a clip's (T, 3, 25, 2) skeletons at `fps`: `window`
+    frames starting every `stride` (the last one ends with the clip), or the whole of a shorter
+    clip; windows with fewer than `min_frames` frames showing someone are left out."""
+    length = len(skeleton)
+    starts = list(range(0, max(length - window, 0) + 1, stride))
+    if length > window and starts[-1] != length - window:
+        starts.append(length - window)
+    times = np.arange(length) / fps
+    out = []
+    for start in starts:
+        last = min(start + window, length) - 1
+        cut = cut_window(times, skeleton, times[last], window, fps, min_frames)
+        if cut is not None:
+            out.append((start, cut.frames))
+    return out
+
+
+@dataclass
+class Member:
+    """A network that votes with the model (ClassifierSettings.ensemble): its name, its input
+    stream, and the index of each of the model's classes among its outputs."""
+
+    name: str
+    model: torch.nn.Module
+    stream: str
+    outputs: np.ndarray
+
+
+class WindowClassifier:
+    """A (T, 3, 25, 2) window -> the model's class probabilities, with the test-time options.
+
+    The window is filled to `pad_to` frames as training filled its samples (0: as it is);
+    `runtime` computes the logits (torch or onnx, model.runtime; `looped`: a looped window on
+    its own frames). With `either_hand` each network also classifies the window's mirror image
+    and the two are averaged, so that a left-handed action reads as the right-handed one.
+    `members` vote too: the probabilities of all are averaged, each restricted to the model's
+    classes and renormalised. Logits are divided by `temperature` before the softmax.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        pad_to: int,
+        either_hand: bool = False,
+        temperature: float = 1.0,
+        members: Sequence[Member] = (),
+        runtime: str = "torch",
+        device: str | torch.device = "cpu",
+        looped: bool = True,
+    ) -> None:
+        device = torch.device(device)
+        self.pad_to, self.either_hand, self.temperature = pad_to, either_hand, temperature
+        self.stream: str = getattr(model, "stream", "joint")
+        self.class_names: list[str] | None = getattr(model, "class_names", None)
+        self.members = [m.name for m in members]
+        self._votes = [(make_runtime(model, runtime, device, looped), self.stream, None)] + [
+            (make_runtime(m.model, runtime, device, looped), m.stream, m.outputs) for m in members
+        ]
+
+    @property
+    def views(self) -> int:
+        """Network runs a window costs: one per network, twice with either_hand."""
+        return len(self._votes) * (2 if self.either_hand else 1)
+
+    @torch.no_grad()
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """The window's class probabilities (num_class,), summing to 1."""
+        inputs: dict[str, np.ndarray] = {}
+        votes = []
+        for logits, stream, outputs in self._votes:
+            if stream not in inputs:
+                inputs[stream] = prepare_window(frames, self.pad_to, stream)
+            x = inputs[stream]
+            views = (x, mirror(x)) if self.either_hand else (x,)
+            probs = np.mean([softmax(logits(view) / self.temperature) for view in views], axis=0)
+            if outputs is not None:
+                probs = probs[outputs]
+                probs = probs / max(float(probs.sum()), 1e-12)
+            votes.append(probs)
+        return np.mean(votes, axis=0)

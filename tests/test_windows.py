@@ -1,0 +1,91 @@
+"""pipeline.windows: the one window cutter and the one window classifier, as the streaming
+classifier, own-action training and the benchmarks use them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_pipeline import FakeModel, skeleton
+
+from pipeline import (
+    StreamingClassifier,
+    WindowClassifier,
+    clip_windows,
+    cut_window,
+    stream_windows,
+)
+from pipeline.classifier import ClassifierSettings
+
+
+def clip(count: int, empty_until: int = 0) -> np.ndarray:
+    """(count, 3, 25, 2) person-like frames, nobody in the first `empty_until`."""
+    frames = np.stack([skeleton(i) for i in range(count)])
+    frames[:empty_until] = 0
+    return frames
+
+
+def test_stream_windows_are_the_streaming_classifiers_windows():
+    """Replaying a clip gives the windows a (foreground) streaming classifier classifies: the
+    same ends, starts, frames with a person and class probabilities."""
+    frames = clip(70, empty_until=10)
+    settings = ClassifierSettings(
+        window=24, stride=6, min_frames=8, pad_to=0, either_hand=True, temperature=2.0
+    )
+    model = FakeModel()
+    classifier = StreamingClassifier(model, settings, device="cpu", runtime="torch")
+    predictions = [p for i, f in enumerate(frames) if (p := classifier.push(f, i / 30))]
+    windows = list(stream_windows(frames, 24, 6, 8, fps=30.0))
+    assert [(p.start, p.timestamp, p.frames) for p in predictions] == [
+        (w.start, w.end, w.seen) for w in windows
+    ]
+    assert windows[0].end == pytest.approx(17 / 30)  # 8 frames with a person, then due
+    classify = WindowClassifier(model, pad_to=0, either_hand=True, temperature=2.0)
+    for prediction, window in zip(predictions, windows):
+        np.testing.assert_allclose(classify(window.frames), prediction.raw_probs, atol=1e-6)
+
+
+def test_a_slower_camera_is_resampled_to_the_models_rate():
+    """A 15 fps stream cut at 30 fps repeats each frame (the nearest earlier one); ticks
+    before the first frame are left out; an empty window is None with min_frames."""
+    frames = clip(10)
+    times = np.arange(10) / 15.0
+    window = cut_window(times, frames, times[-1], 8, 30.0)
+    assert window.frames.shape == (8, 3, 25, 2) and window.seen == 8
+    np.testing.assert_array_equal(window.frames, frames[[5, 6, 6, 7, 7, 8, 8, 9]])
+    early = cut_window(times, frames, times[1], 8, 30.0)
+    assert len(early.frames) == 3 and early.start == 0.0  # frames 0, 0, 1
+    nobody = [None] * 10
+    assert cut_window(times, nobody, times[-1], 8, 30.0, min_frames=4) is None
+    assert cut_window(times, nobody, times[-1], 8, 30.0).seen == 0
+
+
+def test_training_windows_are_cut_by_the_same_cutter():
+    """clip_windows' frames are cut_window's at each training window's end."""
+    frames = clip(50, empty_until=5)
+    times = np.arange(50) / 30.0
+    for start, window in clip_windows(frames, 16, 10, 8, fps=30.0):
+        end = min(start + 16, 50) - 1
+        np.testing.assert_array_equal(
+            window, cut_window(times, frames, times[end], 16, 30.0).frames
+        )
+    assert [s for s, _ in clip_windows(frames, 16, 10, 8)] == [0, 10, 20, 30, 34]
+
+
+def test_one_cutter_and_one_window_classifier_in_the_code():
+    """Outside pipeline/, nothing resamples a window or takes a mirror-image vote itself: the
+    window stage has one home (pipeline/windows.py)."""
+    from shared_paths import REPO_ROOT
+
+    resamples, mirrors = [], []
+    for path in sorted(REPO_ROOT.glob("*/**/*.py")):
+        part = path.relative_to(REPO_ROOT).parts[0]
+        if part in ("tests", ".venv", "venv") or part.startswith("."):
+            continue
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(REPO_ROOT).as_posix()
+        if "resample_index(" in text:
+            resamples.append(name)
+        if "import mirror" in text or "preprocess.mirror" in text or ", mirror," in text:
+            mirrors.append(name)
+    assert resamples == ["pipeline/resampling.py", "pipeline/windows.py"]
+    assert mirrors == ["pipeline/windows.py"]
