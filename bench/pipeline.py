@@ -152,7 +152,7 @@ def _bench_live_classifier(frames: np.ndarray) -> dict[str, float]:
 
 def bench_classify_video(video: Path) -> float:
     """End-to-end frames per second of app.classify_video on `video` (default settings)."""
-    from app.classify_video import classify_video, video_pipeline
+    from app.video_run import classify_video, video_pipeline
     from pipeline import load_settings
 
     pipeline = video_pipeline(load_settings())
@@ -372,7 +372,7 @@ def _windows(sample: np.ndarray, window: int, step: int, rate: int) -> list[np.n
 def _study_samples(weights: str) -> tuple[list[np.ndarray], list[str]]:
     """The non-empty NTU fixture samples (synthetic Kinect skeletons) and the skeleton the
     pipeline extracts from the fixture video (real motion, two people), as (3, 300, 25, 2)."""
-    from app.classify_video import classify_video, video_pipeline
+    from app.video_run import classify_video, video_pipeline
     from pipeline import load_settings
 
     data = np.load(PREPROCESSING)
