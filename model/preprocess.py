@@ -127,6 +127,16 @@ def mirror(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def rotate_upright(x: np.ndarray, degrees: float) -> np.ndarray:
+    """Normalised (..., 3, T, 25, M) data turned by `degrees` about the body's upright axis
+    (z: normalisation stands the spine along it), as if the camera stood that much to the side.
+    Linear, so it applies to every stream alike (bones and motion are differences of joints)."""
+    theta = np.radians(degrees)
+    c, s = np.cos(theta), np.sin(theta)
+    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=x.dtype)
+    return np.einsum("ij,...jtvm->...itvm", turn, x)
+
+
 def to_bone(x: np.ndarray) -> np.ndarray:
     """Bone stream of (..., 3, T, 25, M) joints: joint[child] - joint[parent] for each bone."""
     bone = np.zeros_like(x)

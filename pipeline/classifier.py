@@ -24,6 +24,7 @@ from .resampling import window_motion
 from .windows import Member, Window, WindowClassifier, WindowCutter
 
 MAX_BACKLOG = 4  # windows queued for the model at most when none may be dropped (a video)
+MAX_ROTATIONS = 8  # test-time turns of a window at most (each one more network run)
 
 
 @dataclass
@@ -43,6 +44,10 @@ class ClassifierSettings:
     # also classify each window's mirror image and average, so that left- and right-handed
     # actions read alike (twice the model's work)
     either_hand: bool = True
+    # also classify each window turned by these angles (degrees) about the body's upright axis
+    # and average, as if seen by cameras beside this one (one more network run a window each;
+    # on the real set [-15, 15] gained nothing: docs/accuracy.md)
+    rotations: list[float] = field(default_factory=list)
     # the logits are divided by this before the softmax: above 1, probabilities that mean what
     # they say on real people (python -m bench.real_set --calibrate fits it); None: the
     # checkpoint's calibrated one from the registry (3 for the NTU-60 pair), else 1
@@ -65,6 +70,17 @@ class ClassifierSettings:
             raise UserError(
                 f"bad classifier settings: fps={self.fps!r}, smoothing={self.smoothing!r} and "
                 f"temperature={self.temperature!r} must be numbers"
+            )
+        if (
+            not isinstance(self.rotations, list)
+            or len(self.rotations) > MAX_ROTATIONS
+            or not all(
+                isinstance(angle, (int, float)) and -90 <= angle <= 90 for angle in self.rotations
+            )
+        ):
+            raise UserError(
+                f"bad classifier settings: rotations={self.rotations!r} must be a list of at most "
+                f"{MAX_ROTATIONS} angles in degrees, each in [-90, 90]"
             )
         if not isinstance(self.ensemble, list) or not all(
             isinstance(name, str) and name for name in self.ensemble
@@ -129,6 +145,7 @@ class StreamingClassifier:
             model,
             pad_to=settings.pad_to,
             either_hand=settings.either_hand,
+            rotations=settings.rotations,
             temperature=self.temperature,
             members=members,
             runtime=runtime,

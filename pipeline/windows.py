@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.preprocess import mirror, prepare_window
+from model.preprocess import mirror, prepare_window, rotate_upright
 from model.runtime import make_runtime
 from ntu.joints import NUM_BODIES, NUM_JOINTS
 from ntu.recording import FPS
@@ -175,6 +175,8 @@ class WindowClassifier:
     `runtime` computes the logits (torch or onnx, model.runtime; `looped`: a looped window on
     its own frames). With `either_hand` each network also classifies the window's mirror image
     and the two are averaged, so that a left-handed action reads as the right-handed one.
+    With `rotations` (degrees) it also classifies the window turned by each angle about the
+    body's upright axis, and averages those too.
     `members` vote too: the probabilities of all are averaged, each restricted to the model's
     classes and renormalised. Logits are divided by `temperature` before the softmax.
     """
@@ -185,6 +187,7 @@ class WindowClassifier:
         *,
         pad_to: int,
         either_hand: bool = False,
+        rotations: Sequence[float] = (),
         temperature: float = 1.0,
         members: Sequence[Member] = (),
         runtime: str = "torch",
@@ -193,6 +196,7 @@ class WindowClassifier:
     ) -> None:
         device = torch.device(device)
         self.pad_to, self.either_hand, self.temperature = pad_to, either_hand, temperature
+        self.rotations = [float(angle) for angle in rotations if angle]
         self.stream: str = getattr(model, "stream", "joint")
         self.class_names: list[str] | None = getattr(model, "class_names", None)
         self.members = [m.name for m in members]
@@ -202,8 +206,9 @@ class WindowClassifier:
 
     @property
     def views(self) -> int:
-        """Network runs a window costs: one per network, twice with either_hand."""
-        return len(self._votes) * (2 if self.either_hand else 1)
+        """Network runs a window costs: one per network and view (the window, its mirror image
+        with either_hand, and each of those turned by each of `rotations`)."""
+        return len(self._votes) * (2 if self.either_hand else 1) * (1 + len(self.rotations))
 
     @torch.no_grad()
     def __call__(self, frames: np.ndarray) -> np.ndarray:
@@ -214,7 +219,8 @@ class WindowClassifier:
             if stream not in inputs:
                 inputs[stream] = prepare_window(frames, self.pad_to, stream)
             x = inputs[stream]
-            views = (x, mirror(x)) if self.either_hand else (x,)
+            views = [x, mirror(x)] if self.either_hand else [x]
+            views += [rotate_upright(view, angle) for angle in self.rotations for view in views]
             probs = np.mean([softmax(logits(view) / self.temperature) for view in views], axis=0)
             if outputs is not None:
                 probs = probs[outputs]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from test_pipeline import FakeModel, skeleton
 
 from pipeline import (
@@ -89,3 +90,49 @@ def test_one_cutter_and_one_window_classifier_in_the_code():
             mirrors.append(name)
     assert resamples == ["pipeline/resampling.py", "pipeline/windows.py"]
     assert mirrors == ["pipeline/windows.py"]
+
+
+def test_rotation_turns_about_the_upright_axis_only():
+    """rotate_upright by 90 degrees takes +x to +y and leaves z (the spine's axis) alone; it is
+    linear, so a bone stream turned equals the bones of the turned joints."""
+    from model.preprocess import make_stream, rotate_upright
+
+    x = np.random.default_rng(0).normal(size=(3, 6, 25, 2)).astype(np.float32)
+    turned = rotate_upright(x, 90.0)
+    np.testing.assert_allclose(turned[0], -x[1], atol=1e-6)
+    np.testing.assert_allclose(turned[1], x[0], atol=1e-6)
+    np.testing.assert_array_equal(turned[2], x[2])
+    np.testing.assert_allclose(
+        rotate_upright(make_stream(x, "bone"), 20.0),
+        make_stream(rotate_upright(x, 20.0), "bone"),
+        atol=1e-5,
+    )
+
+
+def test_rotations_are_averaged_views_of_each_window():
+    """With rotations, a window's probabilities are the mean of its views' (the window and its
+    mirror image, each as it is and turned by each angle); each angle costs one more run."""
+    from model.preprocess import mirror, prepare_window, rotate_upright
+    from pipeline.prediction import softmax
+
+    model = FakeModel()
+    frames = clip(20)
+    plain = WindowClassifier(model, pad_to=0, either_hand=True)
+    turned = WindowClassifier(model, pad_to=0, either_hand=True, rotations=[30, 0])
+    assert (plain.views, turned.views) == (2, 4)  # an angle of 0 is the window itself
+    x = prepare_window(frames, 0, "joint")
+    views = [x, mirror(x)]
+    views += [rotate_upright(v, 30) for v in views]
+    with torch.no_grad():
+        expected = np.mean([softmax(model(torch.from_numpy(v)[None])[0].numpy()) for v in views], 0)
+    np.testing.assert_allclose(turned(frames), expected, atol=1e-5)
+    assert not np.allclose(turned(frames), plain(frames), atol=1e-4)
+
+
+@pytest.mark.parametrize("rotations", [[120.0], "15", [0.0] * 9, ["a"]])
+def test_bad_rotations_are_refused_in_one_line(rotations):
+    from common.errors import UserError
+
+    with pytest.raises(UserError, match="rotations=") as caught:
+        ClassifierSettings(rotations=rotations)
+    assert "\n" not in str(caught.value)
