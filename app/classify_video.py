@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 import weights
 from common.cli import command_parser
@@ -35,6 +34,7 @@ from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.progress import progress_bar
 from common.settings import settings_to_dict
+from model.checkpoint import LoadedModel
 from pipeline import (
     FramePipeline,
     FrameResult,
@@ -125,9 +125,7 @@ def _window(prediction: Prediction, fps: float, class_names: list[str] | None) -
     return {**time_range(prediction, fps), "top5": top_k(prediction.probs, TOP, class_names)}
 
 
-def video_pipeline(
-    settings: PipelineSettings, model: torch.nn.Module | None = None
-) -> FramePipeline:
+def video_pipeline(settings: PipelineSettings, model: LoadedModel | None = None) -> FramePipeline:
     """The pipeline for recorded videos: the model works through every window in its own
     thread while pose runs on the next frames (two cores busy, no window skipped)."""
     return build_pipeline(settings, model, background=True, drop_late=False, keep_history=True)

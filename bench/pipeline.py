@@ -98,7 +98,7 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     from weights import load_model
 
     window = load_settings().classifier.window
-    model = load_model(weights)
+    model = load_model(weights).net
     frames = np.random.default_rng(0).normal(size=(window, 3, 25, 2)).astype(np.float32)
     out = {}
     for count in threads:
@@ -357,7 +357,7 @@ def window_study(
     from pipeline import prepare_window
     from weights import load_model
 
-    model = fuse_for_inference(load_model(weights))
+    model = fuse_for_inference(load_model(weights).net)
     samples, names = _study_samples(weights)
     with torch.no_grad():
         full = np.stack([normalize_sample(s) for s in samples])

@@ -16,6 +16,7 @@ import torch
 from common.errors import UserError
 from common.limits import MAX_PAD, MAX_WINDOW, check_size
 from common.smoothing import exponential_average
+from model.card import ModelCard
 from model.preprocess import mirror, prepare_window
 from model.runtime import make_runtime
 from ntu.joints import NUM_BODIES, NUM_JOINTS
@@ -36,7 +37,9 @@ class ClassifierSettings:
     window: int = 64  # frames (at `fps`) per prediction (see bench.real_set and --window-study)
     stride: int = 15  # pushed frames between predictions
     fps: float = FPS  # the rate the window is resampled to (NTU's)
-    pad_to: int = SAMPLE_LENGTH  # loop the window to this many frames as training did (0: none)
+    # loop the window to this many frames as training did (0: none); must be the model card's
+    # loop_to (a checkpoint whose card says otherwise is refused)
+    pad_to: int = SAMPLE_LENGTH
     # compute a looped window on its own frames (runtime torch; the same top-1 as unlooped:
     # python -m bench.looped_windows)
     looped: bool = True
@@ -89,13 +92,28 @@ class ClassifierSettings:
 
 @dataclass
 class Member:
-    """A network that votes with the model (ClassifierSettings.ensemble): its name, its input
-    stream, and the index of each of the model's classes among its outputs."""
+    """A network that votes with the model (ClassifierSettings.ensemble): its name, its model
+    card (its input stream), and the index of each of the model's classes among its outputs."""
 
     name: str
     model: torch.nn.Module
-    stream: str
+    card: ModelCard
     outputs: np.ndarray
+
+
+def check_fits(card: ModelCard, settings: ClassifierSettings, members: Sequence[Member]) -> None:
+    """Refuse, in one line, settings that fill or time windows otherwise than the model was
+    trained, and an ensemble member whose input differs from the model's."""
+    where = "the classifier settings"
+    card.require("the model", where, loop_to=settings.pad_to, fps=settings.fps)
+    card.require("the model", where, window=settings.window)
+    for member in members:
+        facts = ("loop_to", "fps", "skeleton_format")
+        card.require(
+            "the model",
+            f"ensemble member {member.name}",
+            **{key: getattr(member.card, key) for key in facts},
+        )
 
 
 class StreamingClassifier:
@@ -113,7 +131,8 @@ class StreamingClassifier:
     with its mirror image and the two predictions averaged, so that an action done with the left
     hand reads as the same action done with the right. `members` (Member: another network and
     where each of the model's classes is among its outputs) vote too: the probabilities of all
-    are averaged, each restricted to the model's classes.
+    are averaged, each restricted to the model's classes. `card` (the model's ModelCard) names
+    the classes and the stream; settings or a member it does not fit are refused in one line.
     """
 
     def __init__(
@@ -121,6 +140,7 @@ class StreamingClassifier:
         model: torch.nn.Module,
         settings: ClassifierSettings,
         *,
+        card: ModelCard,
         device: str | torch.device,
         runtime: str,
         background: bool = False,
@@ -128,12 +148,13 @@ class StreamingClassifier:
         keep_history: bool = False,
         members: Sequence[Member] = (),
     ) -> None:
-        self.model = model
+        check_fits(card, settings, members)
+        self.model, self.card = model, card
         self.settings = settings
         self.device = torch.device(device)
         self._logits = make_runtime(model, runtime, self.device, settings.looped)
-        self._votes = [(self._logits, getattr(model, "stream", "joint"), None)] + [
-            (make_runtime(m.model, runtime, self.device, settings.looped), m.stream, m.outputs)
+        self._votes = [(self._logits, card.stream, None)] + [
+            (make_runtime(m.model, runtime, self.device, settings.looped), m.card.stream, m.outputs)
             for m in members
         ]
         self.members = [m.name for m in members]
@@ -142,8 +163,8 @@ class StreamingClassifier:
         self.min_frames = settings.min_frames
         self.either_hand = settings.either_hand
         self.temperature = 1.0 if settings.temperature is None else settings.temperature
-        self.class_names: list[str] | None = getattr(model, "class_names", None)
-        self.stream: str = getattr(model, "stream", "joint")
+        self.class_names: list[str] = card.labels()
+        self.stream: str = card.stream
         self.latest: Prediction | None = None
         self._buffer: deque[tuple[float, np.ndarray | None]] = deque()
         self._since = 0

@@ -35,8 +35,10 @@ from common.errors import UserError, cli_entry, one_line
 from common.fileio import atomic_write, file_lock
 from common.limits import check_number
 from common.yaml_files import deep_merge, read_yaml
+from model.card import ModelCard
 from pipeline import ClassifierSettings, load_settings, prepare_window
 from pipeline.sources import list_videos
+from pose import SKELETON_FORMAT
 
 from .config import OWN_VIDEOS, TrainConfig, load_config
 from .few_shot import train_frozen
@@ -167,15 +169,35 @@ def make_split(
     return data
 
 
-def write_split(folder: Path, split: str, data: SplitData, window: int, stream: str) -> None:
-    """gendata's layout: `<split>_data_<stream>.npy` (N, 3, window, 25, 2), normalised as the live
-    classifier normalises a window (short clips looped to `window`), then the label file."""
+def write_split(folder: Path, split: str, data: SplitData, card: ModelCard) -> None:
+    """gendata's layout: `<split>_data_<stream>.npy` (N, 3, T, 25, 2), each window filled and
+    normalised as the live classifier does for a model of this card (looped to its `loop_to`
+    frames: prepare_window), then the label file."""
     folder.mkdir(parents=True, exist_ok=True)
-    array = np.stack([prepare_window(w, window, stream) for w in data.windows])
-    with atomic_write(data_file(folder, split, stream)) as tmp, open(tmp, "wb") as handle:
+    array = np.stack([prepare_window(w, card.loop_to, card.stream) for w in data.windows])
+    with atomic_write(data_file(folder, split, card.stream)) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
     with atomic_write(label_file(folder, split)) as tmp, open(tmp, "wb") as handle:
         pickle.dump((data.names, data.labels), handle)
+
+
+def own_card(config: TrainConfig, classifier: ClassifierSettings) -> ModelCard:
+    """The model card of a model of one's own actions: the live classifier's windows (its
+    length, fill and frame rate, which the base checkpoint's card must share) of skeletons made
+    by this pose path (pose.SKELETON_FORMAT)."""
+    if config.base_weights:
+        from weights import load_model
+
+        base = load_model(config.base_weights).card
+        where = "the pipeline's classifier settings"
+        base.require(f"base weights {config.base_weights}", where, loop_to=classifier.pad_to)
+        base.require(f"base weights {config.base_weights}", where, fps=classifier.fps)
+    return config.model_card(
+        window=classifier.window,
+        loop_to=classifier.pad_to,
+        fps=classifier.fps,
+        skeleton_format=SKELETON_FORMAT,
+    )
 
 
 def check_classes(split: str, labels: list[int], class_names: list[str]) -> None:
@@ -226,7 +248,10 @@ def train_head(
     check_classes("train", [label for label, _ in train_clips], class_names)
     if val_videos:
         check_classes("val", [label for label, _ in val_clips], class_names)
-    training = train_frozen(config, train_clips, classifier, feature_folder, on_clip, val_clips)
+    card = own_card(config, classifier)
+    training = train_frozen(
+        config, train_clips, classifier, feature_folder, on_clip, val_clips, card
+    )
     return training, unusable
 
 
@@ -351,18 +376,18 @@ def from_videos(
         )
         windows = {"train": training.pop("windows"), "val": training.pop("val_windows")}
     else:
-        window = classifier.window
-        stride = stride or max(1, window // 2)
+        stride = stride or max(1, classifier.window // 2)
+        card = own_card(config, classifier)
         splits = {}
         for split, group in (("train", train_videos), ("val", val_videos)):
             splits[split] = make_split(group, class_names, extraction, classifier, stride)
             check_classes(split, splits[split].labels, class_names)
-            write_split(work_dir / "data", split, splits[split], window, config.stream)
+            write_split(work_dir / "data", split, splits[split], card)
         config = dataclasses.replace(
             config, batch_size=min(config.batch_size, len(splits["train"].labels))
         )
         began = time.perf_counter()
-        state = train(config, resume=resume, on_epoch=on_epoch)
+        state = train(config, resume=resume, on_epoch=on_epoch, card=card)
         training = {
             "epochs": state.epoch,
             "seconds": round(time.perf_counter() - began, 1),
