@@ -15,7 +15,7 @@ from video_set_helpers import MOVES, moving_person, write_video_set
 
 from bench.few_shot import draw, sequence_of
 from common.errors import UserError
-from model import ModelConfig, ShiftGCN, load_model
+from model import ModelCard, ModelConfig, ShiftGCN, load_model
 from ntu.joints import joint
 from train import from_videos
 from train.few_shot import (
@@ -185,5 +185,6 @@ def test_the_feature_tap_gives_one_row_a_window_whatever_the_test_time_votes():
     torch.manual_seed(0)
     net = ShiftGCN(ModelConfig(num_class=3, **TINY_MODEL)).eval()
     settings = ClassifierSettings(window=16, stride=8, min_frames=4, either_hand=True)
-    arrays = FeatureTap(net, settings, torch.device("cpu")).clip(two_people(40))
+    card = ModelCard.known(3)
+    arrays = FeatureTap(net, card, settings, torch.device("cpu")).clip(two_people(40))
     assert len(arrays["features"]) == len(arrays["frames"]) == len(arrays["motion"]) > 1
