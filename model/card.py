@@ -174,12 +174,10 @@ class ModelCard:
 
     def require(self, checkpoint: str, where: str, **expected: Any) -> None:
         """Refuse, in one line, input that this card does not fit: each keyword names a card
-        field (stream, window, loop_to, fps, skeleton_format, num_class, class_names) and the
+        field (stream, loop_to, fps, skeleton_format, num_class, class_names) and the
         value `where` (a setting, a flag, a pipeline) would give the network."""
         for key, given in expected.items():
             wanted = getattr(self, key)
-            if key == "window" and wanted is None:
-                continue  # trained on whole recordings: any window
             if key == "class_names" and given is not None:
                 given = tuple(given)
             if key == "fps" and _is_number(given) and math.isclose(given, wanted):
@@ -193,7 +191,6 @@ class ModelCard:
 
 _HINTS = {
     "stream": "use a checkpoint of that stream, or give the pipeline the model's stream",
-    "window": "set classifier.window to the card's, or train again with this window",
     "loop_to": "set classifier.pad_to to the card's loop_to, or train again with this fill",
     "fps": "set classifier.fps to the card's, or train again at this rate",
     "skeleton_format": "train it again on skeletons of this version (python -m train.from_videos)",

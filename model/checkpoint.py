@@ -209,6 +209,9 @@ def save_checkpoint(
         "model_config": module.config.to_dict(),
         "state_dict": module.state_dict(),
         "card": card.to_dict(),
+        # what format shiftgcn-live/1 held before cards, for older versions of the program
+        "class_names": list(card.class_names) if card.class_names else None,
+        "stream": card.stream,
         **(extra or {}),
     }
     buffer = io.BytesIO()  # torch's own file writer turns a full disk into an opaque RuntimeError

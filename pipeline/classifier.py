@@ -103,16 +103,18 @@ class Member:
 
 def check_fits(card: ModelCard, settings: ClassifierSettings, members: Sequence[Member]) -> None:
     """Refuse, in one line, settings that fill or time windows otherwise than the model was
-    trained, and an ensemble member whose input differs from the model's."""
-    where = "the classifier settings"
+    trained, and an ensemble member whose input differs from the model's. (A window of another
+    length than the training windows is filled the same way: allowed.)"""
+    where = "the classifier section of the pipeline settings"
     card.require("the model", where, loop_to=settings.pad_to, fps=settings.fps)
-    card.require("the model", where, window=settings.window)
     for member in members:
-        facts = ("loop_to", "fps", "skeleton_format")
+        other = member.card
         card.require(
             "the model",
             f"ensemble member {member.name}",
-            **{key: getattr(member.card, key) for key in facts},
+            loop_to=other.loop_to,
+            fps=other.fps,
+            skeleton_format=other.skeleton_format,
         )
 
 

@@ -142,9 +142,10 @@ def streaming(
     if isinstance(model, LoadedModel):
         model, card = model
     else:
+        names = getattr(model, "class_names", None)
         card = ModelCard(
-            model.num_class,
-            getattr(model, "class_names", None),
+            len(names) if names else model.num_class,
+            names,
             getattr(model, "stream", "joint"),
             loop_to=chosen.pad_to,
             fps=chosen.fps,

@@ -192,11 +192,8 @@ def test_the_live_classifier_refuses_settings_and_members_its_card_does_not_fit(
         )
 
     classifier(settings).close()
-    for changes, key in (
-        ({"pad_to": 0}, "loop_to"),
-        ({"window": 64}, "window"),
-        ({"fps": 25}, "fps"),
-    ):
+    classifier(dataclasses.replace(settings, window=64)).close()  # filled alike: allowed
+    for changes, key in (({"pad_to": 0}, "loop_to"), ({"fps": 25}, "fps")):
         with pytest.raises(UserError, match=f"trained with {key}") as err:
             classifier(dataclasses.replace(settings, **changes))
         assert "its model card" in one_line(err)

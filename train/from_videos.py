@@ -189,7 +189,7 @@ def own_card(config: TrainConfig, classifier: ClassifierSettings) -> ModelCard:
         from weights import load_model
 
         base = load_model(config.base_weights).card
-        where = "the pipeline's classifier settings"
+        where = "the classifier section of the pipeline settings"
         base.require(f"base weights {config.base_weights}", where, loop_to=classifier.pad_to)
         base.require(f"base weights {config.base_weights}", where, fps=classifier.fps)
     return config.model_card(
