@@ -145,31 +145,32 @@ class ModelCard:
 
     def fill(self) -> str:
         """How a short window is filled, in words."""
-        return f"looped to {self.loop_to} frames" if self.loop_to else "as it is (not looped)"
+        return f"looped to {self.loop_to} frames" if self.loop_to else "as they are (not looped)"
 
     def origin(self) -> str:
-        """Where the checkpoint came from, in words."""
-        what = " ".join(p for p in (self.dataset, self.benchmark) if p)
-        if self.source == "fine-tuned":
-            text = f"fine-tuned on {what or 'own data'}" + (
-                f" from {self.base}" if self.base else ""
-            )
-        elif self.source == "released":
-            text = f"released ({what})" if what else "released"
+        """Where the checkpoint came from and its accuracy, in words ('' when unknown)."""
+        data = " ".join(p for p in (self.dataset, self.benchmark) if p)
+        if self.source == "released":
+            text = f"{self.dataset.upper()} {self.benchmark}".strip() or "released"
+        elif self.source == "fine-tuned":
+            text = f"fine-tuned on {data or 'own data'}"
+            text += f" from {self.base}" if self.base else ""
+        elif self.source == "trained":
+            text = f"trained on {data}" if data else "trained"
         else:
-            text = f"{self.source}{' on ' + what if what else ''}"
+            return ""
         if self.accuracy is not None:
-            text += f", {self.accuracy:.1f} % top-1"
+            reported = " reported" if self.source == "released" else ""
+            text += f" · top-1 {self.accuracy:.1f} %{reported}"
         return text
 
     def summary(self) -> list[str]:
-        """The card's key facts, a few short lines (the GUI's model panel, the CLI)."""
-        window = f"{self.window}-frame windows" if self.window else "windows of any length"
-        return [
+        """The card's key facts, a few short lines (the GUI's model panel)."""
+        trained = f" (trained on {self.window}-frame windows)" if self.window else ""
+        return [line for line in [self.origin()] if line] + [
             f"{self.num_class} classes · {self.stream} stream",
-            f"{window} at {self.fps:g} fps, {self.fill()}",
+            f"windows {self.fill()} at {self.fps:g} fps{trained}",
             f"skeletons: {self.skeleton_format} ({self.mirror})",
-            self.origin(),
         ]
 
     def require(self, checkpoint: str, where: str, **expected: Any) -> None:

@@ -123,7 +123,7 @@ def test_a_fine_tuned_own_actions_checkpoint_loads_with_its_card(tmp_path):
     save_checkpoint(path, ShiftGCN(config.model_config()), card)
     net, loaded = load_model(path)
     assert loaded == card and not hasattr(net, "class_names") and not hasattr(net, "stream")
-    assert "fine-tuned on videos from base.pt, 83.3 % top-1" in loaded.summary()
+    assert "fine-tuned on videos from base.pt · top-1 83.3 %" in loaded.summary()
 
 
 def test_the_released_checkpoints_cards_come_from_the_registry():
@@ -133,7 +133,7 @@ def test_the_released_checkpoints_cards_come_from_the_registry():
     assert card.accuracy == 87.8 and card.labels() == class_names("ntu60")
     assert (card.window, card.loop_to, card.fps) == (None, 300, 30.0)
     assert card.skeleton_format == KINECT_SKELETONS and card.stream == "joint"
-    assert "released (ntu60 xsub), 87.8 % top-1" in card.summary()
+    assert "NTU60 xsub · top-1 87.8 % reported" in card.summary()
 
 
 def test_a_released_file_loads_with_its_card_by_name_and_by_path():
@@ -239,7 +239,7 @@ def test_the_gui_model_panel_shows_the_cards_key_facts():
     )
     text = describe_model("ntu60-xsub-joint", SimpleNamespace(classifier=classifier))
     assert "60 classes · joint stream" in text and "looped to 300 frames" in text
-    assert "released (ntu60 xsub), 87.8 % top-1" in text
+    assert "NTU60 xsub · top-1 87.8 % reported" in text
 
 
 # ---------------------------------------------------------------- one fill, live and training
