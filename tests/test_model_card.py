@@ -179,6 +179,10 @@ def test_own_training_data_refuses_a_base_filled_otherwise(tmp_path):
         own_card(config, ClassifierSettings())
     assert "classifier.pad_to" in one_line(err)
     assert own_card(config, ClassifierSettings(pad_to=0)).loop_to == 0
+    bone = tmp_path / "bone.pt"
+    save_plain(bone, net, stream="bone")
+    with pytest.raises(UserError, match="stream 'bone' .* the training config gives 'joint'"):
+        own_card(own_config(tmp_path, base_weights=str(bone)), ClassifierSettings())
 
 
 def test_the_live_classifier_refuses_settings_and_members_its_card_does_not_fit():

@@ -183,15 +183,15 @@ def write_split(folder: Path, split: str, data: SplitData, card: ModelCard) -> N
 
 def own_card(config: TrainConfig, classifier: ClassifierSettings) -> ModelCard:
     """The model card of a model of one's own actions: the live classifier's windows (its
-    length, fill and frame rate, which the base checkpoint's card must share) of skeletons made
-    by this pose path (pose.SKELETON_FORMAT)."""
+    length, fill and frame rate, which the base checkpoint's card must share, as its stream the
+    config's) of skeletons made by this pose path (pose.SKELETON_FORMAT)."""
     if config.base_weights:
         from weights import load_model
 
-        base = load_model(config.base_weights).card
+        base, name = load_model(config.base_weights).card, f"base weights {config.base_weights}"
         where = "the classifier section of the pipeline settings"
-        base.require(f"base weights {config.base_weights}", where, loop_to=classifier.pad_to)
-        base.require(f"base weights {config.base_weights}", where, fps=classifier.fps)
+        base.require(name, where, loop_to=classifier.pad_to, fps=classifier.fps)
+        base.require(name, "the training config", stream=config.stream)
     return config.model_card(
         window=classifier.window,
         loop_to=classifier.pad_to,
@@ -225,9 +225,10 @@ def train_head(
     classifier: ClassifierSettings,
     feature_folder: Path,
     on_clip: Callable[[int, int], None] | None,
+    card: ModelCard,
 ) -> tuple[dict[str, Any], list[Path]]:
-    """The frozen recipe (train.few_shot) on the clips of both splits: the training figures and
-    the videos without a person in min_frames frames."""
+    """The frozen recipe (train.few_shot) on the clips of both splits, best.pt with `card`: the
+    training figures and the videos without a person in min_frames frames."""
     class_names = list(config.class_names or [])
     unusable: list[Path] = []
 
@@ -248,7 +249,6 @@ def train_head(
     check_classes("train", [label for label, _ in train_clips], class_names)
     if val_videos:
         check_classes("val", [label for label, _ in val_clips], class_names)
-    card = own_card(config, classifier)
     training = train_frozen(
         config, train_clips, classifier, feature_folder, on_clip, val_clips, card
     )
@@ -367,17 +367,17 @@ def from_videos(
             )
     else:
         train_videos, val_videos = classes, val_classes
+    card = own_card(config, classifier)  # a base that does not fit fails before training
     if config.recipe == "frozen":  # every clip learns unless --val names others
         if val is None:
             train_videos, val_videos, held_out = classes, {}, False
         features = Path(cache_dir or work_dir / "skeletons") / FEATURES
         training, unusable = train_head(
-            config, train_videos, val_videos, extraction, classifier, features, on_clip
+            config, train_videos, val_videos, extraction, classifier, features, on_clip, card
         )
         windows = {"train": training.pop("windows"), "val": training.pop("val_windows")}
     else:
         stride = stride or max(1, classifier.window // 2)
-        card = own_card(config, classifier)
         splits = {}
         for split, group in (("train", train_videos), ("val", val_videos)):
             splits[split] = make_split(group, class_names, extraction, classifier, stride)
