@@ -173,37 +173,30 @@ class ModelCard:
             f"skeletons: {self.skeleton_format} ({self.mirror})",
         ]
 
-    def require(self, checkpoint: str, where: str, **expected: Any) -> None:
+    def require(
+        self, checkpoint: str, where: str, *, hint: str | None = None, **expected: Any
+    ) -> None:
         """Refuse, in one line, input that this card does not fit: each keyword names a card
-        field (stream, loop_to, fps, skeleton_format, num_class, class_names) and the
-        value `where` (a setting, a flag, a pipeline) would give the network."""
+        field (stream, loop_to, fps, skeleton_format) and the value `where` (a setting, a
+        pipeline, an ensemble member) would give the network; `hint` replaces the field's
+        usual what-to-do."""
         for key, given in expected.items():
             wanted = getattr(self, key)
-            if key == "class_names" and given is not None:
-                given = tuple(given)
             if key == "fps" and _is_number(given) and math.isclose(given, wanted):
                 continue
             if given != wanted:
                 raise UserError(
-                    f"{checkpoint} was trained with {key} {_shown(wanted)} (its model card) but "
-                    f"{where} gives {_shown(given)}; {_HINTS.get(key, 'use a matching checkpoint')}"
+                    f"{checkpoint} was trained with {key} {excerpt(wanted)} (its model card) but "
+                    f"{where} gives {excerpt(given)}; {hint or _HINTS[key]}"
                 )
 
 
-_HINTS = {
-    "stream": "use a checkpoint of that stream, or give the pipeline the model's stream",
+_HINTS = {  # what to do when a field does not fit
+    "stream": "use a base checkpoint of that stream, or set the config's stream to the card's",
     "loop_to": "set classifier.pad_to to the card's loop_to, or train again with this fill",
     "fps": "set classifier.fps to the card's, or train again at this rate",
     "skeleton_format": "train it again on skeletons of this version (python -m train.from_videos)",
-    "num_class": "use a checkpoint of that class count",
-    "class_names": "use checkpoints that name the same classes",
 }
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, tuple):
-        return f"{len(value)} class names ({excerpt(', '.join(map(str, value)))})"
-    return excerpt(value)
 
 
 def _is_int(value: Any) -> bool:

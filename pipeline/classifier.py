@@ -112,6 +112,7 @@ def check_fits(card: ModelCard, settings: ClassifierSettings, members: Sequence[
         card.require(
             "the model",
             f"ensemble member {member.name}",
+            hint="leave that member out of classifier.ensemble",
             loop_to=other.loop_to,
             fps=other.fps,
             skeleton_format=other.skeleton_format,

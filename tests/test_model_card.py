@@ -203,7 +203,7 @@ def test_the_live_classifier_refuses_settings_and_members_its_card_does_not_fit(
         assert "its model card" in one_line(err)
     other = dataclasses.replace(ModelCard.known(60), loop_to=0)
     member = Member("other.pt", Recorder(60), other, np.array([0, 1]))
-    with pytest.raises(UserError, match="ensemble member other.pt") as err:
+    with pytest.raises(UserError, match="member other.pt gives 0; leave that member out") as err:
         classifier(settings, [member])
     one_line(err)
 
