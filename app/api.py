@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from common.device import select_device
 from common.errors import UserError
+from model.checkpoint import LoadedModel
 from pipeline import (
     FramePipeline,
     FrameResult,
@@ -100,7 +100,7 @@ class Recognizer:
     from PipelineSettings (see `load`). One source at a time; not thread-safe."""
 
     def __init__(
-        self, settings: PipelineSettings, model: torch.nn.Module | None = None, live: bool = False
+        self, settings: PipelineSettings, model: LoadedModel | None = None, live: bool = False
     ) -> None:
         self.settings = settings
         self.model = model or load_model(
@@ -139,8 +139,7 @@ class Recognizer:
     @property
     def class_names(self) -> list[str]:
         """The checkpoint's class labels, in index order."""
-        names = getattr(self.model, "class_names", None)
-        return list(names) if names else [f"class {i}" for i in range(self.model.num_class)]
+        return self.model.card.labels()
 
     @property
     def pipeline(self) -> FramePipeline:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from common.errors import UserError
 from common.progress import progress_bar
+from model.checkpoint import LoadedModel
 from pipeline import (
     FramePipeline,
     FrameResult,
@@ -29,9 +29,7 @@ from .annotate import Drawing, write_annotated
 from .video_result import TOP, VideoResult, Window, merge_windows
 
 
-def video_pipeline(
-    settings: PipelineSettings, model: torch.nn.Module | None = None
-) -> FramePipeline:
+def video_pipeline(settings: PipelineSettings, model: LoadedModel | None = None) -> FramePipeline:
     """The pipeline for recorded videos: the model works through every window in its own
     thread while pose runs on the next frames (two cores busy, no window skipped)."""
     return build_pipeline(settings, model, background=True, drop_late=False, keep_history=True)

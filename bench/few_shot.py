@@ -110,16 +110,21 @@ def test_top1(
     extraction: Extraction,
 ) -> tuple[float, list[dict[str, Any]]]:
     """Top-1 of the held-out clips with a trained checkpoint, and each clip's answer."""
-    model = load_model(weights)
+    model, card = load_model(weights)
     classifier = StreamingClassifier(
-        model, pipeline.classifier, device="cpu", runtime=pipeline.runtime, keep_history=True
+        model,
+        pipeline.classifier,
+        card=card,
+        device="cpu",
+        runtime=pipeline.runtime,
+        keep_history=True,
     )
     answers = []
     for name, path in tests:
         index = classify_clip(
             classifier, extraction.skeletons[path].skeleton, pipeline.classifier.fps
         )
-        said = model.class_names[index] if index >= 0 else None
+        said = card.labels()[index] if index >= 0 else None
         answers.append({"clip": f"{name}/{path.name}", "said": said, "right": said == name})
     classifier.close()
     return float(np.mean([a["right"] for a in answers])), answers

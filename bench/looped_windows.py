@@ -40,14 +40,16 @@ def video_skeleton(path: Path) -> np.ndarray:
     return np.moveaxis(skeleton, 1, 0)
 
 
-def compare(net: torch.nn.Module, windows: list[np.ndarray], pad_to: int) -> dict[str, float]:
+def compare(
+    net: torch.nn.Module, windows: list[np.ndarray], pad_to: int, stream: str
+) -> dict[str, float]:
     """Full and looped logits of each window: differences, agreement and time per window."""
     from model.preprocess import loop_period
     from pipeline import prepare_window
 
     diffs, prob_diffs, margins, agree, looped, full_s, loop_s = [], [], [], 0, 0, [], []
     for frames in windows:
-        x = prepare_window(frames, pad_to, net.stream)
+        x = prepare_window(frames, pad_to, stream)
         period = loop_period(x, net.config.temporal_reduction)
         with torch.no_grad():
             began = time.perf_counter()
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{settings.pad_to}; {args.threads} torch thread(s)"
     )
     for weights in args.weights:
-        net = fuse_for_inference(load_model(weights))
+        loaded, card = load_model(weights)
+        net = fuse_for_inference(loaded)
         for name, frames in skeletons.items():
             windows = [
                 w.frames
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                     frames, settings.window, settings.stride, settings.min_frames, settings.fps
                 )
             ]
-            r = compare(net, windows, settings.pad_to)
+            r = compare(net, windows, card.loop_to, card.stream)
             margins = ", ".join(f"{m:.3f}" for m in r["disagreement_margins"]) or "-"
             print(
                 f"{weights} {name}: {r['looped']}/{r['windows']} windows loop exactly; top-1 "

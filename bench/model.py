@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda"
         else f"CPU, {torch.get_num_threads()} threads"
     )
-    shift_gcn = ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights)
+    shift_gcn = (
+        ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights).net
+    )
     print(f"device: {name}; torch {torch.__version__}; Shift-GCN weights: {args.weights}")
     print(
         f"{'network':10} {'runtime':8} {'batch':>5} {'frames':>6} {'latency ms':>12} "

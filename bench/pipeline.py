@@ -102,7 +102,7 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
     from weights import load_model
 
     window = load_settings().classifier.window
-    model = load_model(weights)
+    model = load_model(weights).net
     frames = np.random.default_rng(0).normal(size=(window, 3, 25, 2)).astype(np.float32)
     out = {}
     for count in threads:
@@ -395,7 +395,8 @@ def window_study(
     from pipeline import WindowClassifier
     from weights import load_model
 
-    model = fuse_for_inference(load_model(weights))
+    loaded = load_model(weights)
+    model, card = fuse_for_inference(loaded.net), loaded.card
     samples, names = _study_samples(weights)
     with torch.no_grad():
         full = np.stack([normalize_sample(s) for s in samples])
@@ -416,7 +417,7 @@ def window_study(
     for window, pad, rate in settings:
         agree = total = videos = part_agree = part_total = 0
         spent = 0.0
-        classify = WindowClassifier(model, pad_to=pad, looped=False)  # in full, one view
+        classify = WindowClassifier(model, card=card, pad_to=pad, looped=False)  # in full, one view
         for sample, ref in zip(samples, reference):
             windows = _windows(sample, window, step, rate)
             began = time.perf_counter()

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--{flag} {getattr(args, flag)}: give a positive number")
     if args.threads:
         torch.set_num_threads(args.threads)
-    net = ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights)
+    net = ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights).net
     fused = fuse_for_inference(net.cpu())
     x = torch.randn(args.batch, 3, args.frames, NUM_JOINTS, NUM_BODIES)
     x[..., args.bodies :] = 0  # an empty body slot, as for one person in view

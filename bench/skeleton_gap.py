@@ -23,16 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from common.cli import add_weights_flag, command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
 from common.progress import progress_bar
+from model.checkpoint import LoadedModel
 from ntu.joints import BONES, EDGES, JOINT_NAMES, joint
 from pose import Person
 
@@ -212,14 +212,17 @@ def bone_ratios(pose: np.ndarray, kinect: np.ndarray) -> dict[str, float]:
     return ratios
 
 
-def top5(model: torch.nn.Module, frames: np.ndarray, either_hand: bool = False) -> list[dict]:
-    """The classifier's five likeliest classes for the whole clip looped to 300 frames (averaged
-    with its mirror image's with `either_hand`), computed in full (no loop on its own frames)."""
-    from ntu.recording import SAMPLE_LENGTH
+def top5(model: LoadedModel, frames: np.ndarray, either_hand: bool = False) -> list[dict]:
+    """The classifier's (a network and its card) five likeliest classes for the whole clip
+    filled as its card says (looped to 300 frames; averaged with its mirror image's with
+    `either_hand`), computed in full (no loop on its own frames)."""
     from pipeline import WindowClassifier, top_k
 
-    classify = WindowClassifier(model, pad_to=SAMPLE_LENGTH, either_hand=either_hand, looped=False)
-    return top_k(classify(frames), 5, model.class_names)
+    card = model.card
+    classify = WindowClassifier(
+        model.net, card=card, pad_to=card.loop_to, either_hand=either_hand, looped=False
+    )
+    return top_k(classify(frames), 5, card.labels())
 
 
 def with_kinect_joints(pose: np.ndarray, kinect: np.ndarray, names: list[str]) -> np.ndarray:
@@ -236,7 +239,7 @@ def with_kinect_joints(pose: np.ndarray, kinect: np.ndarray, names: list[str]) -
 def measure(
     people: list[tuple[float, list[Person]]],
     skeleton: str | os.PathLike,
-    model: torch.nn.Module,
+    model: LoadedModel,
     mirror: bool,
 ) -> Gap:
     """Compare the pose path's skeletons of a video's detected people with the Kinect skeleton
@@ -362,9 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline import load_settings
     from weights import load_model
 
-    net = fuse_for_inference(load_model(args.weights or load_settings().weights_name()))
+    loaded = load_model(args.weights or load_settings().weights_name())
+    model = replace(loaded, net=fuse_for_inference(loaded.net))
     people = detect_people(args.video)
-    gap = measure(people, args.skeleton, net, args.mirror)
+    gap = measure(people, args.skeleton, model, args.mirror)
     print(report(gap))
     if args.kinect_joints:
         kinect, _ = kinect_skeletons(args.skeleton)
@@ -372,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         mixed = with_kinect_joints(pose, kinect, args.kinect_joints)
         print(
             f"top-5 with Kinect's {', '.join(args.kinect_joints)}: "
-            + "; ".join(f"{t['label']} {t['score']:.3f}" for t in top5(net, mixed))
+            + "; ".join(f"{t['label']} {t['score']:.3f}" for t in top5(model, mixed))
         )
     if args.overlay:
         kinect_px, pose_px = pixel_skeletons(people, args.skeleton, args.mirror)

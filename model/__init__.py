@@ -10,6 +10,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "ModelCard": "card",
+    "LoadedModel": "checkpoint",
     "LoadReport": "checkpoint",
     "load_model": "checkpoint",
     "save_checkpoint": "checkpoint",

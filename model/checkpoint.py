@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from common.errors import UserError, printable
+from common.errors import UserError
 from common.fileio import atomic_write
 from model.preprocess import STREAMS
-from ntu.labels import class_names as class_names_of
-from ntu.labels import dataset_of
 
+from .card import ModelCard
 from .config import ModelConfig
 from .fuse import FusedShiftGCN
 from .shift_gcn import ShiftGCN
@@ -53,34 +54,44 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded checkpoint: the network (eval mode), its model card, and what a variant's
+    state_dict lacked. Unpacks as `net, card = load_model(path)`."""
+
+    net: nn.Module
+    card: ModelCard
+    report: LoadReport
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.net, self.card))
+
+
 def load_model(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
     config: ModelConfig | None = None,
     *,
-    class_names: list[str] | None = None,
+    card: ModelCard | None = None,
     stream: str | None = None,
-) -> nn.Module:
-    """Load a checkpoint file into a ShiftGCN in eval mode on `device`.
+) -> LoadedModel:
+    """Load a checkpoint file into a ShiftGCN in eval mode on `device`, with its model card.
 
-    Released files are plain state_dicts: the class count comes from `fc.weight`, and
-    `class_names`/`stream` (a registry entry's metadata, see `weights.load_model`) say what the
-    file does not; without them an NTU class count gets NTU's names and the stream is `joint`.
-    Project files carry their config, class names and stream, which must agree with the given
-    ones. A `config` with excitation blocks loads the shared part of a plain checkpoint; the new
-    keys are listed in `model.load_report`.
+    Project files carry their card; `card` (the registry's, for a released file) or `stream`
+    (what a caller knows of a file's stream) must agree with it. A file without one (a released
+    state_dict, an older project file) gets `card`, else one built from what it holds: its
+    class names or NTU's for an NTU class count, its stream (`joint` unless told), NTU's input.
+    A `config` with excitation blocks loads the shared part of a plain checkpoint; the new keys
+    are listed in the result's `report`.
     """
     path = Path(path).expanduser()
     data = _read(path)
-    if data.get("format") == CHECKPOINT_FORMAT:
-        state = data.get("state_dict")
-        saved_config = ModelConfig.from_dict(data.get("model_config"))
-        saved_names, saved_stream = data.get("class_names"), data.get("stream", "joint")
-    else:
-        state, saved_config, saved_names, saved_stream = data, None, None, None
+    project = data.get("format") == CHECKPOINT_FORMAT
+    state = data.get("state_dict") if project else data
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise UserError(f"{path} is not a Shift-GCN checkpoint: it has no 'fc.weight' entry")
     num_class = int(state["fc.weight"].shape[0])
+    saved_config = ModelConfig.from_dict(data.get("model_config")) if project else None
     strict = config is None  # a caller's config may add blocks the file lacks
     config = config or saved_config or ModelConfig(num_class=num_class)
     if config.num_class != num_class:
@@ -88,52 +99,54 @@ def load_model(
             f"{path} has {num_class} classes but the model config asks for {config.num_class}; "
             "use a checkpoint for that class count or change num_class"
         )
-    names = _one_of(path, "class names", saved_names, class_names) or _ntu_names(num_class)
-    stream = _one_of(path, "stream", saved_stream, stream)
-    if saved_config is None:  # a released state_dict: the joint stream unless told otherwise
-        stream = stream or "joint"
-    _check_consistent(path, num_class, names, stream)
+    own = _card_of(path, data, num_class) if project else None
+    if own is not None:
+        own = _agreed(path, own, stream or (card.stream if card else None), card)
+    card = own or card or ModelCard.known(num_class, stream=stream or "joint", source="unknown")
+    if card.num_class != num_class:
+        raise UserError(
+            f"{path} has {num_class} classes but its model card says {card.num_class}; "
+            "use the card of this file (register it again), or save it again"
+        )
     model = ShiftGCN(config)
     report = _load_state(model, state, path, strict)
-    model.load_report = report
-    # a name is shown on terminals and in the GUI: its control characters come out escaped
-    model.class_names = [printable(n) for n in names] if names else None
-    model.stream = stream
-    return model.to(device).eval()
+    return LoadedModel(model.to(device).eval(), card, report)
 
 
-def _one_of(path: Path, what: str, saved: Any, given: Any) -> Any:
-    """The file's own value, else the given one; a UserError when both exist and differ."""
-    if saved and given and saved != given:
-        raise UserError(
-            f"{path} carries other {what} than those given for it (by --stream or "
-            "its registry entry); leave them out, or register the file again"
-        )
-    return saved or given
+def _agreed(path: Path, own: ModelCard, stream: str | None, given: ModelCard | None) -> ModelCard:
+    """A file's own card, which must say what its registry entry (or --stream) says of it; the
+    entry's class names where the file names none."""
+    names = given.class_names if given else None
+    pairs = (("stream", stream, own.stream), ("class names", names, own.class_names))
+    for what, said, carried in pairs:
+        if said is not None and carried is not None and said != carried:
+            raise UserError(
+                f"{path} carries other {what} than those given for it (by --stream or its "
+                "registry entry); leave them out, or register the file again"
+            )
+    return own if own.class_names or not names else dataclasses.replace(own, class_names=names)
 
 
-def _ntu_names(num_class: int) -> list[str] | None:
-    dataset = dataset_of(num_class)
-    return class_names_of(dataset) if dataset else None
-
-
-def _check_consistent(path: Path, num_class: int, class_names: Any, stream: Any) -> None:
-    """A project checkpoint's parts must agree: one name per output of the head, a known stream."""
-    if class_names is not None and (
-        not isinstance(class_names, (list, tuple))
-        or not all(isinstance(n, str) for n in class_names)
+def _card_of(path: Path, data: dict[str, Any], num_class: int) -> ModelCard:
+    """A project file's card: the stored one, else one built from its older fields."""
+    if "card" in data:
+        return ModelCard.from_dict(data["card"], str(path))
+    names, stream = data.get("class_names"), data.get("stream", "joint")
+    if names is not None and (
+        not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names)
     ):
         raise UserError(f"{path}: its class_names are not a list of strings; save it again")
-    if class_names and len(class_names) != num_class:
+    if names and len(names) != num_class:
         raise UserError(
             f"{path} disagrees with itself: its head has {num_class} classes but it "
-            f"names {len(class_names)}; save it again with matching class names"
+            f"names {len(names)}; save it again with matching class names"
         )
     if stream not in STREAMS:
         raise UserError(
             f"{path} has stream {stream!r}, not one of {', '.join(STREAMS)}; "
             "save it again with its real stream"
         )
+    return ModelCard.known(num_class, names or None, stream)
 
 
 def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: bool) -> LoadReport:
@@ -178,24 +191,27 @@ def _load_state(model: nn.Module, state: dict[str, Any], path: Path, strict: boo
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
+    card: ModelCard,
     *,
-    class_names: list[str] | None = None,
-    stream: str = "joint",
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write a project checkpoint atomically: weights, config, class names, stream and `extra`."""
+    """Write a project checkpoint atomically: weights, config, model card and `extra`."""
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
     if isinstance(module, FusedShiftGCN):
         raise TypeError(
             "a fused network's weights are folded (model.fuse_for_inference); "
             "save the network it was fused from"
         )
+    if card.num_class != module.num_class:
+        raise ValueError(f"a {card.num_class}-class card for a {module.num_class}-class network")
     data = {
         "format": CHECKPOINT_FORMAT,
         "model_config": module.config.to_dict(),
         "state_dict": module.state_dict(),
-        "class_names": list(class_names) if class_names else None,
-        "stream": stream,
+        "card": card.to_dict(),
+        # what format shiftgcn-live/1 held before cards, for older versions of the program
+        "class_names": list(card.class_names) if card.class_names else None,
+        "stream": card.stream,
         **(extra or {}),
     }
     buffer = io.BytesIO()  # torch's own file writer turns a full disk into an opaque RuntimeError

@@ -10,6 +10,7 @@ change).
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 from pathlib import Path
@@ -21,10 +22,12 @@ from common.errors import UserError
 from common.fileio import atomic_write
 from ntu.joints import NUM_BODIES, NUM_JOINTS
 
+from .card import ModelCard
 from .fuse import fuse_for_inference
 from .shift_gcn import ShiftGCN
 
 OPSET = 17
+CARD_KEY = "model_card"  # the graph's metadata entry holding the checkpoint's model card
 
 
 class ExportedShiftGCN(nn.Module):
@@ -40,16 +43,21 @@ class ExportedShiftGCN(nn.Module):
         return self.net.fc(features.view(n, m, -1).mean(1))
 
 
-def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = None) -> bytes:
-    """The serialised ONNX graph of `net` (fused if a ShiftGCN); None leaves that dimension dynamic.
-
-    `net` is a ShiftGCN, or another network on the same (N, 3, T, 25, 2) input (bench.stgcn).
-    """
+def check_shape(net: nn.Module, frames: int | None, batch: int | None) -> None:
+    """Refuse, in one line, a fixed graph length the network cannot take, or a batch below 1."""
     multiple = net.config.temporal_reduction if isinstance(net, ShiftGCN) else 1
     if frames is not None and (frames <= 0 or frames % multiple):
         raise UserError(f"--frames {frames}: give a positive multiple of {multiple}")
     if batch is not None and batch <= 0:
         raise UserError(f"--batch {batch}: give a positive batch size")
+
+
+def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = None) -> bytes:
+    """The serialised ONNX graph of `net` (fused if a ShiftGCN); None leaves that dimension dynamic.
+
+    `net` is a ShiftGCN, or another network on the same (N, 3, T, 25, 2) input (bench.stgcn).
+    """
+    check_shape(net, frames, batch)
     wrapper = ExportedShiftGCN(fuse_for_inference(net)) if isinstance(net, ShiftGCN) else net
     wrapper.eval()
     example = torch.randn(batch or 1, 3, frames or 64, NUM_JOINTS, NUM_BODIES)
@@ -75,10 +83,51 @@ def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = No
 
 
 def export_onnx(
-    net: nn.Module, out: str | os.PathLike, frames: int | None = None, batch: int | None = None
+    net: nn.Module,
+    out: str | os.PathLike,
+    frames: int | None = None,
+    batch: int | None = None,
+    card: ModelCard | None = None,
 ) -> Path:
-    """Write `net` as an ONNX file (atomically) and return its path."""
+    """Write `net` as an ONNX file (atomically) and return its path. With `card` (the
+    checkpoint's), a fixed `frames` must hold its filled windows, and the card goes into the
+    graph's metadata (`model_card`, JSON) so that the file says what input it expects."""
+    check_shape(net, frames, batch)
+    if card is not None:
+        check_frames(card, frames)
     data = onnx_bytes(net, frames, batch)
+    if card is not None:
+        data = with_card(data, card)
     with atomic_write(out) as tmp:
         tmp.write_bytes(data)
     return Path(out)
+
+
+def check_frames(card: ModelCard, frames: int | None) -> None:
+    """Refuse, in one line, a fixed graph length that the card's windows do not have: they are
+    looped to `loop_to` frames, or (unlooped) are `window` frames long."""
+    length = card.loop_to or card.window
+    if frames is not None and length and frames != length:
+        raise UserError(
+            f"--frames {frames}: this checkpoint's windows are {length} frames long "
+            f"({card.fill()}, its model card); give --frames {length} or leave it out (dynamic)"
+        )
+
+
+def with_card(graph: bytes, card: ModelCard) -> bytes:
+    """The ONNX graph with the model card in its metadata, key `model_card` (JSON)."""
+    import onnx
+
+    proto = onnx.load_from_string(graph)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = CARD_KEY, json.dumps(card.to_dict())
+    return proto.SerializeToString()
+
+
+def card_of(graph: str | os.PathLike | bytes) -> ModelCard | None:
+    """The model card an exported graph carries (None: exported without one)."""
+    import onnx
+
+    proto = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(graph)
+    stored = {p.key: p.value for p in proto.metadata_props}.get(CARD_KEY)
+    return ModelCard.from_dict(json.loads(stored), "the ONNX graph") if stored else None

@@ -128,9 +128,6 @@ class FusedShiftGCN(ShiftGCN):
     def __init__(self, net: ShiftGCN) -> None:
         super().__init__(net.config)
         self.load_state_dict(net.state_dict())
-        for name, value in vars(net).items():  # class names, stream, load report
-            if not name.startswith("_") and name != "training":
-                setattr(self, name, value)
         self._empty_features: dict[tuple, torch.Tensor] = {}
         super().train(False)
         self.requires_grad_(False)

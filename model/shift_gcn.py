@@ -188,8 +188,6 @@ class ShiftGCN(nn.Module):
         super().__init__()
         self.config = config = config or ModelConfig()
         self.num_class = config.num_class
-        self.class_names: list[str] | None = None
-        self.stream = "joint"
         joints, people = config.num_point, config.num_person
         self.data_bn = nn.BatchNorm1d(people * config.in_channels * joints)
         in_channels = config.in_channels

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose import BodyTracker, PoseEstimator, make_estimator
+from model.card import KINECT_SKELETONS, ModelCard
+from model.checkpoint import LoadedModel
+from pose import SKELETON_FORMAT, BodyTracker, PoseEstimator, make_estimator
 
 from .classifier import ClassifierSettings, StreamingClassifier
 from .frames import FramePipeline
@@ -19,24 +21,29 @@ from .windows import Member
 
 def build_pipeline(
     settings: PipelineSettings,
-    model: torch.nn.Module | None = None,
+    model: LoadedModel | None = None,
     background: bool = False,
     drop_late: bool = True,
     keep_history: bool = False,
 ) -> FramePipeline:
-    """A FramePipeline from settings (see load_settings); loads the weights unless given."""
+    """A FramePipeline from settings (see load_settings); loads the weights unless given (a
+    model.LoadedModel: the network and its card). A checkpoint whose card does not fit the
+    pipeline (its skeletons, window, fill or frame rate) is refused in one line."""
     from common.device import select_device
     from weights import load_model
 
     device = select_device(settings.device)
     if model is None:
         model = load_model(settings.weights_name(), device=device)
-    members = ensemble_members(settings.classifier.ensemble, model, settings.weights_name(), device)
+    net, card = model
+    check_skeletons(card, settings.weights_name())
+    members = ensemble_members(settings.classifier.ensemble, card, settings.weights_name(), device)
     if background and settings.live.torch_threads:
         torch.set_num_threads(settings.live.torch_threads)
     classifier = StreamingClassifier(
-        model,
+        net,
         with_temperature(settings.classifier, settings.weights_name()),
+        card=card,
         device=device,
         runtime=settings.runtime,
         background=background,
@@ -46,6 +53,13 @@ def build_pipeline(
     )
     estimator, tracker = build_pose_stages(settings)
     return FramePipeline(estimator, tracker, classifier)
+
+
+def check_skeletons(card: ModelCard, name: str) -> None:
+    """Refuse a checkpoint trained on skeletons that this pose path no longer makes: one
+    fine-tuned on an older mapping's (NTU's Kinect skeletons are what the mapping aims at)."""
+    if card.skeleton_format != KINECT_SKELETONS:
+        card.require(name, "this pipeline's pose mapping", skeleton_format=SKELETON_FORMAT)
 
 
 def build_pose_stages(settings: PipelineSettings) -> tuple[PoseEstimator, BodyTracker]:
@@ -65,7 +79,7 @@ def with_temperature(settings: ClassifierSettings, weights_name: str) -> Classif
 
 
 def ensemble_members(
-    names: list[str], model: torch.nn.Module, model_name: str, device: torch.device
+    names: list[str], card: ModelCard, model_name: str, device: torch.device
 ) -> list[Member]:
     """The ensemble's checkpoints that can vote on the model's classes, loaded (a released one
     fetched on first use): each that names every class of the model, by name (an NTU-120 model
@@ -76,7 +90,7 @@ def ensemble_members(
     from common.download import DownloadFailed
     from common.errors import UserError
 
-    wanted = getattr(model, "class_names", None)
+    wanted = list(card.class_names) if card.class_names else None
     if not names or not wanted:
         return []
     chosen = []
@@ -85,12 +99,12 @@ def ensemble_members(
         if known is None or not set(wanted) <= set(known) or _same_file(name, model_name):
             continue
         try:
-            member = weights.load_model(name, device=device)
+            member, member_card = weights.load_model(name, device=device)
         except (UserError, DownloadFailed) as err:  # offline: the model votes alone
             print(f"note: ensemble checkpoint {name} left out: {err}", file=sys.stderr)
             continue
         outputs = np.array([known.index(label) for label in wanted])
-        chosen.append(Member(name, member, getattr(member, "stream", "joint"), outputs))
+        chosen.append(Member(name, member, member_card, outputs))
     return chosen
 
 
@@ -103,7 +117,8 @@ def _class_names_of(name: str) -> list[str] | None:
 
     try:
         if is_path(name):
-            return getattr(weights.load_model(name), "class_names", None)
+            names = weights.load_model(name).card.class_names
+            return list(names) if names else None
         return weights.get(name).class_names()
     except UserError:
         return None

@@ -16,6 +16,7 @@ import torch
 from common.errors import UserError
 from common.limits import MAX_PAD, MAX_WINDOW, check_size
 from common.smoothing import exponential_average
+from model.card import ModelCard
 from ntu.recording import FPS, SAMPLE_LENGTH
 
 from .prediction import Prediction
@@ -35,7 +36,9 @@ class ClassifierSettings:
     window: int = 64  # frames (at `fps`) per prediction (see bench.real_set and --window-study)
     stride: int = 15  # pushed frames between predictions
     fps: float = FPS  # the rate the window is resampled to (NTU's)
-    pad_to: int = SAMPLE_LENGTH  # loop the window to this many frames as training did (0: none)
+    # loop the window to this many frames as training did (0: none); must be the model card's
+    # loop_to (a checkpoint whose card says otherwise is refused)
+    pad_to: int = SAMPLE_LENGTH
     # compute a looped window on its own frames (runtime torch; the same top-1 as unlooped:
     # python -m bench.looped_windows)
     looped: bool = True
@@ -101,6 +104,24 @@ class ClassifierSettings:
             )
 
 
+def check_fits(card: ModelCard, settings: ClassifierSettings, members: Sequence[Member]) -> None:
+    """Refuse, in one line, settings that fill or time windows otherwise than the model was
+    trained, and an ensemble member whose input differs from the model's. (A window of another
+    length than the training windows is filled the same way: allowed.)"""
+    where = "the classifier section of the pipeline settings"
+    card.require("the model", where, loop_to=settings.pad_to, fps=settings.fps)
+    for member in members:
+        other = member.card
+        card.require(
+            "the model",
+            f"ensemble member {member.name}",
+            hint="leave that member out of classifier.ensemble",
+            loop_to=other.loop_to,
+            fps=other.fps,
+            skeleton_format=other.skeleton_format,
+        )
+
+
 class StreamingClassifier:
     """Takes one skeleton per frame and every `stride` frames classifies the last `window`
     (see ClassifierSettings).
@@ -118,7 +139,8 @@ class StreamingClassifier:
     with its mirror image and the two predictions averaged, so that an action done with the left
     hand reads as the same action done with the right. `members` (Member: another network and
     where each of the model's classes is among its outputs) vote too: the probabilities of all
-    are averaged, each restricted to the model's classes.
+    are averaged, each restricted to the model's classes. `card` (the model's ModelCard) names
+    the classes and the stream; settings or a member it does not fit are refused in one line.
     """
 
     def __init__(
@@ -126,6 +148,7 @@ class StreamingClassifier:
         model: torch.nn.Module,
         settings: ClassifierSettings,
         *,
+        card: ModelCard,
         device: str | torch.device,
         runtime: str,
         background: bool = False,
@@ -133,7 +156,8 @@ class StreamingClassifier:
         keep_history: bool = False,
         members: Sequence[Member] = (),
     ) -> None:
-        self.model = model
+        check_fits(card, settings, members)
+        self.model, self.card = model, card
         self.settings = settings
         self.device = torch.device(device)
         self.window, self.stride, self.fps = settings.window, settings.stride, settings.fps
@@ -143,6 +167,7 @@ class StreamingClassifier:
         self.temperature = 1.0 if settings.temperature is None else settings.temperature
         self.window_classifier = WindowClassifier(
             model,
+            card=card,
             pad_to=settings.pad_to,
             either_hand=settings.either_hand,
             rotations=settings.rotations,
@@ -153,8 +178,8 @@ class StreamingClassifier:
             looped=settings.looped,
         )
         self.members = self.window_classifier.members
-        self.class_names: list[str] | None = self.window_classifier.class_names
-        self.stream: str = self.window_classifier.stream
+        self.class_names: list[str] = card.labels()
+        self.stream: str = card.stream
         self.latest: Prediction | None = None
         self._cutter = WindowCutter(
             settings.window, settings.stride, settings.fps, settings.min_frames

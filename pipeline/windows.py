@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from model.card import ModelCard
 from model.preprocess import mirror, prepare_window, rotate_upright
 from model.runtime import make_runtime
 from ntu.joints import NUM_BODIES, NUM_JOINTS
@@ -159,12 +160,12 @@ def clip_windows(
 
 @dataclass
 class Member:
-    """A network that votes with the model (ClassifierSettings.ensemble): its name, its input
-    stream, and the index of each of the model's classes among its outputs."""
+    """A network that votes with the model (ClassifierSettings.ensemble): its name, its model
+    card (its input stream), and the index of each of the model's classes among its outputs."""
 
     name: str
     model: torch.nn.Module
-    stream: str
+    card: ModelCard
     outputs: np.ndarray
 
 
@@ -185,6 +186,7 @@ class WindowClassifier:
         self,
         model: torch.nn.Module,
         *,
+        card: ModelCard,
         pad_to: int,
         either_hand: bool = False,
         rotations: Sequence[float] = (),
@@ -197,11 +199,12 @@ class WindowClassifier:
         device = torch.device(device)
         self.pad_to, self.either_hand, self.temperature = pad_to, either_hand, temperature
         self.rotations = [float(angle) for angle in rotations if angle]
-        self.stream: str = getattr(model, "stream", "joint")
-        self.class_names: list[str] | None = getattr(model, "class_names", None)
+        self.stream: str = card.stream
+        self.class_names: list[str] = card.labels()
         self.members = [m.name for m in members]
         self._votes = [(make_runtime(model, runtime, device, looped), self.stream, None)] + [
-            (make_runtime(m.model, runtime, device, looped), m.stream, m.outputs) for m in members
+            (make_runtime(m.model, runtime, device, looped), m.card.stream, m.outputs)
+            for m in members
         ]
 
     @property

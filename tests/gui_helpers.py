@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from card_helpers import save_plain
 from shared_paths import OFFICIAL_WEIGHTS, REPO_ROOT
 
 from pipeline.sources import CameraSource, Frame
@@ -69,12 +70,12 @@ def random_checkpoint(path: Path, num_class: int = 60) -> Path:
     """A project checkpoint of an untrained Shift-GCN: loads like a real one, predicts noise."""
     import torch
 
-    from model import ModelConfig, ShiftGCN, save_checkpoint
+    from model import ModelConfig, ShiftGCN
     from ntu.labels import class_names
 
     torch.manual_seed(0)
     model = ShiftGCN(ModelConfig(num_class=num_class))
-    save_checkpoint(path, model, class_names=class_names(f"ntu{num_class}"), stream="joint")
+    save_plain(path, model, class_names=class_names(f"ntu{num_class}"), stream="joint")
     return path
 
 

@@ -132,14 +132,28 @@ def streaming(
     **settings,
 ):
     """A StreamingClassifier on the CPU with ClassifierSettings(**settings), giving the model's
-    own probabilities unless asked otherwise (no mirror-image vote, temperature 1)."""
+    own probabilities unless asked otherwise (no mirror-image vote, temperature 1). `model` is
+    a model.LoadedModel (the network and its card), or a network whose card is made here: its
+    classes and stream (a stand-in's class attributes), windows as the settings fill them."""
+    from model import LoadedModel, ModelCard
     from pipeline import ClassifierSettings, StreamingClassifier
 
-    settings = {"either_hand": False, "temperature": 1.0, **settings}
-
+    chosen = ClassifierSettings(**{"either_hand": False, "temperature": 1.0, **settings})
+    if isinstance(model, LoadedModel):
+        model, card = model
+    else:
+        names = getattr(model, "class_names", None)
+        card = ModelCard(
+            len(names) if names else model.num_class,
+            names,
+            getattr(model, "stream", "joint"),
+            loop_to=chosen.pad_to,
+            fps=chosen.fps,
+        )
     return StreamingClassifier(
         model,
-        ClassifierSettings(**settings),
+        chosen,
+        card=card,
         device="cpu",
         runtime=runtime,
         background=background,

@@ -10,11 +10,12 @@ import sys
 
 import numpy as np
 import pytest
+from card_helpers import save_plain
 from pose_helpers import astronaut_video, read_frames
 from shared_paths import OFFICIAL_WEIGHTS, REPO_ROOT, require, require_shared
 
 from app.api import ActionPrediction, ClassScore, Recognizer
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 CLASSES = ["wave", "clap", "jump"]
@@ -49,7 +50,7 @@ def test_the_readme_example_prints_the_paired_clips_action():
 def small_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "small.pt"
     config = ModelConfig(num_class=len(CLASSES), channels=(16, 32), strides=(1, 2))
-    save_checkpoint(path, build_model(config), class_names=CLASSES)
+    save_plain(path, build_model(config), class_names=CLASSES)
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from card_helpers import save_plain
 
 import model
 from common.errors import UserError
@@ -14,13 +15,13 @@ SMALL = {"channels": (8, 16), "strides": (1, 2)}
 
 
 def _saved(tmp_path, **changes):
-    """A small project checkpoint, then `changes` written into its dict."""
+    """A small project checkpoint as written before model cards (class names and stream at the
+    top level), then `changes` written into its dict (tests/test_model_card.py: with a card)."""
     path = tmp_path / "ckpt.pt"
-    model.save_checkpoint(
-        path, ShiftGCN(ModelConfig(num_class=4, **SMALL)), class_names=list("abcd"), stream="joint"
-    )
+    save_plain(path, ShiftGCN(ModelConfig(num_class=4, **SMALL)))
     data = torch.load(path, weights_only=True)
-    data.update(changes)
+    del data["card"]
+    data.update({"class_names": list("abcd"), "stream": "joint", **changes})
     torch.save(data, path)
     return path
 
@@ -47,4 +48,4 @@ def test_inconsistent_checkpoints_are_one_line(tmp_path, changes, expected):
 
 def test_a_consistent_checkpoint_still_loads(tmp_path):
     loaded = model.load_model(_saved(tmp_path, stream="bone_motion"))
-    assert loaded.stream == "bone_motion" and loaded.class_names == list("abcd")
+    assert loaded.card.stream == "bone_motion" and loaded.card.labels() == list("abcd")

@@ -12,6 +12,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+from card_helpers import save_plain
 from pose_helpers import OFFICIAL_WEIGHTS, VIDEO, astronaut_video, blank_video, read_frames, require
 
 from app.annotate import MP4_CODECS, codec_note, mp4_codec
@@ -19,7 +20,7 @@ from app.classify_video import main
 from app.video_reports import CSV_FIELDS, SEGMENT_FIELDS
 from app.video_result import Window, merge_windows
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
 FAST = ["--window", "16", "--stride", "8", "--device", "cpu", "--no-progress"]
@@ -33,7 +34,7 @@ def small_checkpoint(tmp_path_factory):
     """A small untrained Shift-GCN checkpoint with named classes (fast, no shared files needed)."""
     path = tmp_path_factory.mktemp("weights") / "small.pt"
     config = ModelConfig(num_class=len(CLASSES), channels=(16, 32), strides=(1, 2))
-    save_checkpoint(path, build_model(config), class_names=CLASSES)
+    save_plain(path, build_model(config), class_names=CLASSES)
     return path
 
 

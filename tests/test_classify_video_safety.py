@@ -10,12 +10,13 @@ import tempfile
 import numpy as np
 import pytest
 import torch
+from card_helpers import save_plain
 from pose_helpers import astronaut_video, blank_video, streaming
 
 import app.classify_video as cv
 from app.classify_video import main
 from app.video_result import VideoResult, Window, merge_windows
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from pipeline import PipelineSettings
 
 CLASSES = ["wave", "clap", "sit down", "stand up", "jump"]
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "small.pt"
-    save_checkpoint(path, build_model(ModelConfig(num_class=5, **SMALL)), class_names=CLASSES)
+    save_plain(path, build_model(ModelConfig(num_class=5, **SMALL)), class_names=CLASSES)
     return path
 
 
@@ -228,7 +229,7 @@ def test_non_finite_scores_are_never_reported(capsys, tmp_path, person_video, we
     with torch.no_grad():
         net.fc.weight.fill_(weight)
     bad = tmp_path / "bad.pt"
-    save_checkpoint(bad, net, class_names=CLASSES)
+    save_plain(bad, net, class_names=CLASSES)
     status, out, err = run(
         capsys, person_video, "--weights", bad, *FAST, "--json", tmp_path / "r.json"
     )

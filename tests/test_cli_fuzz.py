@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from card_helpers import save_plain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from train_helpers import TINY_MODEL, write_tiny_config, write_tiny_dataset
 
 from app import classify_video
 from app.gui import launch
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from train import ensemble, evaluate, gendata
 from train import run as train_run
 from weights.__main__ import main as weights_main
@@ -47,7 +48,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     paths["pickle"].write_bytes(pickle.dumps([1, 2, 3]))
     paths["odd"] = root / "new\nline ü *?.mp4"
     paths["checkpoint"] = root / "tiny.pt"
-    save_checkpoint(
+    save_plain(
         paths["checkpoint"], build_model(ModelConfig.from_dict({**TINY_MODEL, "num_class": 2}))
     )
     paths["data"] = write_tiny_dataset(root / "data", classes=3, per_class=(4, 2), frames=16)

@@ -84,7 +84,7 @@ def test_synthetic_data_trains_evaluates_and_ensembles(tmp_path, capsys):
     assert best_top1 >= 3 * 100 / CLASSES, f"top-1 {best_top1:.1f}% is not well above chance"
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     trained = load_model(work / "best.pt")
-    assert trained.class_names == class_names(CLASSES) and trained.stream == "joint"
+    assert trained.card.labels() == class_names(CLASSES) and trained.card.stream == "joint"
 
     capsys.readouterr()
     with one_torch_thread():

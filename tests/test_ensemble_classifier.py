@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from card_helpers import save_plain
 
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from model.preprocess import mirror, prepare_window
 from model.runtime import make_runtime
 from pipeline import ClassifierSettings, StreamingClassifier
@@ -22,7 +23,7 @@ SMALL = {"channels": (16, 32), "strides": (1, 2)}
 def _checkpoint(path, names: list[str], seed: int):
     torch.manual_seed(seed)
     net = build_model(ModelConfig(num_class=len(names), **SMALL))
-    save_checkpoint(path, net, class_names=names)
+    save_plain(path, net, class_names=names)
     return str(path)
 
 
@@ -44,27 +45,29 @@ def _frames(count: int = 20) -> np.ndarray:
 
 
 def test_members_vote_on_the_models_classes_by_name(checkpoints):
-    model = load_model(checkpoints["main"])
+    _, card = load_model(checkpoints["main"])
     members = ensemble_members(
         [checkpoints["wider"], checkpoints["narrower"], checkpoints["main"]],
-        model,
+        card,
         checkpoints["main"],
         torch.device("cpu"),
     )
     # the narrower one lacks "jump", the last is the model itself: only "wider" votes
     assert [m.name for m in members] == [checkpoints["wider"]]
     np.testing.assert_array_equal(members[0].outputs, [2, 4, 1])  # wave, clap, jump
-    assert ensemble_members([checkpoints["wider"]], model, "x", torch.device("cpu"))
-    assert ensemble_members([], model, checkpoints["main"], torch.device("cpu")) == []
+    assert ensemble_members([checkpoints["wider"]], card, "x", torch.device("cpu"))
+    assert ensemble_members([], card, checkpoints["main"], torch.device("cpu")) == []
 
 
 def test_the_prediction_averages_each_networks_probabilities(checkpoints):
     """raw_probs = the mean of the model's probabilities and the member's restricted to the
     model's classes and renormalised, each averaged with its mirror image, at the temperature."""
-    model = load_model(checkpoints["main"])
-    member = ensemble_members([checkpoints["wider"]], model, "", torch.device("cpu"))
+    model, card = load_model(checkpoints["main"])
+    member = ensemble_members([checkpoints["wider"]], card, "", torch.device("cpu"))
     settings = ClassifierSettings(window=20, stride=20, min_frames=4, temperature=2.0)
-    classifier = StreamingClassifier(model, settings, device="cpu", runtime="torch", members=member)
+    classifier = StreamingClassifier(
+        model, settings, card=card, device="cpu", runtime="torch", members=member
+    )
     frames = _frames()
     for index, frame in enumerate(frames):
         prediction = classifier.push(frame, index / 30)

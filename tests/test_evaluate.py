@@ -8,11 +8,12 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from card_helpers import save_plain
 from shared_paths import require_shared
 from train_helpers import TINY_MODEL, one_torch_thread, write_tiny_dataset
 
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from train import evaluate as evaluate_cli
 from train.evaluate import evaluate
 from train.feeder import read_labels
@@ -29,7 +30,7 @@ def data(tmp_path_factory):
 def tiny_checkpoint(path, num_class: int = 3, stream: str = "bone"):
     torch.manual_seed(0)
     net = build_model(ModelConfig.from_dict({**TINY_MODEL, "num_class": num_class}))
-    save_checkpoint(path, net, class_names=[f"c{i}" for i in range(num_class)], stream=stream)
+    save_plain(path, net, class_names=[f"c{i}" for i in range(num_class)], stream=stream)
     return path
 
 

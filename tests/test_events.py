@@ -13,6 +13,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from card_helpers import save_plain
 from mjpeg_server import MjpegServer
 from pose_helpers import astronaut_video
 from shared_paths import REPO_ROOT
@@ -21,7 +22,7 @@ from video_set_helpers import moving_person
 from app.events import EventCommand, EventDetector, EventLog, EventRule, FrameRing
 from app.watch import main as watch
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from ntu.labels import class_names
 from pipeline import Prediction
 
@@ -163,7 +164,7 @@ def small_checkpoint(tmp_path_factory):
     """A small untrained Shift-GCN whose classes include "falling"."""
     path = tmp_path_factory.mktemp("weights") / "small.pt"
     config = ModelConfig(num_class=len(CLASSES), channels=(16, 32), strides=(1, 2))
-    save_checkpoint(path, build_model(config), class_names=CLASSES)
+    save_plain(path, build_model(config), class_names=CLASSES)
     return path
 
 

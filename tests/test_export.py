@@ -25,7 +25,7 @@ def test_onnx_runtime_matches_the_reference_logits(name):
     """Static and dynamic graphs, both shared inputs (T300, T64), within 1e-4 of the published
     implementation's logits."""
     reference = np.load(require_shared("fixtures", "shiftgcn_reference_logits.npz"))
-    net = load_model(require_shared("weights", "official", f"{name}.pt"))
+    net = load_model(require_shared("weights", "official", f"{name}.pt")).net
     dynamic = OnnxRuntime(onnx_bytes(net))
     for inputs in ("T300", "T64"):
         np.testing.assert_allclose(

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from card_helpers import save_plain
 from video_set_helpers import MOVES, moving_person, write_video_set
 
 from bench.few_shot import draw, sequence_of
 from common.errors import UserError
-from model import ModelConfig, ShiftGCN, load_model, save_checkpoint
+from model import ModelCard, ModelConfig, ShiftGCN, load_model
 from ntu.joints import joint
 from train import from_videos
 from train.few_shot import (
@@ -137,7 +138,7 @@ def test_frozen_recipe_through_from_videos_caches_features(tmp_path):
     features only."""
     torch.manual_seed(0)
     base = tmp_path / "base.pt"
-    save_checkpoint(base, ShiftGCN(ModelConfig(num_class=60, **TINY_MODEL)), stream="joint")
+    save_plain(base, ShiftGCN(ModelConfig(num_class=60, **TINY_MODEL)), stream="joint")
     videos = write_video_set(tmp_path / "videos")
     pipeline = tmp_path / "pipeline.yaml"
     pipeline.write_text(yaml.safe_dump({"classifier": {"window": 32, "stride": 8}}))
@@ -157,7 +158,7 @@ def test_frozen_recipe_through_from_videos_caches_features(tmp_path):
     assert summary["training"]["validation"] == "each clip left out in turn"
     assert 0 <= summary["training"]["best_top1"] <= 100
     model = load_model(tmp_path / "work" / "best.pt")
-    assert model.class_names == sorted(MOVES)
+    assert model.card.labels() == sorted(MOVES)
     assert json.loads((tmp_path / "work" / "summary.json").read_text())["recipe"] == "frozen"
 
     from pose_helpers import write_video
@@ -184,5 +185,6 @@ def test_the_feature_tap_gives_one_row_a_window_whatever_the_test_time_votes():
     torch.manual_seed(0)
     net = ShiftGCN(ModelConfig(num_class=3, **TINY_MODEL)).eval()
     settings = ClassifierSettings(window=16, stride=8, min_frames=4, either_hand=True)
-    arrays = FeatureTap(net, settings, torch.device("cpu")).clip(two_people(40))
+    card = ModelCard.known(3)
+    arrays = FeatureTap(net, card, settings, torch.device("cpu")).clip(two_people(40))
     assert len(arrays["features"]) == len(arrays["frames"]) == len(arrays["motion"]) > 1

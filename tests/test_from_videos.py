@@ -76,7 +76,7 @@ def test_videos_to_a_model_that_the_app_takes(tmp_path, videos, capsys):
     assert summary["extraction"]["videos"] == 6 and summary["extraction"]["from_cache"] == 0
     assert summary["windows"]["train"] > summary["videos"]["train"]  # several windows a clip
     model = load_model(work / "best.pt")
-    assert model.class_names == sorted(MOVES) and model.stream == "joint"
+    assert model.card.labels() == sorted(MOVES) and model.card.stream == "joint"
 
     report = tmp_path / "report.json"
     video = next((videos / "bob").iterdir())

@@ -25,6 +25,7 @@ from app.gui.workers import (
 )
 from common.device import DEVICE_CHOICES
 from common.errors import UserError
+from model import ModelCard
 from pipeline import FrameResult, PipelineSettings, Prediction
 from pipeline.sources import Frame, FrameBuffer
 
@@ -214,12 +215,17 @@ class _ClipPipeline:
     """Stands in for FramePipeline on a clip: a prediction on frame `predict_at` (None: none
     before the end), then one over the last frames when the source runs out."""
 
-    def __init__(self, predict_at: int | None = None) -> None:
+    def __init__(self, predict_at: int | None = None, card: ModelCard | None = None) -> None:
         self.predict_at = predict_at
         self.finished = self.closed = False
         self.arrivals: list[float | None] = []
         self.classifier = SimpleNamespace(
-            class_names=["wave", "clap"], stream="joint", window=4, device="cpu", members=[]
+            card=card or ModelCard(2, ["wave", "clap"], source="unknown"),
+            class_names=["wave", "clap"],
+            stream="joint",
+            window=4,
+            device="cpu",
+            members=[],
         )
 
     def process(
@@ -321,10 +327,18 @@ def test_recorded_frames_carry_the_shown_prediction(tmp_path: Path) -> None:
 
 
 def test_the_model_description_names_the_checkpoint_and_how_it_runs() -> None:
-    text = describe_model("ntu60-xsub-joint", _ClipPipeline())
+    released = ModelCard(
+        2, ["wave", "clap"], source="released", dataset="ntu60", benchmark="xsub", accuracy=87.8
+    )
+    text = describe_model("ntu60-xsub-joint", _ClipPipeline(card=released))
     lines = text.splitlines()
     assert lines[0] == "ntu60-xsub-joint" and lines[1].startswith("NTU60 xsub")
-    assert lines[2:] == ["2 classes · joint stream", "window 4 frames · cpu"]
+    assert lines[2:] == [  # the model card's key facts, then how it runs
+        "2 classes · joint stream",
+        "windows looped to 300 frames at 30 fps",
+        "skeletons: ntu-kinect-v2 (subject-left)",
+        "window 4 frames · cpu",
+    ]
     assert describe_model("/some/where/own.pt", _ClipPipeline()).splitlines()[:2] == [
         "own.pt",
         "2 classes · joint stream",

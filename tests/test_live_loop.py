@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gui_helpers import empty_frames, write_video
-from pose_helpers import person_from_world, standing_world
+from pose_helpers import person_from_world, standing_world, streaming
 from test_pipeline import FakeModel
 
 from app.gui.media import LiveSource
 from app.gui.settings import GuiSettings, RunSettings
 from app.gui.workers import PipelineWorker
 from common.errors import UserError
-from pipeline import ClassifierSettings, FramePipeline, FrameResult, Prediction, StreamingClassifier
+from pipeline import FramePipeline, FrameResult, Prediction
 from pipeline.live import Captured, LiveCallbacks, LiveLoop, RateMeter
 from pipeline.sources import Frame, FrameBuffer
 from pose import BodyTracker
@@ -49,10 +49,7 @@ class SwayingPerson:
 def frame_pipeline(finishes: list[int] | None = None) -> FramePipeline:
     """Stand-in pose, the real tracker and streaming classifier (a stand-in network, short
     windows); `finishes` counts calls of finish()."""
-    settings = ClassifierSettings(
-        window=16, stride=4, min_frames=8, pad_to=0, either_hand=False, temperature=1.0
-    )
-    classifier = StreamingClassifier(FakeModel(), settings, device="cpu", runtime="torch")
+    classifier = streaming(FakeModel(), window=16, stride=4, min_frames=8, pad_to=0)
     pipeline = FramePipeline(SwayingPerson(), BodyTracker(), classifier)
     if finishes is not None:
         finish = pipeline.finish

@@ -88,7 +88,7 @@ def test_looped_windows_agree_with_the_full_windows_on_ntu_skeletons(checkpoint)
     videos, with the shorter first windows)."""
     from model import load_model
 
-    net = load_model(require(OFFICIAL_WEIGHTS / f"{checkpoint}.pt"))
+    net = load_model(require(OFFICIAL_WEIGHTS / f"{checkpoint}.pt")).net
     from train.skeleton import read_skeleton
 
     samples = list(np.load(require(FIXTURES / "ntu_preprocessing_reference.npz"))["raw"])

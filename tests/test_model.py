@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from card_helpers import save_plain
 from shared_paths import REPO_ROOT, require_shared
 
 import model
 from common.errors import UserError
-from model import ExcitationConfig, ModelConfig, ShiftGCN, build_model, load_model, save_checkpoint
+from model import ExcitationConfig, ModelConfig, ShiftGCN, build_model, load_model
 from model.shift_gcn import Residual, ShiftGraphConv
 from model.summary import measure_cost
 
@@ -34,11 +35,11 @@ def reference() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("name", sorted(RELEASED))
 def test_released_checkpoint_matches_reference_logits(name, fused, reference):
-    net = model.load_model(require_shared("weights", "official", f"{name}.pt"))
+    net, card = model.load_model(require_shared("weights", "official", f"{name}.pt"))
     if fused:
         net = model.fuse_for_inference(net)
     assert net.num_class == RELEASED[name] and not net.training
-    assert len(net.class_names) == RELEASED[name]
+    assert len(card.class_names) == RELEASED[name]
     for inputs in ("T300", "T64"):
         with torch.no_grad():
             logits = net(torch.from_numpy(reference[inputs])).numpy()
@@ -81,10 +82,11 @@ def test_excitation_variants_load_the_released_weights_they_share(placement):
         motion_excitation=ExcitationConfig(placement),
         channel_excitation=ExcitationConfig(placement, temporal_conv=False),
     )
-    net = model.load_model(path, config=config)
+    loaded = model.load_model(path, config=config)
+    net, report = loaded.net, loaded.report
     plain = torch.load(path, weights_only=True)
-    assert net.load_report.missing and all(key not in plain for key in net.load_report.missing)
-    assert all(".series." in k or ".parallel." in k for k in net.load_report.missing)
+    assert report.missing and all(key not in plain for key in report.missing)
+    assert all(".series." in k or ".parallel." in k for k in report.missing)
     torch.testing.assert_close(
         net.state_dict()["l3.gcn1.Linear_weight"], plain["l3.gcn1.Linear_weight"]
     )
@@ -96,9 +98,9 @@ def test_project_checkpoint_round_trip(tmp_path):
     config = ModelConfig(num_class=4, channel_excitation=ExcitationConfig("parallel"))
     net = ShiftGCN(config).eval()
     path = tmp_path / "best.pt"
-    model.save_checkpoint(path, net, class_names=list("abcd"), stream="bone", extra={"epoch": 3})
-    loaded = model.load_model(path)
-    assert loaded.class_names == list("abcd") and loaded.stream == "bone"
+    save_plain(path, net, class_names=list("abcd"), stream="bone", extra={"epoch": 3})
+    loaded, card = model.load_model(path)
+    assert card.labels() == list("abcd") and card.stream == "bone"
     assert loaded.config == config
     x = torch.randn(1, 3, 8, 25, 2)
     with torch.no_grad():
@@ -238,11 +240,10 @@ def test_fused_network_gives_the_unfused_logits(variant):
 def test_fusing_copies_and_leaves_the_network_and_its_checkpoint_alone(tmp_path):
     torch.manual_seed(2)
     net = _trained_looking(ModelConfig(num_class=4))
-    net.class_names, net.stream = list("abcd"), "bone"
     before = {key: value.clone() for key, value in net.state_dict().items()}
     fused = model.fuse_for_inference(net)
     assert fused is not net and model.fuse_for_inference(fused) is fused
-    assert fused.class_names == list("abcd") and fused.stream == "bone" and fused.num_class == 4
+    assert fused.num_class == 4  # the class names and stream are the card's, beside the network
     after = net.state_dict()
     assert after.keys() == before.keys()
     assert all(torch.equal(after[key], before[key]) for key in before)
@@ -250,8 +251,8 @@ def test_fusing_copies_and_leaves_the_network_and_its_checkpoint_alone(tmp_path)
     net.train()  # the unfused network still trains
     net.eval()
     path = tmp_path / "best.pt"
-    model.save_checkpoint(path, net, class_names=net.class_names, stream="bone")
-    loaded = model.load_model(path)
+    save_plain(path, net, class_names=list("abcd"), stream="bone")
+    loaded = model.load_model(path).net
     x = torch.randn(1, 3, 8, 25, 2)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), net(x))
@@ -267,7 +268,7 @@ def test_a_fused_network_refuses_training_and_saving(tmp_path):
     other = torch.nn.Linear(2, 2)
     assert model.fuse_for_inference(other) is other  # nothing to fuse
     with pytest.raises(TypeError, match="save the network it was fused from"):
-        model.save_checkpoint(tmp_path / "fused.pt", fused)
+        save_plain(tmp_path / "fused.pt", fused)
     assert not (tmp_path / "fused.pt").exists()
 
 
@@ -275,5 +276,5 @@ def test_class_names_with_control_characters_load_escaped(tmp_path):
     """A checkpoint's class names reach terminals and the GUI: escape codes come out harmless."""
     path = tmp_path / "odd.pt"
     net = build_model(ModelConfig(num_class=2, channels=(16, 32), strides=(1, 2)))
-    save_checkpoint(path, net, class_names=["wave\x1b[31m", "clap\nnext"])
-    assert load_model(path).class_names == ["wave\\x1b[31m", "clap\\nnext"]
+    save_plain(path, net, class_names=["wave\x1b[31m", "clap\nnext"])
+    assert load_model(path).card.labels() == ["wave\\x1b[31m", "clap\\nnext"]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import socket
 
 import pytest
+from card_helpers import save_plain
 from mjpeg_server import MjpegServer
 from video_set_helpers import moving_person
 
 from app.api import Recognizer
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from pipeline import load_settings
 from pipeline.sources import NetworkSource, StreamSettings, is_stream_url, open_source
 
@@ -31,7 +32,7 @@ def small_checkpoint(tmp_path_factory):
     """A small untrained Shift-GCN with named classes (fast; no shared files needed)."""
     path = tmp_path_factory.mktemp("weights") / "small.pt"
     config = ModelConfig(num_class=3, channels=(16, 32), strides=(1, 2))
-    save_checkpoint(path, build_model(config), class_names=["sway", "bob", "stand"])
+    save_plain(path, build_model(config), class_names=["sway", "bob", "stand"])
     return path
 
 

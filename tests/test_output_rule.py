@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 import pytest
+from card_helpers import save_plain
 
 from common import fileio
 from common.errors import UserError
@@ -132,7 +133,7 @@ def test_a_real_full_file_system_numpy_checkpoint_and_video(tmp_path):
     """A 64 KB tmpfs: .npy, checkpoint and annotated-video writes end in one line naming the
     file, and the file system holds nothing afterwards."""
     from app.annotate import video_writer
-    from model import ModelConfig, build_model, save_checkpoint
+    from model import ModelConfig, build_model
 
     with small_tmpfs(tmp_path / "disk") as disk:
         with pytest.raises(UserError, match="skeleton.npy: No space left"):
@@ -140,7 +141,7 @@ def test_a_real_full_file_system_numpy_checkpoint_and_video(tmp_path):
                 np.save(handle, np.zeros(100_000, np.float32))
         net = build_model(ModelConfig(num_class=5, channels=(16, 32), strides=(1, 2)))
         with pytest.raises(UserError, match="best.pt: No space left"):
-            save_checkpoint(disk / "best.pt", net)
+            save_plain(disk / "best.pt", net)
         rng = np.random.default_rng(0)
         with pytest.raises(UserError, match="annotated.mp4"):
             with video_writer(disk / "annotated.mp4", 30.0, (320, 240)) as writer:
@@ -174,11 +175,11 @@ def test_an_output_equal_to_an_input_is_refused(tmp_path):
 
 
 def test_export_refuses_its_own_checkpoint_a_fifo_and_huge_lengths(tmp_path, capsys):
-    from model import ModelConfig, build_model, save_checkpoint
+    from model import ModelConfig, build_model
     from weights.export import main
 
     weights = tmp_path / "best.pt"
-    save_checkpoint(weights, build_model(ModelConfig(num_class=5, channels=(16,), strides=(1,))))
+    save_plain(weights, build_model(ModelConfig(num_class=5, channels=(16,), strides=(1,))))
     before = weights.read_bytes()
     fifo = tmp_path / "x.fifo"
     os.mkfifo(fifo)

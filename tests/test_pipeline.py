@@ -90,9 +90,9 @@ def test_streaming_prediction_equals_the_model_on_the_training_input():
     predictions = [classifier.push(f, i / 30) for i, f in enumerate(frames)]
     assert all(p is None for p in predictions[:-1]) and predictions[-1] is not None
     with torch.no_grad():
-        probs = torch.softmax(model(torch.from_numpy(expected)[None]), 1)[0].numpy()
+        probs = torch.softmax(model.net(torch.from_numpy(expected)[None]), 1)[0].numpy()
     np.testing.assert_allclose(predictions[-1].probs, probs, atol=1e-5)
-    assert predictions[-1].top(5)[0]["label"] == model.class_names[int(probs.argmax())]
+    assert predictions[-1].top(5)[0]["label"] == model.card.labels()[int(probs.argmax())]
 
 
 def test_predictions_come_every_stride_frames_once_enough_are_seen():

@@ -7,13 +7,14 @@ import pickle
 
 import numpy as np
 import pytest
+from card_helpers import save_plain
 from pose_helpers import astronaut_video, write_video
 from video_set_helpers import moving_person
 
 from app.api import Recognizer
 from app.classify_video import main as classify
 from app.skeleton_export import COCO17_FROM_BLAZEPOSE
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from pipeline import load_settings
 
 pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
@@ -24,7 +25,7 @@ CLIP_KEYS = {"frame_dir", "label", "img_shape", "original_shape", "total_frames"
 def small_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "small.pt"
     config = ModelConfig(num_class=2, channels=(16, 32), strides=(1, 2))
-    save_checkpoint(path, build_model(config), class_names=["sway", "still"])
+    save_plain(path, build_model(config), class_names=["sway", "still"])
     return path
 
 

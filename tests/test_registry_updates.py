@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from card_helpers import save_plain
 
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from weights import registry
 from weights.__main__ import main as weights_main
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "own.pt"
     net = build_model(ModelConfig(num_class=3, channels=(16,), strides=(1,)))
-    save_checkpoint(path, net, class_names=["a", "b", "c"])
+    save_plain(path, net, class_names=["a", "b", "c"])
     return path
 
 

@@ -71,7 +71,7 @@ def test_record_two_classes_train_and_switch_the_live_model(qt_display, tmp_path
 
     trained = report["trained"]
     assert trained and trained.startswith(str(teach / "models")) and trained.endswith("best.pt")
-    assert load_model(trained).class_names == ["bob", "sway"]
+    assert load_model(trained).card.labels() == ["bob", "sway"]
     assert report["weights_field"] == trained and "best.pt" in report["switched"]
     stages = {step[0] for step in report["progress"]}
     assert stages == {"extracting", "training"}, report["progress"]

@@ -9,10 +9,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from card_helpers import save_plain
 from train_helpers import TINY_MODEL, one_torch_thread, write_tiny_config, write_tiny_dataset
 
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from train import evaluate as evaluate_cli
 from train import run
 from train.config import load_config
@@ -77,7 +78,7 @@ def test_evaluate_refuses_non_finite_scores_and_writes_nothing(trained, tmp_path
     with torch.no_grad():
         net.data_bn.bias.fill_(1e38)  # finite weights whose scores overflow (NaN ones fail to load)
     weights = tmp_path / "overflow.pt"
-    save_checkpoint(weights, net, stream="joint")
+    save_plain(weights, net, stream="joint")
     out = tmp_path / "out"
     with one_torch_thread():
         status = evaluate_cli.main(
@@ -124,7 +125,7 @@ def test_result_json_is_valid_json(trained, tmp_path):
     """A finite evaluation still writes plain JSON (no NaN token)."""
     _, data, _ = trained
     weights = tmp_path / "ok.pt"
-    save_checkpoint(
+    save_plain(
         weights, build_model(ModelConfig.from_dict({**TINY_MODEL, "num_class": 3})), stream="joint"
     )
     with one_torch_thread():

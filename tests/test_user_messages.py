@@ -9,13 +9,14 @@ import stat
 from pathlib import Path
 
 import pytest
+from card_helpers import save_plain
 
 import app.annotate as annotate
 import weights
 from app.gui.launch import main as run_demo_main
 from app.output_paths import check_outputs, create_output_folders
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from pipeline.sources import VideoSource
 from weights import registry
 
@@ -93,7 +94,7 @@ def test_a_read_only_weights_folder_works_and_gets_no_digest_cache(tmp_path, mon
     folder = tmp_path / "shared-lab-copy"
     folder.mkdir()
     net = build_model(ModelConfig(num_class=60, **SMALL_NET))
-    save_checkpoint(folder / "mine.pt", net)
+    save_plain(folder / "mine.pt", net)
     weights.register("mine", folder / "mine.pt", "ntu60", directory=folder)
     before = sorted(p.name for p in folder.iterdir())
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

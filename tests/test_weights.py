@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from card_helpers import save_plain
 from local_server import PAYLOAD
 from shared_paths import SHARED
 
 import weights
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from ntu.labels import class_names
 from weights import registry
 from weights.__main__ import main as weights_main
@@ -243,7 +244,7 @@ def test_register_own_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(registry.DIR_ENV, raising=False)
     trained = tmp_path / "runs" / "best.pt"
     trained.parent.mkdir()
-    save_checkpoint(trained, build_model(ModelConfig(num_class=60, **SMALL_NET)))
+    save_plain(trained, build_model(ModelConfig(num_class=60, **SMALL_NET)))
     wdir = tmp_path / "w"
     assert (
         weights_main(

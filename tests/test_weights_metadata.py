@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from card_helpers import save_plain
 
 import weights
 from common.errors import UserError
-from model import ModelConfig, build_model, load_model, save_checkpoint
+from model import ModelConfig, build_model, load_model
 from ntu.labels import class_names
 from weights import registry
 
@@ -35,18 +36,18 @@ def _plain_state_dict(path: Path, num_class: int = 120) -> Path:
 def test_a_registered_bone_state_dict_loads_as_a_bone_model(wdir):
     path = _plain_state_dict(wdir / "bone120.pt")
     weights.register("mine-bone", path, "ntu120", stream="bone", directory=wdir)
-    net = weights.load_model("mine-bone")
-    assert net.stream == "bone" and net.class_names == class_names("ntu120")
-    assert load_model(path).stream == "joint"  # the file alone says nothing of its stream
+    _, card = weights.load_model("mine-bone")
+    assert card.stream == "bone" and card.labels() == class_names("ntu120")
+    assert load_model(path).card.stream == "joint"  # the file alone says nothing of its stream
 
 
 def test_the_entry_and_a_project_file_must_agree(wdir):
     path = wdir / "joint.pt"
-    save_checkpoint(path, build_model(ModelConfig(num_class=60, **SMALL_NET)), stream="joint")
+    save_plain(path, build_model(ModelConfig(num_class=60, **SMALL_NET)), stream="joint")
     with pytest.raises(UserError, match="carries other stream than those given") as err:
         load_model(path, stream="bone")
     assert "\n" not in str(err.value)
-    assert load_model(path, stream="joint").stream == "joint"
+    assert load_model(path, stream="joint").card.stream == "joint"
 
 
 def test_model_load_model_takes_files_only(tmp_path):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from card_helpers import save_plain
 
 import weights
 from common import download
 from common.errors import UserError
-from model import ModelConfig, build_model, save_checkpoint
+from model import ModelConfig, build_model
 from weights import registry
 from weights.__main__ import main as weights_main
 
@@ -32,7 +33,7 @@ def wdir(tmp_path, monkeypatch) -> Path:
 
 
 def _checkpoint(path: Path, num_class: int = 60, stream: str = "joint") -> Path:
-    save_checkpoint(path, build_model(ModelConfig(num_class=num_class, **SMALL_NET)), stream=stream)
+    save_plain(path, build_model(ModelConfig(num_class=num_class, **SMALL_NET)), stream=stream)
     return path
 
 
@@ -109,7 +110,7 @@ def test_an_altered_registered_file_is_refused_before_use(wdir, tmp_path, monkey
     hashed = []
     real = registry.sha256_of
     monkeypatch.setattr(registry, "sha256_of", lambda p: (hashed.append(p), real(p))[1])
-    assert weights.load_model("mine").num_class == 60
+    assert weights.load_model("mine").card.num_class == 60
     assert weights.resolve("mine") == path
     assert len(hashed) == 1  # the second start read the cache
     data = bytearray(path.read_bytes())

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from pose_helpers import streaming
 from test_pipeline import FakeModel, skeleton
 
+from model import ModelCard
 from pipeline import (
-    StreamingClassifier,
     WindowClassifier,
     clip_windows,
     cut_window,
@@ -29,18 +30,19 @@ def test_stream_windows_are_the_streaming_classifiers_windows():
     """Replaying a clip gives the windows a (foreground) streaming classifier classifies: the
     same ends, starts, frames with a person and class probabilities."""
     frames = clip(70, empty_until=10)
-    settings = ClassifierSettings(
-        window=24, stride=6, min_frames=8, pad_to=0, either_hand=True, temperature=2.0
-    )
     model = FakeModel()
-    classifier = StreamingClassifier(model, settings, device="cpu", runtime="torch")
+    classifier = streaming(
+        model, window=24, stride=6, min_frames=8, pad_to=0, either_hand=True, temperature=2.0
+    )
     predictions = [p for i, f in enumerate(frames) if (p := classifier.push(f, i / 30))]
     windows = list(stream_windows(frames, 24, 6, 8, fps=30.0))
     assert [(p.start, p.timestamp, p.frames) for p in predictions] == [
         (w.start, w.end, w.seen) for w in windows
     ]
     assert windows[0].end == pytest.approx(17 / 30)  # 8 frames with a person, then due
-    classify = WindowClassifier(model, pad_to=0, either_hand=True, temperature=2.0)
+    classify = WindowClassifier(
+        model, card=classifier.card, pad_to=0, either_hand=True, temperature=2.0
+    )
     for prediction, window in zip(predictions, windows):
         np.testing.assert_allclose(classify(window.frames), prediction.raw_probs, atol=1e-6)
 
@@ -117,8 +119,9 @@ def test_rotations_are_averaged_views_of_each_window():
 
     model = FakeModel()
     frames = clip(20)
-    plain = WindowClassifier(model, pad_to=0, either_hand=True)
-    turned = WindowClassifier(model, pad_to=0, either_hand=True, rotations=[30, 0])
+    card = ModelCard(4, tuple(FakeModel.class_names), loop_to=0)
+    plain = WindowClassifier(model, card=card, pad_to=0, either_hand=True)
+    turned = WindowClassifier(model, card=card, pad_to=0, either_hand=True, rotations=[30, 0])
     assert (plain.views, turned.views) == (2, 4)  # an angle of 0 is the window itself
     x = prepare_window(frames, 0, "joint")
     views = [x, mirror(x)]

@@ -13,6 +13,7 @@ from common.device import DEVICE_CHOICES, is_device_name
 from common.errors import UserError, excerpt
 from common.limits import MAX_BATCH, MAX_EPOCHS, check_number, check_size, max_workers
 from common.yaml_files import deep_merge, read_yaml
+from model.card import ModelCard
 from model.config import ModelConfig
 from model.preprocess import STREAMS
 from ntu.splits import DATASETS
@@ -167,6 +168,21 @@ class TrainConfig:
         if names is not None and len(names) != self.classes:
             return None
         return list(names) if names is not None else None
+
+    def model_card(self, **known: Any) -> ModelCard:
+        """The model card of this run's checkpoints: its classes, stream and origin; NTU's input
+        (whole samples looped to 300 frames at 30 fps, Kinect skeletons) unless `known` says
+        otherwise (train.from_videos: the live classifier's windows, pose's skeletons)."""
+        return ModelCard(
+            num_class=self.classes,
+            class_names=self.resolved_class_names(),
+            stream=self.stream,
+            source="fine-tuned" if self.base_weights else "trained",
+            dataset=self.dataset,
+            benchmark=self.benchmark if self.dataset in DATASETS else "",
+            base=self.base_weights,
+            **known,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, for the work dir's config.yaml and for checkpoints."""

@@ -58,8 +58,8 @@ def evaluate(
     check_size("--batch-size", batch_size, 1, MAX_BATCH)
     check_size("--workers", workers, 0, max_workers())
     torch_device = select_device(device)
-    model = load_model(weights, device=torch_device)
-    stream = stream or model.stream
+    model, card = load_model(weights, device=torch_device)
+    stream = stream or card.stream
     dataset = SkeletonFeeder(data_dir, split, stream)
     top = int(dataset.labels.max(initial=0))
     if top >= model.num_class:
@@ -91,7 +91,7 @@ def evaluate(
     top1 = topk_accuracy(scores, labels, 1)
     plot_confusion(
         matrix,
-        model.class_names,
+        card.labels() if card.class_names else None,
         out_dir / "confusion.png",
         f"{Path(str(weights)).name} on {split} ({stream}): top-1 {top1:.2f}%",
     )

@@ -29,7 +29,7 @@ from common.device import select_device
 from common.errors import UserError
 from common.fileio import atomic_write
 from common.settings import settings_from_dict, settings_to_dict
-from model import build_model, fuse_for_inference, save_checkpoint
+from model import ModelCard, build_model, fuse_for_inference, save_checkpoint
 from ntu.joints import MIRRORED_JOINTS
 from pipeline import ClassifierSettings, StreamingClassifier
 from pipeline.summary import video_probabilities, window_weights
@@ -153,7 +153,9 @@ class FeatureTap:
     """The base network, fused, in a StreamingClassifier (foreground, every window kept): pushes
     a clip's frames and returns the head's input for each of the live classifier's windows."""
 
-    def __init__(self, net: nn.Module, settings: ClassifierSettings, device: torch.device) -> None:
+    def __init__(
+        self, net: nn.Module, card: ModelCard, settings: ClassifierSettings, device: torch.device
+    ) -> None:
         self.fused = fuse_for_inference(net)
         self._captured: list[torch.Tensor] = []
         self.fused.fc.register_forward_hook(lambda _m, inputs, _o: self._captured.append(inputs[0]))
@@ -161,7 +163,7 @@ class FeatureTap:
         # one forward pass a window: the window's own features (no mirror-image vote)
         own = replace(settings, either_hand=False)
         self.classifier = StreamingClassifier(
-            self.fused, own, device=device, runtime="torch", keep_history=True
+            self.fused, own, card=card, device=device, runtime="torch", keep_history=True
         )
 
     def clip(self, skeleton: np.ndarray) -> dict[str, np.ndarray]:
@@ -380,18 +382,20 @@ def train_frozen(
     cache_folder: Path,
     on_clip: Callable[[int, int], None] | None = None,
     val_clips: list[tuple[int, np.ndarray]] | None = None,
+    card: ModelCard | None = None,
 ) -> dict[str, Any]:
     """Fit the head on `clips` ((label, (T, 3, 25, 2) skeleton) pairs) and write best.pt and
-    last.pt in config.work_path; returns the run's figures: seconds, windows, and the video-level
-    top-1 (%) of `val_clips` or, without them, of each clip left out in turn."""
+    last.pt in config.work_path, with `card` (default: config.model_card() with the classifier's
+    windows) and the measured top-1; returns the run's figures: seconds, windows, and the
+    video-level top-1 (%) of `val_clips` or, without them, of each clip left out in turn."""
     settings = few_shot_settings(config)
     began = time.perf_counter()
     torch.manual_seed(config.seed)
     device = select_device(config.device)
     net = build_model(config.model_config())
-    load_base_weights(net, base_weights_name(config))
+    base_card = load_base_weights(net, base_weights_name(config), config.stream)
     net.to(device).eval()
-    features = ClipFeatureSource(net, config, classifier, cache_folder, device)
+    features = ClipFeatureSource(net, base_card, config, classifier, cache_folder, device)
     total = len(clips) + len(val_clips or [])
     progress = (lambda done, _: on_clip(done, total)) if on_clip else None
     train = features.clips(clips, settings, progress)
@@ -413,12 +417,16 @@ def train_frozen(
         validation = "each clip left out in turn"
     work = config.work_path
     work.mkdir(parents=True, exist_ok=True)
+    card = card or config.model_card(
+        window=classifier.window, loop_to=classifier.pad_to, fps=classifier.fps
+    )
+    if top1 is not None:
+        card = replace(card, accuracy=round(top1, 2), accuracy_note=f"video top-1, {validation}")
     for name in ("best.pt", "last.pt"):
         save_checkpoint(
             work / name,
             net,
-            class_names=config.resolved_class_names(),
-            stream=config.stream,
+            card,
             extra={"few_shot": settings_to_dict(settings), "recipe": config.recipe},
         )
     return {
@@ -441,12 +449,13 @@ class ClipFeatureSource:
     def __init__(
         self,
         net: nn.Module,
+        card: ModelCard,
         config: TrainConfig,
         classifier: ClassifierSettings,
         folder: Path,
         device: torch.device,
     ) -> None:
-        self.net, self.config, self.classifier = net, config, classifier
+        self.net, self.card, self.config, self.classifier = net, card, config, classifier
         self.folder, self.device = Path(folder), device
         self.computed = 0
 
@@ -479,7 +488,7 @@ class ClipFeatureSource:
                 arrays = cache.load(digest)
                 if arrays is None:
                     taken = replace(self.classifier, stride=settings.stride)
-                    tap = tap or FeatureTap(self.net, taken, self.device)
+                    tap = tap or FeatureTap(self.net, self.card, taken, self.device)
                     fps, seed = self.classifier.fps, self.config.seed
                     arrays = clip_arrays(tap, skeleton, settings, fps, seed, digest)
                     cache.save(digest, arrays)

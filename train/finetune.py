@@ -9,17 +9,20 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from common.errors import UserError
+from model.card import ModelCard
 
 BATCHNORM_MODES = ("train", "frozen", "recalibrate")
 HEAD = "fc."
 
 
-def load_base_weights(model: nn.Module, name_or_path: str) -> None:
+def load_base_weights(model: nn.Module, name_or_path: str, stream: str) -> ModelCard:
     """Copy a checkpoint's weights (a registered name or a file) into `model`, all but the
-    classifier head, which starts near zero so that the first loss is that of a uniform guess."""
+    classifier head, which starts near zero so that the first loss is that of a uniform guess;
+    return its model card. A base of another input stream than `stream` is refused."""
     from weights import load_model
 
-    base = load_model(name_or_path)
+    base, card = load_model(name_or_path)
+    card.require(f"base weights {name_or_path}", "the training config", stream=stream)
     state = {k: v for k, v in base.state_dict().items() if not k.startswith(HEAD)}
     own = model.state_dict()
     misfit = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
@@ -33,6 +36,7 @@ def load_base_weights(model: nn.Module, name_or_path: str) -> None:
     model.load_state_dict(state, strict=False)
     nn.init.normal_(model.fc.weight, 0.0, 0.01)
     nn.init.zeros_(model.fc.bias)
+    return card
 
 
 def frozen_modules(model: nn.Module, units: int) -> list[nn.Module]:

@@ -35,8 +35,10 @@ from common.errors import UserError, cli_entry, one_line
 from common.fileio import atomic_write, file_lock
 from common.limits import check_number
 from common.yaml_files import deep_merge, read_yaml
+from model.card import ModelCard
 from pipeline import ClassifierSettings, clip_windows, load_settings, prepare_window
 from pipeline.sources import list_videos
+from pose import SKELETON_FORMAT
 
 from .config import OWN_VIDEOS, TrainConfig, load_config
 from .few_shot import train_frozen
@@ -149,15 +151,35 @@ def make_split(
     return data
 
 
-def write_split(folder: Path, split: str, data: SplitData, window: int, stream: str) -> None:
-    """gendata's layout: `<split>_data_<stream>.npy` (N, 3, window, 25, 2), normalised as the live
-    classifier normalises a window (short clips looped to `window`), then the label file."""
+def write_split(folder: Path, split: str, data: SplitData, card: ModelCard) -> None:
+    """gendata's layout: `<split>_data_<stream>.npy` (N, 3, T, 25, 2), each window filled and
+    normalised as the live classifier does for a model of this card (looped to its `loop_to`
+    frames: prepare_window), then the label file."""
     folder.mkdir(parents=True, exist_ok=True)
-    array = np.stack([prepare_window(w, window, stream) for w in data.windows])
-    with atomic_write(data_file(folder, split, stream)) as tmp, open(tmp, "wb") as handle:
+    array = np.stack([prepare_window(w, card.loop_to, card.stream) for w in data.windows])
+    with atomic_write(data_file(folder, split, card.stream)) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
     with atomic_write(label_file(folder, split)) as tmp, open(tmp, "wb") as handle:
         pickle.dump((data.names, data.labels), handle)
+
+
+def own_card(config: TrainConfig, classifier: ClassifierSettings) -> ModelCard:
+    """The model card of a model of one's own actions: the live classifier's windows (its
+    length, fill and frame rate, which the base checkpoint's card must share, as its stream the
+    config's) of skeletons made by this pose path (pose.SKELETON_FORMAT)."""
+    if config.base_weights:
+        from weights import load_model
+
+        base, name = load_model(config.base_weights).card, f"base weights {config.base_weights}"
+        where = "the classifier section of the pipeline settings"
+        base.require(name, where, loop_to=classifier.pad_to, fps=classifier.fps)
+        base.require(name, "the training config", stream=config.stream)
+    return config.model_card(
+        window=classifier.window,
+        loop_to=classifier.pad_to,
+        fps=classifier.fps,
+        skeleton_format=SKELETON_FORMAT,
+    )
 
 
 def check_classes(split: str, labels: list[int], class_names: list[str]) -> None:
@@ -185,9 +207,10 @@ def train_head(
     classifier: ClassifierSettings,
     feature_folder: Path,
     on_clip: Callable[[int, int], None] | None,
+    card: ModelCard,
 ) -> tuple[dict[str, Any], list[Path]]:
-    """The frozen recipe (train.few_shot) on the clips of both splits: the training figures and
-    the videos without a person in min_frames frames."""
+    """The frozen recipe (train.few_shot) on the clips of both splits, best.pt with `card`: the
+    training figures and the videos without a person in min_frames frames."""
     class_names = list(config.class_names or [])
     unusable: list[Path] = []
 
@@ -208,7 +231,9 @@ def train_head(
     check_classes("train", [label for label, _ in train_clips], class_names)
     if val_videos:
         check_classes("val", [label for label, _ in val_clips], class_names)
-    training = train_frozen(config, train_clips, classifier, feature_folder, on_clip, val_clips)
+    training = train_frozen(
+        config, train_clips, classifier, feature_folder, on_clip, val_clips, card
+    )
     return training, unusable
 
 
@@ -324,27 +349,27 @@ def from_videos(
             )
     else:
         train_videos, val_videos = classes, val_classes
+    card = own_card(config, classifier)  # a base that does not fit fails before training
     if config.recipe == "frozen":  # every clip learns unless --val names others
         if val is None:
             train_videos, val_videos, held_out = classes, {}, False
         features = Path(cache_dir or work_dir / "skeletons") / FEATURES
         training, unusable = train_head(
-            config, train_videos, val_videos, extraction, classifier, features, on_clip
+            config, train_videos, val_videos, extraction, classifier, features, on_clip, card
         )
         windows = {"train": training.pop("windows"), "val": training.pop("val_windows")}
     else:
-        window = classifier.window
-        stride = stride or max(1, window // 2)
+        stride = stride or max(1, classifier.window // 2)
         splits = {}
         for split, group in (("train", train_videos), ("val", val_videos)):
             splits[split] = make_split(group, class_names, extraction, classifier, stride)
             check_classes(split, splits[split].labels, class_names)
-            write_split(work_dir / "data", split, splits[split], window, config.stream)
+            write_split(work_dir / "data", split, splits[split], card)
         config = dataclasses.replace(
             config, batch_size=min(config.batch_size, len(splits["train"].labels))
         )
         began = time.perf_counter()
-        state = train(config, resume=resume, on_epoch=on_epoch)
+        state = train(config, resume=resume, on_epoch=on_epoch, card=card)
         training = {
             "epochs": state.epoch,
             "seconds": round(time.perf_counter() - began, 1),

@@ -4,6 +4,7 @@ train.epoch (one epoch's passes and the loss guard), train.checkpointing (RNG, s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from common.errors import UserError
 from common.fileio import atomic_write
 from common.progress import progress_bar
-from model import build_model, save_checkpoint
+from model import ModelCard, build_model, save_checkpoint
 
 from .checkpointing import RunState, resume, seed_everything, training_state
 from .config import TrainConfig
@@ -42,8 +43,11 @@ RECALIBRATE_BELOW_STEPS = 50  # training batches an epoch: fewer, and a fresh ru
 class Trainer:
     """Trains one configuration in its work dir; `run()` does the epochs, resuming if asked."""
 
-    def __init__(self, config: TrainConfig, resume: bool = False) -> None:
+    def __init__(
+        self, config: TrainConfig, resume: bool = False, card: ModelCard | None = None
+    ) -> None:
         self.config = config
+        self.card = card or config.model_card()  # what the checkpoints say of their input
         self.cluster, self.device = join_cluster(config.device)
         self.amp = config.amp and self.device.type == "cuda"
         self.work_dir = config.work_path
@@ -56,7 +60,7 @@ class Trainer:
         self.class_names = config.resolved_class_names()
         self.model = build_model(config.model_config())
         if config.base_weights and not resume:
-            load_base_weights(self.model, config.base_weights)
+            load_base_weights(self.model, config.base_weights, config.stream)
         freeze(self.model, config.frozen_units)
         self.model.to(self.device)
         self.guard = LossGuard(config.loss_limit, config.classes, self.cluster)
@@ -158,13 +162,13 @@ class Trainer:
         return training_state(self.state, self.optimizer, self.scheduler, self.scaler, self.config)
 
     def _save(self, name: str) -> None:
-        save_checkpoint(
-            self.work_dir / name,
-            self.model,
-            class_names=self.class_names,
-            stream=self.config.stream,
-            extra=self._checkpoint_extra(),
-        )
+        best = self.state.best_top1
+        measured = {
+            "accuracy": round(best, 2),
+            "accuracy_note": f"validation top-1 at epoch {self.state.best_epoch} of this run",
+        }
+        card = dataclasses.replace(self.card, **measured) if best >= 0 else self.card
+        save_checkpoint(self.work_dir / name, self.model, card, extra=self._checkpoint_extra())
 
     def _resume(self) -> None:
         """Continue from last.pt (train.checkpointing.resume)."""
@@ -314,10 +318,12 @@ def train(
     config: TrainConfig,
     resume: bool = False,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    card: ModelCard | None = None,
 ) -> RunState:
     """Train `config` (inside torchrun: as one of its processes) and return the final run state;
-    `on_epoch(row)` follows each epoch."""
+    `on_epoch(row)` follows each epoch. `card`: the checkpoints' model card (default:
+    config.model_card(), NTU's input)."""
     try:
-        return Trainer(config, resume=resume).run(on_epoch)
+        return Trainer(config, resume=resume, card=card).run(on_epoch)
     finally:
         leave_cluster()

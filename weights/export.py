@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         check_size("--batch", args.batch, 1, MAX_BATCH)
     stream = written_in_place(args.out, "--out")  # /dev/stdout: the report goes to stderr
     check_not_input("--out", args.out, [resolve(args.weights)])
-    net = load_model(args.weights)
-    path = export_onnx(net, args.out, args.frames, args.batch)
+    net, card = load_model(args.weights)
+    path = export_onnx(net, args.out, args.frames, args.batch, card)
     shape = (
         f"{args.batch or 'N'}, 3, {args.frames or 'T'}, {net.config.num_point}, "
         f"{net.config.num_person}"

@@ -17,6 +17,7 @@ from common.download import DEFAULT_MAX_BYTES, ProgressFn, download, manual_hint
 from common.errors import UserError, excerpt
 from common.fileio import atomic_write, file_lock
 from common.yaml_files import read_yaml
+from model.card import ModelCard
 from ntu.labels import class_names
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -88,7 +89,23 @@ class WeightEntry:
             return class_names(self.labels)
         from model.checkpoint import load_model  # torch is needed only here
 
-        return list(load_model(self.path()).class_names)
+        return load_model(self.path()).card.labels()
+
+    def card(self) -> ModelCard:
+        """What this entry says of its file as a model.ModelCard (a released file has none of
+        its own): NTU's input, the entry's classes, stream and published accuracy."""
+        names = class_names(self.labels) if self.labels else None
+        known = ModelCard.known(self.num_class, names, self.stream)
+        if self.url is None:  # a project file registered here: its own card says the rest
+            return known
+        return dataclasses.replace(
+            known,
+            source="released",
+            dataset=self.dataset,
+            benchmark=self.benchmark,
+            accuracy=self.accuracy,
+            accuracy_note=f"published top-1 on {self.dataset} {self.benchmark} (validation split)",
+        )
 
 
 _FIELD_KINDS = {
@@ -204,16 +221,14 @@ def load_model(
     directory: str | os.PathLike | None = None,
     progress: ProgressFn | None = None,
 ) -> Any:
-    """A ShiftGCN (model.load_model) for a checkpoint file or a registered name, fetched on
-    first use; a registered entry's class names and stream say what its file does not."""
+    """A ShiftGCN and its model card (model.load_model's LoadedModel: `net, card = ...`) for a
+    checkpoint file or a registered name, fetched on first use; a registered entry's card
+    (WeightEntry.card) is a file's that carries none, and must agree with one it carries."""
     from model.checkpoint import load_model as load_file  # torch is needed only here
 
     path = resolve(name_or_path, directory=directory, progress=progress)
-    if is_path(name_or_path):
-        return load_file(path, device, config)
-    entry = get(str(name_or_path), directory)
-    names = class_names(entry.labels) if entry.labels else None
-    return load_file(path, device, config, class_names=names, stream=entry.stream)
+    entry = registered_entry(name_or_path, directory)
+    return load_file(path, device, config, card=entry.card() if entry else None)
 
 
 def _folder_given(folder: Path) -> str:
@@ -372,32 +387,40 @@ def _check_content(
 
     from model.checkpoint import load_model  # torch is needed only here
 
-    model = load_model(source, stream=stream)
+    card = load_model(source, stream=stream).card
     if dataset is None:
-        if not torch.load(source, map_location="cpu", weights_only=True).get("class_names"):
+        data = torch.load(source, map_location="cpu", weights_only=True)
+        if not data.get("class_names") and not (data.get("card") or {}).get("class_names"):
             raise UserError(
                 f"{source} does not name its own classes; give --dataset ntu60 or ntu120"
             )
-        return OWN_DATASET, "", model.stream, model.num_class
+        return OWN_DATASET, "", card.stream, card.num_class
     expected = len(class_names(dataset))
-    if model.num_class != expected:
+    if card.num_class != expected:
         raise UserError(
-            f"{source} has {model.num_class} classes but {dataset} has {expected}; "
+            f"{source} has {card.num_class} classes but {dataset} has {expected}; "
             f"give the --dataset it was trained on"
         )
-    return dataset, dataset, model.stream, model.num_class
+    return dataset, dataset, card.stream, card.num_class
 
 
 def calibrated_temperature(name_or_path: str | os.PathLike) -> float:
     """The registry's calibrated temperature of a checkpoint, named or given as its file (the
     GUI passes the downloaded file); 1 for a checkpoint the registry does not calibrate."""
-    target = Path(name_or_path).expanduser()
-    for entry in entries():
-        if entry.name == str(name_or_path) or (
-            is_path(name_or_path) and entry.path().resolve() == target.resolve()
-        ):
-            return float(entry.temperature or 1.0)
-    return 1.0
+    entry = registered_entry(name_or_path)
+    return float(entry.temperature or 1.0) if entry else 1.0
+
+
+def registered_entry(
+    name_or_path: str | os.PathLike, directory: str | os.PathLike | None = None
+) -> WeightEntry | None:
+    """The registry's entry of a checkpoint, named or given as its file (the GUI passes the
+    downloaded file); None for a file the registry does not know."""
+    known = entries(directory)
+    if not is_path(name_or_path):
+        return next((e for e in known if e.name == str(name_or_path)), None)
+    target = Path(name_or_path).expanduser().resolve()
+    return next((e for e in known if e.path(directory).resolve() == target), None)
 
 
 def is_path(name_or_path: str | os.PathLike) -> bool:

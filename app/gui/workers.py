@@ -57,17 +57,10 @@ def build_live_pipeline(
 
 
 def describe_model(name: str, pipeline: FramePipeline) -> str:
-    """A few lines on the loaded model: name, training data, reported accuracy, how it runs."""
+    """A few lines on the loaded model: name, its model card's key facts (classes, stream, how
+    windows are filled, skeletons, where it came from and its accuracy), how it runs."""
     classifier = pipeline.classifier
-    lines = [Path(name).name]
-    try:
-        entry = weights.get(name)
-    except UserError:  # a file path, or a name the registry does not know
-        entry = None
-    if entry is not None:
-        accuracy = f" · top-1 {entry.accuracy:.1f} % reported" if entry.accuracy else ""
-        lines.append(f"{entry.dataset.upper()} {entry.benchmark}{accuracy}")
-    lines.append(f"{len(classifier.class_names or []) or '?'} classes · {classifier.stream} stream")
+    lines = [Path(name).name, *classifier.card.summary()]
     lines.append(f"window {classifier.window} frames · {classifier.device}")
     if classifier.members:
         lines.append(f"with {', '.join(Path(m).name for m in classifier.members)} voting")
@@ -169,7 +162,7 @@ class PipelineWorker(QObject):
         if not self._events.rules:
             return
         try:
-            names = self._pipeline.classifier.class_names or []
+            names = self._pipeline.classifier.class_names
             self._detector = EventDetector(self._events.rules, names, self._settings.source)
             if self._events.log is not None:
                 self._event_log = EventLog(self._events.log)
