@@ -27,6 +27,7 @@ from common.cli import add_weights_flag, command_parser
 from common.errors import cli_entry
 
 from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
+from .timing import cpu_model
 
 PREPROCESSING = FIXTURES / "ntu_preprocessing_reference.npz"
 CAMERA_FPS = 30.0
@@ -282,7 +283,6 @@ def write_json(
     """The headline figures with what they were measured on, atomically, for run-to-run
     comparison."""
     import json
-    import platform
 
     from common.fileio import atomic_write
 
@@ -290,7 +290,7 @@ def write_json(
         figures,
         video=video.name,
         camera_size=f"{size[0]}x{size[1]}" if size else "as recorded",
-        cpu=_cpu_model() or platform.processor(),
+        cpu=cpu_model(),
         cpus=os.cpu_count(),
         load_average=list(os.getloadavg()),
         torch=torch.__version__,
@@ -299,17 +299,6 @@ def write_json(
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name from /proc/cpuinfo (Linux), as lscpu prints it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 # ----------------------------------------------------------------------------- window study

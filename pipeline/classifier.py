@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -113,7 +114,8 @@ class StreamingClassifier:
     with its mirror image and the two predictions averaged, so that an action done with the left
     hand reads as the same action done with the right. `members` (Member: another network and
     where each of the model's classes is among its outputs) vote too: the probabilities of all
-    are averaged, each restricted to the model's classes.
+    are averaged, each restricted to the model's classes. `calibration(stream)` gives the windows
+    that calibrate runtime int8 (model.runtime.make_runtime).
     """
 
     def __init__(
@@ -127,14 +129,17 @@ class StreamingClassifier:
         drop_late: bool = True,
         keep_history: bool = False,
         members: Sequence[Member] = (),
+        calibration: Callable[[str], Sequence[np.ndarray]] | None = None,
     ) -> None:
         self.model = model
         self.settings = settings
         self.device = torch.device(device)
-        self._logits = make_runtime(model, runtime, self.device, settings.looped)
+        run = partial(
+            make_runtime, device=self.device, looped=settings.looped, calibration=calibration
+        )
+        self._logits = run(model, runtime)
         self._votes = [(self._logits, getattr(model, "stream", "joint"), None)] + [
-            (make_runtime(m.model, runtime, self.device, settings.looped), m.stream, m.outputs)
-            for m in members
+            (run(m.model, runtime), m.stream, m.outputs) for m in members
         ]
         self.members = [m.name for m in members]
         self.window, self.stride, self.fps = settings.window, settings.stride, settings.fps

@@ -68,7 +68,13 @@ class PipelineSettings:
 
     weights: str | None = None  # registry name or checkpoint path; None: the registry's default
     device: str = DEVICE_CHOICES[0]  # auto | cpu | cuda
-    runtime: str = RUNTIMES[0]  # torch | onnx (ONNX Runtime, CPU only: python -m bench.model)
+    # torch | onnx (ONNX Runtime, CPU only: python -m bench.model) | int8 (ONNX Runtime with
+    # int8 matrix products, CPU only; its top-1 agrees with fp32 on 80-90 % of real windows:
+    # python -m bench.int8)
+    runtime: str = RUNTIMES[0]
+    # runtime int8: a folder of .npy skeletons of real people (classify_video --save-skeleton)
+    # whose windows calibrate the int8 model, built once per checkpoint into the user's cache
+    int8_calibration: str | None = None
     pose: PoseSettings = field(default_factory=PoseSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
