@@ -143,9 +143,11 @@ def prepared_graph(net: torch.nn.Module) -> bytes:
         return gemm_as_matmul(target.read_bytes())
 
 
-def quantize_int8(net: torch.nn.Module, windows: Sequence[np.ndarray]) -> bytes:
-    """The int8 looped-body graph of a ShiftGCN `net`, its activation ranges calibrated on
-    `windows` (normalised (3, T, 25, 2) network inputs of real people)."""
+def quantize_graph(
+    graph: bytes, feeds: Iterable[dict[str, np.ndarray]], op_types: Sequence[str]
+) -> bytes:
+    """`graph` with the nodes of `op_types` statically quantized (QDQ, int8 weights per output
+    channel, int8 activations with MinMax ranges over the calibration `feeds`)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -154,36 +156,38 @@ def quantize_int8(net: torch.nn.Module, windows: Sequence[np.ndarray]) -> bytes:
         quantize_static,
     )
 
-    if not windows:
-        raise UserError("int8 quantization needs at least one calibration window")
-    inputs = LoopedInputs(net)
-
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.items = iter(windows)
+            self.items = iter(feeds)
 
         def get_next(self) -> dict[str, np.ndarray] | None:
-            window = next(self.items, None)
-            if window is None:
-                return None
-            bodies, weights = inputs(window)
-            return {"bodies": bodies, "frame_weights": weights}
+            return next(self.items, None)
 
     with tempfile.TemporaryDirectory(prefix="shiftgcn-int8-") as folder:
         source, target = Path(folder, "fp32.onnx"), Path(folder, "int8.onnx")
-        source.write_bytes(prepared_graph(net))
+        source.write_bytes(graph)
         quantize_static(
             str(source),
             str(target),
             Reader(),
             quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["MatMul"],
+            op_types_to_quantize=list(op_types),
             per_channel=True,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
         )
         return target.read_bytes()
+
+
+def quantize_int8(net: torch.nn.Module, windows: Sequence[np.ndarray]) -> bytes:
+    """The int8 looped-body graph of a ShiftGCN `net`, its activation ranges calibrated on
+    `windows` (normalised (3, T, 25, 2) network inputs of real people)."""
+    if not windows:
+        raise UserError("int8 quantization needs at least one calibration window")
+    inputs = LoopedInputs(net)
+    feeds = (dict(zip(("bodies", "frame_weights"), inputs(window))) for window in windows)
+    return quantize_graph(prepared_graph(net), feeds, ["MatMul"])
 
 
 def int8_graph(
