@@ -28,6 +28,9 @@ from .fuse import fuse_for_inference
 from .shift_gcn import ShiftGCN
 
 OPSET = 17
+# The period length the looped graph is traced at: its circular shifts hold for periods at least
+# this long (a shorter one is computed repeated, model.quantize.LoopedInputs)
+LOOPED_TRACE_FRAMES = 64
 
 
 class ExportedShiftGCN(nn.Module):
@@ -64,7 +67,7 @@ def looped_body_onnx_bytes(net: ShiftGCN) -> bytes:
     if not net.loops_exactly:
         raise UserError("a looped graph needs a network without excitation blocks")
     fused = fuse_for_inference(net)
-    frames = 64
+    frames = LOOPED_TRACE_FRAMES
     example = (
         torch.randn(1, net.config.in_channels, frames, NUM_JOINTS),
         fused.loop_weights(frames, 4 * frames),

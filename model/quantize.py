@@ -25,6 +25,7 @@ from common.cache import user_cache_dir
 from common.errors import UserError
 from common.fileio import atomic_write
 
+from .export import LOOPED_TRACE_FRAMES
 from .preprocess import is_empty, loop_period, mirror, prepare_window
 
 RECIPE = "qdq-matmul-minmax-1"  # change when the quantization changes: cached files are rebuilt
@@ -32,8 +33,8 @@ RECIPE = "qdq-matmul-minmax-1"  # change when the quantization changes: cached f
 
 class LoopedInputs:
     """A normalised window (3, T, 25, M) as the looped graph's inputs: the bodies after data_bn
-    (M, 3, P, 25), P its loop period (T itself when it does not loop), and the output frames'
-    weights (P / 4,)."""
+    (M, 3, P, 25), P its loop period (T itself when it does not loop) repeated up to the traced
+    length where it is shorter (the same features), and the output frames' weights (P / 4,)."""
 
     def __init__(self, net: torch.nn.Module) -> None:
         bn = net.data_bn
@@ -50,7 +51,9 @@ class LoopedInputs:
             x = x[:, np.arange(frames + missing) % frames]
             frames += missing
         period = loop_period(x, self.multiple) or frames
-        return self.bodies(x[:, :period]), self.loop_weights(period, frames).numpy()
+        span = period * -(-LOOPED_TRACE_FRAMES // period)
+        bodies = self.bodies(x[:, np.arange(span) % period])
+        return bodies, self.loop_weights(span, max(span, frames)).numpy()
 
     def bodies(self, x: np.ndarray) -> np.ndarray:
         """(3, P, 25, M) frames -> (M, 3, P, 25) bodies after data_bn (as normalise_bodies)."""

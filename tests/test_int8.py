@@ -39,14 +39,20 @@ def net() -> ShiftGCN:
 
 def test_the_float_graph_gives_the_torch_runtimes_logits(net):
     """Before quantization, the graph with numpy's data_bn and head equals the torch runtime on a
-    looped window, one person (the empty slot computed once) and a length that is no multiple of
-    4. A window that does not loop (the partner leaves halfway) is computed whole with its ends
-    wrapped around where torch pads them with zeros: near, not equal."""
+    looped window, one person (the empty slot computed once), a length that is no multiple of
+    4 and someone standing still (a period of 4 frames). A window that does not loop (the
+    partner leaves halfway) is computed whole with its ends wrapped around where torch pads them
+    with zeros: near, not equal."""
     rng = np.random.default_rng(0)
     float32 = Int8Runtime(net, prepared_graph(net))
     torch_runtime = TorchRuntime(net)
     one_person = _window(rng, one_person=True)
-    for window in (_window(rng), one_person, _window(rng, frames=42), one_person):  # then cached
+    still = prepare_window(
+        np.repeat(np.transpose(_window(rng), (1, 0, 2, 3))[:1], 64, 0), 300, "joint"
+    )
+    assert loop_period(still, 4) == 4  # shorter than the traced period: computed repeated
+    windows = (_window(rng), one_person, _window(rng, frames=42), still, one_person)
+    for window in windows:  # the second one-person window takes the empty slot from the cache
         expected = torch_runtime(window)
         scale = np.abs(expected).max()
         np.testing.assert_allclose(float32(window), expected, rtol=0, atol=1e-4 * scale)
