@@ -27,7 +27,7 @@ from common.cli import add_weights_flag, command_parser
 from common.errors import cli_entry
 
 from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
-from .timing import cpu_model
+from .timing import cpu_model, machine_line
 
 PREPROCESSING = FIXTURES / "ntu_preprocessing_reference.npz"
 CAMERA_FPS = 30.0
@@ -233,6 +233,7 @@ def run_benchmark(
 ) -> dict[str, float]:
     """All measurements, then which stage limits the end-to-end rate; the headline figures."""
     shown = f" resized to {size[0]}x{size[1]} for pose and the live camera" if size else ""
+    print(machine_line())
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
         f"torch threads; video {video.name}{shown}"
