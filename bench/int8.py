@@ -142,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder of .npy skeletons (classify_video --save-skeleton) of real people",
     )
     parser.add_argument(
-        "--weights", nargs="+", default=list(CHECKPOINTS), help="checkpoints (default: both)"
+        "--weights",
+        nargs="+",
+        default=list(CHECKPOINTS),
+        help="checkpoints to quantize (default: the live ensemble)",
     )
     parser.add_argument(
         "--write-calibration",
