@@ -83,7 +83,7 @@ def measure(frames: list[np.ndarray], overrides: dict) -> dict[str, float]:
         "frames": len(frames),
         "with a person": int((found >= 1).sum()),
         "with two": int((found == 2).sum()),
-        "searches": len(table["search (worker)"]),
+        "searches": len(table.get("search (worker)", [])),
         "cpu ms a frame": 1000 * cpu / len(frames),
         "frames/s": len(frames) / wall,
     }
