@@ -69,11 +69,12 @@ class PipelineSettings:
     weights: str | None = None  # registry name or checkpoint path; None: the registry's default
     device: str = DEVICE_CHOICES[0]  # auto | cpu | cuda
     # torch | onnx (ONNX Runtime, CPU only: python -m bench.model) | int8 (ONNX Runtime with
-    # int8 matrix products, CPU only; its top-1 agrees with fp32 on 80-90 % of real windows:
-    # python -m bench.int8)
+    # int8 matrix products, CPU only, faster; a window's top-1 agrees with fp32's in only 56-87 %
+    # of real windows, hence not the default: python -m bench.int8, docs/speed.md)
     runtime: str = RUNTIMES[0]
     # runtime int8: a folder of .npy skeletons of real people (classify_video --save-skeleton)
-    # whose windows calibrate the int8 model, built once per checkpoint into the user's cache
+    # whose windows calibrate the int8 model, built on first use once per checkpoint into the
+    # user's cache (shiftgcn-live/int8/, beside the checkpoint digests; delete it to recalibrate)
     int8_calibration: str | None = None
     pose: PoseSettings = field(default_factory=PoseSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
