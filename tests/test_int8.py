@@ -132,3 +132,32 @@ def test_int8_names_the_paired_clips_action_as_fp32_does():
     int8, fp32 = Int8Runtime(net, quantize_int8(net, calibration)), TorchRuntime(net)
     for window in calibration_windows([frames(paired)], 64, 15, 300):
         assert int8(window).argmax() == fp32(window).argmax()
+
+
+def test_the_classifier_runs_int8_calibrated_from_the_settings_folder(net, tmp_path, monkeypatch):
+    """runtime int8 with an int8_calibration folder of .npy skeletons: the classifier builds the
+    model on first use into the user's cache, in the network's stream, and classifies."""
+    from functools import partial
+
+    from pipeline import ClassifierSettings, StreamingClassifier
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "skeletons"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    skeleton = rng.normal(size=(3, 80, 25, 2)).astype(np.float32).cumsum(1) * 0.05
+    np.save(folder / "someone.npy", skeleton)
+    settings = load_settings(overrides={"runtime": "int8", "int8_calibration": str(folder)})
+    assert len(int8_calibration(settings, "joint")) == 2 * 2  # 2 windows, with mirror images
+    classifier = StreamingClassifier(
+        net,
+        ClassifierSettings(window=24, stride=24, min_frames=1, either_hand=False, ensemble=[]),
+        device="cpu",
+        runtime="int8",
+        calibration=partial(int8_calibration, settings),
+    )
+    cached = list((tmp_path / "cache" / "shiftgcn-live" / "int8").glob("*.onnx"))
+    assert [p.name for p in cached] == [f"{network_digest(net)}.onnx"]
+    probabilities = classifier.probabilities(np.transpose(skeleton[:, :24], (1, 0, 2, 3)))
+    assert probabilities.shape == (7,) and abs(float(probabilities.sum()) - 1) < 1e-5
+    classifier.close()
