@@ -4,11 +4,14 @@ Prints, for each batch size and window length: the latency of one forward pass, 
 and the clips per second of a training step (forward, backward, SGD), for both networks on the
 same random two-body input, and the ratio; at batch 1 also for one person (second body all zeros,
 which the fused Shift-GCN skips in eager PyTorch). Shift-GCN infers fused (model.fuse) and
-trains unfused. Each network runs in eager PyTorch and in ONNX Runtime (both exported by
-model.export; `--runtimes`), so that ratios are like for like, and the ratio
-of each network in its faster runtime is printed too. All are timed in alternating rounds;
-latencies are the best of all rounds (see bench.timing), and the median ratio of the paired
-rounds is printed beside.
+trains unfused. Each network runs in eager PyTorch, in ONNX Runtime (both exported by
+model.export) and, at batch 1 on the CPU, in ONNX Runtime with int8 matrix products and
+convolutions (`--runtimes`; Shift-GCN as the int8 runtime runs it, model.quantize; both
+calibrated on windows of the NTU fixture skeletons in ../shared, skipped without them), so that
+ratios are like for like, and the ratio of each network in its fastest runtime is printed too.
+All are timed in alternating rounds; latencies are the best of all rounds (see bench.timing), and
+the median ratio of the paired rounds is printed beside. The CPU and its load average are printed
+first; `python -m bench.int8` gives int8's agreement with fp32.
 
 Shift-GCN runs with a released checkpoint by default: its learnt temporal offsets (up to about 10
 frames) set the width of the shift kernels, which fresh initialisation (offsets within 1) would
@@ -31,11 +34,12 @@ from common.device import select_device
 from common.errors import cli_entry
 from model import ModelConfig, ShiftGCN, fuse_for_inference
 from model.export import onnx_bytes
-from model.runtime import RUNTIMES, OnnxRuntime
+from model.runtime import RUNTIMES, Int8Runtime, OnnxRuntime
 from weights import default_name, load_model
 
+from .shared import SKELETONS
 from .stgcn import STGCN
-from .timing import best_seconds
+from .timing import best_seconds, machine_line
 
 NETWORKS = ("ST-GCN", "Shift-GCN")
 
@@ -65,6 +69,28 @@ def onnx_sessions(baseline: nn.Module, shift_gcn: nn.Module) -> dict[str, OnnxRu
     return {
         "ST-GCN": OnnxRuntime(onnx_bytes(baseline), 1),
         "Shift-GCN": OnnxRuntime(onnx_bytes(shift_gcn), shift_gcn.config.temporal_reduction),
+    }
+
+
+def int8_runners(baseline: nn.Module, shift_gcn: nn.Module) -> dict[str, Callable] | None:
+    """Both networks with int8 products, calibrated on 64-frame windows of the NTU fixture
+    skeletons: Shift-GCN as runtime int8 runs it (one window), ST-GCN's exported graph with its
+    convolutions and products quantized the same way (a batch). None without ../shared."""
+    from model.quantize import quantize_graph, quantize_int8
+    from pipeline.windows import calibration_windows
+
+    from .int8 import ntu_clips
+
+    if not SKELETONS.is_dir():
+        print(f"note: int8 left out: {SKELETONS} is absent (calibration windows)")
+        return None
+    windows = calibration_windows(ntu_clips(SKELETONS).values(), 64, 32, 0)
+    feeds = ({"x": window[None]} for window in windows)
+    baseline_graph = quantize_graph(onnx_bytes(baseline), feeds, ["Conv", "MatMul", "Gemm"])
+    shift_gcn_runtime = Int8Runtime(shift_gcn, quantize_int8(shift_gcn, windows))
+    return {
+        "ST-GCN": OnnxRuntime(baseline_graph, 1).run,
+        "Shift-GCN": lambda x: shift_gcn_runtime(x[0]),
     }
 
 
@@ -144,7 +170,7 @@ def _report(
         }
         (base_s, base_rt), (shift_s, shift_rt) = fastest["ST-GCN"], fastest["Shift-GCN"]
         print(
-            f"{'':10} {label}, each in its faster runtime: ST-GCN ({base_rt}) "
+            f"{'':10} {label}, each in its fastest runtime: ST-GCN ({base_rt}) "
             f"{base_s * 1e3:.1f} ms, Shift-GCN ({shift_rt}) {shift_s * 1e3:.1f} ms: "
             f"{base_s / shift_s:.2f}x",
             flush=True,
@@ -171,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=RUNTIMES,
         default=list(RUNTIMES),
-        help="eager PyTorch and/or ONNX Runtime (CPU only; default both)",
+        help="eager PyTorch, ONNX Runtime, ONNX Runtime int8 (CPU, batch 1; default all)",
     )
     add_weights_flag(
         parser,
@@ -202,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     shift_gcn = (
         ShiftGCN(ModelConfig()) if args.weights == "random" else load_model(args.weights).net
     )
+    print(machine_line())
     print(f"device: {name}; torch {torch.__version__}; Shift-GCN weights: {args.weights}")
     print(
         f"{'network':10} {'runtime':8} {'batch':>5} {'frames':>6} {'latency ms':>12} "
@@ -211,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     shift_gcn = shift_gcn.to(device)
     runtimes = [r for r in args.runtimes if r == "torch" or device.type == "cpu"]
     sessions = onnx_sessions(baseline, shift_gcn) if "onnx" in runtimes else {}
+    int8 = int8_runners(baseline, shift_gcn) if "int8" in runtimes else None
+    if int8 is None and "int8" in runtimes:
+        runtimes.remove("int8")
     inference = {"ST-GCN": baseline, "Shift-GCN": fuse_for_inference(shift_gcn)}
     training = {"ST-GCN": baseline, "Shift-GCN": shift_gcn}
     for batch in args.batch:
@@ -224,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
                     for name in NETWORKS:
                         if runtime == "torch":
                             calls[name, runtime] = torch_call(inference[name], x)
-                        else:
+                        elif runtime == "onnx":
                             calls[name, runtime] = partial(sessions[name].run, x.cpu().numpy())
+                        elif batch == 1:
+                            calls[name, runtime] = partial(int8[name], x.cpu().numpy())
                 best, medians = compare(calls, args.rounds, args.budget)
                 train = {}
                 if label == "two bodies" and not args.no_train and "torch" in runtimes:

@@ -31,6 +31,7 @@ from pipeline.live import LiveCallbacks, LiveLoop
 from pipeline.sources import Frame, FrameBuffer
 
 from .shared import ARMWRESTLING, FIXTURES, OFFICIAL, require_shared, use_released_weights
+from .timing import cpu_model, machine_line
 
 PREPROCESSING = FIXTURES / "ntu_preprocessing_reference.npz"
 CAMERA_FPS = 30.0
@@ -264,6 +265,7 @@ def run_benchmark(
 ) -> dict[str, float]:
     """All measurements, then which stage limits the end-to-end rate; the headline figures."""
     shown = f" resized to {size[0]}x{size[1]} for pose and the live camera" if size else ""
+    print(machine_line())
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} "
         f"torch threads; video {video.name}{shown}"
@@ -314,7 +316,6 @@ def write_json(
     """The headline figures with what they were measured on, atomically, for run-to-run
     comparison."""
     import json
-    import platform
 
     from common.fileio import atomic_write
 
@@ -322,7 +323,7 @@ def write_json(
         figures,
         video=video.name,
         camera_size=f"{size[0]}x{size[1]}" if size else "as recorded",
-        cpu=_cpu_model() or platform.processor(),
+        cpu=cpu_model(),
         cpus=os.cpu_count(),
         load_average=list(os.getloadavg()),
         torch=torch.__version__,
@@ -331,17 +332,6 @@ def write_json(
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name from /proc/cpuinfo (Linux), as lscpu prints it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 # ----------------------------------------------------------------------------- window study

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -45,3 +48,20 @@ def synchronize(device: torch.device | None = None) -> None:
     cuda = torch.cuda.is_available() if device is None else device.type == "cuda"
     if cuda:
         torch.cuda.synchronize(device)
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), as lscpu prints it; else platform's."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_line() -> str:
+    """What timings were taken on: the CPU, its cores and the load average (1, 5, 15 min)."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average {load}"

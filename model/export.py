@@ -5,6 +5,9 @@ The graph takes `x` (N, 3, T, 25, 2) float32, T a multiple of the network's temp
 (N, num_class). It is the fused network (model.fuse: folded BatchNorms, shift kernels stored as
 weights) with every body computed (no skipping of empty body slots, whose results it does not
 change).
+
+`looped_body_onnx_bytes` exports the units alone on one period of a looped window (ShiftGCN's
+`loop_to`), body by body: the int8 runtime (model.quantize) is built from it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from .shift_gcn import ShiftGCN
 
 OPSET = 17
 CARD_KEY = "model_card"  # the graph's metadata entry holding the checkpoint's model card
+# The period length the looped graph is traced at: its circular shifts hold for periods at least
+# this long (a shorter one is computed repeated, model.quantize.LoopedInputs)
+LOOPED_TRACE_FRAMES = 64
 
 
 class ExportedShiftGCN(nn.Module):
@@ -41,6 +47,60 @@ class ExportedShiftGCN(nn.Module):
         n, m = x.shape[0], x.shape[4]
         features = self.net.body_features(self.net.normalise_bodies(x))
         return self.net.fc(features.view(n, m, -1).mean(1))
+
+
+class LoopedBodyFeatures(nn.Module):
+    """The units on one period of looped windows, body by body (data_bn applied already): circular
+    temporal shifts, output frames weighted by how often each occurs in the loop
+    (ShiftGCN.loop_weights), then the mean over joints: (B, C, P, V) -> (B, 256)."""
+
+    def __init__(self, net: ShiftGCN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, bodies: torch.Tensor, frame_weights: torch.Tensor) -> torch.Tensor:
+        bodies = bodies.contiguous(memory_format=torch.channels_last)  # as normalise_bodies
+        with self.net.circular_shifts(True):
+            return self.net.body_features(bodies, frame_weights)
+
+
+def looped_body_onnx_bytes(net: ShiftGCN) -> bytes:
+    """The serialised graph of LoopedBodyFeatures on the fused `net`: inputs `bodies`
+    (B, 3, P, 25) and `frame_weights` (P / 4,), output `features` (B, 256); B and P dynamic."""
+    if not net.loops_exactly:
+        raise UserError("a looped graph needs a network without excitation blocks")
+    fused = fuse_for_inference(net)
+    frames = LOOPED_TRACE_FRAMES
+    example = (
+        torch.randn(1, net.config.in_channels, frames, NUM_JOINTS),
+        fused.loop_weights(frames, 4 * frames),
+    )
+    dynamic = {"bodies": {0: "bodies", 2: "frames"}, "frame_weights": {0: "out_frames"}}
+    return _export(LoopedBodyFeatures(fused).eval(), example, list(dynamic), dynamic, "features")
+
+
+def _export(
+    module: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    input_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]] | None,
+    output_name: str = "logits",
+) -> bytes:
+    """`module` traced on `example` as serialised ONNX (opset OPSET), one output."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python ints and shape asserts
+        torch.onnx.export(
+            module,
+            example,
+            buffer,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=input_names,
+            output_names=[output_name],
+            dynamic_axes=dynamic_axes,
+        )
+    return buffer.getvalue()
 
 
 def check_shape(net: nn.Module, frames: int | None, batch: int | None) -> None:
@@ -66,20 +126,7 @@ def onnx_bytes(net: nn.Module, frames: int | None = None, batch: int | None = No
         dynamic[0] = "batch"
     if frames is None:
         dynamic[2] = "frames"
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on Python ints and shape asserts
-        torch.onnx.export(
-            wrapper,
-            (example,),
-            buffer,
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": dynamic} if dynamic else None,
-        )
-    return buffer.getvalue()
+    return _export(wrapper, (example,), ["x"], {"x": dynamic} if dynamic else None)
 
 
 def export_onnx(

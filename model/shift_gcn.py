@@ -36,7 +36,7 @@ def pointwise(
         x = x[:, :, ::stride]
     n, c, t, v = x.shape
     rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)
-    out = torch.addmm(bias, rows, weight.view(weight.shape[0], c).t())
+    out = torch.addmm(bias, rows, weight.flatten(1).t())
     return out.view(n, t, v, -1).permute(0, 3, 1, 2)
 
 

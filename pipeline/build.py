@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ def build_pipeline(
         drop_late=drop_late,
         keep_history=keep_history,
         members=members,
+        calibration=partial(int8_calibration, settings),
     )
     estimator, tracker = build_pose_stages(settings)
     return FramePipeline(estimator, tracker, classifier)
@@ -66,6 +68,27 @@ def build_pose_stages(settings: PipelineSettings) -> tuple[PoseEstimator, BodyTr
     """The pose estimator and body tracker of the `pose` and `tracker` settings: pixels -> the
     (3, 25, 2) skeletons the classifier gets (also what train.from_videos extracts with)."""
     return make_estimator(settings.pose), BodyTracker(settings.tracker)
+
+
+def int8_calibration(settings: PipelineSettings, stream: str) -> list[np.ndarray]:
+    """The windows that calibrate runtime int8: those the classifier would make of the skeletons
+    in the `int8_calibration` folder (.npy, classify_video --save-skeleton), in `stream`."""
+    from common.errors import UserError
+
+    from .windows import calibration_windows
+
+    folder = settings.int8_calibration
+    files = sorted(Path(folder).glob("*.npy")) if folder else []
+    if not files:
+        raise UserError(
+            f"runtime int8 has no int8 model of this checkpoint in the cache yet, and "
+            f"int8_calibration ({folder or 'not set'}) holds no .npy skeletons to build one: "
+            "make some with python -m app.classify_video VIDEOS --save-skeleton FOLDER and "
+            "set int8_calibration: FOLDER"
+        )
+    c = settings.classifier
+    skeletons = (np.load(path, allow_pickle=False) for path in files)
+    return calibration_windows(skeletons, c.window, c.stride, c.pad_to, stream, c.either_hand)
 
 
 def with_temperature(settings: ClassifierSettings, weights_name: str) -> ClassifierSettings:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -141,6 +141,7 @@ class StreamingClassifier:
     where each of the model's classes is among its outputs) vote too: the probabilities of all
     are averaged, each restricted to the model's classes. `card` (the model's ModelCard) names
     the classes and the stream; settings or a member it does not fit are refused in one line.
+    `calibration(stream)` gives the windows that calibrate runtime int8 (model.runtime).
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class StreamingClassifier:
         drop_late: bool = True,
         keep_history: bool = False,
         members: Sequence[Member] = (),
+        calibration: Callable[[str], Sequence[np.ndarray]] | None = None,
     ) -> None:
         check_fits(card, settings, members)
         self.model, self.card = model, card
@@ -176,6 +178,7 @@ class StreamingClassifier:
             runtime=runtime,
             device=self.device,
             looped=settings.looped,
+            calibration=calibration,
         )
         self.members = self.window_classifier.members
         self.class_names: list[str] = card.labels()

@@ -68,7 +68,14 @@ class PipelineSettings:
 
     weights: str | None = None  # registry name or checkpoint path; None: the registry's default
     device: str = DEVICE_CHOICES[0]  # auto | cpu | cuda
-    runtime: str = RUNTIMES[0]  # torch | onnx (ONNX Runtime, CPU only: python -m bench.model)
+    # torch | onnx (ONNX Runtime, CPU only: python -m bench.model) | int8 (ONNX Runtime with
+    # int8 matrix products, CPU only, faster; a window's top-1 agrees with fp32's in only 56-87 %
+    # of real windows, hence not the default: python -m bench.int8, docs/speed.md)
+    runtime: str = RUNTIMES[0]
+    # runtime int8: a folder of .npy skeletons of real people (classify_video --save-skeleton)
+    # whose windows calibrate the int8 model, built on first use once per checkpoint into the
+    # user's cache (shiftgcn-live/int8/, beside the checkpoint digests; delete it to recalibrate)
+    int8_calibration: str | None = None
     pose: PoseSettings = field(default_factory=PoseSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)

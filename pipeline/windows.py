@@ -15,15 +15,16 @@ a temperature.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
 from model.card import ModelCard
 from model.preprocess import mirror, prepare_window, rotate_upright
-from model.runtime import make_runtime
+from model.runtime import Runtime, make_runtime
 from ntu.joints import NUM_BODIES, NUM_JOINTS
 from ntu.recording import FPS
 
@@ -158,6 +159,27 @@ def clip_windows(
     return out
 
 
+def calibration_windows(
+    skeletons: Iterable[np.ndarray],
+    window: int,
+    stride: int,
+    pad_to: int,
+    stream: str = "joint",
+    mirrored: bool = True,
+) -> list[np.ndarray]:
+    """The network inputs of the training windows (clip_windows) of raw (3, T, 25, 2) skeleton
+    sequences at NTU's rate (`classify_video --save-skeleton`), filled and normalised as the live
+    classifier prepares them, with their mirror images when `mirrored`: what calibrates the int8
+    runtime (model.quantize)."""
+    inputs = []
+    for skeleton in skeletons:
+        frames = np.transpose(np.asarray(skeleton, np.float32), (1, 0, 2, 3))  # (T, 3, 25, 2)
+        for _, cut in clip_windows(frames, window, stride, min_frames=1):
+            x = prepare_window(cut, pad_to, stream)
+            inputs += [x, mirror(x)] if mirrored else [x]
+    return inputs
+
+
 @dataclass
 class Member:
     """A network that votes with the model (ClassifierSettings.ensemble): its name, its model
@@ -195,6 +217,7 @@ class WindowClassifier:
         runtime: str = "torch",
         device: str | torch.device = "cpu",
         looped: bool = True,
+        calibration: Callable[[str], Sequence[np.ndarray]] | None = None,
     ) -> None:
         device = torch.device(device)
         self.pad_to, self.either_hand, self.temperature = pad_to, either_hand, temperature
@@ -202,9 +225,13 @@ class WindowClassifier:
         self.stream: str = card.stream
         self.class_names: list[str] = card.labels()
         self.members = [m.name for m in members]
-        self._votes = [(make_runtime(model, runtime, device, looped), self.stream, None)] + [
-            (make_runtime(m.model, runtime, device, looped), m.card.stream, m.outputs)
-            for m in members
+
+        def run(net: torch.nn.Module, stream: str) -> Runtime:
+            windows = partial(calibration, stream) if calibration else None
+            return make_runtime(net, runtime, device, looped, windows)
+
+        self._votes = [(run(model, self.stream), self.stream, None)] + [
+            (run(m.model, m.card.stream), m.card.stream, m.outputs) for m in members
         ]
 
     @property

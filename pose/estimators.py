@@ -53,6 +53,10 @@ class PoseSettings:
     min_tracking_confidence: float = 0.5
     second_person_every: int = 3  # while a second person is tracked, update them every n frames
     second_person_search_every: int = 10  # while there is none, look for one every n frames
+    # above second_person_search_every: each search that finds nobody doubles the wait up to
+    # this many frames (cheaper one-person scenes, but a partner MediaPipe finds only now and
+    # then is missed for longer: python -m bench.pipeline; 0: no back-off)
+    second_person_search_max: int = 0
     # XNNPACK threads per MediaPipe model: more cut a frame's latency but spin-wait between
     # frames, which slows a small machine down (compare with python -m bench.pipeline)
     threads: int = 1
@@ -75,6 +79,7 @@ class PoseSettings:
                 f"more, got {self.second_person_every} and "
                 f"{self.second_person_search_every}"
             )
+        check_size("pose second_person_search_max", self.second_person_search_max, 0, 10**6)
 
 
 class PoseEstimator(Protocol):
@@ -187,9 +192,11 @@ class MediaPipePose:
     thread while the first instance processes the next frame, so two cores share the two model
     runs; its result is taken at the next call, which reports the second person one frame late.
     The search runs every `second_person_every` frames while a second person is tracked (in
-    between, their last pose is reported again) and every `second_person_search_every` frames
-    while there is none, which keeps one-person scenes cheap. Results do not depend on timing:
-    the same frames give the same people.
+    between, their last pose is reported again; in tracking mode the second instance runs its
+    landmark model on the region of their last landmarks, its detector only when it lost them)
+    and every `second_person_search_every` frames while there is none (backing off to
+    `second_person_search_max` where set), which keeps one-person scenes cheap. Results do not
+    depend on timing: the same frames give the same people.
     """
 
     def __init__(self, settings: PoseSettings | None = None) -> None:
@@ -199,6 +206,9 @@ class MediaPipePose:
         max_people = self.max_people = settings.max_people
         self.second_person_every = settings.second_person_every
         self.second_person_search_every = settings.second_person_search_every
+        self.second_person_search_max = max(
+            settings.second_person_search_max, settings.second_person_search_every
+        )
         kwargs = dict(
             static_image_mode=False,
             model_complexity=settings.model_complexity,
@@ -213,6 +223,7 @@ class MediaPipePose:
         )
         self._search_started: tuple[Future, Person] | None = None  # and who the first one was
         self._since_search = NEVER
+        self._search_gap = self.second_person_search_every  # frames between searches for nobody
         self._last_second: Person | None = None
         self._size: tuple[int, int] | None = None
         self._quiet_frames = QUIET_FRAMES
@@ -254,21 +265,23 @@ class MediaPipePose:
         return people
 
     def _finish_search(self) -> None:
-        """Take the result of the search started on the previous frame, if there was one."""
+        """Take the result of the search started on the previous frame, if there was one; after
+        a search that found nobody where nobody was, wait longer before the next."""
         if self._search_started is None:
             return
         future, first = self._search_started
         self._search_started = None
-        self._last_second = self._accept_second(future.result(), first)
+        second = self._accept_second(future.result(), first)
+        if second is None and self._last_second is None:
+            self._search_gap = min(2 * self._search_gap, self.second_person_search_max)
+        elif second is not None:
+            self._search_gap = self.second_person_search_every
+        self._last_second = second
 
     def _maybe_start_search(self, rgb: np.ndarray, mask: np.ndarray | None, first: Person) -> None:
         """Start the second-person search on this frame in the worker when one is due."""
         self._since_search += 1
-        interval = (
-            self.second_person_every
-            if self._last_second is not None
-            else self.second_person_search_every
-        )
+        interval = self.second_person_every if self._last_second is not None else self._search_gap
         if self._since_search < interval:
             return
         self._since_search = 0
@@ -323,6 +336,7 @@ class MediaPipePose:
             if graph is not None:
                 graph.reset()
         self._last_second, self._since_search = None, NEVER
+        self._search_gap = self.second_person_search_every
         self._quiet_frames = QUIET_FRAMES
 
     def close(self) -> None:

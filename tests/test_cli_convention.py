@@ -45,6 +45,8 @@ COMMANDS = {
     "bench.few_shot": "python -m bench.few_shot",
     "bench.memory": "python -m bench.memory",
     "bench.video_set": "python -m bench.video_set",
+    "bench.int8": "python -m bench.int8",
+    "bench.pose_cost": "python -m bench.pose_cost",
 }
 # The commands that read a YAML configuration: each takes --config and --set.
 CONFIG_COMMANDS = {
@@ -82,6 +84,7 @@ WEIGHTS_COMMANDS = {
     "bench.looped_windows",
     "bench.skeleton_gap",
     "bench.real_set",
+    "bench.int8",
 }
 
 

@@ -156,6 +156,21 @@ def test_one_person_scenes_search_for_a_second_rarely(monkeypatch):
     est.close()
 
 
+def test_searches_that_find_nobody_back_off():
+    """Each search that finds nobody doubles the wait before the next, up to the maximum; a
+    found second person brings the shortest wait back."""
+    settings = PoseSettings(second_person_search_every=2, second_person_search_max=8)
+    est = MediaPipePose(settings)
+    image = astronaut_bgr()
+    searched = []
+    for frame in range(1, 25):
+        est.estimate(image)
+        if est._search_started is not None:  # started on this frame, taken on the next
+            searched.append(frame)
+    est.close()
+    assert searched == [1, 5, 13, 21]  # gaps 4, 8, 8: each result is taken a frame later
+
+
 def test_second_person_search_in_its_thread_is_deterministic():
     """The search runs in a worker thread beside the first instance; the same frames must still
     give the same people, whatever the timing."""
@@ -190,11 +205,12 @@ def test_xnnpack_threads_reach_both_models_of_both_graphs():
 
 def test_default_settings_are_the_products():
     """The estimator's defaults are the pipeline's: a second person updated every 3rd frame and
-    sought every 10th, both models on one thread."""
+    sought every 10th (no back-off), both models on one thread."""
     from pipeline import load_settings
 
     settings = PoseSettings()
     assert (settings.second_person_every, settings.second_person_search_every) == (3, 10)
+    assert settings.second_person_search_max == 0  # no back-off
     assert settings.threads == 1 and load_settings().pose == settings
 
 
