@@ -3,7 +3,8 @@
     python -m app.classify_video ../shared/fixtures/real --save-skeleton SKEL   # once
     python -m bench.int8 --skeletons SKEL
 
-Windows as the live classifier makes them (64 frames, one every 15, looped to 300, each with its
+Windows as the int8 runtime is calibrated on (pipeline.windows.calibration_windows: 64 frames, one
+every 15 and the last ending with the clip, looped to 300 as live, each with its
 mirror image) of three sets of real people: the NTU fixture skeletons (Kinect), the paired
 clip's Kinect skeleton, and `--skeletons` (.npy files from classify_video --save-skeleton:
 MediaPipe through the app's mapping; the development set's clips). Held out, two-fold: the
