@@ -4,16 +4,20 @@
     python -m bench.real_set DIR --weights ntu60-xview-joint --json real.json
     python -m bench.real_set DIR --set classifier.either_hand=false  # any pipeline setting
     python -m bench.real_set DIR --calibrate    # also the temperature that fits the windows
+    python -m bench.real_set ../shared/fixtures/ut_set1 --class-folder hug="hugging other person"
+        --class-folder push="pushing other person" ...   # a folder per class, no labels.csv
 
 DIR holds videos and `labels.csv` with the columns `file`, `label` (a class name of the model)
-and `also_ok` (other right answers, `;`-separated). Each video goes through the app's own video
-path (app.video_run.classify_video with the pipeline classify_video builds), so the figures
-are what a user of `python -m app.classify_video` would see. Printed: per clip, the rank of its
-label in the video's classes (the best rank of `label` and `also_ok`), the video's top-5 and the
-best window's top-1; then top-1 (a clip counts when its label is first and the app names it,
-not "no known action"), top-5, the mean rank, the confusions and the time taken. With
-`--calibrate`, the temperature at which the windows' probabilities best fit the clips' labels
-(the least negative log-likelihood, every window labelled with its clip's label or also_ok).
+and `also_ok` (other right answers, `;`-separated); or, with `--class-folder NAME=CLASS`, a
+folder per class (train.from_videos' layout), each named folder's videos labelled CLASS. Each
+video goes through the app's own video path (app.video_run.classify_video with the pipeline
+classify_video builds), so the figures are what a user of `python -m app.classify_video` would
+see. Printed: per clip, the rank of its label in the video's classes (the best rank of `label`
+and `also_ok`), the video's top-5 and the best window's top-1; then top-1 (a clip counts when
+its label is first and the app names it, not "no known action"), top-5, the mean rank, the
+confusions and the time taken. With `--calibrate`, the temperature at which the windows'
+probabilities best fit the clips' labels (the least negative log-likelihood, every window
+labelled with its clip's label or also_ok).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from app.video_run import classify_video, video_pipeline
 from common.cli import command_parser
 from common.errors import UserError, cli_entry
 from common.fileio import atomic_write
+from pipeline.sources import list_videos
 
 from .shared import use_released_weights
 
@@ -85,6 +90,26 @@ def read_labels(folder: Path) -> list[LabelledClip]:
         if not (folder / row["file"]).is_file():
             raise UserError(f"{folder / row['file']} (listed in {path}) does not exist")
     return clips
+
+
+def read_class_folders(folder: Path, classes: dict[str, str]) -> list[LabelledClip]:
+    """The videos of each named class folder of `folder` (train.from_videos' layout), labelled
+    with the model class it stands for."""
+    clips = []
+    for name, label in classes.items():
+        videos = list_videos(folder / name) if (folder / name).is_dir() else []
+        if not videos:
+            raise UserError(f"{folder / name} holds no videos: name a class folder of {folder}")
+        clips += [LabelledClip(f"{name}/{video.name}", label, []) for video in videos]
+    return clips
+
+
+def class_folder(text: str) -> tuple[str, str]:
+    """A --class-folder value, NAME=CLASS."""
+    name, _, label = text.partition("=")
+    if not name.strip() or not label.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=CLASS, got {text!r}")
+    return name.strip(), label.strip()
 
 
 def score_clip(clip: LabelledClip, result: VideoResult, class_names: list[str]) -> ClipScore:
@@ -161,10 +186,18 @@ def print_clip(score: ClipScore) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Command-line flags: the folder, the pipeline's flags, --json."""
+    """Command-line flags: the folder, the pipeline's flags, --class-folder, --json."""
     parser = command_parser("python -m bench.real_set", __doc__)
     parser.add_argument("folder", type=Path, help="a folder of videos with labels.csv")
     add_pipeline_flags(parser)
+    parser.add_argument(
+        "--class-folder",
+        type=class_folder,
+        action="append",
+        metavar="NAME=CLASS",
+        help="instead of labels.csv: the videos in folder NAME are of the model's class CLASS "
+        "(repeat for each class folder)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures and every clip as JSON")
     parser.add_argument(
         "--calibrate",
@@ -178,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Classify every listed clip through the app's video path and print the figures."""
     args = build_parser().parse_args(argv)
-    clips = read_labels(args.folder)
+    classes = dict(args.class_folder or [])
+    clips = read_class_folders(args.folder, classes) if classes else read_labels(args.folder)
     use_released_weights()
     settings = pipeline_settings(args)
     pipeline = video_pipeline(settings)

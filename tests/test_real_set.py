@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from shared_paths import OFFICIAL_WEIGHTS, require_shared
 
-from bench.real_set import ClipScore, LabelledClip, main, read_labels, summary
+from bench.real_set import (
+    ClipScore,
+    LabelledClip,
+    build_parser,
+    main,
+    read_class_folders,
+    read_labels,
+    summary,
+)
 from common.errors import UserError
 
 
@@ -41,6 +49,26 @@ def test_labels_are_read_and_checked(tmp_path):
         read_labels(tmp_path)
     with pytest.raises(UserError, match="labels.csv not found"):
         read_labels(tmp_path / "nowhere")
+
+
+def test_class_folders_label_their_videos(tmp_path):
+    """--class-folder NAME=CLASS labels every video of folder NAME (train.from_videos' layout)
+    with CLASS; other folders and files are left out; an empty or missing folder is one line."""
+    for name in ("hug", "push", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"1_{name}.avi").write_bytes(b"x")
+    (tmp_path / "hug" / "notes.txt").write_text("not a video")
+    args = build_parser().parse_args(
+        [str(tmp_path), "--class-folder", "hug=hugging other person", "--class-folder", "push=x"]
+    )
+    assert read_class_folders(tmp_path, dict(args.class_folder)) == [
+        LabelledClip("hug/1_hug.avi", "hugging other person", []),
+        LabelledClip("push/1_push.avi", "x", []),
+    ]
+    with pytest.raises(UserError, match="kick holds no videos"):
+        read_class_folders(tmp_path, {"kick": "kicking other person"})
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([str(tmp_path), "--class-folder", "hug"])
 
 
 def _score(label: str, rank: int, named: str, known: bool = True) -> ClipScore:
