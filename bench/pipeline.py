@@ -132,20 +132,22 @@ def bench_model(weights: str, threads: tuple[int, ...] = (1, 2)) -> dict[str, fl
 
 def _bench_live_classifier(frames: np.ndarray) -> dict[str, float]:
     """Windows per second of the live classifier as the settings build it: every network of the
-    ensemble, each on the window and its mirror image with either_hand (1 thread)."""
+    ensemble, each on the window, its faster views and, with either_hand, the mirror images of
+    those (1 thread)."""
     from pipeline import build_pipeline, load_settings
 
     settings = load_settings()
     pipeline = build_pipeline(settings)
     try:
         classifier = pipeline.classifier
-        rate, cpu_ms = _rate(lambda: classifier.window_classifier(frames), 3)
+        faster = [frames] * len(settings.classifier.faster)  # the cost of each view is the same
+        rate, cpu_ms = _rate(lambda: classifier.window_classifier(frames, faster), 3)
     finally:
         pipeline.close()
-    views = 2 if classifier.either_hand else 1
+    networks = 1 + len(classifier.members)
     label = (
-        f"live classifier, window {classifier.window}: {1 + len(classifier.members)} network(s) "
-        f"x {views} view(s), 1 thread(s)"
+        f"live classifier, window {classifier.window}: {networks} network(s) "
+        f"x {classifier.window_classifier.views // networks} view(s), 1 thread(s)"
     )
     print(f"model {label:44s} {rate:6.2f} windows/s ({1000 / rate:.0f} ms, {cpu_ms:.0f} ms CPU)")
     return {label: rate, label + " cpu ms": cpu_ms}

@@ -88,7 +88,9 @@ def int8_calibration(settings: PipelineSettings, stream: str) -> list[np.ndarray
         )
     c = settings.classifier
     skeletons = (np.load(path, allow_pickle=False) for path in files)
-    return calibration_windows(skeletons, c.window, c.stride, c.pad_to, stream, c.either_hand)
+    return calibration_windows(
+        skeletons, c.window, c.stride, c.pad_to, stream, c.either_hand, c.faster
+    )
 
 
 def with_temperature(settings: ClassifierSettings, weights_name: str) -> ClassifierSettings:

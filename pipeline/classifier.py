@@ -26,6 +26,8 @@ from .windows import Member, Window, WindowClassifier, WindowCutter
 
 MAX_BACKLOG = 4  # windows queued for the model at most when none may be dropped (a video)
 MAX_ROTATIONS = 8  # test-time turns of a window at most (each one more network run)
+MAX_SPEEDUPS = 4  # test-time faster views of a window at most (each one more network run)
+MAX_SPEEDUP = 4.0  # the fastest a faster view may play (a window then spans 4 windows' time)
 
 
 @dataclass
@@ -45,12 +47,17 @@ class ClassifierSettings:
     min_frames: int = 16  # frames with a person needed before the first prediction
     smoothing: float = 0.0  # moving-average weight of the past on probabilities (0 = off)
     # also classify each window's mirror image and average, so that left- and right-handed
-    # actions read alike (twice the model's work)
-    either_hand: bool = True
+    # actions read alike (twice the model's work; on the three real sets of docs/accuracy.md
+    # it lost more than it gained)
+    either_hand: bool = False
     # also classify each window turned by these angles (degrees) about the body's upright axis
     # and average, as if seen by cameras beside this one (one more network run a window each;
     # on the real set [-15, 15] gained nothing: docs/accuracy.md)
     rotations: list[float] = field(default_factory=list)
+    # also classify each window played this many times faster (the last window x speed
+    # frames' time, resampled to `window` frames) and average, so that a slow performer or
+    # slow-motion footage moves at NTU's pace in one view (one more network run a window each)
+    faster: list[float] = field(default_factory=lambda: [2.0])
     # the logits are divided by this before the softmax: above 1, probabilities that mean what
     # they say on real people (python -m bench.real_set --calibrate fits it); None: the
     # checkpoint's calibrated one from the registry (3 for the NTU-60 pair), else 1
@@ -84,6 +91,18 @@ class ClassifierSettings:
             raise UserError(
                 f"bad classifier settings: rotations={self.rotations!r} must be a list of at most "
                 f"{MAX_ROTATIONS} angles in degrees, each in [-90, 90]"
+            )
+        if (
+            not isinstance(self.faster, list)
+            or len(self.faster) > MAX_SPEEDUPS
+            or not all(
+                isinstance(speed, (int, float)) and 1 < speed <= MAX_SPEEDUP
+                for speed in self.faster
+            )
+        ):
+            raise UserError(
+                f"bad classifier settings: faster={self.faster!r} must be a list of at most "
+                f"{MAX_SPEEDUPS} speeds, each above 1 and at most {MAX_SPEEDUP:g}"
             )
         if not isinstance(self.ensemble, list) or not all(
             isinstance(name, str) and name for name in self.ensemble
@@ -135,12 +154,13 @@ class StreamingClassifier:
     `drop_late=False` (a video) queues every window. With `keep_history`, `history` keeps every
     prediction in order (a video's segments). `runtime` computes the logits (torch or onnx,
     model.runtime); with `looped` the torch runtime computes a window looped to `pad_to` on its
-    own frames (ShiftGCN's `loop_to`). With `either_hand`, each window is classified together
-    with its mirror image and the two predictions averaged, so that an action done with the left
-    hand reads as the same action done with the right. `members` (Member: another network and
-    where each of the model's classes is among its outputs) vote too: the probabilities of all
-    are averaged, each restricted to the model's classes. `card` (the model's ModelCard) names
-    the classes and the stream; settings or a member it does not fit are refused in one line.
+    own frames (ShiftGCN's `loop_to`). With `faster` speeds each window is classified together
+    with the same moment played faster, and with `either_hand` with its mirror image; the
+    predictions are averaged (pipeline.windows.WindowClassifier). `members` (Member: another
+    network and where each of the model's classes is among its outputs) vote too: the
+    probabilities of all are averaged, each restricted to the model's classes. `card` (the
+    model's ModelCard) names the classes and the stream; settings or a member it does not fit
+    are refused in one line.
     `calibration(stream)` gives the windows that calibrate runtime int8 (model.runtime).
     """
 
@@ -173,6 +193,7 @@ class StreamingClassifier:
             pad_to=settings.pad_to,
             either_hand=settings.either_hand,
             rotations=settings.rotations,
+            faster=settings.faster,
             temperature=self.temperature,
             members=members,
             runtime=runtime,
@@ -185,7 +206,7 @@ class StreamingClassifier:
         self.stream: str = card.stream
         self.latest: Prediction | None = None
         self._cutter = WindowCutter(
-            settings.window, settings.stride, settings.fps, settings.min_frames
+            settings.window, settings.stride, settings.fps, settings.min_frames, settings.faster
         )
         self._smoothed: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -261,7 +282,7 @@ class StreamingClassifier:
     def _classify(self, window: Window, arrival: float) -> None:
         """Classify one window (WindowClassifier), smooth, and publish the prediction."""
         began = time.perf_counter()
-        raw = self.window_classifier(window.frames)
+        raw = self.window_classifier(window.frames, window.faster)
         done = time.perf_counter()
         with self._lock:
             self._smoothed = (

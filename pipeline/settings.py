@@ -43,13 +43,13 @@ class SummarySettings:
 
     # share of a class's video score that comes from its clearest stretch of windows rather than
     # from the mean over all of them, so that a short action (a fall, a kick, a sit-down) is not
-    # averaged away by the seconds around it (0: the weighted mean alone)
-    peak_weight: float = 0.25
+    # averaged away by the seconds around it (0: the weighted mean alone; docs/accuracy.md)
+    peak_weight: float = 0.5
     peak_span: float = 1.0  # seconds of consecutive window ends that make one stretch
     # below this top-1 score the video reads "no known action" (0: always name the top-1); with
-    # the calibrated temperature, the development set's right answers score 0.11-0.23 and a
-    # video of no NTU action (arm wrestling) 0.08 (python -m bench.real_set)
-    unknown_below: float = 0.10
+    # the calibrated temperature, a video of no NTU action (arm wrestling) scores 0.077 and the
+    # real sets' right answers 0.10 and more (python -m bench.real_set, docs/accuracy.md)
+    unknown_below: float = 0.08
 
     def __post_init__(self) -> None:
         for name, low, high in (

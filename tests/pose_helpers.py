@@ -132,13 +132,15 @@ def streaming(
     **settings,
 ):
     """A StreamingClassifier on the CPU with ClassifierSettings(**settings), giving the model's
-    own probabilities unless asked otherwise (no mirror-image vote, temperature 1). `model` is
-    a model.LoadedModel (the network and its card), or a network whose card is made here: its
-    classes and stream (a stand-in's class attributes), windows as the settings fill them."""
+    own probabilities unless asked otherwise (no mirror-image or faster views, temperature 1).
+    `model` is a model.LoadedModel (the network and its card), or a network whose card is made
+    here: its classes and stream (a stand-in's class attributes), windows as the settings fill
+    them."""
     from model import LoadedModel, ModelCard
     from pipeline import ClassifierSettings, StreamingClassifier
 
-    chosen = ClassifierSettings(**{"either_hand": False, "temperature": 1.0, **settings})
+    own = {"either_hand": False, "faster": [], "temperature": 1.0}
+    chosen = ClassifierSettings(**{**own, **settings})
     if isinstance(model, LoadedModel):
         model, card = model
     else:

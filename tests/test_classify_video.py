@@ -294,6 +294,18 @@ def test_real_video_with_the_released_model(capsys, tmp_path, monkeypatch):
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == result["frames"]
 
 
+@pytest.mark.slow
+def test_a_video_of_no_ntu_action_reads_no_known_action(capsys, tmp_path, monkeypatch):
+    """With the defaults, arm wrestling (no NTU-60 action) scores under summary.unknown_below:
+    the video reads "no known action" while its top-5 is still listed."""
+    monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", os.fspath(require(OFFICIAL_WEIGHTS)))
+    status, out, _ = run(capsys, require(VIDEO), "--no-progress", "--json", tmp_path / "r.json")
+    assert status == 0 and "no known action" in out
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["known"] is False and len(result["top5"]) == 5
+    assert result["top5"][0]["score"] < result["settings"]["summary"]["unknown_below"]
+
+
 def _prediction(frames: int, motion: float, probs: list[float], start: float = 0.0):
     from pipeline import Prediction
 

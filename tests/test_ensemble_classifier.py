@@ -64,7 +64,9 @@ def test_the_prediction_averages_each_networks_probabilities(checkpoints):
     model's classes and renormalised, each averaged with its mirror image, at the temperature."""
     model, card = load_model(checkpoints["main"])
     member = ensemble_members([checkpoints["wider"]], card, "", torch.device("cpu"))
-    settings = ClassifierSettings(window=20, stride=20, min_frames=4, temperature=2.0)
+    settings = ClassifierSettings(
+        window=20, stride=20, min_frames=4, temperature=2.0, either_hand=True, faster=[]
+    )
     classifier = StreamingClassifier(
         model, settings, card=card, device="cpu", runtime="torch", members=member
     )
@@ -86,7 +88,13 @@ def test_the_prediction_averages_each_networks_probabilities(checkpoints):
 
 
 def test_bad_test_time_settings_are_one_line():
-    for bad in ({"temperature": 0.0}, {"temperature": float("nan")}, {"ensemble": "ntu60"}):
+    faster = ({"faster": [1.0]}, {"faster": [8.0]}, {"faster": "2"}, {"faster": [2.0] * 5})
+    for bad in (
+        {"temperature": 0.0},
+        {"temperature": float("nan")},
+        {"ensemble": "ntu60"},
+        *faster,
+    ):
         with pytest.raises(UserError, match="bad classifier settings"):
             ClassifierSettings(**bad)
 

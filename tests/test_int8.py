@@ -149,7 +149,7 @@ def test_the_classifier_runs_int8_calibrated_from_the_settings_folder(net, tmp_p
     skeleton = rng.normal(size=(3, 80, 25, 2)).astype(np.float32).cumsum(1) * 0.05
     np.save(folder / "someone.npy", skeleton)
     settings = load_settings(overrides={"runtime": "int8", "int8_calibration": str(folder)})
-    assert len(int8_calibration(settings, "joint")) == 2 * 3  # 3 windows, with mirror images
+    assert len(int8_calibration(settings, "joint")) == 3 * 2  # 3 windows, each with its 2x view
     classifier = StreamingClassifier(
         net,
         ClassifierSettings(window=24, stride=24, min_frames=1, either_hand=False, ensemble=[]),

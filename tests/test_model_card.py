@@ -268,7 +268,7 @@ def test_live_and_training_windows_of_a_fine_tuned_model_are_filled_alike(tmp_pa
     net = Recorder(2)
     live = StreamingClassifier(
         net,
-        dataclasses.replace(classifier, either_hand=False, ensemble=[]),
+        dataclasses.replace(classifier, either_hand=False, faster=[], ensemble=[]),
         card=card,
         device="cpu",
         runtime="torch",

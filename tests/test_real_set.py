@@ -32,7 +32,7 @@ def test_the_development_set_with_the_defaults(tmp_path, monkeypatch, capsys):
     assert main([str(folder), "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert len(data["clips"]) == 12
-    assert data["top1"] >= 6 / 12 and data["top5"] >= 9 / 12, capsys.readouterr().out
+    assert data["top1"] >= 6 / 12 and data["top5"] >= 10 / 12, capsys.readouterr().out
     assert {"file", "label", "rank", "top5"} <= set(data["clips"][0])
     assert data["settings"]["weights"] == "ntu60-xsub-joint" and "summary" in data["settings"]
 

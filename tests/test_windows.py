@@ -12,6 +12,7 @@ from test_pipeline import FakeModel, skeleton
 from model import ModelCard
 from pipeline import (
     WindowClassifier,
+    WindowCutter,
     clip_windows,
     cut_window,
     stream_windows,
@@ -31,20 +32,36 @@ def test_stream_windows_are_the_streaming_classifiers_windows():
     same ends, starts, frames with a person and class probabilities."""
     frames = clip(70, empty_until=10)
     model = FakeModel()
-    classifier = streaming(
-        model, window=24, stride=6, min_frames=8, pad_to=0, either_hand=True, temperature=2.0
-    )
+    options = {"either_hand": True, "temperature": 2.0, "faster": [2.0]}
+    classifier = streaming(model, window=24, stride=6, min_frames=8, pad_to=0, **options)
     predictions = [p for i, f in enumerate(frames) if (p := classifier.push(f, i / 30))]
-    windows = list(stream_windows(frames, 24, 6, 8, fps=30.0))
+    windows = list(stream_windows(frames, 24, 6, 8, fps=30.0, faster=[2.0]))
     assert [(p.start, p.timestamp, p.frames) for p in predictions] == [
         (w.start, w.end, w.seen) for w in windows
     ]
     assert windows[0].end == pytest.approx(17 / 30)  # 8 frames with a person, then due
-    classify = WindowClassifier(
-        model, card=classifier.card, pad_to=0, either_hand=True, temperature=2.0
-    )
+    classify = WindowClassifier(model, card=classifier.card, pad_to=0, **options)
+    assert classify.views == 4  # (the window + its 2x view) x (as seen + mirrored)
     for prediction, window in zip(predictions, windows):
-        np.testing.assert_allclose(classify(window.frames), prediction.raw_probs, atol=1e-6)
+        np.testing.assert_allclose(
+            classify(window.frames, window.faster), prediction.raw_probs, atol=1e-6
+        )
+
+
+def test_a_faster_view_plays_the_same_moment_at_a_higher_speed():
+    """A 2x view is the last 2 x window frames' time at every second frame, ending with the
+    window; while too few frames of it show someone it is left out, the window still taken."""
+    frames = clip(60, empty_until=30)
+    cutter = WindowCutter(8, 1, 30.0, 4, faster=[2.0])
+    for index, frame in enumerate(frames):
+        cutter.add(frame, index / 30)
+        if index == 32:  # 3 frames with someone: neither view yet
+            assert cutter.cut() is None
+        if index == 34:  # 5 in the window, 3 of the 2x view's 8 (frames 21, 23, ..., 33)
+            assert cutter.cut().seen == 5 and cutter.cut().faster == ()
+    last = cutter.cut()
+    np.testing.assert_array_equal(last.frames, frames[52:60])
+    np.testing.assert_array_equal(last.faster[0], frames[45:60:2])
 
 
 def test_a_slower_camera_is_resampled_to_the_models_rate():

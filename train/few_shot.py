@@ -160,8 +160,8 @@ class FeatureTap:
         self._captured: list[torch.Tensor] = []
         self.fused.fc.register_forward_hook(lambda _m, inputs, _o: self._captured.append(inputs[0]))
         self.settings = settings
-        # one forward pass a window: the window's own features (no mirror-image vote)
-        own = replace(settings, either_hand=False)
+        # one forward pass a window: the window's own features (no mirror, turned or faster views)
+        own = replace(settings, either_hand=False, faster=[], rotations=[])
         self.classifier = StreamingClassifier(
             self.fused, own, card=card, device=device, runtime="torch", keep_history=True
         )
@@ -473,7 +473,9 @@ class ClipFeatureSource:
             self.folder,
             {
                 "base": base_key(self.config.base_weights),
-                "classifier": settings_to_dict(replace(self.classifier, either_hand=False)),
+                "classifier": settings_to_dict(
+                    replace(self.classifier, either_hand=False, faster=[], rotations=[])
+                ),
                 "augment": augment,
                 "seed": self.config.seed,
             },
