@@ -63,7 +63,8 @@ def segment_rows(result: VideoResult) -> list[dict[str, Any]]:
 
 def run_settings(settings: PipelineSettings, pipeline: FramePipeline) -> dict[str, Any]:
     """What made the results, for the JSON: the checkpoint (as named, its file and sha256), the
-    device, the classifier's window and stride, and the pose and tracker settings."""
+    device, the classifier's settings as it ran (the checkpoint's registered temperature and
+    faster views filled in), and the pose, tracker and summary settings."""
     name = settings.weights_name()
     checkpoint = weights.resolve(name, fetch=False)
     return {
@@ -71,7 +72,7 @@ def run_settings(settings: PipelineSettings, pipeline: FramePipeline) -> dict[st
         "weights_file": str(checkpoint),
         "weights_sha256": sha256_of(checkpoint),
         "device": str(pipeline.classifier.device),
-        "classifier": settings_to_dict(settings.classifier),
+        "classifier": settings_to_dict(pipeline.classifier.settings),
         "pose": settings_to_dict(settings.pose),
         "tracker": settings_to_dict(settings.tracker),
         "summary": settings_to_dict(settings.summary),

@@ -140,7 +140,7 @@ def _bench_live_classifier(frames: np.ndarray) -> dict[str, float]:
     pipeline = build_pipeline(settings)
     try:
         classifier = pipeline.classifier
-        faster = [frames] * len(settings.classifier.faster)  # the cost of each view is the same
+        faster = [frames] * len(classifier.window_classifier.faster)  # each view costs the same
         rate, cpu_ms = _rate(lambda: classifier.window_classifier(frames, faster), 3)
     finally:
         pipeline.close()

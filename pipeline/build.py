@@ -43,7 +43,7 @@ def build_pipeline(
         torch.set_num_threads(settings.live.torch_threads)
     classifier = StreamingClassifier(
         net,
-        with_temperature(settings.classifier, settings.weights_name()),
+        with_registered_choices(settings.classifier, settings.weights_name()),
         card=card,
         device=device,
         runtime=settings.runtime,
@@ -86,21 +86,28 @@ def int8_calibration(settings: PipelineSettings, stream: str) -> list[np.ndarray
             "make some with python -m app.classify_video VIDEOS --save-skeleton FOLDER and "
             "set int8_calibration: FOLDER"
         )
-    c = settings.classifier
+    c = with_registered_choices(settings.classifier, settings.weights_name())
     skeletons = (np.load(path, allow_pickle=False) for path in files)
     return calibration_windows(
         skeletons, c.window, c.stride, c.pad_to, stream, c.either_hand, c.faster
     )
 
 
-def with_temperature(settings: ClassifierSettings, weights_name: str) -> ClassifierSettings:
-    """The classifier settings with the temperature to use: the one set, else the checkpoint's
-    calibrated one (weights.calibrated_temperature)."""
-    if settings.temperature is not None:
-        return settings
-    from weights.registry import calibrated_temperature
+def with_registered_choices(settings: ClassifierSettings, weights_name: str) -> ClassifierSettings:
+    """The classifier settings with the test-time choices to use: the temperature and the
+    faster views set, else the checkpoint's registered ones (weights.registry: the calibrated
+    temperature, the faster views measured to help; 1 and none for a checkpoint not listed)."""
+    from weights.registry import calibrated_temperature, registered_faster
 
-    return dataclasses.replace(settings, temperature=calibrated_temperature(weights_name))
+    return dataclasses.replace(
+        settings,
+        temperature=(
+            calibrated_temperature(weights_name)
+            if settings.temperature is None
+            else settings.temperature
+        ),
+        faster=registered_faster(weights_name) if settings.faster is None else settings.faster,
+    )
 
 
 def ensemble_members(

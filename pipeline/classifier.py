@@ -56,8 +56,10 @@ class ClassifierSettings:
     rotations: list[float] = field(default_factory=list)
     # also classify each window played this many times faster (the last window x speed
     # frames' time, resampled to `window` frames) and average, so that a slow performer or
-    # slow-motion footage moves at NTU's pace in one view (one more network run a window each)
-    faster: list[float] = field(default_factory=lambda: [2.0])
+    # slow-motion footage moves at NTU's pace in one view (one more network run a window each);
+    # None: the checkpoint's registered ones ([2] for the NTU-60 pair), else none (a model of
+    # your own actions learnt them at your pace)
+    faster: list[float] | None = None
     # the logits are divided by this before the softmax: above 1, probabilities that mean what
     # they say on real people (python -m bench.real_set --calibrate fits it); None: the
     # checkpoint's calibrated one from the registry (3 for the NTU-60 pair), else 1
@@ -92,7 +94,7 @@ class ClassifierSettings:
                 f"bad classifier settings: rotations={self.rotations!r} must be a list of at most "
                 f"{MAX_ROTATIONS} angles in degrees, each in [-90, 90]"
             )
-        if (
+        if self.faster is not None and (
             not isinstance(self.faster, list)
             or len(self.faster) > MAX_SPEEDUPS
             or not all(
@@ -193,7 +195,7 @@ class StreamingClassifier:
             pad_to=settings.pad_to,
             either_hand=settings.either_hand,
             rotations=settings.rotations,
-            faster=settings.faster,
+            faster=settings.faster or [],
             temperature=self.temperature,
             members=members,
             runtime=runtime,
@@ -206,7 +208,11 @@ class StreamingClassifier:
         self.stream: str = card.stream
         self.latest: Prediction | None = None
         self._cutter = WindowCutter(
-            settings.window, settings.stride, settings.fps, settings.min_frames, settings.faster
+            settings.window,
+            settings.stride,
+            settings.fps,
+            settings.min_frames,
+            settings.faster or [],
         )
         self._smoothed: np.ndarray | None = None
         self._lock = threading.Lock()

@@ -120,16 +120,21 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
 def test_the_registry_calibrates_the_released_pair_by_name_or_file(
     tmp_path, monkeypatch, checkpoints
 ):
-    from pipeline.build import with_temperature
-    from weights.registry import calibrated_temperature, get
+    """The released NTU-60 pair has its temperature and its 2x view in the registry, by name
+    or by file (as the GUI gives it); a model of one's own has neither (temperature 1, no
+    faster view: it learnt its actions at its user's pace); settings that say win."""
+    from pipeline.build import with_registered_choices
+    from weights.registry import calibrated_temperature, get, registered_faster
 
     monkeypatch.setenv("SHIFTGCN_WEIGHTS_DIR", str(tmp_path))
-    assert calibrated_temperature("ntu60-xsub-joint") == 3.0
-    assert (
-        calibrated_temperature(str(get("ntu60-xview-joint").path())) == 3.0
-    )  # as the GUI gives it
-    assert calibrated_temperature(checkpoints["main"]) == 1.0  # a model of one's own
-    assert with_temperature(ClassifierSettings(), "ntu60-xsub-joint").temperature == 3.0
-    assert (
-        with_temperature(ClassifierSettings(temperature=2.0), "ntu60-xsub-joint").temperature == 2.0
-    )
+    xview_file = str(get("ntu60-xview-joint").path())
+    assert calibrated_temperature("ntu60-xsub-joint") == calibrated_temperature(xview_file) == 3.0
+    assert registered_faster("ntu60-xsub-joint") == registered_faster(xview_file) == [2.0]
+    assert calibrated_temperature(checkpoints["main"]) == 1.0
+    assert registered_faster(checkpoints["main"]) == []
+    released = with_registered_choices(ClassifierSettings(), "ntu60-xsub-joint")
+    assert (released.temperature, released.faster) == (3.0, [2.0])
+    own = with_registered_choices(ClassifierSettings(), checkpoints["main"])
+    assert (own.temperature, own.faster) == (1.0, [])
+    chosen = ClassifierSettings(temperature=2.0, faster=[])
+    assert with_registered_choices(chosen, "ntu60-xsub-joint") == chosen

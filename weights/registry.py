@@ -51,6 +51,9 @@ class WeightEntry:
     # divides the logits before the softmax so that scores mean what they say on real people
     # (python -m bench.real_set --calibrate); None: the network's own (1)
     temperature: float | None = None
+    # the speeds of the faster views that help it on real people (classifier.faster; python -m
+    # bench.real_set); None: none
+    faster: list[float] | None = None
 
     def __post_init__(self) -> None:
         """Refuse fields of the wrong kind here rather than deep in a later command."""
@@ -121,6 +124,7 @@ _FIELD_KINDS = {
     "url": (str, type(None)),
     "size": (int, type(None)),
     "temperature": (int, float, type(None)),
+    "faster": (list, type(None)),
 }
 
 
@@ -409,6 +413,13 @@ def calibrated_temperature(name_or_path: str | os.PathLike) -> float:
     GUI passes the downloaded file); 1 for a checkpoint the registry does not calibrate."""
     entry = registered_entry(name_or_path)
     return float(entry.temperature or 1.0) if entry else 1.0
+
+
+def registered_faster(name_or_path: str | os.PathLike) -> list[float]:
+    """The registry's faster views for a checkpoint, named or given as its file; none for one
+    the registry does not list (a model of your own actions)."""
+    entry = registered_entry(name_or_path)
+    return [float(speed) for speed in entry.faster or []] if entry else []
 
 
 def registered_entry(
