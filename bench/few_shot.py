@@ -40,6 +40,7 @@ from common.fileio import atomic_write
 from common.yaml_files import deep_merge, read_yaml
 from model import load_model
 from pipeline import PipelineSettings, StreamingClassifier, load_settings
+from pipeline.build import with_registered_choices
 from pipeline.summary import video_probabilities
 from train.from_videos import FEW_SHOT_CONFIG, FINETUNE_CONFIG, find_classes, from_videos
 from train.video_skeletons import Extraction, extract_videos
@@ -109,11 +110,12 @@ def test_top1(
     tests: list[tuple[str, Path]],
     extraction: Extraction,
 ) -> tuple[float, list[dict[str, Any]]]:
-    """Top-1 of the held-out clips with a trained checkpoint, and each clip's answer."""
+    """Top-1 of the held-out clips with a trained checkpoint, and each clip's answer (its
+    classifier settings resolved as build_pipeline resolves them for that checkpoint)."""
     model, card = load_model(weights)
     classifier = StreamingClassifier(
         model,
-        pipeline.classifier,
+        with_registered_choices(pipeline.classifier, str(weights)),
         card=card,
         device="cpu",
         runtime=pipeline.runtime,
