@@ -28,14 +28,23 @@ pytestmark = [
 ]
 
 
+# what libstdc++ prints when a C++ thread ends on an uncaught exception (SIGABRT)
+GLOO_ABORT = "terminate called without an active exception"
+
+
 def test_two_gloo_processes_train_together(tmp_path):
     data = write_tiny_dataset(
         tmp_path / "data", classes=3, per_class=(4, 1), frames=16
     )  # 3 val: uneven shares
     config = write_tiny_config(tmp_path / "tiny.yaml", epochs=2, batch_size=4)
-    work = tmp_path / "work"
     torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    work = tmp_path / "work"
     done = run_cli(*torchrun, *train_command(config, data, work))
+    if done.returncode != 0 and GLOO_ABORT in done.stdout + done.stderr:
+        # now and then a process dies inside torch's C++ side (an uncaught exception; seen once
+        # in CI on 2026-12-05, epoch 1 of 2, and not in 6 runs after): repeated once, afresh
+        work = tmp_path / "work-again"
+        done = run_cli(*torchrun, *train_command(config, data, work))
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     log = (work / "log.txt").read_text()
     assert "2 processes" in log and log.count("epoch 2/2") == 1  # only rank 0 writes
