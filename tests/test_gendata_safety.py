@@ -156,26 +156,63 @@ def _group_gone(pgid: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+@pytest.mark.parametrize("how", ["ctrl-c", "kill", "kill the group"])
 def test_a_stop_is_one_line_and_the_workers_exit(many_files, tmp_path, how):
-    """Ctrl-C (SIGINT to the whole group) or kill (SIGTERM to the main process): one line, no
-    worker traceback, every worker gone, and no label file (the output looks incomplete)."""
+    """Ctrl-C (SIGINT to the whole group), kill (SIGTERM to the main process) or a kill of the
+    whole group: one line, no worker traceback, every worker gone, and no label file (the
+    output looks incomplete)."""
     process = _start(many_files, tmp_path / "out")
     assert process.poll() is None, process.communicate()
     if how == "ctrl-c":
         os.killpg(process.pid, signal.SIGINT)
-    else:
+    elif how == "kill":
         process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1
-    assert "Traceback" not in err and "Error" not in err.replace("error: stopped", "")
-    assert [line for line in err.splitlines() if "error" in line.lower()][-1].startswith(
-        "error: stopped"
-    )
-    assert err.count("error:") == 1
+    _assert_one_error_line(err, "error: stopped")
+    _assert_ended_incomplete(process, tmp_path / "out")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_worker_that_dies_ends_the_run_in_one_line(many_files, tmp_path):
+    """A worker killed on its own (the out-of-memory killer): the run ends, saying so, instead of
+    waiting without end for the file that worker had."""
+    process = _start(many_files, tmp_path / "out")
+    assert process.poll() is None, process.communicate()
+    os.kill(_workers(process.pid)[0], signal.SIGKILL)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    _assert_one_error_line(err, "error: a gendata worker process died")
+    _assert_ended_incomplete(process, tmp_path / "out")
+
+
+def _workers(pid: int) -> list[int]:
+    """The process ids of pid's worker processes: its children forked with its command line
+    (Linux; multiprocessing's resource tracker, another child, runs a command of its own)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [child for child in children if Path(f"/proc/{child}/cmdline").read_bytes() == command]
+
+
+def _assert_one_error_line(err: str, start: str) -> None:
+    """The run's only error is one line that begins with `start`, with no traceback."""
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith(start), err
+
+
+def _assert_ended_incomplete(process: subprocess.Popen, out: Path) -> None:
+    """Every worker is gone, no label file marks a split complete and no temporary file stays."""
     assert _group_gone(process.pid), "a worker process outlived gendata"
-    assert not list((tmp_path / "out").rglob("*_label.pkl"))
-    assert not list((tmp_path / "out").rglob("*.part"))
+    assert not list(out.rglob("*_label.pkl"))
+    assert not list(out.rglob("*.part"))
 
 
 def test_a_label_file_round_trip_is_plain_data(tmp_path):

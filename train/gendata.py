@@ -15,19 +15,21 @@ files, and values that overflow float32, are reported with their line and skippe
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
-import itertools
-import multiprocessing
-import multiprocessing.pool
 import os
 import pickle
 import shutil
 import signal
 import struct
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,9 @@ SPLITS = ("train", "val")
 SAMPLE_SHAPE = (3, MAX_FRAMES, NUM_JOINTS, NUM_BODIES)
 SAMPLE_BYTES = int(np.prod(SAMPLE_SHAPE)) * 4
 IN_FLIGHT_PER_WORKER = 8  # files queued per worker: keeps workers busy, memory bounded
+MAX_MESSAGE = (
+    1000  # characters of a worker's message about a file (kept under a pipe's atomic write)
+)
 
 
 def data_file(folder: Path, split: str, stream: str) -> Path:
@@ -119,19 +124,25 @@ def generate(
             for split in SPLITS:
                 capacity = sum(_split_of(s, dataset, bench) == split for s in samples.values())
                 writers[bench, split] = _SplitWriter(Path(out) / bench, split, capacity)
-        for name, result in _load_all(Path(data_path), list(samples), workers, progress):
-            streams = _streams(result) if isinstance(result, np.ndarray) else None
-            if isinstance(result, np.ndarray) and streams is None:
-                result = _too_large(Path(data_path) / name)
-            if isinstance(result, str):
-                tqdm.write(f"skipped: {result}", file=sys.stderr)
-                summary.corrupt.append(result)
-            elif result is None:
-                summary.empty.append(name)
-            else:
-                for bench in benchmarks:
-                    split = _split_of(samples[name], dataset, bench)
-                    writers[bench, split].add(name, samples[name].label, streams)
+        with (
+            _stops_between_samples() as stop,
+            contextlib.closing(
+                _load_all(Path(data_path), list(samples), workers, progress, stop)
+            ) as loaded,
+        ):
+            for name, result in loaded:
+                streams = _streams(result) if isinstance(result, np.ndarray) else None
+                if isinstance(result, np.ndarray) and streams is None:
+                    result = _too_large(Path(data_path) / name)
+                if isinstance(result, str):
+                    tqdm.write(f"skipped: {result}", file=sys.stderr)
+                    summary.corrupt.append(result)
+                elif result is None:
+                    summary.empty.append(name)
+                else:
+                    for bench in benchmarks:
+                        split = _split_of(samples[name], dataset, bench)
+                        writers[bench, split].add(name, samples[name].label, streams)
         _publish(writers, summary)
     except OSError as err:
         raise UserError(f"cannot write the arrays under {out}: {err}") from None
@@ -231,9 +242,10 @@ def _streams(sample: np.ndarray) -> dict[str, np.ndarray] | None:
 
 
 def _load_all(
-    data_path: Path, names: list[str], workers: int | None, progress: bool
+    data_path: Path, names: list[str], workers: int | None, progress: bool, stop: _StopRequest
 ) -> Iterator[tuple[str, np.ndarray | str | None]]:
-    """(name, load_sample result) for every name, in order, parsed by `workers` processes."""
+    """(name, load_sample result) for every name, in order, parsed by `workers` processes;
+    raises KeyboardInterrupt between two results once a stop is requested."""
     workers = workers or os.cpu_count() or 1
     paths = [data_path / name for name in names]
     bar = progress_bar(
@@ -241,19 +253,73 @@ def _load_all(
     )
     with bar:
         if workers == 1:
-            results = map(load_sample, paths)
-            yield from _counted(zip(names, results), bar)
-        else:
-            with multiprocessing.Pool(workers, initializer=_quiet_worker) as pool:
-                results = _bounded_map(pool, paths, window=workers * IN_FLIGHT_PER_WORKER)
-                yield from _counted(zip(names, results), bar)
+            yield from _counted(zip(names, map(load_sample, paths)), bar, stop)
+            return
+        window = min(len(paths), workers * IN_FLIGHT_PER_WORKER)
+        with _SampleSlots(window) as slots:
+            pool = ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(slots.name,))
+            try:
+                results = _bounded_map(pool, paths, slots, stop)
+                yield from _counted(zip(names, results), bar, stop)
+            except BrokenProcessPool:
+                stop.check()  # the whole process group was killed: a stop like any other
+                raise UserError(
+                    "a gendata worker process died (killed, or out of memory?); "
+                    "run gendata again, with fewer --workers if memory is short"
+                ) from None
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)  # at most `workers` files to end
 
 
-def _quiet_worker() -> None:
-    """A pool worker leaves Ctrl-C to the main process, which stops it (Pool.terminate sends
-    SIGTERM, then fatal here): no worker prints a traceback when a run is stopped."""
+class _SampleSlots:
+    """Shared memory for `count` samples, which workers fill and the main process reads.
+
+    A worker sends back only a short status, never the sample itself: a worker killed while
+    sending a large result leaves half a message in the pipe, and the pool then waits for the
+    rest without end. (Short messages are written to a pipe all at once or not at all.)"""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.memory = shared_memory.SharedMemory(create=True, size=count * SAMPLE_BYTES)
+        self.name = self.memory.name
+
+    def __enter__(self) -> _SampleSlots:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.memory.close()
+        self.memory.unlink()
+
+    def take(self, index: int) -> np.ndarray:
+        """A copy of the sample in slot `index` (the slot is then free for the next file)."""
+        return _slot(self.memory, index).copy()
+
+
+def _slot(memory: shared_memory.SharedMemory, index: int) -> np.ndarray:
+    """Slot `index` of the shared sample memory, as an array."""
+    return np.ndarray(SAMPLE_SHAPE, np.float32, buffer=memory.buf, offset=index * SAMPLE_BYTES)
+
+
+_worker_memory: shared_memory.SharedMemory | None = None  # each worker's view of the slots
+
+
+def _start_worker(memory_name: str) -> None:
+    """A worker leaves Ctrl-C to the main process, which stops the pool (no worker prints a
+    traceback when a run is stopped; a kill of the whole process group still ends it), and
+    opens the shared sample slots."""
+    global _worker_memory
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _worker_memory = shared_memory.SharedMemory(memory_name)
+
+
+def _load_into_slot(path: Path, index: int) -> bool | str | None:
+    """load_sample in a worker: True with the sample in slot `index`, else its short result."""
+    result = load_sample(path)
+    if not isinstance(result, np.ndarray):
+        return result if result is None else result[:MAX_MESSAGE]
+    _slot(_worker_memory, index)[...] = result
+    return True
 
 
 @contextlib.contextmanager
@@ -270,23 +336,77 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _bounded_map(pool: multiprocessing.pool.Pool, paths: list[Path], window: int) -> Iterator:
-    """load_sample over paths in order, with at most `window` results waiting in memory
-    (Pool.imap queues every result when the writer is slower than the workers)."""
-    pending: deque = deque()
-    upcoming = iter(paths)
-    for path in itertools.islice(upcoming, window):
-        pending.append(pool.apply_async(load_sample, (path,)))
-    while pending:
-        result = pending.popleft().get()
-        for path in itertools.islice(upcoming, 1):
-            pending.append(pool.apply_async(load_sample, (path,)))
-        yield result
+class _StopRequest:
+    """Ctrl-C or kill, noted by a signal handler and acted on by the main loop between samples.
+
+    A handler that raised at once could land inside the pool's own threading code (a lock taken,
+    not yet released) and hang its shutdown; setting a flag is safe anywhere."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def note(self, _signum: int, _frame: object) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a stop was requested."""
+        if self.requested:
+            raise KeyboardInterrupt
 
 
-def _counted(items: Iterable, bar: tqdm) -> Iterator:
-    """Pass items through, advancing the progress bar."""
+@contextlib.contextmanager
+def _stops_between_samples() -> Iterator[_StopRequest]:
+    """While the samples load, Ctrl-C and kill only request a stop (signal handlers can be set
+    from the main thread alone; elsewhere the caller's own handling stays)."""
+    stop = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, stop.note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stop.check()
+
+
+def _bounded_map(
+    pool: ProcessPoolExecutor, paths: list[Path], slots: _SampleSlots, stop: _StopRequest
+) -> Iterator[np.ndarray | str | None]:
+    """load_sample over paths in order, with at most one file per slot in flight (memory stays
+    bounded however slow the writer): file i goes to slot i % slots.count, once file
+    i - slots.count has been taken out of it."""
+    pending: deque[Future] = deque()
+    for index, path in enumerate(paths):
+        if len(pending) == slots.count:
+            yield _take(pending.popleft(), index, slots, stop)
+        pending.append(pool.submit(_load_into_slot, path, index % slots.count))
+    for index in range(len(paths), len(paths) + len(pending)):
+        yield _take(pending.popleft(), index, slots, stop)
+
+
+def _take(
+    future: Future, index: int, slots: _SampleSlots, stop: _StopRequest
+) -> np.ndarray | str | None:
+    """The result of the file that went to slot `index % slots.count`."""
+    status = _wait_for(future, stop)
+    return slots.take(index % slots.count) if status is True else status
+
+
+def _wait_for(future: Future, stop: _StopRequest) -> object:
+    """The future's result, checking for a stop request every tenth of a second (a worker that
+    dies makes the pool broken, which raises here rather than waiting without end)."""
+    while not future.done():
+        stop.check()
+        concurrent.futures.wait((future,), timeout=0.1)
+    return future.result()
+
+
+def _counted(items: Iterable, bar: tqdm, stop: _StopRequest) -> Iterator:
+    """Pass items through, advancing the progress bar; a requested stop ends it between items."""
     for item in items:
+        stop.check()
         yield item
         bar.update()
 
