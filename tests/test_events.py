@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -20,6 +21,7 @@ from shared_paths import REPO_ROOT
 from video_set_helpers import moving_person
 
 from app.events import EventCommand, EventDetector, EventLog, EventRule, FrameRing
+from app.watch import _CtrlC
 from app.watch import main as watch
 from common.errors import UserError
 from model import ModelConfig, build_model
@@ -259,3 +261,15 @@ def test_ctrl_c_ends_the_watch_with_the_open_events_logged(tmp_path, small_check
     [record] = [json.loads(line) for line in log.read_text().splitlines()]
     assert record["label"] == "walking" and record["end"] > record["start"]
     assert cv2.imread(record["snapshot"]) is not None
+
+
+def test_a_first_ctrl_c_asks_the_watch_to_stop_and_a_second_interrupts():
+    """The first Ctrl-C only sets the stop event (the watch ends after the frame in hand, its
+    log complete); a second raises at once; the earlier handler comes back afterwards."""
+    before = signal.getsignal(signal.SIGINT)
+    stop = threading.Event()
+    with pytest.raises(KeyboardInterrupt), _CtrlC(stop) as ctrl_c:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.wait(5) and ctrl_c.pressed
+        signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
