@@ -41,6 +41,8 @@ def top_k(probs: np.ndarray, k: int, class_names: list[str] | None) -> list[dict
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities of one window's logits (num_class,)."""
-    exp = np.exp(logits - logits.max())
-    return exp / exp.sum()
+    """Class probabilities of one window's logits (num_class,). Logits that are not finite give
+    NaN, without a warning: the callers refuse such scores in one line of their own."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
