@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from train import gendata
 from train.skeleton import SkeletonFileError, read_skeleton
 from train.synthetic import format_skeleton
@@ -213,6 +215,52 @@ def _assert_ended_incomplete(process: subprocess.Popen, out: Path) -> None:
     assert _group_gone(process.pid), "a worker process outlived gendata"
     assert not list(out.rglob("*_label.pkl"))
     assert not list(out.rglob("*.part"))
+
+
+def _shared_memory_free(monkeypatch, free: int) -> None:
+    """Make /dev/shm look as if it had `free` bytes free."""
+    real = shutil.disk_usage
+
+    def usage(path):
+        if Path(path) == gendata.SHARED_MEMORY_DIR:
+            return real(path)._replace(free=free)
+        return real(path)
+
+    monkeypatch.setattr(gendata.shutil, "disk_usage", usage)
+
+
+def test_little_shared_memory_means_fewer_files_in_flight_and_the_same_arrays(
+    tmp_path, monkeypatch
+):
+    """Workers hand samples over in shared memory: with room for three slots, two workers give
+    the arrays one process gives."""
+    raw = tmp_path / "raw"
+    make_synthetic(raw, classes=2, per_class=5, seed=3, progress=False)
+    gendata.generate("ntu60", raw, tmp_path / "one", ["xsub"], workers=1, progress=False)
+    _shared_memory_free(monkeypatch, 2 * 3 * gendata.SAMPLE_BYTES)
+    counts = []
+
+    class CountedSlots(gendata._SampleSlots):
+        def __init__(self, count: int) -> None:
+            counts.append(count)
+            super().__init__(count)
+
+    monkeypatch.setattr(gendata, "_SampleSlots", CountedSlots)
+    gendata.generate("ntu60", raw, tmp_path / "two", ["xsub"], workers=2, progress=False)
+    assert counts == [3]
+    for split in ("train", "val"):
+        one, two = (
+            np.load(tmp_path / run / "xsub" / f"{split}_data_joint.npy") for run in ("one", "two")
+        )
+        assert len(one) > 0 and np.array_equal(one, two)
+
+
+def test_too_little_shared_memory_for_the_workers_is_one_line(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    make_synthetic(raw, classes=2, per_class=4, seed=3, progress=False)
+    _shared_memory_free(monkeypatch, gendata.SAMPLE_BYTES)
+    with pytest.raises(UserError, match=r"shared memory .* give fewer --workers"):
+        gendata.generate("ntu60", raw, tmp_path / "out", ["xsub"], workers=2, progress=False)
 
 
 def test_a_label_file_round_trip_is_plain_data(tmp_path):

@@ -49,9 +49,8 @@ SPLITS = ("train", "val")
 SAMPLE_SHAPE = (3, MAX_FRAMES, NUM_JOINTS, NUM_BODIES)
 SAMPLE_BYTES = int(np.prod(SAMPLE_SHAPE)) * 4
 IN_FLIGHT_PER_WORKER = 8  # files queued per worker: keeps workers busy, memory bounded
-MAX_MESSAGE = (
-    1000  # characters of a worker's message about a file (kept under a pipe's atomic write)
-)
+SHARED_MEMORY_DIR = Path("/dev/shm")  # where Linux keeps shared memory (a tmpfs)
+MAX_MESSAGE = 1000  # characters of a worker's note on a file: under a pipe's atomic write
 
 
 def data_file(folder: Path, split: str, stream: str) -> Path:
@@ -255,8 +254,7 @@ def _load_all(
         if workers == 1:
             yield from _counted(zip(names, map(load_sample, paths)), bar, stop)
             return
-        window = min(len(paths), workers * IN_FLIGHT_PER_WORKER)
-        with _SampleSlots(window) as slots:
+        with _SampleSlots(_slot_count(workers, len(paths))) as slots:
             pool = ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(slots.name,))
             try:
                 results = _bounded_map(pool, paths, slots, stop)
@@ -269,6 +267,25 @@ def _load_all(
                 ) from None
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)  # at most `workers` files to end
+
+
+def _slot_count(workers: int, files: int) -> int:
+    """Files in flight: IN_FLIGHT_PER_WORKER a worker, fewer where shared memory is small (Docker
+    gives 64 MB), never fewer than one a worker (else refused: a worker writing past the end of a
+    full /dev/shm dies of SIGBUS)."""
+    wanted = min(files, workers * IN_FLIGHT_PER_WORKER)
+    if not SHARED_MEMORY_DIR.is_dir():  # not Linux: the system sizes it
+        return wanted
+    free = shutil.disk_usage(SHARED_MEMORY_DIR).free
+    fits = free // 2 // SAMPLE_BYTES  # half of it: leave room for others
+    if fits < min(files, workers):
+        needed = 2 * min(files, workers) * SAMPLE_BYTES
+        raise UserError(
+            f"shared memory ({SHARED_MEMORY_DIR}) has {free / 1e6:.1f} MB free, {workers} "
+            f"workers need {needed / 1e6:.1f} MB; give fewer --workers or more shared memory "
+            "(docker run --shm-size)"
+        )
+    return min(wanted, fits)
 
 
 class _SampleSlots:
